@@ -1,0 +1,92 @@
+/**
+ * One error type that carries its HTTP status, and one function that turns any
+ * failure into lrp's single JSON error shape.
+ *
+ * @module
+ */
+
+/** Machine-readable causes; each maps to exactly one HTTP status. */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  route_not_found: 404,
+  method_not_allowed: 405,
+  body_too_large: 413,
+  throttled: 429,
+  internal: 500,
+  not_implemented: 501,
+  upstream_unreachable: 502,
+  upstream_error: 502,
+  function_error: 502,
+  bad_result: 502,
+  function_not_found: 502,
+  upstream_auth: 502,
+  queue_full: 503,
+  queue_timeout: 503,
+  shutting_down: 503,
+  upstream_timeout: 504,
+} as const;
+
+/** A cause of failure known to lrp. */
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Options of an {@linkcode LrpError}. */
+export interface LrpErrorOptions {
+  /** Extra response headers, such as `Retry-After`. */
+  headers?: Record<string, string>;
+  /** Shown to clients only when error details are switched on (e.g. a function's error JSON). */
+  detail?: unknown;
+  cause?: unknown;
+}
+
+/** A failure with a known cause, answered to the client with its status. */
+export class LrpError extends Error {
+  /** What went wrong, machine-readable. */
+  readonly code: ErrorCode;
+  /** The HTTP status the client receives. */
+  readonly status: number;
+  /** Extra response headers. */
+  readonly headers: Record<string, string>;
+  /** Private detail, shown only with error details on. */
+  readonly detail: unknown;
+
+  /** Creates an error with a cause code and a message that names the cause. */
+  constructor(code: ErrorCode, message: string, options: LrpErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "LrpError";
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.headers = options.headers ?? {};
+    this.detail = options.detail;
+  }
+}
+
+/** How an error is rendered for clients. */
+export interface ErrorRenderOptions {
+  requestId: string;
+  /** Include `detail` (function error JSON, upstream message) in the body. */
+  exposeDetails: boolean;
+}
+
+/**
+ * Turns any thrown value into lrp's JSON error response:
+ * `{"error": code, "message": text, "requestId": id}` (+ `"detail"` when exposed).
+ * Unknown exceptions become a 500 `internal` whose message hides the internals.
+ */
+export function errorResponse(err: unknown, options: ErrorRenderOptions): Response {
+  const e = toLrpError(err);
+  const body: Record<string, unknown> = { error: e.code, message: e.message, requestId: options.requestId };
+  if (options.exposeDetails && e.detail !== undefined) body.detail = e.detail;
+  const headers = new Headers(e.headers);
+  headers.set("content-type", "application/json");
+  headers.set("x-lrp-error", e.code);
+  return new Response(JSON.stringify(body), { status: e.status, headers });
+}
+
+/** Wraps anything that is not an {@linkcode LrpError} as an `internal` error. */
+export function toLrpError(err: unknown): LrpError {
+  if (err instanceof LrpError) return err;
+  return new LrpError("internal", "Internal error in lrp", {
+    detail: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    cause: err,
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * The one seam between lrp and Lambda: an {@linkcode Invoker} takes event bytes
+ * and returns the function's result. Local (RIE) and AWS (Invoke API)
+ * implementations live beside this file; tests replace it freely.
+ *
+ * Invokers throw {@linkcode LrpError} for every failure they recognise.
+ *
+ * @module
+ */
+
+/** One invocation. */
+export interface InvokeRequest {
+  /** The event, already JSON-encoded. */
+  payload: Uint8Array;
+  /** Aborted when the client goes away or lrp's upstream timeout fires. */
+  signal: AbortSignal;
+  /** `X-Amzn-Trace-Id` to hand to the function, when known. */
+  traceId?: string | undefined;
+  /** Function name chosen at request time (host pattern or header rule); AWS invokers only. */
+  functionName?: string | undefined;
+  /** Qualifier chosen at request time; AWS invokers only. */
+  qualifier?: string | undefined;
+}
+
+/** What came back from one invocation. */
+export interface InvokeResult {
+  /**
+   * The function's response bytes. A stream when the upstream streams
+   * (response streaming); buffered bytes otherwise.
+   */
+  body: Uint8Array | ReadableStream<Uint8Array>;
+  /** Set when the function failed (`X-Amz-Function-Error`, or an RIE error body). */
+  functionError?: string | undefined;
+  /** `X-Amz-Executed-Version`, when the upstream reports it. */
+  executedVersion?: string | undefined;
+  /** Content type the function declared for a streamed response. */
+  contentType?: string | undefined;
+  /** Milliseconds spent waiting for a free slot before the call started. */
+  queueWaitMs?: number | undefined;
+}
+
+/** Calls one Lambda target. */
+export interface Invoker {
+  /** A short description for logs and errors, e.g. `local http://fn:8080`. */
+  readonly describe: string;
+  /** Invokes the function once. */
+  invoke(request: InvokeRequest): Promise<InvokeResult>;
+  /** Releases pooled connections. */
+  close?(): void | Promise<void>;
+}
