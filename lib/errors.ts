@@ -24,6 +24,8 @@ export const ERROR_STATUS = {
   queue_timeout: 503,
   shutting_down: 503,
   upstream_timeout: 504,
+  /** The client went away before the answer; nginx's convention, never seen by the client. */
+  client_closed: 499,
 } as const;
 
 /** A cause of failure known to lrp. */

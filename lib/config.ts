@@ -1,0 +1,412 @@
+/**
+ * lrp's configuration: the `lrp.yaml` of gabrielelana/lambda-reverse-proxy,
+ * unchanged, plus optional keys. Every setting is declared once in
+ * {@linkcode SETTINGS} (YAML key, flag, environment variable, default, help);
+ * precedence is flag > `LRP_*` environment variable > file > default.
+ *
+ * {@linkcode parseConfig} is pure; {@linkcode loadConfig} only adds the read.
+ * Every mistake is one {@linkcode ConfigError} naming file, line and key path.
+ *
+ * @module
+ */
+
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "npm:yaml@2.9.1";
+import type { Node as YamlNode } from "npm:yaml@2.9.1";
+
+/** Log levels, least to most severe. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** A log level. */
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** A rule that sends matching requests to a local RIE endpoint. */
+export interface LocalRule {
+  kind: "local";
+  /** Lower-cased host name the rule answers for. */
+  hostname: string;
+  /** Base URL of the RIE (no trailing slash). */
+  endpoint: string;
+  /** Invocations in flight at once (RIE: 1). */
+  concurrency: number;
+  /** Requests allowed to wait for a slot. */
+  queueLimit: number;
+  /** Longest wait for a slot, ms. */
+  queueTimeoutMs: number;
+  /** Line of the rule in the file (0 when not from a file). */
+  line: number;
+}
+
+/** A rule that invokes a function through the AWS Lambda Invoke API. */
+export interface AwsRule {
+  kind: "aws";
+  hostname: string;
+  /** Name, `name:alias`, or full/partial ARN. */
+  functionName: string;
+  /** Version or alias, when given separately. */
+  qualifier?: string;
+  line: number;
+}
+
+/** A routing rule. */
+export type Rule = LocalRule | AwsRule;
+
+/** The complete, validated configuration. */
+export interface Config {
+  /** Where the configuration came from (a path, or `<defaults>`). */
+  source: string;
+  region: string;
+  host: string;
+  port: number;
+  /** Internal routes live under this prefix: `""` or `/something`. */
+  internalRoutePrefix: string;
+  logLevel: LogLevel;
+  upstreamTimeoutMs: number;
+  maxBodyBytes: number;
+  errorDetails: boolean;
+  shutdownTimeoutMs: number;
+  /** Defaults for local rules that do not set their own. */
+  queueLimit: number;
+  queueTimeoutMs: number;
+  rules: Rule[];
+}
+
+/** A configuration mistake; the message names the source, line and key path. */
+export class ConfigError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+type Kind = "string" | "port" | "duration" | "size" | "boolean" | "level" | "prefix" | "count";
+
+/** One top-level setting, declared once for file, flag, environment and help. */
+export interface Setting {
+  /** Key in `lrp.yaml`. */
+  key: string;
+  /** Field of {@linkcode Config}. */
+  field: keyof Config;
+  /** Command-line flag, without `--`. */
+  flag: string;
+  /** Environment variable. */
+  env: string;
+  kind: Kind;
+  default: string;
+  help: string;
+}
+
+/** Every top-level setting. */
+export const SETTINGS: readonly Setting[] = [
+  { key: "host", field: "host", flag: "host", env: "LRP_HOST", kind: "string", default: "0.0.0.0", help: "address to listen on" },
+  { key: "port", field: "port", flag: "port", env: "LRP_PORT", kind: "port", default: "8080", help: "port to listen on (0 picks a free one)" },
+  { key: "region", field: "region", flag: "region", env: "LRP_REGION", kind: "string", default: "eu-central-1", help: "AWS region for aws rules" },
+  {
+    key: "internal_route_prefix",
+    field: "internalRoutePrefix",
+    flag: "internal-route-prefix",
+    env: "LRP_INTERNAL_ROUTE_PREFIX",
+    kind: "prefix",
+    default: "",
+    help: "path prefix of /ping, /healthz",
+  },
+  { key: "log_level", field: "logLevel", flag: "log-level", env: "LRP_LOG_LEVEL", kind: "level", default: "info", help: "debug, info, warn or error" },
+  {
+    key: "upstream_timeout",
+    field: "upstreamTimeoutMs",
+    flag: "upstream-timeout",
+    env: "LRP_UPSTREAM_TIMEOUT",
+    kind: "duration",
+    default: "30s",
+    help: "longest wait for a function's answer (then 504)",
+  },
+  {
+    key: "max_body_size",
+    field: "maxBodyBytes",
+    flag: "max-body-size",
+    env: "LRP_MAX_BODY_SIZE",
+    kind: "size",
+    default: "6MB",
+    help: "largest request body (then 413)",
+  },
+  {
+    key: "error_details",
+    field: "errorDetails",
+    flag: "error-details",
+    env: "LRP_ERROR_DETAILS",
+    kind: "boolean",
+    default: "false",
+    help: "show function error JSON and upstream messages to clients",
+  },
+  {
+    key: "shutdown_timeout",
+    field: "shutdownTimeoutMs",
+    flag: "shutdown-timeout",
+    env: "LRP_SHUTDOWN_TIMEOUT",
+    kind: "duration",
+    default: "30s",
+    help: "longest wait for in-flight requests on SIGINT/SIGTERM",
+  },
+  {
+    key: "queue_limit",
+    field: "queueLimit",
+    flag: "queue-limit",
+    env: "LRP_QUEUE_LIMIT",
+    kind: "count",
+    default: "1000",
+    help: "requests that may wait per local endpoint (then 503)",
+  },
+  {
+    key: "queue_timeout",
+    field: "queueTimeoutMs",
+    flag: "queue-timeout",
+    env: "LRP_QUEUE_TIMEOUT",
+    kind: "duration",
+    default: "30s",
+    help: "longest wait for a local endpoint slot (then 503)",
+  },
+];
+
+/** Keys of a `local:` rule. */
+const LOCAL_KEYS = ["hostname", "endpoint", "concurrency", "queue_limit", "queue_timeout"];
+/** Keys of an `aws:` rule. */
+const AWS_KEYS = ["hostname", "function_name", "qualifier"];
+const TOP_KEYS = new Set([...SETTINGS.map((s) => s.key), "local", "aws"]);
+
+/** Where values come from besides the file. */
+export interface ConfigInputs {
+  /** Name used in messages, usually the file path. */
+  source: string;
+  /** Environment (`LRP_*` variables are read). */
+  env?: Record<string, string | undefined>;
+  /** Flag values by flag name (`port`, `log-level`, …). */
+  flags?: Record<string, string | undefined>;
+}
+
+type Loc = (path: (string | number)[]) => string;
+
+/**
+ * Parses and validates `lrp.yaml` text. An empty text gives the defaults and
+ * no rules. Throws {@linkcode ConfigError}.
+ */
+export function parseConfig(text: string, inputs: ConfigInputs): Config {
+  const { source } = inputs;
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = lines.linePos(e.pos[0]);
+    throw new ConfigError(`${source}:${pos.line}: YAML syntax error: ${e.message.split("\n")[0]}`);
+  }
+  const lineOf = (node: unknown): number => {
+    const range = (node as YamlNode | undefined)?.range;
+    return range ? lines.linePos(range[0]).line : 0;
+  };
+  const loc: Loc = (path) => {
+    let line = 0;
+    for (let i = path.length; i >= 0 && line === 0; i--) line = lineOf(doc.getIn(path.slice(0, i), true));
+    return `${source}:${line || 1}: ${path.map((p) => typeof p === "number" ? `[${p}]` : p).join(".").replace(/\.\[/g, "[")}`;
+  };
+  const root = doc.contents;
+  if (root !== null && !isMap(root)) {
+    if (!(isScalar(root) && root.value === null)) throw new ConfigError(`${source}:1: the file must be a YAML mapping`);
+  }
+  const data = (doc.toJS() ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(data)) {
+    if (!TOP_KEYS.has(key)) throw new ConfigError(`${loc([key])}: unknown key (known: ${[...TOP_KEYS].join(", ")})`);
+  }
+
+  const config = { source } as Config;
+  const record = config as unknown as Record<string, unknown>;
+  for (const s of SETTINGS) {
+    const flag = inputs.flags?.[s.flag];
+    const env = inputs.env?.[s.env];
+    if (flag !== undefined) record[s.field] = convert(s.kind, flag, `flag --${s.flag}`);
+    else if (env !== undefined && env !== "") record[s.field] = convert(s.kind, env, `environment ${s.env}`);
+    else if (data[s.key] !== undefined && data[s.key] !== null) record[s.field] = convert(s.kind, data[s.key], loc([s.key]));
+    else record[s.field] = convert(s.kind, s.default, `default of ${s.key}`);
+  }
+
+  const rules: Rule[] = [];
+  const seen = new Map<string, string>();
+  const addRule = (rule: Rule, path: (string | number)[]) => {
+    const prev = seen.get(rule.hostname);
+    if (prev) throw new ConfigError(`${loc([...path, "hostname"])}: duplicate hostname "${rule.hostname}" (also at ${prev})`);
+    seen.set(rule.hostname, loc([...path, "hostname"]).split(": ")[0]!);
+    rules.push(rule);
+  };
+  for (const [i, item] of list(data.local, ["local"], loc).entries()) {
+    const path = ["local", i];
+    const r = ruleObject(item, path, LOCAL_KEYS, loc);
+    addRule({
+      kind: "local",
+      hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
+      endpoint: endpointOf(r.endpoint, [...path, "endpoint"], loc),
+      concurrency: r.concurrency === undefined ? 1 : convert("count", r.concurrency, loc([...path, "concurrency"])),
+      queueLimit: r.queue_limit === undefined ? config.queueLimit : convert("count", r.queue_limit, loc([...path, "queue_limit"])),
+      queueTimeoutMs: r.queue_timeout === undefined
+        ? config.queueTimeoutMs
+        : convert("duration", r.queue_timeout, loc([...path, "queue_timeout"])),
+      line: lineOf(doc.getIn(path, true)),
+    }, path);
+  }
+  for (const [i, item] of list(data.aws, ["aws"], loc).entries()) {
+    const path = ["aws", i];
+    const r = ruleObject(item, path, AWS_KEYS, loc);
+    const rule: AwsRule = {
+      kind: "aws",
+      hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
+      functionName: functionNameOf(r.function_name, [...path, "function_name"], loc),
+      line: lineOf(doc.getIn(path, true)),
+    };
+    if (r.qualifier !== undefined) rule.qualifier = qualifierOf(r.qualifier, [...path, "qualifier"], loc);
+    addRule(rule, path);
+  }
+  config.rules = rules;
+  return config;
+}
+
+/** Reads and parses a configuration file. Throws {@linkcode ConfigError}. */
+export async function loadConfig(path: string, inputs: Omit<ConfigInputs, "source"> = {}): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`${path}: cannot read the configuration file: ${why}`);
+  }
+  return parseConfig(text, { ...inputs, source: path });
+}
+
+function list(value: unknown, path: (string | number)[], loc: Loc): unknown[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new ConfigError(`${loc(path)}: must be a list of rules`);
+  return value;
+}
+
+function ruleObject(item: unknown, path: (string | number)[], keys: string[], loc: Loc): Record<string, unknown> {
+  if (typeof item !== "object" || item === null || Array.isArray(item)) {
+    throw new ConfigError(`${loc(path)}: a rule must be a mapping with ${keys.slice(0, 2).join(" and ")}`);
+  }
+  const r = item as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (!keys.includes(k)) throw new ConfigError(`${loc([...path, k])}: unknown key (known: ${keys.join(", ")})`);
+  }
+  for (const k of keys.slice(0, 2)) {
+    if (r[k] === undefined || r[k] === null) throw new ConfigError(`${loc(path)}: missing required key "${k}"`);
+  }
+  return r;
+}
+
+const LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+function hostnameOf(value: unknown, path: (string | number)[], loc: Loc): string {
+  if (typeof value !== "string" || value.trim() === "") throw new ConfigError(`${loc(path)}: must be a non-empty string`);
+  let h = value.trim().toLowerCase();
+  if (h.endsWith(".")) h = h.slice(0, -1);
+  if (h.startsWith("[") && h.endsWith("]")) return h;
+  if (h.includes(":")) throw new ConfigError(`${loc(path)}: "${value}" must be a host name without port or scheme`);
+  if (!h.split(".").every((l) => LABEL.test(l))) throw new ConfigError(`${loc(path)}: "${value}" is not a valid host name`);
+  return h;
+}
+
+function endpointOf(value: unknown, path: (string | number)[], loc: Loc): string {
+  if (typeof value !== "string") throw new ConfigError(`${loc(path)}: must be a URL string such as http://lambda-1:8080`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${loc(path)}: "${value}" is not a valid URL (expected e.g. http://lambda-1:8080)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`${loc(path)}: "${value}" must use http or https`);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(`${loc(path)}: "${value}" must not carry a query, fragment or credentials`);
+  }
+  return value.replace(/\/+$/, "");
+}
+
+const FUNCTION_NAME =
+  /^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?$/;
+
+function functionNameOf(value: unknown, path: (string | number)[], loc: Loc): string {
+  if (typeof value !== "string" || !FUNCTION_NAME.test(value) || value.length > 256) {
+    throw new ConfigError(
+      `${loc(path)}: ${JSON.stringify(value)} is not a Lambda function name, name:alias or ARN`,
+    );
+  }
+  return value;
+}
+
+function qualifierOf(value: unknown, path: (string | number)[], loc: Loc): string {
+  const v = typeof value === "number" ? String(value) : value;
+  if (typeof v !== "string" || !/^[a-zA-Z0-9$_-]{1,128}$/.test(v)) {
+    throw new ConfigError(`${loc(path)}: ${JSON.stringify(value)} is not a version or alias name`);
+  }
+  return v;
+}
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2, gb: 1024 ** 3, gib: 1024 ** 3 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Converts a setting's raw value (YAML value or string) to its type, or throws naming `where`. */
+// deno-lint-ignore no-explicit-any
+function convert(kind: Kind, raw: unknown, where: string): any {
+  const text = typeof raw === "string" ? raw.trim() : raw;
+  const fail = (expected: string): never => {
+    throw new ConfigError(`${where}: ${JSON.stringify(raw)} ${expected}`);
+  };
+  switch (kind) {
+    case "string":
+      if (typeof text !== "string" && typeof text !== "number") fail("must be a string");
+      return String(text);
+    case "port": {
+      const n = typeof text === "number" ? text : /^\d+$/.test(String(text)) ? Number(text) : NaN;
+      if (!Number.isInteger(n) || n < 0 || n > 65535) fail("must be a port number from 0 to 65535");
+      return n;
+    }
+    case "count": {
+      const n = typeof text === "number" ? text : /^\d+$/.test(String(text)) ? Number(text) : NaN;
+      if (!Number.isInteger(n) || n < 1) fail("must be a whole number of at least 1");
+      return n;
+    }
+    case "duration": {
+      if (typeof text === "number" && text > 0) return Math.round(text * 1000);
+      const m = typeof text === "string" ? DURATION.exec(text) : null;
+      if (!m || Number(m[1]) <= 0) return fail(`must be a duration such as 30s, 500ms or 2m (a number means seconds)`);
+      return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "s"]!);
+    }
+    case "size": {
+      if (typeof text === "number" && Number.isInteger(text) && text > 0) return text;
+      const m = typeof text === "string" ? SIZE.exec(text) : null;
+      if (!m || Number(m[1]) <= 0) return fail("must be a size such as 6MB, 512KB or a number of bytes");
+      return Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? "b").toLowerCase()]!);
+    }
+    case "boolean":
+      if (typeof text === "boolean") return text;
+      if (text === "true" || text === "1" || text === "yes") return true;
+      if (text === "false" || text === "0" || text === "no") return false;
+      return fail("must be true or false");
+    case "level":
+      if (!LOG_LEVELS.includes(text as LogLevel)) fail(`must be one of ${LOG_LEVELS.join(", ")}`);
+      return text;
+    case "prefix": {
+      if (typeof text !== "string") return fail("must be a string");
+      const trimmed = text.replace(/^\/+|\/+$/g, "");
+      if (trimmed === "") return "";
+      if (!/^[A-Za-z0-9._~\/-]+$/.test(trimmed)) fail("must be a plain path segment such as _lrp");
+      return `/${trimmed}`;
+    }
+  }
+}
+
+/** The route table as text lines, for `lrp check` and the start-up log. */
+export function describeRules(config: Config): string[] {
+  return config.rules.map((r) =>
+    r.kind === "local"
+      ? `${r.hostname} -> local ${r.endpoint} (concurrency ${r.concurrency}, queue ${r.queueLimit})`
+      : `${r.hostname} -> aws ${r.functionName}${r.qualifier ? `:${r.qualifier}` : ""}`
+  );
+}

@@ -1,0 +1,185 @@
+/**
+ * The local invoker: POSTs events to a Lambda Runtime Interface Emulator
+ * (`{endpoint}/2015-03-31/functions/function/invocations`) and reads its
+ * answers the way the RIE really gives them (reference §6).
+ *
+ * @module
+ */
+
+import { LrpError } from "../errors.ts";
+import { type QueueLimits, SlotQueue } from "./queue.ts";
+import type { InvokeRequest, InvokeResult, Invoker } from "./types.ts";
+
+/** The only path the classic RIE routes (reference §6.2). */
+export const RIE_INVOKE_PATH = "/2015-03-31/functions/function/invocations";
+
+/** Options of a {@linkcode LocalInvoker}. */
+export interface LocalInvokerOptions extends QueueLimits {
+  /** Base URL of the RIE, e.g. `http://service-1:8080`. */
+  endpoint: string;
+  /** The HTTP client; tests and benchmarks may swap it. */
+  fetch?: typeof fetch;
+}
+
+const decoder = new TextDecoder();
+/**
+ * How long a slot stays taken by an abandoned call at most: Lambda's longest
+ * function timeout (900 s) plus a margin. Releasing earlier would send the
+ * RIE a second invocation while it still runs the first.
+ */
+const HOLD_LIMIT_MS = 905_000;
+const TIMEOUT_RE = /^Task timed out after \d+(\.\d+)? seconds$/;
+
+/**
+ * Invokes a function behind an RIE, one invocation at a time by default.
+ *
+ * - A function error arrives from the RIE as **200** with an error JSON body
+ *   (`errorType`/`errorMessage`): it is reported as `functionError`.
+ * - `Task timed out after N.00 seconds` (200, plain text) → 504.
+ * - RIE 502 (runtime exit, init error), any other status, a refused or reset
+ *   connection → 502 naming the endpoint.
+ * - A client that goes away stops waiting, but the slot is held until the RIE
+ *   has answered: the RIE cannot take a second invocation while one runs.
+ */
+export class LocalInvoker implements Invoker {
+  readonly describe: string;
+  readonly queue: SlotQueue;
+  #url: string;
+  #endpoint: string;
+  #fetch: typeof fetch;
+  #client: Deno.HttpClient;
+
+  /** Creates an invoker for one RIE endpoint. */
+  constructor(options: LocalInvokerOptions) {
+    this.#endpoint = options.endpoint.replace(/\/+$/, "");
+    this.#url = this.#endpoint + RIE_INVOKE_PATH;
+    this.describe = `local ${this.#endpoint}`;
+    this.queue = new SlotQueue(this.#endpoint, options);
+    this.#fetch = options.fetch ?? fetch;
+    // One pooled keep-alive client per endpoint.
+    this.#client = Deno.createHttpClient({ poolMaxIdlePerHost: Math.max(1, options.concurrency) });
+  }
+
+  /** Waits for a slot, then invokes. */
+  async invoke(request: InvokeRequest): Promise<InvokeResult> {
+    const queuedAt = performance.now();
+    const release = await this.queue.acquire(request.signal);
+    const queueWaitMs = performance.now() - queuedAt;
+    // The upstream call is deliberately not aborted by the client's signal: the
+    // slot must stay taken until the RIE is free again.
+    const call = this.#call(request.payload, request.traceId);
+    call.then(release, release);
+    const bytes = await abortable(call, request.signal);
+    return { ...this.#interpret(bytes), queueWaitMs };
+  }
+
+  async #call(payload: Uint8Array, traceId: string | undefined): Promise<{ status: number; bytes: Uint8Array }> {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (traceId) headers["x-amzn-trace-id"] = traceId;
+    let response: Response;
+    try {
+      response = await this.#fetch(this.#url, {
+        method: "POST",
+        body: payload as Uint8Array<ArrayBuffer>,
+        headers,
+        client: this.#client,
+        signal: AbortSignal.timeout(HOLD_LIMIT_MS),
+      });
+    } catch (err) {
+      throw new LrpError("upstream_unreachable", `Cannot reach the RIE at ${this.#endpoint}: ${reason(err)}`, {
+        cause: err,
+      });
+    }
+    try {
+      return { status: response.status, bytes: new Uint8Array(await response.arrayBuffer()) };
+    } catch (err) {
+      throw new LrpError(
+        "upstream_unreachable",
+        `Cannot read the answer of the RIE at ${this.#endpoint}: ${reason(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  #interpret({ status, bytes }: { status: number; bytes: Uint8Array }): InvokeResult {
+    if (status === 200) {
+      if (bytes.length < 64 && bytes[0] === 0x54 /* T */) {
+        const text = decoder.decode(bytes);
+        if (TIMEOUT_RE.test(text)) {
+          throw new LrpError("upstream_timeout", `The function at ${this.#endpoint} timed out: ${text}`);
+        }
+      }
+      const errorType = rieErrorType(bytes);
+      if (errorType !== undefined) return { body: bytes, functionError: errorType };
+      return { body: bytes };
+    }
+    const text = decoder.decode(bytes.subarray(0, 500));
+    if (status === 404) {
+      throw new LrpError(
+        "upstream_error",
+        `The endpoint ${this.#endpoint} answered 404 to ${RIE_INVOKE_PATH}: it is not a Lambda RIE`,
+        { detail: text },
+      );
+    }
+    const type = rieErrorType(bytes);
+    const what = type ? `${type}` : `HTTP ${status}`;
+    throw new LrpError("upstream_error", `The RIE at ${this.#endpoint} failed the invocation: ${what}`, {
+      detail: text,
+    });
+  }
+
+  /** Closes pooled connections. */
+  close(): void {
+    this.#client.close();
+  }
+}
+
+const ERROR_KEYS = new Set(["errorType", "errorMessage", "trace", "stackTrace", "requestId", "cause"]);
+
+/**
+ * The RIE reports a function error as a 200 whose body is the runtime's error
+ * JSON (`{"errorType","errorMessage",…}`), indistinguishable from success but
+ * by shape. Returns the `errorType` when the body has that shape: an object
+ * with a string `errorMessage` and only the keys runtimes use.
+ */
+export function rieErrorType(bytes: Uint8Array): string | undefined {
+  if (bytes[0] !== 0x7b || bytes.length > 256 * 1024) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(bytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const obj = value as Record<string, unknown>;
+  if (typeof obj.errorMessage !== "string" && typeof obj.errorType !== "string") return undefined;
+  for (const k of Object.keys(obj)) if (!ERROR_KEYS.has(k)) return undefined;
+  return typeof obj.errorType === "string" ? obj.errorType : "Error";
+}
+
+function reason(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}
+
+/** Resolves like `promise`, or rejects with the signal's reason as soon as it aborts. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * A FIFO admission queue with a concurrency limit, a bounded length and a
+ * bounded wait: how lrp makes sure an RIE never sees two invocations at once
+ * (a second concurrent invocation crashes the classic RIE, reference §6.5).
+ *
+ * @module
+ */
+
+import { LrpError } from "../errors.ts";
+
+/** Limits of a {@linkcode SlotQueue}. */
+export interface QueueLimits {
+  /** Invocations allowed in flight at once. */
+  concurrency: number;
+  /** Requests allowed to wait; one more is refused with 503. */
+  maxWaiting: number;
+  /** Longest wait for a slot in milliseconds before a 503. */
+  maxWaitMs: number;
+}
+
+interface Waiter {
+  grant: (release: () => void) => void;
+  fail: (err: unknown) => void;
+  settled: boolean;
+}
+
+/** Current state, for metrics and health. */
+export interface QueueStats {
+  inFlight: number;
+  waiting: number;
+}
+
+/** FIFO queue of invocation slots. */
+export class SlotQueue {
+  #limits: QueueLimits;
+  #inFlight = 0;
+  #waiters: Waiter[] = [];
+  #head = 0;
+  #waiting = 0;
+  #name: string;
+
+  /** Creates a queue; `name` appears in error messages (usually the endpoint). */
+  constructor(name: string, limits: QueueLimits) {
+    this.#name = name;
+    this.#limits = limits;
+  }
+
+  /** In-flight and waiting counts. */
+  get stats(): QueueStats {
+    return { inFlight: this.#inFlight, waiting: this.#waiting };
+  }
+
+  /**
+   * Waits for a slot in arrival order and resolves with its `release`
+   * function, which must be called exactly once when the upstream call has
+   * settled. Rejects with 503 `queue_full` (with `Retry-After`) when too many
+   * wait, 503 `queue_timeout` when the wait is too long, or the signal's
+   * reason when the client goes away first (the waiter leaves the queue).
+   */
+  acquire(signal: AbortSignal): Promise<() => void> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (this.#inFlight < this.#limits.concurrency && this.#waiting === 0) {
+      this.#inFlight++;
+      return Promise.resolve(this.#releaser());
+    }
+    if (this.#waiting >= this.#limits.maxWaiting) {
+      return Promise.reject(
+        new LrpError("queue_full", `Cannot queue the request: ${this.#name} already has ${this.#limits.maxWaiting} waiting`, {
+          headers: { "retry-after": "1" },
+        }),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => finish(() => reject(signal.reason));
+      const finish = (action: () => void) => {
+        if (waiter.settled) return;
+        waiter.settled = true;
+        this.#waiting--;
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        action();
+      };
+      const waiter: Waiter = {
+        settled: false,
+        grant: (release) => finish(() => resolve(release)),
+        fail: (err) => finish(() => reject(err)),
+      };
+      timer = setTimeout(() => {
+        waiter.fail(
+          new LrpError(
+            "queue_timeout",
+            `Cannot invoke: waited ${this.#limits.maxWaitMs} ms for ${this.#name}, which runs one invocation at a time`,
+            { headers: { "retry-after": String(Math.max(1, Math.ceil(this.#limits.maxWaitMs / 1000))) } },
+          ),
+        );
+      }, this.#limits.maxWaitMs);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+      this.#waiting++;
+    });
+  }
+
+  #releaser(): () => void {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#inFlight--;
+      this.#next();
+    };
+  }
+
+  #next(): void {
+    while (this.#inFlight < this.#limits.concurrency && this.#head < this.#waiters.length) {
+      const w = this.#waiters[this.#head++]!;
+      if (w.settled) continue;
+      this.#inFlight++;
+      w.grant(this.#releaser());
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#waiters.length) {
+      this.#waiters = this.#waiters.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}

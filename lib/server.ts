@@ -1,0 +1,246 @@
+/**
+ * The request handler: internal routes, Host routing, body limits, the
+ * transform and the invocation, one access-log line per request. A plain
+ * `(Request, info) => Promise<Response>`, testable without a socket.
+ *
+ * @module
+ */
+
+import type { Config } from "./config.ts";
+import { errorResponse, LrpError, toLrpError } from "./errors.ts";
+import type { InvokeResult, Invoker } from "./invoke/types.ts";
+import type { Logger } from "./log.ts";
+import type { Router } from "./router.ts";
+import {
+  normalizeHost,
+  preludeToResponse,
+  type RequestMeta,
+  requestToEvent,
+  resultToResponse,
+  splitPrelude,
+  splitTarget,
+} from "./transform.ts";
+
+/** What the handler needs. */
+export interface HandlerDeps {
+  config: Config;
+  router: Router<Invoker>;
+  log: Logger;
+  /** lrp's version, reported by `/healthz`. */
+  version: string;
+  /** Port actually listened on (for `x-forwarded-port`). */
+  listenPort: number;
+  /** Clock and id source; tests pin them. */
+  now?: () => number;
+  newRequestId?: () => string;
+}
+
+/** The connection facts the handler uses (a subset of `Deno.ServeHandlerInfo`). */
+export interface ConnInfo {
+  remoteAddr: { hostname: string } | Deno.Addr;
+}
+
+/** A request handler. */
+export type Handler = (request: Request, info: ConnInfo) => Promise<Response>;
+
+const encoder = new TextEncoder();
+
+/**
+ * Creates the handler. Steps, in order:
+ * 1. internal routes (`{prefix}/ping`, `{prefix}/healthz`) answer for any Host;
+ * 2. the Host picks a route, or 404 naming the host;
+ * 3. the body is read with the size cap (413 before anything is invoked);
+ * 4. the request becomes a payload 2.0 event and is invoked, bounded by the
+ *    upstream timeout (504) and cancelled if the client goes away;
+ * 5. the result (or a streaming prelude body) becomes the response; any
+ *    failure becomes the JSON error shape with its status;
+ * 6. one access-log line.
+ */
+export function createHandler(deps: HandlerDeps): Handler {
+  const { config, router, log } = deps;
+  const now = deps.now ?? Date.now;
+  const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID());
+  const prefix = config.internalRoutePrefix;
+  const pingPath = `${prefix}/ping`;
+  const healthPath = `${prefix}/healthz`;
+  const startedAt = now();
+
+  const internal = (path: string, method: string): Response | undefined => {
+    if (path !== pingPath && path !== healthPath) return undefined;
+    if (method !== "GET" && method !== "HEAD") {
+      throw new LrpError("method_not_allowed", `Cannot ${method} ${path}: internal routes answer GET and HEAD`, {
+        headers: { allow: "GET, HEAD" },
+      });
+    }
+    if (path === pingPath) return new Response("pong", { headers: { "content-type": "text/plain" } });
+    return Response.json({
+      status: "ok",
+      version: deps.version,
+      uptimeSeconds: Math.round((now() - startedAt) / 1000),
+      routes: router.routes.length,
+    });
+  };
+
+  return async (request, info) => {
+    const t0 = performance.now();
+    const timeEpoch = now();
+    const requestId = newRequestId();
+    const { path } = splitTarget(request.url);
+    const host = normalizeHost(request.headers.get("host"));
+    const entry: Record<string, unknown> = { requestId, host, method: request.method, path };
+    let response: Response;
+    let result: InvokeResult | undefined;
+    try {
+      const own = internal(path, request.method);
+      if (own) {
+        entry.target = "internal";
+        response = own;
+      } else {
+        const route = router.match(host);
+        if (!route) {
+          throw new LrpError("route_not_found", `No route for host "${host}"`);
+        }
+        entry.target = route.target.describe;
+        const body = await readBody(request, config.maxBodyBytes);
+        const sourceIp = "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "";
+        const meta: RequestMeta = {
+          requestId,
+          timeEpoch,
+          sourceIp,
+          listenPort: deps.listenPort,
+          traceId: newTraceId(timeEpoch),
+        };
+        const event = requestToEvent(request, body, meta);
+        const payload = encoder.encode(JSON.stringify(event));
+        result = await invokeWithTimeout(route.target, payload, event.headers["x-amzn-trace-id"], request.signal, config);
+        response = toResponse(result);
+      }
+    } catch (err) {
+      const e = toLrpError(err);
+      if (request.signal.aborted) entry.clientClosed = true;
+      entry.error = e.code;
+      entry.errorMessage = e.message;
+      if (e.code === "internal") log.error("bug: unexpected exception", { requestId, error: String(e.detail) });
+      response = errorResponse(e, { requestId, exposeDetails: config.errorDetails });
+    }
+    entry.status = response.status;
+    entry.durationMs = round(performance.now() - t0);
+    if (result?.queueWaitMs !== undefined) entry.queueWaitMs = round(result.queueWaitMs);
+    if (result?.executedVersion) entry.executedVersion = result.executedVersion;
+    if (entry.clientClosed) log.info("request cancelled by client", entry);
+    else if (response.status >= 500) log.warn("request", entry);
+    else log.info("request", entry);
+    return response;
+  };
+}
+
+async function invokeWithTimeout(
+  invoker: Invoker,
+  payload: Uint8Array,
+  traceId: string | undefined,
+  clientSignal: AbortSignal,
+  config: Config,
+): Promise<InvokeResult> {
+  const controller = new AbortController();
+  const onClientAbort = () => controller.abort(new LrpError("client_closed", "The client closed the connection"));
+  clientSignal.addEventListener("abort", onClientAbort, { once: true });
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new LrpError("upstream_timeout", `${invoker.describe} did not answer within ${config.upstreamTimeoutMs} ms`),
+      ),
+    config.upstreamTimeoutMs,
+  );
+  try {
+    return await invoker.invoke({ payload, signal: controller.signal, traceId });
+  } finally {
+    clearTimeout(timer);
+    clientSignal.removeEventListener("abort", onClientAbort);
+  }
+}
+
+/**
+ * Turns an invocation result into the client's response: a function error
+ * is a 502 (its error JSON only in the private detail); a body framed with a
+ * streaming prelude is decoded; anything else is a payload 2.0 result.
+ */
+export function toResponse(result: InvokeResult): Response {
+  if (result.functionError !== undefined) {
+    throw new LrpError("function_error", `The function failed with ${result.functionError}`, {
+      detail: parseDetail(result.body),
+    });
+  }
+  const body = result.body;
+  if (!(body instanceof Uint8Array)) {
+    throw new LrpError("not_implemented", "Streamed responses are not supported by this invoker");
+  }
+  const framed = splitPrelude(body);
+  if (framed) return preludeToResponse(framed.prelude, framed.body);
+  return resultToResponse(body);
+}
+
+function parseDetail(body: InvokeResult["body"]): unknown {
+  if (!(body instanceof Uint8Array)) return undefined;
+  const text = new TextDecoder().decode(body);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Reads the request body, refusing more than `max` bytes with 413: at once
+ * when `Content-Length` says so, otherwise as soon as the count passes the
+ * limit while reading. Returns `null` for no body.
+ */
+export async function readBody(request: Request, max: number): Promise<Uint8Array | null> {
+  if (!request.body) return null;
+  const declared = request.headers.get("content-length");
+  const tooLarge = () =>
+    new LrpError("body_too_large", `Cannot accept a request body over ${max} bytes (the Lambda payload limit)`);
+  if (declared !== null && Number(declared) > max) {
+    await request.body.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch (err) {
+      throw new LrpError("bad_request", "Cannot read the request body: the client stopped sending", { cause: err });
+    }
+    if (chunk.done) break;
+    size += chunk.value.length;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(chunk.value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+const HEX = "0123456789abcdef";
+
+/** A new X-Ray trace id, `Root=1-{epoch seconds hex}-{96 random bits hex}`, as AWS adds one. */
+export function newTraceId(epochMs: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  let rand = "";
+  for (const b of bytes) rand += HEX[b >> 4]! + HEX[b & 15]!;
+  return `Root=1-${Math.floor(epochMs / 1000).toString(16).padStart(8, "0")}-${rand}`;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

@@ -1,0 +1,139 @@
+/**
+ * lrp — the Lambda Reverse Proxy. The only module that reads arguments and
+ * the environment, installs signal handlers and exits.
+ *
+ * ```sh
+ * lrp [CONFIG]            serve (CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml)
+ * lrp check [CONFIG]      validate and print the route table
+ * lrp demo                run example functions behind lrp
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import denoJson from "./deno.json" with { type: "json" };
+import { startLrp } from "./lib/app.ts";
+import { type Config, ConfigError, describeRules, loadConfig, parseConfig, SETTINGS } from "./lib/config.ts";
+import { runDemo } from "./lib/demo.ts";
+import { createLogger } from "./lib/log.ts";
+
+/** lrp's version. */
+export const VERSION: string = denoJson.version;
+
+const HELP = `lrp ${VERSION} — the Lambda Reverse Proxy
+
+Routes HTTP requests by Host to AWS Lambda functions: a local Runtime Interface
+Emulator (RIE) endpoint or the Lambda Invoke API, as API Gateway / Function URL
+payload format 2.0 events.
+
+Usage:
+  lrp [options] [CONFIG]        serve; CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml
+  lrp check [options] [CONFIG]  validate CONFIG and print the route table
+  lrp demo [options]            run example functions behind lrp (no config needed)
+
+Options (flag > environment variable > file > default):
+${
+  SETTINGS.map((s) => `  --${`${s.flag} <value>`.padEnd(30)} ${s.help} [env ${s.env}, default ${JSON.stringify(s.default)}]`)
+    .join("\n")
+}
+  -h, --help                       show this help
+  -V, --version                    show the version
+`;
+
+/** Runs the CLI and returns the exit code. */
+export async function main(args: string[], env: Record<string, string | undefined>): Promise<number> {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean", short: "V" },
+  };
+  for (const s of SETTINGS) options[s.flag] = { type: "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    console.error(`lrp: ${err instanceof Error ? err.message : String(err)}\nRun "lrp --help" for usage.`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (values.version) {
+    console.log(`lrp ${VERSION}`);
+    return 0;
+  }
+  const flags: Record<string, string | undefined> = {};
+  for (const s of SETTINGS) {
+    const v = values[s.flag];
+    if (typeof v === "string") flags[s.flag] = v;
+  }
+  const [first, ...rest] = positionals;
+  const command = first === "check" || first === "demo" ? first : "serve";
+  const operands = command === "serve" ? positionals : rest;
+  if (operands.length > 1) {
+    console.error(`lrp: too many arguments: ${operands.join(" ")}\nRun "lrp --help" for usage.`);
+    return 2;
+  }
+
+  if (command === "demo") {
+    const config = parseConfig("", { source: "<demo>", env, flags });
+    const log = createLogger(config.logLevel, (line) => console.error(line));
+    return await runDemo(config, log, VERSION, waitForStopSignal);
+  }
+
+  const path = operands[0] ?? env.LRP_CONFIG ?? "lrp.yaml";
+  let config: Config;
+  try {
+    config = await loadConfig(path, { env, flags });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`lrp: invalid configuration: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+  if (command === "check") {
+    console.log(`${path}: ok, ${config.rules.length} route(s), listening on ${config.host}:${config.port}`);
+    for (const line of describeRules(config)) console.log(`  ${line}`);
+    return 0;
+  }
+
+  const log = createLogger(config.logLevel, (line) => console.error(line));
+  let running;
+  try {
+    running = startLrp(config, log, VERSION);
+  } catch (err) {
+    console.error(`lrp: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : err}`);
+    return 1;
+  }
+  const signal = await waitForStopSignal(running.finished);
+  if (signal) {
+    log.info("shutting down", { signal });
+    await running.shutdown();
+  }
+  return 0;
+}
+
+/** Resolves with the name of the first SIGINT/SIGTERM, or `undefined` if `finished` settles first. */
+function waitForStopSignal(finished: Promise<void>): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const handlers: [Deno.Signal, () => void][] = [];
+    const done = (name: string | undefined) => {
+      for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+      resolve(name);
+    };
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      if (Deno.build.os === "windows" && sig === "SIGTERM") continue;
+      const h = () => done(sig);
+      handlers.push([sig, h]);
+      Deno.addSignalListener(sig, h);
+    }
+    finished.then(() => done(undefined));
+  });
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args, Deno.env.toObject()));
+}
