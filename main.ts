@@ -34,7 +34,9 @@ Usage:
 
 Options (flag > environment variable > file > default):
 ${
-  SETTINGS.map((s) => `  --${`${s.flag} <value>`.padEnd(30)} ${s.help} [env ${s.env}, default ${JSON.stringify(s.default)}]`)
+  SETTINGS.map((s) =>
+    `  --${`${s.flag} <value>`.padEnd(30)} ${s.help} [env ${s.env}, default ${JSON.stringify(s.default)}]`
+  )
     .join("\n")
 }
   -h, --help                       show this help
@@ -105,7 +107,9 @@ export async function main(args: string[], env: Record<string, string | undefine
   try {
     running = startLrp(config, log, VERSION);
   } catch (err) {
-    console.error(`lrp: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : err}`);
+    console.error(
+      `lrp: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : err}`,
+    );
     return 1;
   }
   const signal = await waitForStopSignal(running.finished);

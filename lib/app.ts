@@ -36,7 +36,12 @@ export function buildInvoker(rule: Config["rules"][number]): Invoker {
   return {
     describe: `aws ${rule.functionName}`,
     invoke: () =>
-      Promise.reject(new LrpError("not_implemented", `Cannot invoke ${rule.functionName}: aws rules are not supported yet`)),
+      Promise.reject(
+        new LrpError(
+          "not_implemented",
+          `Cannot invoke ${rule.functionName}: aws rules are not supported yet`,
+        ),
+      ),
   };
 }
 

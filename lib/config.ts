@@ -97,9 +97,33 @@ export interface Setting {
 
 /** Every top-level setting. */
 export const SETTINGS: readonly Setting[] = [
-  { key: "host", field: "host", flag: "host", env: "LRP_HOST", kind: "string", default: "0.0.0.0", help: "address to listen on" },
-  { key: "port", field: "port", flag: "port", env: "LRP_PORT", kind: "port", default: "8080", help: "port to listen on (0 picks a free one)" },
-  { key: "region", field: "region", flag: "region", env: "LRP_REGION", kind: "string", default: "eu-central-1", help: "AWS region for aws rules" },
+  {
+    key: "host",
+    field: "host",
+    flag: "host",
+    env: "LRP_HOST",
+    kind: "string",
+    default: "0.0.0.0",
+    help: "address to listen on",
+  },
+  {
+    key: "port",
+    field: "port",
+    flag: "port",
+    env: "LRP_PORT",
+    kind: "port",
+    default: "8080",
+    help: "port to listen on (0 picks a free one)",
+  },
+  {
+    key: "region",
+    field: "region",
+    flag: "region",
+    env: "LRP_REGION",
+    kind: "string",
+    default: "eu-central-1",
+    help: "AWS region for aws rules",
+  },
   {
     key: "internal_route_prefix",
     field: "internalRoutePrefix",
@@ -109,7 +133,15 @@ export const SETTINGS: readonly Setting[] = [
     default: "",
     help: "path prefix of /ping, /healthz",
   },
-  { key: "log_level", field: "logLevel", flag: "log-level", env: "LRP_LOG_LEVEL", kind: "level", default: "info", help: "debug, info, warn or error" },
+  {
+    key: "log_level",
+    field: "logLevel",
+    flag: "log-level",
+    env: "LRP_LOG_LEVEL",
+    kind: "level",
+    default: "info",
+    help: "debug, info, warn or error",
+  },
   {
     key: "upstream_timeout",
     field: "upstreamTimeoutMs",
@@ -204,15 +236,21 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   const loc: Loc = (path) => {
     let line = 0;
     for (let i = path.length; i >= 0 && line === 0; i--) line = lineOf(doc.getIn(path.slice(0, i), true));
-    return `${source}:${line || 1}: ${path.map((p) => typeof p === "number" ? `[${p}]` : p).join(".").replace(/\.\[/g, "[")}`;
+    return `${source}:${line || 1}: ${
+      path.map((p) => typeof p === "number" ? `[${p}]` : p).join(".").replace(/\.\[/g, "[")
+    }`;
   };
   const root = doc.contents;
   if (root !== null && !isMap(root)) {
-    if (!(isScalar(root) && root.value === null)) throw new ConfigError(`${source}:1: the file must be a YAML mapping`);
+    if (!(isScalar(root) && root.value === null)) {
+      throw new ConfigError(`${source}:1: the file must be a YAML mapping`);
+    }
   }
   const data = (doc.toJS() ?? {}) as Record<string, unknown>;
   for (const key of Object.keys(data)) {
-    if (!TOP_KEYS.has(key)) throw new ConfigError(`${loc([key])}: unknown key (known: ${[...TOP_KEYS].join(", ")})`);
+    if (!TOP_KEYS.has(key)) {
+      throw new ConfigError(`${loc([key])}: unknown key (known: ${[...TOP_KEYS].join(", ")})`);
+    }
   }
 
   const config = { source } as Config;
@@ -222,15 +260,20 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
     const env = inputs.env?.[s.env];
     if (flag !== undefined) record[s.field] = convert(s.kind, flag, `flag --${s.flag}`);
     else if (env !== undefined && env !== "") record[s.field] = convert(s.kind, env, `environment ${s.env}`);
-    else if (data[s.key] !== undefined && data[s.key] !== null) record[s.field] = convert(s.kind, data[s.key], loc([s.key]));
-    else record[s.field] = convert(s.kind, s.default, `default of ${s.key}`);
+    else if (data[s.key] !== undefined && data[s.key] !== null) {
+      record[s.field] = convert(s.kind, data[s.key], loc([s.key]));
+    } else record[s.field] = convert(s.kind, s.default, `default of ${s.key}`);
   }
 
   const rules: Rule[] = [];
   const seen = new Map<string, string>();
   const addRule = (rule: Rule, path: (string | number)[]) => {
     const prev = seen.get(rule.hostname);
-    if (prev) throw new ConfigError(`${loc([...path, "hostname"])}: duplicate hostname "${rule.hostname}" (also at ${prev})`);
+    if (prev) {
+      throw new ConfigError(
+        `${loc([...path, "hostname"])}: duplicate hostname "${rule.hostname}" (also at ${prev})`,
+      );
+    }
     seen.set(rule.hostname, loc([...path, "hostname"]).split(": ")[0]!);
     rules.push(rule);
   };
@@ -241,8 +284,12 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       kind: "local",
       hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
       endpoint: endpointOf(r.endpoint, [...path, "endpoint"], loc),
-      concurrency: r.concurrency === undefined ? 1 : convert("count", r.concurrency, loc([...path, "concurrency"])),
-      queueLimit: r.queue_limit === undefined ? config.queueLimit : convert("count", r.queue_limit, loc([...path, "queue_limit"])),
+      concurrency: r.concurrency === undefined
+        ? 1
+        : convert("count", r.concurrency, loc([...path, "concurrency"])),
+      queueLimit: r.queue_limit === undefined
+        ? config.queueLimit
+        : convert("count", r.queue_limit, loc([...path, "queue_limit"])),
       queueTimeoutMs: r.queue_timeout === undefined
         ? config.queueTimeoutMs
         : convert("duration", r.queue_timeout, loc([...path, "queue_timeout"])),
@@ -271,7 +318,11 @@ export async function loadConfig(path: string, inputs: Omit<ConfigInputs, "sourc
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound ? "no such file" : err instanceof Error ? err.message : String(err);
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : err instanceof Error
+      ? err.message
+      : String(err);
     throw new ConfigError(`${path}: cannot read the configuration file: ${why}`);
   }
   return parseConfig(text, { ...inputs, source: path });
@@ -283,16 +334,25 @@ function list(value: unknown, path: (string | number)[], loc: Loc): unknown[] {
   return value;
 }
 
-function ruleObject(item: unknown, path: (string | number)[], keys: string[], loc: Loc): Record<string, unknown> {
+function ruleObject(
+  item: unknown,
+  path: (string | number)[],
+  keys: string[],
+  loc: Loc,
+): Record<string, unknown> {
   if (typeof item !== "object" || item === null || Array.isArray(item)) {
     throw new ConfigError(`${loc(path)}: a rule must be a mapping with ${keys.slice(0, 2).join(" and ")}`);
   }
   const r = item as Record<string, unknown>;
   for (const k of Object.keys(r)) {
-    if (!keys.includes(k)) throw new ConfigError(`${loc([...path, k])}: unknown key (known: ${keys.join(", ")})`);
+    if (!keys.includes(k)) {
+      throw new ConfigError(`${loc([...path, k])}: unknown key (known: ${keys.join(", ")})`);
+    }
   }
   for (const k of keys.slice(0, 2)) {
-    if (r[k] === undefined || r[k] === null) throw new ConfigError(`${loc(path)}: missing required key "${k}"`);
+    if (r[k] === undefined || r[k] === null) {
+      throw new ConfigError(`${loc(path)}: missing required key "${k}"`);
+    }
   }
   return r;
 }
@@ -300,17 +360,25 @@ function ruleObject(item: unknown, path: (string | number)[], keys: string[], lo
 const LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
 
 function hostnameOf(value: unknown, path: (string | number)[], loc: Loc): string {
-  if (typeof value !== "string" || value.trim() === "") throw new ConfigError(`${loc(path)}: must be a non-empty string`);
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new ConfigError(`${loc(path)}: must be a non-empty string`);
+  }
   let h = value.trim().toLowerCase();
   if (h.endsWith(".")) h = h.slice(0, -1);
   if (h.startsWith("[") && h.endsWith("]")) return h;
-  if (h.includes(":")) throw new ConfigError(`${loc(path)}: "${value}" must be a host name without port or scheme`);
-  if (!h.split(".").every((l) => LABEL.test(l))) throw new ConfigError(`${loc(path)}: "${value}" is not a valid host name`);
+  if (h.includes(":")) {
+    throw new ConfigError(`${loc(path)}: "${value}" must be a host name without port or scheme`);
+  }
+  if (!h.split(".").every((l) => LABEL.test(l))) {
+    throw new ConfigError(`${loc(path)}: "${value}" is not a valid host name`);
+  }
   return h;
 }
 
 function endpointOf(value: unknown, path: (string | number)[], loc: Loc): string {
-  if (typeof value !== "string") throw new ConfigError(`${loc(path)}: must be a URL string such as http://lambda-1:8080`);
+  if (typeof value !== "string") {
+    throw new ConfigError(`${loc(path)}: must be a URL string such as http://lambda-1:8080`);
+  }
   let url: URL;
   try {
     url = new URL(value);
@@ -348,7 +416,15 @@ function qualifierOf(value: unknown, path: (string | number)[], loc: Loc): strin
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
-const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2, gb: 1024 ** 3, gib: 1024 ** 3 };
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1024,
+  kib: 1024,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Converts a setting's raw value (YAML value or string) to its type, or throws naming `where`. */
@@ -375,7 +451,9 @@ function convert(kind: Kind, raw: unknown, where: string): any {
     case "duration": {
       if (typeof text === "number" && text > 0) return Math.round(text * 1000);
       const m = typeof text === "string" ? DURATION.exec(text) : null;
-      if (!m || Number(m[1]) <= 0) return fail(`must be a duration such as 30s, 500ms or 2m (a number means seconds)`);
+      if (!m || Number(m[1]) <= 0) {
+        return fail(`must be a duration such as 30s, 500ms or 2m (a number means seconds)`);
+      }
       return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "s"]!);
     }
     case "size": {

@@ -29,7 +29,8 @@ export const DEMO_HANDLERS: Record<string, { handler: LambdaHandler; about: stri
   },
   "echo.localhost": {
     about: "returns the payload 2.0 event it received",
-    curl: "/any/path%2Fencoded?x=1&x=2 -H 'Cookie: a=1; b=2' -d '{\"json\":true}' -H 'content-type: application/json'",
+    curl:
+      "/any/path%2Fencoded?x=1&x=2 -H 'Cookie: a=1; b=2' -d '{\"json\":true}' -H 'content-type: application/json'",
     handler: (event) => ({
       statusCode: 200,
       headers: { "content-type": "application/json" },
@@ -89,14 +90,20 @@ export async function runDemo(
     running = startLrp(config, log, version);
   } catch (err) {
     for (const e of endpoints) await e.rie.shutdown();
-    console.error(`lrp demo: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : err}`);
+    console.error(
+      `lrp demo: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : err}`,
+    );
     return 1;
   }
   const port = running.addr.port;
   const lines = [`lrp demo is running on http://127.0.0.1:${port} — try (Ctrl-C to stop):`, ""];
   for (const [hostname, d] of Object.entries(DEMO_HANDLERS)) {
     lines.push(`  # ${hostname}: ${d.about}`);
-    lines.push(`  curl -i http://127.0.0.1:${port}${d.curl.startsWith("/") ? "" : "/"}${d.curl} -H 'Host: ${hostname}'`);
+    lines.push(
+      `  curl -i http://127.0.0.1:${port}${
+        d.curl.startsWith("/") ? "" : "/"
+      }${d.curl} -H 'Host: ${hostname}'`,
+    );
   }
   lines.push("", `  curl http://127.0.0.1:${port}/healthz`);
   console.log(lines.join("\n"));

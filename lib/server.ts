@@ -8,7 +8,7 @@
 
 import type { Config } from "./config.ts";
 import { errorResponse, LrpError, toLrpError } from "./errors.ts";
-import type { InvokeResult, Invoker } from "./invoke/types.ts";
+import type { Invoker, InvokeResult } from "./invoke/types.ts";
 import type { Logger } from "./log.ts";
 import type { Router } from "./router.ts";
 import {
@@ -68,9 +68,13 @@ export function createHandler(deps: HandlerDeps): Handler {
   const internal = (path: string, method: string): Response | undefined => {
     if (path !== pingPath && path !== healthPath) return undefined;
     if (method !== "GET" && method !== "HEAD") {
-      throw new LrpError("method_not_allowed", `Cannot ${method} ${path}: internal routes answer GET and HEAD`, {
-        headers: { allow: "GET, HEAD" },
-      });
+      throw new LrpError(
+        "method_not_allowed",
+        `Cannot ${method} ${path}: internal routes answer GET and HEAD`,
+        {
+          headers: { allow: "GET, HEAD" },
+        },
+      );
     }
     if (path === pingPath) return new Response("pong", { headers: { "content-type": "text/plain" } });
     return Response.json({
@@ -112,7 +116,13 @@ export function createHandler(deps: HandlerDeps): Handler {
         };
         const event = requestToEvent(request, body, meta);
         const payload = encoder.encode(JSON.stringify(event));
-        result = await invokeWithTimeout(route.target, payload, event.headers["x-amzn-trace-id"], request.signal, config);
+        result = await invokeWithTimeout(
+          route.target,
+          payload,
+          event.headers["x-amzn-trace-id"],
+          request.signal,
+          config,
+        );
         response = toResponse(result);
       }
     } catch (err) {
@@ -120,7 +130,9 @@ export function createHandler(deps: HandlerDeps): Handler {
       if (request.signal.aborted) entry.clientClosed = true;
       entry.error = e.code;
       entry.errorMessage = e.message;
-      if (e.code === "internal") log.error("bug: unexpected exception", { requestId, error: String(e.detail) });
+      if (e.code === "internal") {
+        log.error("bug: unexpected exception", { requestId, error: String(e.detail) });
+      }
       response = errorResponse(e, { requestId, exposeDetails: config.errorDetails });
     }
     entry.status = response.status;
@@ -142,12 +154,16 @@ async function invokeWithTimeout(
   config: Config,
 ): Promise<InvokeResult> {
   const controller = new AbortController();
-  const onClientAbort = () => controller.abort(new LrpError("client_closed", "The client closed the connection"));
+  const onClientAbort = () =>
+    controller.abort(new LrpError("client_closed", "The client closed the connection"));
   clientSignal.addEventListener("abort", onClientAbort, { once: true });
   const timer = setTimeout(
     () =>
       controller.abort(
-        new LrpError("upstream_timeout", `${invoker.describe} did not answer within ${config.upstreamTimeoutMs} ms`),
+        new LrpError(
+          "upstream_timeout",
+          `${invoker.describe} did not answer within ${config.upstreamTimeoutMs} ms`,
+        ),
       ),
     config.upstreamTimeoutMs,
   );
@@ -198,7 +214,10 @@ export async function readBody(request: Request, max: number): Promise<Uint8Arra
   if (!request.body) return null;
   const declared = request.headers.get("content-length");
   const tooLarge = () =>
-    new LrpError("body_too_large", `Cannot accept a request body over ${max} bytes (the Lambda payload limit)`);
+    new LrpError(
+      "body_too_large",
+      `Cannot accept a request body over ${max} bytes (the Lambda payload limit)`,
+    );
   if (declared !== null && Number(declared) > max) {
     await request.body.cancel().catch(() => {});
     throw tooLarge();
@@ -211,7 +230,9 @@ export async function readBody(request: Request, max: number): Promise<Uint8Arra
     try {
       chunk = await reader.read();
     } catch (err) {
-      throw new LrpError("bad_request", "Cannot read the request body: the client stopped sending", { cause: err });
+      throw new LrpError("bad_request", "Cannot read the request body: the client stopped sending", {
+        cause: err,
+      });
     }
     if (chunk.done) break;
     size += chunk.value.length;

@@ -97,7 +97,10 @@ const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * are not valid UTF-8 go as base64 even for a text type, so no byte is ever
  * replaced (lossless beats a mangled string the function cannot repair).
  */
-export function encodeBody(body: Uint8Array, contentType: string | null): { body: string; isBase64Encoded: boolean } {
+export function encodeBody(
+  body: Uint8Array,
+  contentType: string | null,
+): { body: string; isBase64Encoded: boolean } {
   if (isTextContentType(contentType)) {
     try {
       return { body: fatalUtf8.decode(body), isBase64Encoded: false };
@@ -187,9 +190,9 @@ export function formatClfTime(epochMs: number): string {
   const second = Math.floor(epochMs / 1000);
   if (second === clfSecond) return clfText;
   const d = new Date(second * 1000);
-  const text = `${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad2(d.getUTCHours())}:${
-    pad2(d.getUTCMinutes())
-  }:${pad2(d.getUTCSeconds())} +0000`;
+  const text = `${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${
+    pad2(d.getUTCHours())
+  }:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000`;
   clfSecond = second;
   clfText = text;
   return text;
@@ -333,7 +336,9 @@ export function buildHeaders(headersField: unknown, cookiesField: unknown): Head
 /** Validates a status code; Deno cannot send 1xx, so only 200–599 are usable. */
 export function checkStatus(status: unknown): number {
   if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
-    throw badResult(`\`statusCode\` must be an integer from 200 to 599, got ${JSON.stringify(status) ?? "undefined"}`);
+    throw badResult(
+      `\`statusCode\` must be an integer from 200 to 599, got ${JSON.stringify(status) ?? "undefined"}`,
+    );
   }
   return status;
 }

@@ -109,7 +109,10 @@ Deno.test("parseConfig() names file, line and key path for every kind of mistake
     "local:\n  - hostname: a\n    endpoint: not a url\n",
     'lrp.yaml:3: local[0].endpoint: "not a url" is not a valid URL (expected e.g. http://lambda-1:8080)',
   );
-  rejects("local:\n  - hostname: a\n    endpoint: ftp://x\n", /^lrp\.yaml:3: local\[0\]\.endpoint: .* must use http or https/);
+  rejects(
+    "local:\n  - hostname: a\n    endpoint: ftp://x\n",
+    /^lrp\.yaml:3: local\[0\]\.endpoint: .* must use http or https/,
+  );
   rejects(
     "local:\n  - hostname: a\n    endpoint: http://x\n    concurency: 2\n",
     /^lrp\.yaml:4: local\[0\]\.concurency: unknown key/,
@@ -118,8 +121,14 @@ Deno.test("parseConfig() names file, line and key path for every kind of mistake
     "local:\n  - hostname: A.example\n    endpoint: http://x\naws:\n  - hostname: a.example.\n    function_name: f\n",
     'lrp.yaml:5: aws[0].hostname: duplicate hostname "a.example" (also at lrp.yaml:2)',
   );
-  rejects("aws:\n  - hostname: a\n    function_name: 'bad name!'\n", /^lrp\.yaml:3: aws\[0\]\.function_name: /);
-  rejects("aws:\n  - hostname: a:80\n    function_name: f\n", /^lrp\.yaml:2: aws\[0\]\.hostname: "a:80" must be a host name/);
+  rejects(
+    "aws:\n  - hostname: a\n    function_name: 'bad name!'\n",
+    /^lrp\.yaml:3: aws\[0\]\.function_name: /,
+  );
+  rejects(
+    "aws:\n  - hostname: a:80\n    function_name: f\n",
+    /^lrp\.yaml:2: aws\[0\]\.hostname: "a:80" must be a host name/,
+  );
   rejects("local: {hostname: a}\n", "lrp.yaml:1: local: must be a list of rules");
   rejects("local:\n  - just-a-string\n", /^lrp\.yaml:2: local\[0\]: a rule must be a mapping/);
   rejects("upstream_timeout: soon\n", /^lrp\.yaml:1: upstream_timeout: "soon" must be a duration/);

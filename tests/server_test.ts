@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config.ts";
 import { LrpError } from "../lib/errors.ts";
-import type { InvokeRequest, InvokeResult, Invoker } from "../lib/invoke/types.ts";
+import type { Invoker, InvokeRequest, InvokeResult } from "../lib/invoke/types.ts";
 import { createLogger } from "../lib/log.ts";
 import { createRouter } from "../lib/router.ts";
 import { createHandler, readBody } from "../lib/server.ts";
@@ -163,12 +163,18 @@ Deno.test("handler turns an unexpected exception into a 500 and logs it as a bug
   });
   const res = await call("/");
   assert.equal(res.status, 500);
-  assert.deepEqual(await res.json(), { error: "internal", message: "Internal error in lrp", requestId: "req-1" });
+  assert.deepEqual(await res.json(), {
+    error: "internal",
+    message: "Internal error in lrp",
+    requestId: "req-1",
+  });
   assert.ok(lines.some((l) => l.msg === "bug: unexpected exception" && l.error === "TypeError: oops"));
 });
 
 Deno.test("handler decodes a prelude-framed body from an RIE into status, headers, cookies and body", async () => {
-  const bytes = te.encode('{"statusCode":202,"headers":{"x-a":"1"},"cookies":["c=1","d=2"]}\0\0\0\0\0\0\0\0body!');
+  const bytes = te.encode(
+    '{"statusCode":202,"headers":{"x-a":"1"},"cookies":["c=1","d=2"]}\0\0\0\0\0\0\0\0body!',
+  );
   const { call } = setup(() => ({ body: bytes }));
   const res = await call("/");
   assert.equal(res.status, 202);
@@ -200,6 +206,9 @@ Deno.test("handler logs one access line per request without the query string", a
 
 Deno.test("readBody() returns null without a body and the exact bytes otherwise", async () => {
   assert.equal(await readBody(new Request("http://x/"), 10), null);
-  const bytes = await readBody(new Request("http://x/", { method: "POST", body: new Uint8Array([0, 255]) }), 10);
+  const bytes = await readBody(
+    new Request("http://x/", { method: "POST", body: new Uint8Array([0, 255]) }),
+    10,
+  );
   assert.deepEqual(bytes, new Uint8Array([0, 255]));
 });

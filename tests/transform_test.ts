@@ -171,7 +171,11 @@ Deno.test("requestToEvent() base64-encodes bodies by the content-type rule", () 
 
 Deno.test("requestToEvent() base64-encodes a text body that is not valid UTF-8 instead of mangling it", () => {
   const bytes = new Uint8Array([0x68, 0xe9, 0x6c]); // "hél" in Latin-1
-  const e = requestToEvent(req("/", { method: "POST", headers: { "content-type": "text/plain" } }), bytes, META);
+  const e = requestToEvent(
+    req("/", { method: "POST", headers: { "content-type": "text/plain" } }),
+    bytes,
+    META,
+  );
   assert.equal(e.isBase64Encoded, true);
   assert.deepEqual(decodeBase64(e.body!), bytes);
 });
@@ -326,7 +330,11 @@ Deno.test("splitPrelude() finds the Function URL streaming prelude and its body"
   );
   const framed = splitPrelude(bytes);
   assert.ok(framed);
-  assert.deepEqual(framed.prelude, { statusCode: 200, headers: { "content-type": "text/plain" }, cookies: ["a=1"] });
+  assert.deepEqual(framed.prelude, {
+    statusCode: 200,
+    headers: { "content-type": "text/plain" },
+    cookies: ["a=1"],
+  });
   const res = preludeToResponse(framed.prelude, framed.body);
   assert.equal(res.status, 200);
   assert.deepEqual(res.headers.getSetCookie(), ["a=1"]);

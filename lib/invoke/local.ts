@@ -8,7 +8,7 @@
 
 import { LrpError } from "../errors.ts";
 import { type QueueLimits, SlotQueue } from "./queue.ts";
-import type { InvokeRequest, InvokeResult, Invoker } from "./types.ts";
+import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 
 /** The only path the classic RIE routes (reference §6.2). */
 export const RIE_INVOKE_PATH = "/2015-03-31/functions/function/invocations";
@@ -73,7 +73,10 @@ export class LocalInvoker implements Invoker {
     return { ...this.#interpret(bytes), queueWaitMs };
   }
 
-  async #call(payload: Uint8Array, traceId: string | undefined): Promise<{ status: number; bytes: Uint8Array }> {
+  async #call(
+    payload: Uint8Array,
+    traceId: string | undefined,
+  ): Promise<{ status: number; bytes: Uint8Array }> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (traceId) headers["x-amzn-trace-id"] = traceId;
     let response: Response;
@@ -86,9 +89,13 @@ export class LocalInvoker implements Invoker {
         signal: AbortSignal.timeout(HOLD_LIMIT_MS),
       });
     } catch (err) {
-      throw new LrpError("upstream_unreachable", `Cannot reach the RIE at ${this.#endpoint}: ${reason(err)}`, {
-        cause: err,
-      });
+      throw new LrpError(
+        "upstream_unreachable",
+        `Cannot reach the RIE at ${this.#endpoint}: ${reason(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
     try {
       return { status: response.status, bytes: new Uint8Array(await response.arrayBuffer()) };

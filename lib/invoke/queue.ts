@@ -65,9 +65,13 @@ export class SlotQueue {
     }
     if (this.#waiting >= this.#limits.maxWaiting) {
       return Promise.reject(
-        new LrpError("queue_full", `Cannot queue the request: ${this.#name} already has ${this.#limits.maxWaiting} waiting`, {
-          headers: { "retry-after": "1" },
-        }),
+        new LrpError(
+          "queue_full",
+          `Cannot queue the request: ${this.#name} already has ${this.#limits.maxWaiting} waiting`,
+          {
+            headers: { "retry-after": "1" },
+          },
+        ),
       );
     }
     return new Promise((resolve, reject) => {

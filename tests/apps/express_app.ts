@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-import-prefix -- lrp pins npm deps inline with exact versions (no import map)
 /**
  * An Express app used as a parity fixture, like `hono_app.ts` but through the
  * Node compatibility layer: the same `app` is served directly with

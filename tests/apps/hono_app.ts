@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-import-prefix -- lrp pins npm deps inline with exact versions (no import map)
 /**
  * A Hono app used as a parity fixture: the same `app` is served directly
  * (`Deno.serve(app.fetch)`) and, wrapped by Hono's Lambda adapter, as a Lambda

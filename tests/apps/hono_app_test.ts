@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-import-prefix -- lrp pins npm deps inline with exact versions (no import map)
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import type { LambdaContext, LambdaEvent } from "npm:hono@4.13.19/aws-lambda";
 import { app, ETAG, handler, PNG_BYTES, sha256Hex } from "./hono_app.ts";
