@@ -53,7 +53,7 @@ export function buildRouter(config: Config): Router<Invoker> {
 /** Starts serving `config`; logs the address and the route table once listening. */
 export function startLrp(config: Config, log: Logger, version: string): RunningLrp {
   const router = buildRouter(config);
-  let handler: ReturnType<typeof createHandler> | undefined;
+  const current: { handler?: ReturnType<typeof createHandler> } = {};
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
@@ -62,9 +62,9 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
       log.error("bug: unhandled error in handler", { error: String(err) });
       return Response.json({ error: "internal", message: "Internal error in lrp" }, { status: 500 });
     },
-  }, (request, info) => handler!(request, info));
+  }, (request, info) => current.handler!(request, info));
   const addr = server.addr as Deno.NetAddr;
-  handler = createHandler({ config, router, log, version, listenPort: addr.port });
+  current.handler = createHandler({ config, router, log, version, listenPort: addr.port });
   log.info("lrp listening", {
     address: `http://${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`,
     config: config.source,

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "npm:yaml@2.9.1";
+import { isMap, isScalar, LineCounter, parseDocument } from "npm:yaml@2.9.1";
 import type { Node as YamlNode } from "npm:yaml@2.9.1";
 
 /** Log levels, least to most severe. */

@@ -75,7 +75,6 @@ export class SlotQueue {
       );
     }
     return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => finish(() => reject(signal.reason));
       const finish = (action: () => void) => {
         if (waiter.settled) return;
@@ -90,7 +89,7 @@ export class SlotQueue {
         grant: (release) => finish(() => resolve(release)),
         fail: (err) => finish(() => reject(err)),
       };
-      timer = setTimeout(() => {
+      const timer = setTimeout(() => {
         waiter.fail(
           new LrpError(
             "queue_timeout",
