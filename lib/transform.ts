@@ -199,9 +199,24 @@ export function formatClfTime(epochMs: number): string {
 }
 
 /**
+ * Hop-by-hop request headers (RFC 9110 §7.6.1): they describe lrp's own
+ * connection, and AWS's front ends never pass them to a function.
+ */
+export const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
  * Builds the payload format 2.0 event for a request, as a Function URL does:
  * - `headers`: names lower-cased, repeats joined (Deno's `Headers` joins
- *   repeated lines with `, `); `cookie` moves to `cookies` and is not copied;
+ *   repeated lines with `, `); hop-by-hop headers dropped; `cookie` moves to
+ *   `cookies` and is not copied;
  *   `x-forwarded-for` (peer appended), `x-forwarded-proto`, `x-forwarded-port`
  *   and `x-amzn-trace-id` are added as AWS adds them;
  * - `rawPath` and `rawQueryString` exactly as sent; `queryStringParameters`
@@ -215,7 +230,7 @@ export function requestToEvent(request: Request, body: Uint8Array | null, meta: 
   let cookie: string | null = null;
   for (const [name, value] of request.headers) {
     if (name === "cookie") cookie = value;
-    else headers[name] = value;
+    else if (!HOP_BY_HOP.has(name)) headers[name] = value;
   }
   const xff = headers["x-forwarded-for"];
   headers["x-forwarded-for"] = xff ? `${xff}, ${meta.sourceIp}` : meta.sourceIp;
