@@ -47,7 +47,7 @@ export function parseWrkDuration(text: string): number {
   const match = /^([\d.]+)(us|µs|ms|s|m|h)$/.exec(text.trim());
   const unit = match?.[2];
   if (match === null || unit === undefined) throw new TypeError(`Cannot parse wrk duration: ${text}`);
-  return Number(match[1]) * (UNIT_US[unit] ?? NaN);
+  return Math.round(Number(match[1]) * (UNIT_US[unit] ?? NaN));
 }
 
 /** The marker line our wrk `done()` hook prints with exact figures. */

@@ -82,11 +82,17 @@ function kill(process: Deno.ChildProcess, signal: Deno.Signal): void {
   }
 }
 
-/** The last lines of a child's log, for error messages. */
-export async function logTail(child: Child, lines = 5): Promise<string> {
+/**
+ * The telling part of a child's log for an error message: the first line that
+ * mentions an error and the one after it, else the last lines; colours removed.
+ */
+export async function logTail(child: Child, lines = 3): Promise<string> {
   try {
-    const text = await Deno.readTextFile(child.log);
-    return text.trim().split("\n").slice(-lines).join(" | ");
+    // deno-lint-ignore no-control-regex
+    const text = (await Deno.readTextFile(child.log)).replace(/\x1b\[[0-9;]*m/g, "");
+    const all = text.trim().split("\n").map((line) => line.trim()).filter((line) => line !== "");
+    const first = all.findIndex((line) => /error/i.test(line));
+    return (first === -1 ? all.slice(-lines) : all.slice(first, first + 2)).join(" | ");
   } catch {
     return "";
   }

@@ -114,7 +114,8 @@ export function markdownTable(cells: Cell[]): string {
   for (const c of cells) {
     const head = `| ${c.connections} | ${formatBytes(c.bodyBytes)} | ${c.system} |`;
     if (c.skipped !== undefined) {
-      rows.push(`${head} skipped: ${c.skipped} | | | | | |`);
+      // The full reason is printed once below the table.
+      rows.push(`${head} skipped: ${c.skipped.split(":")[0]} | | | | | |`);
       continue;
     }
     rows.push(

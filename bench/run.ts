@@ -117,6 +117,7 @@ function lrpEnv(backendUrl: string): Record<string, string> {
     AWS_ACCESS_KEY_ID: "AKIDBENCH",
     AWS_SECRET_ACCESS_KEY: "bench",
     AWS_EC2_METADATA_DISABLED: "true",
+    NO_COLOR: "1",
   };
 }
 
@@ -133,8 +134,11 @@ async function lrpCheck(opts: Options, config: string, backendUrl: string): Prom
       signal: AbortSignal.timeout(60_000),
     }).output();
     if (out.success) return undefined;
-    const text = (new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout)).trim();
-    return `lrp check exited ${out.code}: ${text.split("\n").slice(-2).join(" | ").slice(0, 200)}`;
+    const lines = (new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout)).trim().split(
+      "\n",
+    );
+    const first = Math.max(0, lines.findIndex((line) => /error/i.test(line)));
+    return `lrp check exited ${out.code}: ${lines.slice(first, first + 2).join(" | ").slice(0, 300)}`;
   } catch (err) {
     return `lrp check failed: ${errorText(err)}`;
   }
@@ -419,6 +423,9 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
       `nginx ${opts.nginxWorkers} worker(s); 0 B = GET, larger = POST application/octet-stream.\n`,
   );
   console.log(markdownTable(cells));
+  const reasons = [...targets].filter(([, t]) => t.skipped !== undefined);
+  if (reasons.length > 0) console.log("");
+  for (const [system, t] of reasons) console.log(`- ${system} skipped: ${t.skipped}`);
   console.log("\nlrp-local req/s ÷ backend serialized rate (direct, 1 conn, 0 B):");
   for (const [k, v] of Object.entries(serialized)) console.log(`- ${k}: ${v.toFixed(2)}×`);
   console.log(`\nstart-up to first proxied request: ${JSON.stringify(startup)}`);
