@@ -190,7 +190,7 @@ async function measureStartup(
   for (let i = 0; i <= opts.startupReps; i++) {
     const { child, ms } = await startLrp(children, opts, tmp, `lrp-startup-${i}`, rules, backendUrl);
     await children.stop(child);
-    if (i > 0) samples.push(ms);
+    if (i > 0) samples.push(Math.round(ms * 10) / 10);
   }
   return { medianMs: median(samples), samplesMs: samples };
 }
