@@ -123,7 +123,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           request.signal,
           config,
         );
-        response = toResponse(result);
+        response = toResponse(result, request.method);
       }
     } catch (err) {
       const e = toLrpError(err);
@@ -180,7 +180,7 @@ async function invokeWithTimeout(
  * is a 502 (its error JSON only in the private detail); a body framed with a
  * streaming prelude is decoded; anything else is a payload 2.0 result.
  */
-export function toResponse(result: InvokeResult): Response {
+export function toResponse(result: InvokeResult, method = "GET"): Response {
   if (result.functionError !== undefined) {
     throw new LrpError("function_error", `The function failed with ${result.functionError}`, {
       detail: parseDetail(result.body),
@@ -191,8 +191,8 @@ export function toResponse(result: InvokeResult): Response {
     throw new LrpError("not_implemented", "Streamed responses are not supported by this invoker");
   }
   const framed = splitPrelude(body);
-  if (framed) return preludeToResponse(framed.prelude, framed.body);
-  return resultToResponse(body);
+  if (framed) return preludeToResponse(framed.prelude, framed.body, method);
+  return resultToResponse(body, method);
 }
 
 function parseDetail(body: InvokeResult["body"]): unknown {

@@ -309,11 +309,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * Builds response headers from a result's `headers` map and `cookies` list:
  * each cookie becomes its own `Set-Cookie`; numbers and booleans are
  * stringified; hop-by-hop headers and `Content-Length` are dropped (lrp frames
- * the body itself). A name or value `Headers` rejects (CR/LF, non-token
+ * the body itself) — except a `HEAD` answer's `Content-Length`, which states
+ * the length of the body a `GET` would get, as the origin would. A name or value `Headers` rejects (CR/LF, non-token
  * names) makes the result unusable → 502, so a function can never split the
  * response.
  */
-export function buildHeaders(headersField: unknown, cookiesField: unknown): Headers {
+export function buildHeaders(headersField: unknown, cookiesField: unknown, method = "GET"): Headers {
+  const keepLength = method === "HEAD";
   const headers = new Headers();
   if (headersField !== undefined && headersField !== null) {
     if (!isPlainObject(headersField)) throw badResult("`headers` must be an object of strings");
@@ -323,7 +325,8 @@ export function buildHeaders(headersField: unknown, cookiesField: unknown): Head
       if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
         throw badResult(`header "${name}" must be a string`);
       }
-      if (DROPPED_HEADERS.has(name.toLowerCase())) continue;
+      const lower = name.toLowerCase();
+      if (DROPPED_HEADERS.has(lower) && !(keepLength && lower === "content-length")) continue;
       const value = String(raw);
       if (/[\r\n\0]/.test(value)) throw badResult(`header "${name}" contains CR, LF or NUL`);
       try {
@@ -363,8 +366,14 @@ export function checkStatus(status: unknown): number {
  * 205, 304), which `Response` would reject. `HEAD` bodies are dropped by the
  * server, which still reports their length as the origin would.
  */
-export function makeResponse(status: number, headers: Headers, body: BodyInit | Uint8Array | null): Response {
-  return new Response(NULL_BODY_STATUS.has(status) ? null : body as BodyInit, { status, headers });
+export function makeResponse(
+  status: number,
+  headers: Headers,
+  body: BodyInit | Uint8Array | null,
+  method = "GET",
+): Response {
+  const noBody = NULL_BODY_STATUS.has(status) || (method === "HEAD" && headers.has("content-length"));
+  return new Response(noBody ? null : body as BodyInit, { status, headers });
 }
 
 /**
@@ -380,7 +389,7 @@ export function makeResponse(status: number, headers: Headers, body: BodyInit | 
  *   throws an {@linkcode LrpError} `bad_result` (502).
  * No default `content-type` is added to a structured result that has none.
  */
-export function resultToResponse(payload: Uint8Array): Response {
+export function resultToResponse(payload: Uint8Array, method = "GET"): Response {
   let parsed: unknown;
   try {
     parsed = JSON.parse(textDecoder.decode(payload));
@@ -389,16 +398,16 @@ export function resultToResponse(payload: Uint8Array): Response {
   }
   if (!isPlainObject(parsed) || !("statusCode" in parsed)) {
     const headers = new Headers({ "content-type": "application/json" });
-    return makeResponse(200, headers, payload);
+    return makeResponse(200, headers, payload, method);
   }
-  return structuredToResponse(parsed);
+  return structuredToResponse(parsed, method);
 }
 
 /** The structured half of {@linkcode resultToResponse}, for an already parsed result. */
-export function structuredToResponse(result: Record<string, unknown>): Response {
+export function structuredToResponse(result: Record<string, unknown>, method = "GET"): Response {
   const r = result as Partial<Record<keyof ResultV2, unknown>>;
   const status = checkStatus(r.statusCode);
-  const headers = buildHeaders(r.headers, r.cookies);
+  const headers = buildHeaders(r.headers, r.cookies, method);
   let body: Uint8Array | null = null;
   if (r.body !== undefined && r.body !== null) {
     if (typeof r.body !== "string") throw badResult("`body` must be a string");
@@ -412,7 +421,7 @@ export function structuredToResponse(result: Record<string, unknown>): Response 
       body = utf8.encode(r.body);
     }
   }
-  return makeResponse(status, headers, body);
+  return makeResponse(status, headers, body, method);
 }
 
 function preview(payload: Uint8Array): string {
@@ -463,9 +472,10 @@ export function findDelimiter(bytes: Uint8Array, from: number): number {
 export function preludeToResponse(
   prelude: StreamingPrelude,
   body: BodyInit | Uint8Array | null,
+  method = "GET",
 ): Response {
   const p = prelude as Record<string, unknown>;
   const status = p.statusCode === undefined ? 200 : checkStatus(p.statusCode);
-  const headers = buildHeaders(p.headers, p.cookies);
-  return makeResponse(status, headers, body);
+  const headers = buildHeaders(p.headers, p.cookies, method);
+  return makeResponse(status, headers, body, method);
 }

@@ -34,7 +34,12 @@ const REQUESTS: { name: string; line: string; headers?: string[]; body?: Uint8Ar
     headers: ["Content-Type: application/x-www-form-urlencoded"],
     body: te.encode("x=1&x=2&name=a+b&e=%E2%82%AC"),
   },
-  { name: "binary body", line: "PUT /body", headers: ["Content-Type: application/octet-stream"], body: binary },
+  {
+    name: "binary body",
+    line: "PUT /body",
+    headers: ["Content-Type: application/octet-stream"],
+    body: binary,
+  },
   { name: "several cookies each way", line: "GET /cookies", headers: ["Cookie: a=1; b=two; c=%20x"] },
   { name: "redirect", line: "GET /redirect" },
   { name: "204", line: "DELETE /items/42" },

@@ -84,7 +84,9 @@ function reproducible(event: Record<string, unknown>): Record<string, unknown> {
 for (const name of GOLDEN) {
   Deno.test(`lrp reproduces the AWS sample event ${name} from its HTTP request`, async () => {
     const [golden, replay] = await load(name);
-    const config = parseConfig("local:\n  - hostname: golden.test\n    endpoint: http://unused:1\n", { source: "t" });
+    const config = parseConfig("local:\n  - hostname: golden.test\n    endpoint: http://unused:1\n", {
+      source: "t",
+    });
     const invoker = new RecordingInvoker();
     const handler = createHandler({
       config,

@@ -354,7 +354,9 @@ Deno.test("preludeToResponse() defaults the status to 200", () => {
 
 Deno.test("requestToEvent() drops hop-by-hop request headers", () => {
   const e = requestToEvent(
-    req("/", { headers: { connection: "keep-alive", "keep-alive": "timeout=5", te: "trailers", "x-keep": "1" } }),
+    req("/", {
+      headers: { connection: "keep-alive", "keep-alive": "timeout=5", te: "trailers", "x-keep": "1" },
+    }),
     null,
     META,
   );

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { InvokeRequest, InvokeResult, Invoker } from "../lib/invoke/types.ts";
+import type { Invoker, InvokeRequest, InvokeResult } from "../lib/invoke/types.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -23,7 +23,11 @@ export interface RawResponse {
  * semantics and reads until the server closes. `head` is the request line and
  * headers without the final blank line.
  */
-export async function rawHttp(port: number, head: string, body: Uint8Array = new Uint8Array()): Promise<RawResponse> {
+export async function rawHttp(
+  port: number,
+  head: string,
+  body: Uint8Array = new Uint8Array(),
+): Promise<RawResponse> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     const bytes = new Uint8Array([...te.encode(`${head}\r\nConnection: close\r\n\r\n`), ...body]);
