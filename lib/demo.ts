@@ -12,7 +12,10 @@ import type { Logger } from "./log.ts";
 import { type LambdaHandler, preludeBody, RawPayload, startRie } from "./rie.ts";
 
 /** The demo's functions, by host name. */
-export const DEMO_HANDLERS: Record<string, { handler: LambdaHandler; about: string; curl: string }> = {
+export const DEMO_HANDLERS: Record<
+  string,
+  { handler: LambdaHandler; about: string; curl: string; extra?: string }
+> = {
   "hello.localhost": {
     about: "a structured result with a cookie",
     curl: "/hello?name=lrp",
@@ -29,8 +32,8 @@ export const DEMO_HANDLERS: Record<string, { handler: LambdaHandler; about: stri
   },
   "echo.localhost": {
     about: "returns the payload 2.0 event it received",
-    curl:
-      "/any/path%2Fencoded?x=1&x=2 -H 'Cookie: a=1; b=2' -d '{\"json\":true}' -H 'content-type: application/json'",
+    curl: "/any/path%2Fencoded?x=1&x=2",
+    extra: `-H 'Cookie: a=1; b=2' -H 'content-type: application/json' -d '{"json":true}'`,
     handler: (event) => ({
       statusCode: 200,
       headers: { "content-type": "application/json" },
@@ -99,9 +102,7 @@ export async function runDemo(
   for (const [hostname, d] of Object.entries(DEMO_HANDLERS)) {
     lines.push(`  # ${hostname}: ${d.about}`);
     lines.push(
-      `  curl -i http://127.0.0.1:${port}${
-        d.curl.startsWith("/") ? "" : "/"
-      }${d.curl} -H 'Host: ${hostname}'`,
+      `  curl -i -H 'Host: ${hostname}' ${d.extra ? `${d.extra} ` : ""}'http://127.0.0.1:${port}${d.curl}'`,
     );
   }
   lines.push("", `  curl http://127.0.0.1:${port}/healthz`);

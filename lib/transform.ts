@@ -241,12 +241,18 @@ export function requestToEvent(request: Request, body: Uint8Array | null, meta: 
   const domainName = normalizeHost(headers["host"] ?? null);
   const dot = domainName.startsWith("[") ? -1 : domainName.indexOf(".");
   const domainPrefix = dot === -1 ? domainName : domainName.slice(0, dot);
-  const event: EventV2 = {
+  // Keys in the order AWS writes them (§1.1), so a logged event reads the same.
+  const cookies = splitCookies(cookie);
+  const params = parseQueryParameters(query);
+  const encoded = body && body.length > 0 ? encodeBody(body, headers["content-type"] ?? null) : undefined;
+  const event = {
     version: "2.0",
     routeKey: "$default",
     rawPath: path,
     rawQueryString: query,
+    ...(cookies && { cookies }),
     headers,
+    ...(params && { queryStringParameters: params }),
     requestContext: {
       accountId: "anonymous",
       apiId: domainPrefix,
@@ -265,17 +271,9 @@ export function requestToEvent(request: Request, body: Uint8Array | null, meta: 
       time: formatClfTime(meta.timeEpoch),
       timeEpoch: meta.timeEpoch,
     },
-    isBase64Encoded: false,
-  };
-  const cookies = splitCookies(cookie);
-  if (cookies) event.cookies = cookies;
-  const params = parseQueryParameters(query);
-  if (params) event.queryStringParameters = params;
-  if (body && body.length > 0) {
-    const encoded = encodeBody(body, headers["content-type"] ?? null);
-    event.body = encoded.body;
-    event.isBase64Encoded = encoded.isBase64Encoded;
-  }
+    ...(encoded && { body: encoded.body }),
+    isBase64Encoded: encoded?.isBase64Encoded ?? false,
+  } satisfies EventV2;
   return event;
 }
 

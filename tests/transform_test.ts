@@ -365,3 +365,23 @@ Deno.test("requestToEvent() drops hop-by-hop request headers", () => {
   assert.equal(e.headers.te, undefined);
   assert.equal(e.headers["x-keep"], "1");
 });
+
+Deno.test("requestToEvent() writes keys in AWS's order", () => {
+  const e = requestToEvent(
+    req("/p?q=1", { method: "POST", headers: { cookie: "a=1" } }),
+    te.encode("{}"),
+    META,
+  );
+  assert.deepEqual(Object.keys(e), [
+    "version",
+    "routeKey",
+    "rawPath",
+    "rawQueryString",
+    "cookies",
+    "headers",
+    "queryStringParameters",
+    "requestContext",
+    "body",
+    "isBase64Encoded",
+  ]);
+});

@@ -104,3 +104,35 @@ export class RecordingInvoker implements Invoker {
     return await this.answer(req);
   }
 }
+
+/** A response read with {@linkcode request}. */
+export interface SimpleResponse extends RawResponse {
+  text: string;
+  /** The first value of a header. */
+  header(name: string): string | undefined;
+  /** Every `set-cookie` value. */
+  cookies: string[];
+}
+
+/**
+ * Sends one HTTP/1.1 request with an explicit `Host` (which `fetch` will not
+ * set) over a fresh connection.
+ */
+export async function request(
+  port: number,
+  host: string,
+  target: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array } = {},
+): Promise<SimpleResponse> {
+  const body = typeof init.body === "string" ? te.encode(init.body) : init.body;
+  const lines = [`${init.method ?? (body ? "POST" : "GET")} ${target} HTTP/1.1`, `Host: ${host}`];
+  for (const [k, v] of Object.entries(init.headers ?? {})) lines.push(`${k}: ${v}`);
+  if (body) lines.push(`Content-Length: ${body.length}`);
+  const res = await rawHttp(port, lines.join("\r\n"), body);
+  return {
+    ...res,
+    text: td.decode(res.body),
+    header: (name) => res.headers.find(([n]) => n === name)?.[1],
+    cookies: res.headers.filter(([n]) => n === "set-cookie").map(([, v]) => v),
+  };
+}
