@@ -7,6 +7,7 @@
  */
 
 import { LrpError } from "../errors.ts";
+import { Http1Error, Http1Pool } from "../http1.ts";
 import { type QueueLimits, SlotQueue } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 
@@ -17,8 +18,6 @@ export const RIE_INVOKE_PATH = "/2015-03-31/functions/function/invocations";
 export interface LocalInvokerOptions extends QueueLimits {
   /** Base URL of the RIE, e.g. `http://service-1:8080`. */
   endpoint: string;
-  /** The HTTP client; tests and benchmarks may swap it. */
-  fetch?: typeof fetch;
 }
 
 const decoder = new TextDecoder();
@@ -46,18 +45,23 @@ export class LocalInvoker implements Invoker {
   readonly queue: SlotQueue;
   #url: string;
   #endpoint: string;
-  #fetch: typeof fetch;
-  #client: Deno.HttpClient;
+  #path: string;
+  #pool: Http1Pool | undefined;
+  #client: Deno.HttpClient | undefined;
 
   /** Creates an invoker for one RIE endpoint. */
   constructor(options: LocalInvokerOptions) {
     this.#endpoint = options.endpoint.replace(/\/+$/, "");
     this.#url = this.#endpoint + RIE_INVOKE_PATH;
     this.describe = `local ${this.#endpoint}`;
+    this.#path = new URL(this.#url).pathname;
     this.queue = new SlotQueue(this.#endpoint, options);
-    this.#fetch = options.fetch ?? fetch;
     // One pooled keep-alive client per endpoint.
-    this.#client = Deno.createHttpClient({ poolMaxIdlePerHost: Math.max(1, options.concurrency) });
+    // Plain http (every RIE container): lrp's own keep-alive client, about
+    // twice as fast as fetch; https endpoints go through fetch.
+    if (this.#url.startsWith("http:")) {
+      this.#pool = new Http1Pool(this.#url, { maxIdle: options.concurrency });
+    } else this.#client = Deno.createHttpClient({ poolMaxIdlePerHost: Math.max(1, options.concurrency) });
   }
 
   /** Waits for a slot, then invokes. */
@@ -79,33 +83,46 @@ export class LocalInvoker implements Invoker {
   ): Promise<{ status: number; bytes: Uint8Array }> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (traceId) headers["x-amzn-trace-id"] = traceId;
-    let response: Response;
+    // A cleared timer, not AbortSignal.timeout(): that one would keep every
+    // request's signal and timer alive for the whole hold limit.
+    const hold = new AbortController();
+    const timer = setTimeout(
+      () => hold.abort(new Error(`no answer within ${HOLD_LIMIT_MS} ms`)),
+      HOLD_LIMIT_MS,
+    );
     try {
-      response = await this.#fetch(this.#url, {
-        method: "POST",
-        body: payload as Uint8Array<ArrayBuffer>,
-        headers,
-        client: this.#client,
-        signal: AbortSignal.timeout(HOLD_LIMIT_MS),
-      });
-    } catch (err) {
-      throw new LrpError(
-        "upstream_unreachable",
-        `Cannot reach the RIE at ${this.#endpoint}: ${reason(err)}`,
-        {
-          cause: err,
-        },
-      );
+      if (this.#pool) {
+        try {
+          const res = await this.#pool.request("POST", this.#path, headers, payload, hold.signal);
+          return { status: res.status, bytes: res.body };
+        } catch (err) {
+          throw this.#unreachable(err);
+        }
+      }
+      let response: Response;
+      try {
+        response = await fetch(this.#url, {
+          method: "POST",
+          body: payload as Uint8Array<ArrayBuffer>,
+          headers,
+          client: this.#client!,
+          signal: hold.signal,
+        });
+        return { status: response.status, bytes: await response.bytes() };
+      } catch (err) {
+        throw this.#unreachable(err);
+      }
+    } finally {
+      clearTimeout(timer);
     }
-    try {
-      return { status: response.status, bytes: new Uint8Array(await response.arrayBuffer()) };
-    } catch (err) {
-      throw new LrpError(
-        "upstream_unreachable",
-        `Cannot read the answer of the RIE at ${this.#endpoint}: ${reason(err)}`,
-        { cause: err },
-      );
-    }
+  }
+
+  #unreachable(err: unknown): LrpError {
+    const received = err instanceof Http1Error && err.phase === "receive" && err.received > 0;
+    const what = received ? "Cannot read the answer of the RIE" : "Cannot reach the RIE";
+    return new LrpError("upstream_unreachable", `${what} at ${this.#endpoint}: ${reason(err)}`, {
+      cause: err,
+    });
   }
 
   #interpret({ status, bytes }: { status: number; bytes: Uint8Array }): InvokeResult {
@@ -137,7 +154,8 @@ export class LocalInvoker implements Invoker {
 
   /** Closes pooled connections. */
   close(): void {
-    this.#client.close();
+    this.#pool?.close();
+    this.#client?.close();
   }
 }
 
