@@ -9,7 +9,7 @@
 import { startLrp } from "./app.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
-import { type LambdaHandler, preludeBody, startRie } from "./rie.ts";
+import { type LambdaHandler, preludeBody, RawPayload, startRie } from "./rie.ts";
 
 /** The demo's functions, by host name. */
 export const DEMO_HANDLERS: Record<string, { handler: LambdaHandler; about: string; curl: string }> = {
@@ -40,12 +40,11 @@ export const DEMO_HANDLERS: Record<string, { handler: LambdaHandler; about: stri
   "stream.localhost": {
     about: "a streaming (HttpResponseStream) handler, as the RIE returns it",
     curl: "/",
-    handler: () => ({
-      raw: preludeBody(
+    handler: () =>
+      new RawPayload(preludeBody(
         { statusCode: 200, headers: { "content-type": "text/plain" }, cookies: ["streamed=yes"] },
         "chunk 1\nchunk 2\nchunk 3\n",
-      ),
-    }),
+      )),
   },
   "fail.localhost": {
     about: "a handler that throws (lrp answers 502)",

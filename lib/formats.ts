@@ -37,16 +37,16 @@ export function encodeEvent(format: FormatOptions, event: EventV2): Uint8Array {
  * Turns a successful function's bytes into the response in the rule's
  * format. Only 2.0 knows the streaming prelude (a Function URL feature).
  */
-export function formatResultToResponse(format: FormatOptions, body: Uint8Array): Response {
+export function formatResultToResponse(format: FormatOptions, body: Uint8Array, method = "GET"): Response {
   switch (format.payloadFormat ?? "2.0") {
     case "2.0": {
       const framed = splitPrelude(body);
-      if (framed) return preludeToResponse(framed.prelude, framed.body);
-      return resultToResponse(body);
+      if (framed) return preludeToResponse(framed.prelude, framed.body, method);
+      return resultToResponse(body, method);
     }
     case "1.0":
-      return resultV1ToResponse(body);
+      return resultV1ToResponse(body, method);
     case "alb":
-      return resultAlbToResponse(body, format.multiValueHeaders === true);
+      return resultAlbToResponse(body, format.multiValueHeaders === true, method);
   }
 }

@@ -130,7 +130,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           request.signal,
           config,
         );
-        response = toResponse(result, route.rule);
+        response = toResponse(result, request.method, route.rule);
       }
     } catch (err) {
       const e = toLrpError(err);
@@ -187,10 +187,7 @@ async function invokeWithTimeout(
  * are a result in the rule's payload format (2.0 also decodes a body framed
  * with a streaming prelude).
  */
-export function toResponse(
-  result: InvokeResult,
-  format: FormatOptions = { payloadFormat: "2.0", multiValueHeaders: false },
-): Response {
+export function toResponse(result: InvokeResult, method = "GET", format: FormatOptions = {}): Response {
   if (result.functionError !== undefined) {
     throw new LrpError("function_error", `The function failed with ${result.functionError}`, {
       detail: parseDetail(result.body),
@@ -200,7 +197,7 @@ export function toResponse(
   if (!(body instanceof Uint8Array)) {
     throw new LrpError("not_implemented", "Streamed responses are not supported by this invoker");
   }
-  return formatResultToResponse(format, body);
+  return formatResultToResponse(format, body, method);
 }
 
 function parseDetail(body: InvokeResult["body"]): unknown {

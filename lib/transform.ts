@@ -200,9 +200,24 @@ export function formatClfTime(epochMs: number): string {
 }
 
 /**
+ * Hop-by-hop request headers (RFC 9110 §7.6.1): they describe lrp's own
+ * connection, and AWS's front ends never pass them to a function.
+ */
+export const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
  * Builds the payload format 2.0 event for a request, as a Function URL does:
  * - `headers`: names lower-cased, repeats joined (Deno's `Headers` joins
- *   repeated lines with `, `); `cookie` moves to `cookies` and is not copied;
+ *   repeated lines with `, `); hop-by-hop headers dropped; `cookie` moves to
+ *   `cookies` and is not copied;
  *   `x-forwarded-for` (peer appended), `x-forwarded-proto`, `x-forwarded-port`
  *   and `x-amzn-trace-id` are added as AWS adds them;
  * - `rawPath` and `rawQueryString` exactly as sent; `queryStringParameters`
@@ -216,7 +231,7 @@ export function requestToEvent(request: Request, body: Uint8Array | null, meta: 
   let cookie: string | null = null;
   for (const [name, value] of request.headers) {
     if (name === "cookie") cookie = value;
-    else headers[name] = value;
+    else if (!HOP_BY_HOP.has(name)) headers[name] = value;
   }
   const xff = headers["x-forwarded-for"];
   headers["x-forwarded-for"] = xff ? `${xff}, ${meta.sourceIp}` : meta.sourceIp;
@@ -297,15 +312,17 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
  * Builds response headers from a result's `headers` map and `cookies` list:
  * each cookie becomes its own `Set-Cookie`; numbers and booleans are
  * stringified; hop-by-hop headers and `Content-Length` are dropped (lrp frames
- * the body itself). A name or value `Headers` rejects (CR/LF, non-token
+ * the body itself) — except a `HEAD` answer's `Content-Length`, which states
+ * the length of the body a `GET` would get, as the origin would. A name or value `Headers` rejects (CR/LF, non-token
  * names) makes the result unusable → 502, so a function can never split the
  * response.
  */
-export function buildHeaders(headersField: unknown, cookiesField: unknown): Headers {
+export function buildHeaders(headersField: unknown, cookiesField: unknown, method = "GET"): Headers {
+  const keepLength = method === "HEAD";
   const headers = new Headers();
   if (headersField !== undefined && headersField !== null) {
     if (!isPlainObject(headersField)) throw badResult("`headers` must be an object of strings");
-    for (const name in headersField) appendResultHeader(headers, name, headersField[name]);
+    for (const name in headersField) appendResultHeader(headers, name, headersField[name], keepLength);
   }
   if (cookiesField !== undefined && cookiesField !== null) {
     if (!Array.isArray(cookiesField)) throw badResult("`cookies` must be an array of strings");
@@ -328,12 +345,13 @@ export function buildHeaders(headersField: unknown, cookiesField: unknown): Head
  * stringified, hop-by-hop and `Content-Length` dropped, anything `Headers`
  * rejects (or CR/LF/NUL) a `bad_result`.
  */
-export function appendResultHeader(headers: Headers, name: string, raw: unknown): void {
+export function appendResultHeader(headers: Headers, name: string, raw: unknown, keepLength = false): void {
   if (raw === null || raw === undefined) return;
   if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
     throw badResult(`header "${name}" must be a string`);
   }
-  if (DROPPED_HEADERS.has(name.toLowerCase())) return;
+  const lower = name.toLowerCase();
+  if (DROPPED_HEADERS.has(lower) && !(keepLength && lower === "content-length")) return;
   const value = String(raw);
   if (/[\r\n\0]/.test(value)) throw badResult(`header "${name}" contains CR, LF or NUL`);
   try {
@@ -358,8 +376,14 @@ export function checkStatus(status: unknown): number {
  * 205, 304), which `Response` would reject. `HEAD` bodies are dropped by the
  * server, which still reports their length as the origin would.
  */
-export function makeResponse(status: number, headers: Headers, body: BodyInit | Uint8Array | null): Response {
-  return new Response(NULL_BODY_STATUS.has(status) ? null : body as BodyInit, { status, headers });
+export function makeResponse(
+  status: number,
+  headers: Headers,
+  body: BodyInit | Uint8Array | null,
+  method = "GET",
+): Response {
+  const noBody = NULL_BODY_STATUS.has(status) || (method === "HEAD" && headers.has("content-length"));
+  return new Response(noBody ? null : body as BodyInit, { status, headers });
 }
 
 /**
@@ -375,7 +399,7 @@ export function makeResponse(status: number, headers: Headers, body: BodyInit | 
  *   throws an {@linkcode LrpError} `bad_result` (502).
  * No default `content-type` is added to a structured result that has none.
  */
-export function resultToResponse(payload: Uint8Array): Response {
+export function resultToResponse(payload: Uint8Array, method = "GET"): Response {
   let parsed: unknown;
   try {
     parsed = JSON.parse(textDecoder.decode(payload));
@@ -384,17 +408,17 @@ export function resultToResponse(payload: Uint8Array): Response {
   }
   if (!isPlainObject(parsed) || !("statusCode" in parsed)) {
     const headers = new Headers({ "content-type": "application/json" });
-    return makeResponse(200, headers, payload);
+    return makeResponse(200, headers, payload, method);
   }
-  return structuredToResponse(parsed);
+  return structuredToResponse(parsed, method);
 }
 
 /** The structured half of {@linkcode resultToResponse}, for an already parsed result. */
-export function structuredToResponse(result: Record<string, unknown>): Response {
+export function structuredToResponse(result: Record<string, unknown>, method = "GET"): Response {
   const r = result as Partial<Record<keyof ResultV2, unknown>>;
   const status = checkStatus(r.statusCode);
-  const headers = buildHeaders(r.headers, r.cookies);
-  return makeResponse(status, headers, resultBody(r.body, r.isBase64Encoded));
+  const headers = buildHeaders(r.headers, r.cookies, method);
+  return makeResponse(status, headers, resultBody(r.body, r.isBase64Encoded), method);
 }
 
 /** A result's `body` as bytes: a string, base64-decoded when `isBase64Encoded` is `true`; `null` when absent. */
@@ -466,9 +490,10 @@ export function findDelimiter(bytes: Uint8Array, from: number): number {
 export function preludeToResponse(
   prelude: StreamingPrelude,
   body: BodyInit | Uint8Array | null,
+  method = "GET",
 ): Response {
   const p = prelude as Record<string, unknown>;
   const status = p.statusCode === undefined ? 200 : checkStatus(p.statusCode);
-  const headers = buildHeaders(p.headers, p.cookies);
-  return makeResponse(status, headers, body);
+  const headers = buildHeaders(p.headers, p.cookies, method);
+  return makeResponse(status, headers, body, method);
 }

@@ -57,14 +57,14 @@ export function eventV2ToAlb(event: EventV2, multiValue: boolean): EventAlb {
  * `multiValueHeaders` only, otherwise from `headers` only, as the ALB reads
  * them; `body` base64-decoded when `isBase64Encoded`.
  */
-export function resultAlbToResponse(payload: Uint8Array, multiValue: boolean): Response {
+export function resultAlbToResponse(payload: Uint8Array, multiValue: boolean, method = "GET"): Response {
   const parsed = parseResultJson(payload);
   if (!isPlainObject(parsed) || !("statusCode" in parsed)) {
     throw badResult("an ALB result must be an object with statusCode");
   }
   const status = checkStatus(parsed.statusCode);
   const headers = multiValue
-    ? mergedResultHeaders(undefined, parsed.multiValueHeaders)
-    : mergedResultHeaders(parsed.headers, undefined);
-  return makeResponse(status, headers, resultBody(parsed.body, parsed.isBase64Encoded));
+    ? mergedResultHeaders(undefined, parsed.multiValueHeaders, method)
+    : mergedResultHeaders(parsed.headers, undefined, method);
+  return makeResponse(status, headers, resultBody(parsed.body, parsed.isBase64Encoded), method);
 }

@@ -123,7 +123,8 @@ export function eventV2ToV1(event: EventV2): EventV1 {
  * a result carries; for a name in both, only the `multiValueHeaders` values
  * are used (reference §3.2).
  */
-export function mergedResultHeaders(single: unknown, multi: unknown): Headers {
+export function mergedResultHeaders(single: unknown, multi: unknown, method = "GET"): Headers {
+  const keepLength = method === "HEAD";
   const headers = new Headers();
   const multiNames = new Set<string>();
   if (multi !== undefined && multi !== null) {
@@ -132,13 +133,13 @@ export function mergedResultHeaders(single: unknown, multi: unknown): Headers {
       if (values === null || values === undefined) continue;
       if (!Array.isArray(values)) throw badResult(`multiValueHeaders "${name}" must be an array`);
       multiNames.add(name.toLowerCase());
-      for (const v of values) appendResultHeader(headers, name, v);
+      for (const v of values) appendResultHeader(headers, name, v, keepLength);
     }
   }
   if (single !== undefined && single !== null) {
     if (!isPlainObject(single)) throw badResult("`headers` must be an object of strings");
     for (const [name, v] of Object.entries(single)) {
-      if (!multiNames.has(name.toLowerCase())) appendResultHeader(headers, name, v);
+      if (!multiNames.has(name.toLowerCase())) appendResultHeader(headers, name, v, keepLength);
     }
   }
   return headers;
@@ -150,12 +151,12 @@ export function mergedResultHeaders(single: unknown, multi: unknown): Headers {
  * REST API answers "Malformed Lambda proxy response"); `headers` and
  * `multiValueHeaders` merged; `body` base64-decoded when `isBase64Encoded`.
  */
-export function resultV1ToResponse(payload: Uint8Array): Response {
+export function resultV1ToResponse(payload: Uint8Array, method = "GET"): Response {
   const parsed = parseResultJson(payload);
   if (!isPlainObject(parsed) || !("statusCode" in parsed)) {
     throw badResult("a payload 1.0 result must be an object with statusCode");
   }
   const status = checkStatus(parsed.statusCode);
-  const headers = mergedResultHeaders(parsed.headers, parsed.multiValueHeaders);
-  return makeResponse(status, headers, resultBody(parsed.body, parsed.isBase64Encoded));
+  const headers = mergedResultHeaders(parsed.headers, parsed.multiValueHeaders, method);
+  return makeResponse(status, headers, resultBody(parsed.body, parsed.isBase64Encoded), method);
 }

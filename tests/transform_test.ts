@@ -351,3 +351,17 @@ Deno.test("splitPrelude() ignores ordinary results and bodies whose NUL run foll
 Deno.test("preludeToResponse() defaults the status to 200", () => {
   assert.equal(preludeToResponse({}, null).status, 200);
 });
+
+Deno.test("requestToEvent() drops hop-by-hop request headers", () => {
+  const e = requestToEvent(
+    req("/", {
+      headers: { connection: "keep-alive", "keep-alive": "timeout=5", te: "trailers", "x-keep": "1" },
+    }),
+    null,
+    META,
+  );
+  assert.equal(e.headers.connection, undefined);
+  assert.equal(e.headers["keep-alive"], undefined);
+  assert.equal(e.headers.te, undefined);
+  assert.equal(e.headers["x-keep"], "1");
+});

@@ -114,8 +114,14 @@ app.all("/{*rest}", async (req: Request, res: Response) => {
   });
 });
 
-/** The same app as an AWS Lambda handler via `serverless-http`. */
-export const handler: serverless.Handler = serverless(app);
+/**
+ * The same app as an AWS Lambda handler via `serverless-http`. Like on AWS,
+ * serverless-http must be told which response types are binary, or it sends
+ * them as (mangled) text.
+ */
+export const handler: serverless.Handler = serverless(app, {
+  binary: ["image/*", "application/octet-stream"],
+});
 
 if (import.meta.main) {
   const port = Number(Deno.args[0] ?? "8001");
