@@ -38,6 +38,8 @@ export interface LambdaClientsOptions {
   profile: string;
   /** Keep-alive connections per client at most. */
   maxSockets?: number;
+  /** Static credentials instead of the SDK's default chain (tests, embedding). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 /**
@@ -78,6 +80,7 @@ export class LambdaClients {
         if (region !== "") config.region = region;
         if (this.options.endpointUrl !== "") config.endpoint = this.options.endpointUrl;
         if (this.options.profile !== "") config.profile = this.options.profile;
+        if (this.options.credentials) config.credentials = this.options.credentials;
         return new sdk.LambdaClient(config);
       });
       this.#clients.set(region, c);
