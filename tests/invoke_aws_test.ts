@@ -60,7 +60,7 @@ const RULES = `aws:
     payload_format: "1.0"
 `;
 
-async function setup(options: { yaml?: string; credentials?: typeof CREDENTIALS } = {}) {
+function setup(options: { yaml?: string; credentials?: typeof CREDENTIALS } = {}) {
   const fake = startFakeLambdaApi({ functions: FUNCTIONS, credentials: CREDENTIALS, region: REGION });
   const config = parseConfig(`upstream_timeout: 1s\n${options.yaml ?? ""}${RULES}`, {
     source: "test.yaml",
@@ -107,7 +107,7 @@ async function ran(
 }
 
 Deno.test("aws rules invoke by name, name:alias, qualifier key and full ARN, every call SigV4-signed", async () => {
-  await using t = await setup();
+  await using t = setup();
   assert.deepEqual((await ran(await t.call("name.test"))).qualifier, "$LATEST");
   assert.equal((await ran(await t.call("alias.test"))).qualifier, "live");
   assert.equal((await ran(await t.call("qualifier.test"))).qualifier, "7");
@@ -125,7 +125,7 @@ Deno.test("aws rules invoke by name, name:alias, qualifier key and full ARN, eve
 });
 
 Deno.test("aws host pattern {alias}.example.com invokes example:{alias} within its allow-list", async () => {
-  await using t = await setup();
+  await using t = setup();
   assert.equal((await ran(await t.call("live.example.com"))).qualifier, "live");
   assert.equal((await ran(await t.call("PROD.example.com:8080"))).qualifier, "prod");
   const denied = await t.call("beta.example.com");
@@ -139,7 +139,7 @@ Deno.test("aws host pattern {alias}.example.com invokes example:{alias} within i
 });
 
 Deno.test("aws host pattern {alias}-{function} splits at the first hyphen and is checked against allow", async () => {
-  await using t = await setup();
+  await using t = setup();
   const hit = await ran(await t.call("live-app-web.apps.test"));
   assert.deepEqual([hit.fn, hit.qualifier], ["app-web", "live"]);
   assert.equal((await t.call("live-secret-admin.apps.test")).status, 403);
@@ -148,7 +148,7 @@ Deno.test("aws host pattern {alias}-{function} splits at the first hyphen and is
 });
 
 Deno.test("aws header rule takes the function and qualifier from configured headers, allow-listed", async () => {
-  await using t = await setup();
+  await using t = setup();
   const plain = await ran(await t.call("header.test", "/", { headers: { "x-lambda-function": "app-web" } }));
   assert.deepEqual([plain.fn, plain.qualifier], ["app-web", "$LATEST"]);
   const aliased = await ran(
@@ -177,7 +177,7 @@ Deno.test("aws header rule takes the function and qualifier from configured head
 });
 
 Deno.test("aws function error is 502 function_error with the error JSON only under error_details", async () => {
-  await using t = await setup();
+  await using t = setup();
   t.fake.enqueue("example", { kind: "functionError", errorMessage: "boom" });
   const res = await t.call("name.test");
   assert.equal(res.status, 502);
@@ -186,7 +186,7 @@ Deno.test("aws function error is 502 function_error with the error JSON only und
     message: "The function failed with Unhandled",
     requestId: "req-1",
   });
-  await using shown = await setup({ yaml: "error_details: true\n" });
+  await using shown = setup({ yaml: "error_details: true\n" });
   shown.fake.enqueue("example", { kind: "functionError", errorMessage: "boom" });
   assert.deepEqual((await (await shown.call("name.test")).json()).detail, {
     errorType: "Error",
@@ -196,7 +196,7 @@ Deno.test("aws function error is 502 function_error with the error JSON only und
 });
 
 Deno.test("aws ResourceNotFoundException is 502 function_not_found naming the function and region", async () => {
-  await using t = await setup();
+  await using t = setup();
   const res = await t.call("live.example.com");
   assert.equal(res.status, 200);
   t.fake.enqueue("example", { kind: "serviceError", name: "ResourceNotFoundException" });
@@ -210,7 +210,7 @@ Deno.test("aws ResourceNotFoundException is 502 function_not_found naming the fu
 });
 
 Deno.test("aws TooManyRequestsException is retried, then 429 throttled with Lambda's Retry-After", async () => {
-  await using t = await setup();
+  await using t = setup();
   t.fake.enqueue("example", { kind: "serviceError", name: "TooManyRequestsException", retryAfterSeconds: 7 });
   assert.equal((await ran(await t.call("name.test"))).fn, "example");
   assert.equal(t.fake.requests.length, 2);
@@ -228,7 +228,7 @@ Deno.test("aws TooManyRequestsException is retried, then 429 throttled with Lamb
 });
 
 Deno.test("aws RequestTooLargeException is 413 payload_too_large", async () => {
-  await using t = await setup();
+  await using t = setup();
   t.fake.enqueue("example", { kind: "serviceError", name: "RequestTooLargeException" });
   const res = await t.call("name.test", "/", { method: "POST", body: "x" });
   assert.equal(res.status, 413);
@@ -237,7 +237,7 @@ Deno.test("aws RequestTooLargeException is 413 payload_too_large", async () => {
 });
 
 Deno.test("aws call not answered within upstream_timeout is 504 and not retried", async () => {
-  await using t = await setup();
+  await using t = setup();
   t.fake.enqueue("example", { kind: "delay", ms: 3000, then: { kind: "result", value: null } });
   const res = await t.call("name.test");
   assert.equal(res.status, 504);
@@ -246,7 +246,7 @@ Deno.test("aws call not answered within upstream_timeout is 504 and not retried"
 });
 
 Deno.test("aws connection reset is 502 upstream_unreachable and never retried (the function may have run)", async () => {
-  await using t = await setup();
+  await using t = setup();
   t.fake.enqueue("example", { kind: "reset" });
   const res = await t.call("name.test");
   assert.equal(res.status, 502);
@@ -255,7 +255,7 @@ Deno.test("aws connection reset is 502 upstream_unreachable and never retried (t
 });
 
 Deno.test("aws rejected credentials and missing permission are 502 upstream_auth saying what is missing", async () => {
-  await using wrong = await setup({ credentials: { ...CREDENTIALS, secretAccessKey: "wrong" } });
+  await using wrong = setup({ credentials: { ...CREDENTIALS, secretAccessKey: "wrong" } });
   const res = await wrong.call("name.test");
   assert.equal(res.status, 502);
   assert.deepEqual(await res.json(), {
@@ -264,7 +264,7 @@ Deno.test("aws rejected credentials and missing permission are 502 upstream_auth
       "AWS rejected the credentials (InvalidSignatureException): check the access key, secret and session token",
     requestId: "req-1",
   });
-  await using denied = await setup();
+  await using denied = setup();
   denied.fake.enqueue("example", { kind: "serviceError", name: "AccessDeniedException" });
   assert.equal(
     (await (await denied.call("name.test")).json()).message,
@@ -273,7 +273,7 @@ Deno.test("aws rejected credentials and missing permission are 502 upstream_auth
 });
 
 Deno.test("aws client disconnect aborts the call, is logged as cancelled, not as an upstream failure", async () => {
-  await using t = await setup();
+  await using t = setup();
   t.fake.enqueue("example", { kind: "delay", ms: 3000, then: { kind: "result", value: null } });
   const controller = new AbortController();
   const pending = t.call("name.test", "/", { signal: controller.signal });
@@ -288,7 +288,7 @@ Deno.test("aws client disconnect aborts the call, is logged as cancelled, not as
 });
 
 Deno.test("aws trace ids reach the function: X-Amzn-Trace-Id in the event and on the Invoke call, traceparent in the event", async () => {
-  await using t = await setup();
+  await using t = setup();
   const trace = "Root=1-67a0c0de-0123456789abcdef01234567";
   const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
   const got = await ran(
@@ -302,7 +302,7 @@ Deno.test("aws trace ids reach the function: X-Amzn-Trace-Id in the event and on
 });
 
 Deno.test("aws rule with payload_format 1.0 sends a REST event and reads a 1.0 result", async () => {
-  await using t = await setup();
+  await using t = setup();
   const got = await ran(await t.call("v1.test", "/a/b?x=1&x=2"));
   assert.equal(got.event.version, "1.0");
   assert.equal(got.event.resource, "/{proxy+}");
