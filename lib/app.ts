@@ -5,8 +5,8 @@
  * @module
  */
 
-import { type Config, describeRules } from "./config.ts";
-import { LrpError } from "./errors.ts";
+import { type Config, describeAwsTarget, describeRules, type Rule } from "./config.ts";
+import { AwsInvoker, LambdaClients } from "./invoke/aws.ts";
 import { LocalInvoker } from "./invoke/local.ts";
 import type { Invoker } from "./invoke/types.ts";
 import type { Logger } from "./log.ts";
@@ -23,8 +23,11 @@ export interface RunningLrp {
   finished: Promise<void>;
 }
 
-/** Builds the invoker for one rule. */
-export function buildInvoker(rule: Config["rules"][number]): Invoker {
+/**
+ * Builds the invoker for one rule. `aws` rules share `clients` (one
+ * `LambdaClient` per region); it is required when there are aws rules.
+ */
+export function buildInvoker(rule: Rule, clients?: LambdaClients): Invoker {
   if (rule.kind === "local") {
     return new LocalInvoker({
       endpoint: rule.endpoint,
@@ -33,21 +36,34 @@ export function buildInvoker(rule: Config["rules"][number]): Invoker {
       maxWaitMs: rule.queueTimeoutMs,
     });
   }
-  return {
-    describe: `aws ${rule.functionName}`,
-    invoke: () =>
-      Promise.reject(
-        new LrpError(
-          "not_implemented",
-          `Cannot invoke ${rule.functionName}: aws rules are not supported yet`,
-        ),
-      ),
-  };
+  if (!clients) throw new TypeError("Cannot build an aws invoker without a LambdaClients pool");
+  return new AwsInvoker({
+    clients,
+    functionName: rule.functionName,
+    qualifier: rule.qualifier,
+    describe: `aws ${describeAwsTarget(rule)}`,
+  });
 }
 
-/** Builds the router of a configuration. */
+/**
+ * Builds the router of a configuration. The AWS SDK is loaded only when
+ * there are aws rules; their shared client pool is closed with the last
+ * route.
+ */
 export function buildRouter(config: Config): Router<Invoker> {
-  return createRouter(config.rules, buildInvoker);
+  const clients = config.rules.some((r) => r.kind === "aws")
+    ? new LambdaClients({
+      region: config.region,
+      endpointUrl: config.endpointUrl,
+      profile: config.awsProfile,
+    })
+    : undefined;
+  const router = createRouter(config.rules, (rule) => buildInvoker(rule, clients));
+  if (clients && router.routes.length > 0) {
+    const last = router.routes[router.routes.length - 1]!.target;
+    last.close = () => clients.close();
+  }
+  return router;
 }
 
 /** Starts serving `config`; logs the address and the route table once listening. */

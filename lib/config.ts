@@ -12,17 +12,28 @@
 
 import { isMap, isScalar, LineCounter, parseDocument } from "npm:yaml@2.9.1";
 import type { Node as YamlNode } from "npm:yaml@2.9.1";
+import { parseCidr } from "./forwarded.ts";
+import { compileHostPattern, isAllowGlob, isHostPattern, templateNames } from "./pattern.ts";
 
 /** Log levels, least to most severe. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 /** A log level. */
 export type LogLevel = typeof LOG_LEVELS[number];
 
+/** Event/result shapes a rule can speak (reference §1–3). */
+export const PAYLOAD_FORMATS = ["2.0", "1.0", "alb"] as const;
+/** `2.0` (HTTP API / Function URL), `1.0` (REST API proxy) or `alb` (ALB target group). */
+export type PayloadFormat = typeof PAYLOAD_FORMATS[number];
+
 /** A rule that sends matching requests to a local RIE endpoint. */
 export interface LocalRule {
   kind: "local";
-  /** Lower-cased host name the rule answers for. */
+  /** Lower-cased host name, or host pattern (`{x}.example.com`, `*`), the rule answers for. */
   hostname: string;
+  /** Event and result format; absent means `2.0` (rules built in code may omit it). */
+  payloadFormat?: PayloadFormat;
+  /** ALB only: send and read `multiValueHeaders` / `multiValueQueryStringParameters`. */
+  multiValueHeaders?: boolean;
   /** Base URL of the RIE (no trailing slash). */
   endpoint: string;
   /** Invocations in flight at once (RIE: 1). */
@@ -38,11 +49,26 @@ export interface LocalRule {
 /** A rule that invokes a function through the AWS Lambda Invoke API. */
 export interface AwsRule {
   kind: "aws";
+  /** Lower-cased host name, or host pattern (`{alias}.example.com`, `*`). */
   hostname: string;
-  /** Name, `name:alias`, or full/partial ARN. */
-  functionName: string;
-  /** Version or alias, when given separately. */
+  payloadFormat?: PayloadFormat;
+  multiValueHeaders?: boolean;
+  /**
+   * Name, `name:alias`, or full/partial ARN; may use the host pattern's
+   * placeholders (`example:{alias}`). Absent when only a header names the function.
+   */
+  functionName?: string;
+  /** Version or alias, when given separately; may use placeholders. */
   qualifier?: string;
+  /** Lower-cased request header naming the function (that-lambda-proxy style). */
+  functionHeader?: string;
+  /** Lower-cased request header naming the qualifier. */
+  qualifierHeader?: string;
+  /**
+   * Globs a function chosen by the request (placeholder or header) must
+   * match, as `name` or `name:qualifier`; empty for fixed functions.
+   */
+  allow: string[];
   line: number;
 }
 
@@ -53,7 +79,16 @@ export type Rule = LocalRule | AwsRule;
 export interface Config {
   /** Where the configuration came from (a path, or `<defaults>`). */
   source: string;
+  /** AWS region of aws rules without an ARN region; `""` leaves it to the SDK (profile). */
   region: string;
+  /** Lambda API endpoint override; `""` leaves it to the SDK (`AWS_ENDPOINT_URL_LAMBDA`, …). */
+  endpointUrl: string;
+  /** Shared-config profile for AWS credentials; `""` leaves it to the SDK (`AWS_PROFILE`). */
+  awsProfile: string;
+  /** Peers (CIDRs) whose `Forwarded` / `X-Forwarded-Host` picks the route. */
+  trustedProxies: string[];
+  /** Believe `Forwarded` / `X-Forwarded-Host` from every peer. */
+  trustForwardedHost: boolean;
   host: string;
   port: number;
   /** Internal routes live under this prefix: `""` or `/something`. */
@@ -78,7 +113,17 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = "string" | "port" | "duration" | "size" | "boolean" | "level" | "prefix" | "count";
+type Kind =
+  | "string"
+  | "port"
+  | "duration"
+  | "size"
+  | "boolean"
+  | "level"
+  | "prefix"
+  | "count"
+  | "url"
+  | "cidrs";
 
 /** One top-level setting, declared once for file, flag, environment and help. */
 export interface Setting {
@@ -121,8 +166,44 @@ export const SETTINGS: readonly Setting[] = [
     flag: "region",
     env: "LRP_REGION",
     kind: "string",
-    default: "eu-central-1",
-    help: "AWS region for aws rules",
+    default: "",
+    help: "AWS region of aws rules without an ARN region (else AWS_REGION, AWS_DEFAULT_REGION)",
+  },
+  {
+    key: "endpoint_url",
+    field: "endpointUrl",
+    flag: "endpoint-url",
+    env: "LRP_ENDPOINT_URL",
+    kind: "url",
+    default: "",
+    help: "Lambda API endpoint (else AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL)",
+  },
+  {
+    key: "aws_profile",
+    field: "awsProfile",
+    flag: "aws-profile",
+    env: "LRP_AWS_PROFILE",
+    kind: "string",
+    default: "",
+    help: "AWS shared-config profile for credentials (else AWS_PROFILE)",
+  },
+  {
+    key: "trusted_proxies",
+    field: "trustedProxies",
+    flag: "trusted-proxies",
+    env: "LRP_TRUSTED_PROXIES",
+    kind: "cidrs",
+    default: "",
+    help: "CIDRs of proxies whose Forwarded/X-Forwarded-Host picks the route (comma-separated)",
+  },
+  {
+    key: "trust_forwarded_host",
+    field: "trustForwardedHost",
+    flag: "trust-forwarded-host",
+    env: "LRP_TRUST_FORWARDED_HOST",
+    kind: "boolean",
+    default: "false",
+    help: "route by Forwarded/X-Forwarded-Host from any peer",
   },
   {
     key: "internal_route_prefix",
@@ -199,9 +280,26 @@ export const SETTINGS: readonly Setting[] = [
 ];
 
 /** Keys of a `local:` rule. */
-const LOCAL_KEYS = ["hostname", "endpoint", "concurrency", "queue_limit", "queue_timeout"];
+const LOCAL_KEYS = [
+  "hostname",
+  "endpoint",
+  "concurrency",
+  "queue_limit",
+  "queue_timeout",
+  "payload_format",
+  "multi_value_headers",
+];
 /** Keys of an `aws:` rule. */
-const AWS_KEYS = ["hostname", "function_name", "qualifier"];
+const AWS_KEYS = [
+  "hostname",
+  "function_name",
+  "qualifier",
+  "function_header",
+  "qualifier_header",
+  "allow",
+  "payload_format",
+  "multi_value_headers",
+];
 const TOP_KEYS = new Set([...SETTINGS.map((s) => s.key), "local", "aws"]);
 
 /** Where values come from besides the file. */
@@ -264,6 +362,8 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       record[s.field] = convert(s.kind, data[s.key], loc([s.key]));
     } else record[s.field] = convert(s.kind, s.default, `default of ${s.key}`);
   }
+  // The JS SDK reads only AWS_REGION; lrp also honours the CLI's AWS_DEFAULT_REGION.
+  if (config.region === "") config.region = inputs.env?.AWS_REGION || inputs.env?.AWS_DEFAULT_REGION || "";
 
   const rules: Rule[] = [];
   const seen = new Map<string, string>();
@@ -279,10 +379,11 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   };
   for (const [i, item] of list(data.local, ["local"], loc).entries()) {
     const path = ["local", i];
-    const r = ruleObject(item, path, LOCAL_KEYS, loc);
+    const r = ruleObject(item, path, LOCAL_KEYS, ["hostname", "endpoint"], loc);
     addRule({
       kind: "local",
       hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
+      ...formatOf(r, path, loc),
       endpoint: endpointOf(r.endpoint, [...path, "endpoint"], loc),
       concurrency: r.concurrency === undefined
         ? 1
@@ -298,15 +399,9 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   }
   for (const [i, item] of list(data.aws, ["aws"], loc).entries()) {
     const path = ["aws", i];
-    const r = ruleObject(item, path, AWS_KEYS, loc);
-    const rule: AwsRule = {
-      kind: "aws",
-      hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
-      functionName: functionNameOf(r.function_name, [...path, "function_name"], loc),
-      line: lineOf(doc.getIn(path, true)),
-    };
-    if (r.qualifier !== undefined) rule.qualifier = qualifierOf(r.qualifier, [...path, "qualifier"], loc);
-    addRule(rule, path);
+    const required = r0(item).function_header === undefined ? ["hostname", "function_name"] : ["hostname"];
+    const r = ruleObject(item, path, AWS_KEYS, required, loc);
+    addRule(awsRuleOf(r, path, loc, lineOf(doc.getIn(path, true))), path);
   }
   config.rules = rules;
   return config;
@@ -334,14 +429,19 @@ function list(value: unknown, path: (string | number)[], loc: Loc): unknown[] {
   return value;
 }
 
+function r0(item: unknown): Record<string, unknown> {
+  return typeof item === "object" && item !== null ? item as Record<string, unknown> : {};
+}
+
 function ruleObject(
   item: unknown,
   path: (string | number)[],
   keys: string[],
+  required: string[],
   loc: Loc,
 ): Record<string, unknown> {
   if (typeof item !== "object" || item === null || Array.isArray(item)) {
-    throw new ConfigError(`${loc(path)}: a rule must be a mapping with ${keys.slice(0, 2).join(" and ")}`);
+    throw new ConfigError(`${loc(path)}: a rule must be a mapping with ${required.join(" and ")}`);
   }
   const r = item as Record<string, unknown>;
   for (const k of Object.keys(r)) {
@@ -349,7 +449,7 @@ function ruleObject(
       throw new ConfigError(`${loc([...path, k])}: unknown key (known: ${keys.join(", ")})`);
     }
   }
-  for (const k of keys.slice(0, 2)) {
+  for (const k of required) {
     if (r[k] === undefined || r[k] === null) {
       throw new ConfigError(`${loc(path)}: missing required key "${k}"`);
     }
@@ -366,6 +466,14 @@ function hostnameOf(value: unknown, path: (string | number)[], loc: Loc): string
   let h = value.trim().toLowerCase();
   if (h.endsWith(".")) h = h.slice(0, -1);
   if (h.startsWith("[") && h.endsWith("]")) return h;
+  if (isHostPattern(h)) {
+    try {
+      compileHostPattern(h);
+    } catch (err) {
+      throw new ConfigError(`${loc(path)}: ${(err as Error).message}`);
+    }
+    return h;
+  }
   if (h.includes(":")) {
     throw new ConfigError(`${loc(path)}: "${value}" must be a host name without port or scheme`);
   }
@@ -397,21 +505,144 @@ function endpointOf(value: unknown, path: (string | number)[], loc: Loc): string
 const FUNCTION_NAME =
   /^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?$/;
 
-function functionNameOf(value: unknown, path: (string | number)[], loc: Loc): string {
-  if (typeof value !== "string" || !FUNCTION_NAME.test(value) || value.length > 256) {
-    throw new ConfigError(
-      `${loc(path)}: ${JSON.stringify(value)} is not a Lambda function name, name:alias or ARN`,
-    );
-  }
-  return value;
+/** Whether `name` is a valid Invoke `FunctionName` (name, `name:qualifier`, full or partial ARN). */
+export function isFunctionName(name: string): boolean {
+  return name.length <= 256 && FUNCTION_NAME.test(name);
 }
 
-function qualifierOf(value: unknown, path: (string | number)[], loc: Loc): string {
-  const v = typeof value === "number" ? String(value) : value;
-  if (typeof v !== "string" || !/^[a-zA-Z0-9$_-]{1,128}$/.test(v)) {
-    throw new ConfigError(`${loc(path)}: ${JSON.stringify(value)} is not a version or alias name`);
+/** Whether `qualifier` is a valid version or alias name. */
+export function isQualifier(qualifier: string): boolean {
+  return /^[a-zA-Z0-9$_-]{1,128}$/.test(qualifier);
+}
+
+function formatOf(
+  r: Record<string, unknown>,
+  path: (string | number)[],
+  loc: Loc,
+): { payloadFormat: PayloadFormat; multiValueHeaders: boolean } {
+  const raw = r.payload_format === undefined || r.payload_format === null ? "2.0" : r.payload_format;
+  const text = typeof raw === "number" ? raw.toFixed(1) : raw;
+  if (!PAYLOAD_FORMATS.includes(text as PayloadFormat)) {
+    throw new ConfigError(
+      `${loc([...path, "payload_format"])}: ${JSON.stringify(raw)} must be one of "2.0", "1.0", "alb"`,
+    );
   }
-  return v;
+  let multi = false;
+  if (r.multi_value_headers !== undefined) {
+    multi = convert("boolean", r.multi_value_headers, loc([...path, "multi_value_headers"]));
+    if (multi && text !== "alb") {
+      throw new ConfigError(
+        `${loc([...path, "multi_value_headers"])}: only applies to payload_format "alb"`,
+      );
+    }
+  }
+  return { payloadFormat: text as PayloadFormat, multiValueHeaders: multi };
+}
+
+function headerNameOf(value: unknown, path: (string | number)[], loc: Loc): string {
+  if (typeof value !== "string" || !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(value)) {
+    throw new ConfigError(`${loc(path)}: ${JSON.stringify(value)} is not an HTTP header name`);
+  }
+  if (value.toLowerCase() === "host") {
+    throw new ConfigError(`${loc(path)}: the Host header is for routing; choose another header`);
+  }
+  return value.toLowerCase();
+}
+
+/**
+ * Validates an `aws:` rule. A function chosen by the request — a
+ * placeholder in `function_name`/`qualifier`, or `function_header` — needs
+ * an `allow` list: without one the rule would reach any function the
+ * credentials can invoke, so that is a configuration error, not a default.
+ */
+function awsRuleOf(r: Record<string, unknown>, path: (string | number)[], loc: Loc, line: number): AwsRule {
+  const hostname = hostnameOf(r.hostname, [...path, "hostname"], loc);
+  const rule: AwsRule = { kind: "aws", hostname, ...formatOf(r, path, loc), allow: [], line };
+  const captured = isHostPattern(hostname) ? compileHostPattern(hostname).names : [];
+  const checkNames = (template: string, key: string) => {
+    for (const name of templateNames(template)) {
+      if (!captured.includes(name)) {
+        throw new ConfigError(
+          `${loc([...path, key])}: {${name}} is not a placeholder of hostname "${hostname}"`,
+        );
+      }
+    }
+  };
+  let chosenByRequest = false;
+  if (r.function_name !== undefined && r.function_name !== null) {
+    const template = templateOf(r.function_name, isFunctionName, [...path, "function_name"], loc);
+    checkNames(template, "function_name");
+    rule.functionName = template;
+    chosenByRequest ||= templateNames(template).length > 0;
+  }
+  if (r.qualifier !== undefined && r.qualifier !== null) {
+    const template = templateOf(r.qualifier, isQualifier, [...path, "qualifier"], loc);
+    checkNames(template, "qualifier");
+    rule.qualifier = template;
+    chosenByRequest ||= templateNames(template).length > 0;
+  }
+  if (r.function_header !== undefined) {
+    rule.functionHeader = headerNameOf(r.function_header, [...path, "function_header"], loc);
+    chosenByRequest = true;
+  }
+  if (r.qualifier_header !== undefined) {
+    if (rule.functionHeader === undefined) {
+      throw new ConfigError(`${loc([...path, "qualifier_header"])}: needs function_header`);
+    }
+    rule.qualifierHeader = headerNameOf(r.qualifier_header, [...path, "qualifier_header"], loc);
+  }
+  if (r.allow !== undefined && r.allow !== null) {
+    const globs = typeof r.allow === "string" ? [r.allow] : r.allow;
+    if (!Array.isArray(globs) || globs.length === 0) {
+      throw new ConfigError(
+        `${loc([...path, "allow"])}: must be a non-empty list of globs such as "app-*:live"`,
+      );
+    }
+    for (const [i, g] of globs.entries()) {
+      if (typeof g !== "string" || !isAllowGlob(g)) {
+        throw new ConfigError(
+          `${loc([...path, "allow", i])}: ${
+            JSON.stringify(g)
+          } is not a glob of function names (letters, digits, - _ . : $ * ?)`,
+        );
+      }
+    }
+    if (!chosenByRequest) {
+      throw new ConfigError(
+        `${
+          loc([...path, "allow"])
+        }: only applies when the request chooses the function (a {placeholder} or function_header)`,
+      );
+    }
+    rule.allow = globs as string[];
+  } else if (chosenByRequest) {
+    throw new ConfigError(
+      `${
+        loc(path)
+      }: the request chooses the function here (a {placeholder} or function_header), so "allow" must list the functions it may reach`,
+    );
+  }
+  return rule;
+}
+
+/**
+ * Validates a `function_name` or `qualifier` that may hold `{placeholders}`:
+ * it must be valid with every placeholder filled in (by `x`, a valid name).
+ */
+function templateOf(
+  value: unknown,
+  valid: (text: string) => boolean,
+  path: (string | number)[],
+  loc: Loc,
+): string {
+  const text = typeof value === "number" ? String(value) : value;
+  if (typeof text !== "string" || !valid(text.replace(/\{[a-z_][a-z0-9_]*\}/g, "x"))) {
+    const what = valid === isQualifier
+      ? "a version or alias name"
+      : "a Lambda function name, name:alias or ARN";
+    throw new ConfigError(`${loc(path)}: ${JSON.stringify(value)} is not ${what}`);
+  }
+  return text;
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
@@ -470,6 +701,33 @@ function convert(kind: Kind, raw: unknown, where: string): any {
     case "level":
       if (!LOG_LEVELS.includes(text as LogLevel)) fail(`must be one of ${LOG_LEVELS.join(", ")}`);
       return text;
+    case "url": {
+      if (typeof text !== "string") return fail("must be a URL string");
+      if (text === "") return "";
+      try {
+        const url = new URL(text);
+        if (url.protocol !== "http:" && url.protocol !== "https:") throw new TypeError();
+      } catch {
+        return fail("must be an http(s) URL such as http://127.0.0.1:9001");
+      }
+      return text.replace(/\/+$/, "");
+    }
+    case "cidrs": {
+      const items = Array.isArray(raw)
+        ? raw
+        : typeof text === "string"
+        ? text.split(",").map((x) => x.trim()).filter((x) => x !== "")
+        : fail("must be a list of CIDRs such as 10.0.0.0/8");
+      return items.map((item: unknown) => {
+        try {
+          if (typeof item !== "string") throw new TypeError(`${JSON.stringify(item)} is not a string`);
+          parseCidr(item.trim());
+          return item.trim();
+        } catch (err) {
+          throw new ConfigError(`${where}: ${(err as Error).message}`);
+        }
+      });
+    }
     case "prefix": {
       if (typeof text !== "string") return fail("must be a string");
       const trimmed = text.replace(/^\/+|\/+$/g, "");
@@ -482,9 +740,26 @@ function convert(kind: Kind, raw: unknown, where: string): any {
 
 /** The route table as text lines, for `lrp check` and the start-up log. */
 export function describeRules(config: Config): string[] {
-  return config.rules.map((r) =>
-    r.kind === "local"
-      ? `${r.hostname} -> local ${r.endpoint} (concurrency ${r.concurrency}, queue ${r.queueLimit})`
-      : `${r.hostname} -> aws ${r.functionName}${r.qualifier ? `:${r.qualifier}` : ""}`
-  );
+  return config.rules.map((r) => {
+    const format = (r.payloadFormat ?? "2.0") === "2.0"
+      ? ""
+      : ` [payload ${r.payloadFormat}${r.multiValueHeaders ? ", multi-value" : ""}]`;
+    if (r.kind === "local") {
+      return `${r.hostname} -> local ${r.endpoint} (concurrency ${r.concurrency}, queue ${r.queueLimit})${format}`;
+    }
+    return `${r.hostname} -> aws ${describeAwsTarget(r)}${
+      r.allow.length ? ` allow ${r.allow.join(",")}` : ""
+    }${format}`;
+  });
+}
+
+/** An aws rule's target in words: `fn:live`, `header x-lambda-function (default fn)`. */
+export function describeAwsTarget(r: AwsRule): string {
+  const fixed = r.functionName === undefined
+    ? ""
+    : `${r.functionName}${r.qualifier ? `:${r.qualifier}` : ""}`;
+  if (r.functionHeader === undefined) return fixed;
+  return `header ${r.functionHeader}${r.qualifierHeader ? `/${r.qualifierHeader}` : ""}${
+    fixed ? ` (default ${fixed})` : ""
+  }`;
 }

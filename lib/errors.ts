@@ -8,9 +8,13 @@
 /** Machine-readable causes; each maps to exactly one HTTP status. */
 export const ERROR_STATUS = {
   bad_request: 400,
+  /** The request chose a function (host placeholder or header) its rule's `allow` list does not name. */
+  function_not_allowed: 403,
   route_not_found: 404,
   method_not_allowed: 405,
   body_too_large: 413,
+  /** Lambda refused the event as over its 6 MB payload limit (`RequestTooLargeException`). */
+  payload_too_large: 413,
   throttled: 429,
   internal: 500,
   not_implemented: 501,

@@ -8,18 +8,13 @@
 
 import type { Config } from "./config.ts";
 import { errorResponse, LrpError, toLrpError } from "./errors.ts";
-import type { Invoker, InvokeResult } from "./invoke/types.ts";
+import { encodeEvent, type FormatOptions, formatResultToResponse } from "./formats.ts";
+import { type ForwardTrust, parseCidr, routingHost } from "./forwarded.ts";
+import type { Invoker, InvokeRequest, InvokeResult } from "./invoke/types.ts";
 import type { Logger } from "./log.ts";
 import type { Router } from "./router.ts";
-import {
-  normalizeHost,
-  preludeToResponse,
-  type RequestMeta,
-  requestToEvent,
-  resultToResponse,
-  splitPrelude,
-  splitTarget,
-} from "./transform.ts";
+import { selectFunction } from "./select.ts";
+import { type RequestMeta, requestToEvent, splitTarget } from "./transform.ts";
 
 /** What the handler needs. */
 export interface HandlerDeps {
@@ -43,14 +38,15 @@ export interface ConnInfo {
 /** A request handler. */
 export type Handler = (request: Request, info: ConnInfo) => Promise<Response>;
 
-const encoder = new TextEncoder();
-
 /**
  * Creates the handler. Steps, in order:
  * 1. internal routes (`{prefix}/ping`, `{prefix}/healthz`) answer for any Host;
- * 2. the Host picks a route, or 404 naming the host;
+ * 2. the Host (or, from a trusted proxy, the forwarded host) picks a route,
+ *    or 404 naming the host; an aws rule then picks the function (host
+ *    placeholders or a header) within its allow-list (403 otherwise);
  * 3. the body is read with the size cap (413 before anything is invoked);
- * 4. the request becomes a payload 2.0 event and is invoked, bounded by the
+ * 4. the request becomes an event in the rule's payload format (2.0, 1.0,
+ *    ALB) and is invoked, bounded by the
  *    upstream timeout (504) and cancelled if the client goes away;
  * 5. the result (or a streaming prelude body) becomes the response; any
  *    failure becomes the JSON error shape with its status;
@@ -64,6 +60,10 @@ export function createHandler(deps: HandlerDeps): Handler {
   const pingPath = `${prefix}/ping`;
   const healthPath = `${prefix}/healthz`;
   const startedAt = now();
+  const trust: ForwardTrust = {
+    all: config.trustForwardedHost,
+    proxies: config.trustedProxies.map(parseCidr),
+  };
 
   const internal = (path: string, method: string): Response | undefined => {
     if (path !== pingPath && path !== healthPath) return undefined;
@@ -90,7 +90,8 @@ export function createHandler(deps: HandlerDeps): Handler {
     const timeEpoch = now();
     const requestId = newRequestId();
     const { path } = splitTarget(request.url);
-    const host = normalizeHost(request.headers.get("host"));
+    const sourceIp = "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "";
+    const host = routingHost(request.headers, sourceIp, trust);
     const entry: Record<string, unknown> = { requestId, host, method: request.method, path };
     let response: Response;
     let result: InvokeResult | undefined;
@@ -105,8 +106,11 @@ export function createHandler(deps: HandlerDeps): Handler {
           throw new LrpError("route_not_found", `No route for host "${host}"`);
         }
         entry.target = route.target.describe;
+        const choice = route.rule.kind === "aws"
+          ? selectFunction(route.rule, route.params, request.headers, host)
+          : undefined;
+        if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
         const body = await readBody(request, config.maxBodyBytes);
-        const sourceIp = "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "";
         const meta: RequestMeta = {
           requestId,
           timeEpoch,
@@ -115,15 +119,18 @@ export function createHandler(deps: HandlerDeps): Handler {
           traceId: newTraceId(timeEpoch),
         };
         const event = requestToEvent(request, body, meta);
-        const payload = encoder.encode(JSON.stringify(event));
         result = await invokeWithTimeout(
           route.target,
-          payload,
-          event.headers["x-amzn-trace-id"],
+          {
+            payload: encodeEvent(route.rule, event),
+            traceId: event.headers["x-amzn-trace-id"],
+            functionName: choice?.functionName,
+            qualifier: choice?.qualifier,
+          },
           request.signal,
           config,
         );
-        response = toResponse(result, request.method);
+        response = toResponse(result, request.method, route.rule);
       }
     } catch (err) {
       const e = toLrpError(err);
@@ -148,8 +155,7 @@ export function createHandler(deps: HandlerDeps): Handler {
 
 async function invokeWithTimeout(
   invoker: Invoker,
-  payload: Uint8Array,
-  traceId: string | undefined,
+  call: Omit<InvokeRequest, "signal">,
   clientSignal: AbortSignal,
   config: Config,
 ): Promise<InvokeResult> {
@@ -168,7 +174,7 @@ async function invokeWithTimeout(
     config.upstreamTimeoutMs,
   );
   try {
-    return await invoker.invoke({ payload, signal: controller.signal, traceId });
+    return await invoker.invoke({ ...call, signal: controller.signal });
   } finally {
     clearTimeout(timer);
     clientSignal.removeEventListener("abort", onClientAbort);
@@ -177,10 +183,11 @@ async function invokeWithTimeout(
 
 /**
  * Turns an invocation result into the client's response: a function error
- * is a 502 (its error JSON only in the private detail); a body framed with a
- * streaming prelude is decoded; anything else is a payload 2.0 result.
+ * is a 502 (its error JSON only in the private detail); otherwise the bytes
+ * are a result in the rule's payload format (2.0 also decodes a body framed
+ * with a streaming prelude).
  */
-export function toResponse(result: InvokeResult, method = "GET"): Response {
+export function toResponse(result: InvokeResult, method = "GET", format: FormatOptions = {}): Response {
   if (result.functionError !== undefined) {
     throw new LrpError("function_error", `The function failed with ${result.functionError}`, {
       detail: parseDetail(result.body),
@@ -190,9 +197,7 @@ export function toResponse(result: InvokeResult, method = "GET"): Response {
   if (!(body instanceof Uint8Array)) {
     throw new LrpError("not_implemented", "Streamed responses are not supported by this invoker");
   }
-  const framed = splitPrelude(body);
-  if (framed) return preludeToResponse(framed.prelude, framed.body, method);
-  return resultToResponse(body, method);
+  return formatResultToResponse(format, body, method);
 }
 
 function parseDetail(body: InvokeResult["body"]): unknown {

@@ -133,7 +133,8 @@ export function decodeBase64(text: string): Uint8Array {
   return out;
 }
 
-function decodeQueryComponent(s: string): string {
+/** Decodes one query key or value: `+` is a space, malformed escapes are kept as sent. */
+export function decodeQueryComponent(s: string): string {
   if (s.indexOf("%") === -1 && s.indexOf("+") === -1) return s;
   const spaced = s.replaceAll("+", " ");
   try {
@@ -295,11 +296,13 @@ const DROPPED_HEADERS = new Set([
 const utf8 = new TextEncoder();
 const textDecoder = new TextDecoder();
 
-function badResult(message: string, detail?: unknown): LrpError {
+/** The `bad_result` (502) error for an unusable function result. */
+export function badResult(message: string, detail?: unknown): LrpError {
   return new LrpError("bad_result", `Cannot use the Lambda result: ${message}`, { detail });
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+/** Whether `v` is a JSON object (not an array, not null). */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
@@ -317,22 +320,7 @@ export function buildHeaders(headersField: unknown, cookiesField: unknown, metho
   const headers = new Headers();
   if (headersField !== undefined && headersField !== null) {
     if (!isPlainObject(headersField)) throw badResult("`headers` must be an object of strings");
-    for (const name in headersField) {
-      const raw = headersField[name];
-      if (raw === null || raw === undefined) continue;
-      if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
-        throw badResult(`header "${name}" must be a string`);
-      }
-      const lower = name.toLowerCase();
-      if (DROPPED_HEADERS.has(lower) && !(keepLength && lower === "content-length")) continue;
-      const value = String(raw);
-      if (/[\r\n\0]/.test(value)) throw badResult(`header "${name}" contains CR, LF or NUL`);
-      try {
-        headers.append(name, value);
-      } catch {
-        throw badResult(`header "${name}" is not a valid HTTP header`);
-      }
-    }
+    for (const name in headersField) appendResultHeader(headers, name, headersField[name], keepLength);
   }
   if (cookiesField !== undefined && cookiesField !== null) {
     if (!Array.isArray(cookiesField)) throw badResult("`cookies` must be an array of strings");
@@ -347,6 +335,28 @@ export function buildHeaders(headersField: unknown, cookiesField: unknown, metho
     }
   }
   return headers;
+}
+
+/**
+ * Appends one header value from a result, with the rules of
+ * {@linkcode buildHeaders}: `null`/absent skipped, numbers and booleans
+ * stringified, hop-by-hop and `Content-Length` dropped, anything `Headers`
+ * rejects (or CR/LF/NUL) a `bad_result`.
+ */
+export function appendResultHeader(headers: Headers, name: string, raw: unknown, keepLength = false): void {
+  if (raw === null || raw === undefined) return;
+  if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
+    throw badResult(`header "${name}" must be a string`);
+  }
+  const lower = name.toLowerCase();
+  if (DROPPED_HEADERS.has(lower) && !(keepLength && lower === "content-length")) return;
+  const value = String(raw);
+  if (/[\r\n\0]/.test(value)) throw badResult(`header "${name}" contains CR, LF or NUL`);
+  try {
+    headers.append(name, value);
+  } catch {
+    throw badResult(`header "${name}" is not a valid HTTP header`);
+  }
 }
 
 /** Validates a status code; Deno cannot send 1xx, so only 200–599 are usable. */
@@ -406,20 +416,28 @@ export function structuredToResponse(result: Record<string, unknown>, method = "
   const r = result as Partial<Record<keyof ResultV2, unknown>>;
   const status = checkStatus(r.statusCode);
   const headers = buildHeaders(r.headers, r.cookies, method);
-  let body: Uint8Array | null = null;
-  if (r.body !== undefined && r.body !== null) {
-    if (typeof r.body !== "string") throw badResult("`body` must be a string");
-    if (r.isBase64Encoded === true) {
-      try {
-        body = decodeBase64(r.body);
-      } catch {
-        throw badResult("`body` is not valid base64 although `isBase64Encoded` is true");
-      }
-    } else {
-      body = utf8.encode(r.body);
-    }
+  return makeResponse(status, headers, resultBody(r.body, r.isBase64Encoded), method);
+}
+
+/** A result's `body` as bytes: a string, base64-decoded when `isBase64Encoded` is `true`; `null` when absent. */
+export function resultBody(body: unknown, isBase64Encoded: unknown): Uint8Array | null {
+  if (body === undefined || body === null) return null;
+  if (typeof body !== "string") throw badResult("`body` must be a string");
+  if (isBase64Encoded !== true) return utf8.encode(body);
+  try {
+    return decodeBase64(body);
+  } catch {
+    throw badResult("`body` is not valid base64 although `isBase64Encoded` is true");
   }
-  return makeResponse(status, headers, body, method);
+}
+
+/** Parses a function's response bytes as JSON, or throws `bad_result`. */
+export function parseResultJson(payload: Uint8Array): unknown {
+  try {
+    return JSON.parse(textDecoder.decode(payload));
+  } catch {
+    throw badResult("the function's response is not JSON", preview(payload));
+  }
 }
 
 function preview(payload: Uint8Array): string {

@@ -20,7 +20,7 @@ Deno.test("parseConfig() accepts the lambda-reverse-proxy lrp.yaml unchanged", (
   - hostname: bar.domain.lb
     endpoint: http://lambda-2:8080
 `);
-  assert.equal(config.region, "eu-central-1");
+  assert.equal(config.region, "");
   assert.equal(config.host, "0.0.0.0");
   assert.equal(config.port, 8080);
   assert.equal(config.internalRoutePrefix, "");
@@ -57,6 +57,9 @@ aws:
   assert.deepEqual(config.rules[1], {
     kind: "aws",
     hostname: "b.example.com",
+    payloadFormat: "2.0",
+    multiValueHeaders: false,
+    allow: [],
     functionName: "arn:aws:lambda:us-east-1:123456789012:function:other",
     qualifier: "7",
     line: 12,

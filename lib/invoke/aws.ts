@@ -1,0 +1,297 @@
+/**
+ * The AWS invoker: calls the Lambda Invoke API (reference §4) with
+ * `@aws-sdk/client-lambda`, and turns every answer into what lrp's
+ * {@linkcode Invoker} seam promises.
+ *
+ * The SDK is loaded with a dynamic `import()` the first time an
+ * {@linkcode LambdaClients} pool is created — only configurations with
+ * `aws:` rules pay for it. The specifier is a static string, so
+ * `deno compile` still bundles it.
+ *
+ * Credentials, region fallbacks and the endpoint come from the SDK's own
+ * default chains (reference §7.2) unless the configuration overrides them;
+ * lrp itself reads no environment here.
+ *
+ * @module
+ */
+
+import type * as Sdk from "npm:@aws-sdk/client-lambda@3.1164.0";
+import { LrpError } from "../errors.ts";
+import { abortable } from "./local.ts";
+import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
+
+type SdkModule = typeof Sdk;
+
+/** Loads the SDK; one shared promise so concurrent first calls load it once. */
+let sdkPromise: Promise<SdkModule> | undefined;
+function loadSdk(): Promise<SdkModule> {
+  return sdkPromise ??= import("npm:@aws-sdk/client-lambda@3.1164.0");
+}
+
+/** Options of a {@linkcode LambdaClients} pool. */
+export interface LambdaClientsOptions {
+  /** Region for function names without an ARN region; `""` leaves it to the SDK (profile). */
+  region: string;
+  /** Endpoint override; `""` leaves it to the SDK (`AWS_ENDPOINT_URL_LAMBDA`, `AWS_ENDPOINT_URL`). */
+  endpointUrl: string;
+  /** Shared-config profile; `""` leaves it to the SDK (`AWS_PROFILE`). */
+  profile: string;
+  /** Keep-alive connections per client at most. */
+  maxSockets?: number;
+  /** Static credentials instead of the SDK's default chain (tests, embedding). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+/**
+ * One `LambdaClient` per region, created on first use and reused (each keeps
+ * its own keep-alive connection pool), shared by every aws rule.
+ */
+export class LambdaClients {
+  readonly options: LambdaClientsOptions;
+  #clients = new Map<string, Promise<Sdk.LambdaClient>>();
+  #closed = false;
+
+  /** Creates the pool and starts loading the SDK in the background. */
+  constructor(options: LambdaClientsOptions) {
+    this.options = options;
+    loadSdk().catch(() => {}); // the error, if any, surfaces on first use
+  }
+
+  /** The SDK module, for commands. */
+  sdk(): Promise<SdkModule> {
+    return loadSdk();
+  }
+
+  /** The client for `region` (`""`: the SDK's default region chain). */
+  client(region: string): Promise<Sdk.LambdaClient> {
+    let c = this.#clients.get(region);
+    if (!c) {
+      c = loadSdk().then((sdk) => {
+        const maxSockets = this.options.maxSockets ?? 64;
+        const config: Sdk.LambdaClientConfig = {
+          // lrp retries only what is safe itself (see AwsInvoker); the SDK's
+          // retry would repeat timeouts and 5xx after the function may have run.
+          maxAttempts: 1,
+          requestHandler: {
+            httpAgent: { keepAlive: true, maxSockets },
+            httpsAgent: { keepAlive: true, maxSockets },
+          },
+        };
+        if (region !== "") config.region = region;
+        if (this.options.endpointUrl !== "") config.endpoint = this.options.endpointUrl;
+        if (this.options.profile !== "") config.profile = this.options.profile;
+        if (this.options.credentials) config.credentials = this.options.credentials;
+        return new sdk.LambdaClient(config);
+      });
+      this.#clients.set(region, c);
+    }
+    return c;
+  }
+
+  /** Destroys every client and its connections; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.#clients.values()) {
+      try {
+        (await c).destroy();
+      } catch {
+        // a client that failed to build holds nothing
+      }
+    }
+    this.#clients.clear();
+  }
+}
+
+/** The region inside a full ARN (`arn:aws:lambda:eu-west-1:…`), if any. */
+export function arnRegion(functionName: string): string | undefined {
+  return /^arn:[^:]*:lambda:([a-z0-9-]+):/.exec(functionName)?.[1];
+}
+
+/** Options of an {@linkcode AwsInvoker}. */
+export interface AwsInvokerOptions {
+  clients: LambdaClients;
+  /** Function of the rule, used when the request does not choose one. */
+  functionName?: string | undefined;
+  qualifier?: string | undefined;
+  /** Shown in logs and messages, e.g. `aws my-fn:live`. */
+  describe: string;
+  /** Extra attempts after `TooManyRequestsException`; default 2. */
+  throttleRetries?: number;
+  /** Waits before each retry, ms; tests shorten them. Default 50, 200 (plus up to 50% jitter). */
+  retryDelaysMs?: readonly number[];
+}
+
+/**
+ * Invokes functions through the Lambda Invoke API (`RequestResponse`).
+ *
+ * - `X-Amz-Function-Error` → `functionError` (the handler answers 502).
+ * - `ResourceNotFoundException` → 502 `function_not_found` naming the function.
+ * - `TooManyRequestsException` is retried (Lambda throttles before the
+ *   function runs, so a retry cannot run it twice), then → 429 `throttled`
+ *   with `Retry-After` from Lambda's answer (else 1). Nothing else is retried.
+ * - `RequestTooLargeException` → 413 `payload_too_large`.
+ * - Missing credentials or region, rejected credentials, missing permission
+ *   → 502 `upstream_auth` saying what is missing.
+ * - An abort (client gone, upstream timeout) rejects with the signal's reason.
+ */
+export class AwsInvoker implements Invoker {
+  readonly describe: string;
+  #options: AwsInvokerOptions;
+
+  /** Creates an invoker over a shared client pool. */
+  constructor(options: AwsInvokerOptions) {
+    this.#options = options;
+    this.describe = options.describe;
+  }
+
+  /** Invokes the function chosen by the request, or the rule's own. */
+  async invoke(request: InvokeRequest): Promise<InvokeResult> {
+    const functionName = request.functionName ?? this.#options.functionName;
+    const qualifier = request.functionName !== undefined ? request.qualifier : this.#options.qualifier;
+    if (functionName === undefined) {
+      throw new LrpError("internal", "Internal error in lrp", { detail: "aws rule without a function" });
+    }
+    const target = qualifier ? `${functionName}:${qualifier}` : functionName;
+    const { clients } = this.#options;
+    const region = arnRegion(functionName) ?? clients.options.region;
+    const [sdk, client] = await abortable(
+      Promise.all([clients.sdk(), clients.client(region)]),
+      request.signal,
+    );
+    const input: Sdk.InvokeCommandInput = {
+      FunctionName: functionName,
+      InvocationType: "RequestResponse",
+      Payload: request.payload,
+    };
+    if (qualifier) input.Qualifier = qualifier;
+    const delays = this.#options.retryDelaysMs ?? [50, 200];
+    const retries = this.#options.throttleRetries ?? 2;
+    for (let attempt = 0;; attempt++) {
+      const command = new sdk.InvokeCommand(input);
+      if (request.traceId) addTraceHeader(command, request.traceId);
+      try {
+        const out = await client.send(command, { abortSignal: request.signal });
+        return {
+          body: out.Payload ?? new Uint8Array(0),
+          functionError: out.FunctionError,
+          executedVersion: out.ExecutedVersion,
+        };
+      } catch (err) {
+        if (request.signal.aborted) throw request.signal.reason;
+        const name = errorName(err);
+        if (name === "TooManyRequestsException" && attempt < retries) {
+          const base = delays[Math.min(attempt, delays.length - 1)] ?? 100;
+          await sleep(base * (1 + Math.random() / 2), request.signal);
+          continue;
+        }
+        throw toAwsLrpError(err, target, region, clients.options.endpointUrl);
+      }
+    }
+  }
+
+  /** Nothing to release per rule; the shared pool is closed by its owner. */
+  close(): void {}
+}
+
+/** Sends `X-Amzn-Trace-Id` with the Invoke call, as Lambda reads it for X-Ray (it is not signed). */
+function addTraceHeader(command: { middlewareStack: Sdk.InvokeCommand["middlewareStack"] }, traceId: string) {
+  command.middlewareStack.add(
+    (next) => (args) => {
+      const req = args.request as { headers?: Record<string, string> };
+      if (req.headers) req.headers["x-amzn-trace-id"] = traceId;
+      return next(args);
+    },
+    { step: "build", name: "lrpTraceIdHeader" },
+  );
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return abortable(new Promise((resolve) => setTimeout(resolve, ms)), signal);
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : "";
+}
+
+const AUTH_REJECTED = new Set([
+  "UnrecognizedClientException",
+  "InvalidSignatureException",
+  "ExpiredTokenException",
+  "InvalidClientTokenId",
+  "SignatureDoesNotMatch",
+  "IncompleteSignature",
+  "MissingAuthenticationToken",
+]);
+
+/**
+ * Maps an SDK failure to lrp's error for the client (reference §4.3). The
+ * SDK's own message goes into the private detail.
+ */
+export function toAwsLrpError(err: unknown, target: string, region: string, endpointUrl: string): LrpError {
+  const name = errorName(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const meta = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata;
+  const status = meta?.httpStatusCode;
+  const detail = `${name}: ${message}`;
+  const opts = { detail, cause: err };
+  if (name === "ResourceNotFoundException") {
+    return new LrpError("function_not_found", `Function "${target}" not found${inRegion(region)}`, opts);
+  }
+  if (name === "TooManyRequestsException") {
+    const retryAfter = (err as { retryAfterSeconds?: string }).retryAfterSeconds;
+    const seconds = retryAfter && /^\d+$/.test(retryAfter) ? retryAfter : "1";
+    return new LrpError("throttled", `Lambda throttled the invocation of "${target}"`, {
+      ...opts,
+      headers: { "retry-after": seconds },
+    });
+  }
+  if (name === "RequestTooLargeException") {
+    return new LrpError(
+      "payload_too_large",
+      `Lambda refused the event for "${target}": over its 6 MB payload limit`,
+      opts,
+    );
+  }
+  if (name === "CredentialsProviderError" || /could not load credentials/i.test(message)) {
+    return new LrpError(
+      "upstream_auth",
+      "No AWS credentials: set AWS_PROFILE or aws_profile, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role",
+      opts,
+    );
+  }
+  if (/region is missing/i.test(message)) {
+    return new LrpError(
+      "upstream_auth",
+      `No AWS region for "${target}": set region (--region, LRP_REGION) or AWS_REGION, or use a full ARN`,
+      opts,
+    );
+  }
+  if (AUTH_REJECTED.has(name)) {
+    return new LrpError(
+      "upstream_auth",
+      `AWS rejected the credentials (${name}): check the access key, secret and session token`,
+      opts,
+    );
+  }
+  if (name === "AccessDeniedException" || name === "AccessDenied" || status === 403) {
+    return new LrpError(
+      "upstream_auth",
+      `Permission missing: lambda:InvokeFunction on "${target}" for these credentials`,
+      opts,
+    );
+  }
+  if (status !== undefined) {
+    return new LrpError(
+      "upstream_error",
+      `The Lambda API failed the invocation of "${target}": ${name || `HTTP ${status}`}`,
+      opts,
+    );
+  }
+  const where = endpointUrl || (region ? `lambda.${region}.amazonaws.com` : "the Lambda API");
+  return new LrpError("upstream_unreachable", `Cannot reach ${where}: ${message}`, opts);
+}
+
+function inRegion(region: string): string {
+  return region ? ` in ${region}` : "";
+}
