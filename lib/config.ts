@@ -167,7 +167,7 @@ export const SETTINGS: readonly Setting[] = [
     env: "LRP_REGION",
     kind: "string",
     default: "",
-    help: "AWS region of aws rules without an ARN region (else AWS_REGION, AWS_DEFAULT_REGION)",
+    help: "AWS region of aws rules without an ARN region (else AWS_REGION, AWS_DEFAULT_REGION, eu-central-1)",
   },
   {
     key: "endpoint_url",
@@ -362,8 +362,11 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       record[s.field] = convert(s.kind, data[s.key], loc([s.key]));
     } else record[s.field] = convert(s.kind, s.default, `default of ${s.key}`);
   }
-  // The JS SDK reads only AWS_REGION; lrp also honours the CLI's AWS_DEFAULT_REGION.
-  if (config.region === "") config.region = inputs.env?.AWS_REGION || inputs.env?.AWS_DEFAULT_REGION || "";
+  // The JS SDK reads only AWS_REGION; lrp also honours the CLI's AWS_DEFAULT_REGION, and
+  // keeps lambda-reverse-proxy's default last so its lrp.yaml files mean what they meant.
+  if (config.region === "") {
+    config.region = inputs.env?.AWS_REGION || inputs.env?.AWS_DEFAULT_REGION || "eu-central-1";
+  }
 
   const rules: Rule[] = [];
   const seen = new Map<string, string>();

@@ -20,7 +20,7 @@ Deno.test("parseConfig() accepts the lambda-reverse-proxy lrp.yaml unchanged", (
   - hostname: bar.domain.lb
     endpoint: http://lambda-2:8080
 `);
-  assert.equal(config.region, "");
+  assert.equal(config.region, "eu-central-1");
   assert.equal(config.host, "0.0.0.0");
   assert.equal(config.port, 8080);
   assert.equal(config.internalRoutePrefix, "");
@@ -143,4 +143,14 @@ Deno.test("parseConfig() names file, line and key path for every kind of mistake
   rejects("", 'environment LRP_LOG_LEVEL: "loud" must be one of debug, info, warn, error', {
     env: { LRP_LOG_LEVEL: "loud" },
   });
+});
+
+Deno.test("parseConfig() takes the region from the file, else AWS_REGION, else AWS_DEFAULT_REGION, else eu-central-1", () => {
+  assert.equal(parse("region: us-west-2\n", { env: { AWS_REGION: "ap-south-1" } }).region, "us-west-2");
+  assert.equal(
+    parse("", { env: { AWS_REGION: "ap-south-1", AWS_DEFAULT_REGION: "sa-east-1" } }).region,
+    "ap-south-1",
+  );
+  assert.equal(parse("", { env: { AWS_DEFAULT_REGION: "sa-east-1" } }).region, "sa-east-1");
+  assert.equal(parse("").region, "eu-central-1");
 });

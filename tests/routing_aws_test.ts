@@ -238,15 +238,7 @@ Deno.test("parseConfig() refuses a request-chosen function without allow, naming
   );
 });
 
-Deno.test("parseConfig() takes the region from the file, else AWS_REGION, else AWS_DEFAULT_REGION", () => {
-  const env = { AWS_REGION: "eu-west-1", AWS_DEFAULT_REGION: "us-west-2" };
-  assert.equal(parseConfig("region: ap-south-1\n", { source: "x", env }).region, "ap-south-1");
-  assert.equal(parseConfig("", { source: "x", env }).region, "eu-west-1");
-  assert.equal(
-    parseConfig("", { source: "x", env: { AWS_DEFAULT_REGION: "us-west-2" } }).region,
-    "us-west-2",
-  );
-  assert.equal(parseConfig("", { source: "x", env: {} }).region, "");
+Deno.test("parseConfig() reads trusted_proxies from the file and LRP_TRUSTED_PROXIES", () => {
   const c = parseConfig("trusted_proxies: 10.0.0.0/8, fd00::/8\n", { source: "x" });
   assert.deepEqual(c.trustedProxies, ["10.0.0.0/8", "fd00::/8"]);
   assert.deepEqual(
