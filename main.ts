@@ -16,7 +16,10 @@ import denoJson from "./deno.json" with { type: "json" };
 import { startLrp } from "./lib/app.ts";
 import { type Config, ConfigError, describeRules, loadConfig, parseConfig, SETTINGS } from "./lib/config.ts";
 import { runDemo } from "./lib/demo.ts";
-import { createLogger } from "./lib/log.ts";
+import { createBufferedSink, createLogger } from "./lib/log.ts";
+
+/** Log lines go to stderr in asynchronous batches, off the request path. */
+const stderrLines = createBufferedSink(Deno.stderr);
 
 /** lrp's version. */
 export const VERSION: string = denoJson.version;
@@ -81,7 +84,7 @@ export async function main(args: string[], env: Record<string, string | undefine
 
   if (command === "demo") {
     const config = parseConfig("", { source: "<demo>", env, flags });
-    const log = createLogger(config.logLevel, (line) => console.error(line));
+    const log = createLogger(config.logLevel, stderrLines.write);
     return await runDemo(config, log, VERSION, waitForStopSignal);
   }
 
@@ -102,7 +105,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 0;
   }
 
-  const log = createLogger(config.logLevel, (line) => console.error(line));
+  const log = createLogger(config.logLevel, stderrLines.write);
   let running;
   try {
     running = startLrp(config, log, VERSION);
@@ -139,5 +142,7 @@ function waitForStopSignal(finished: Promise<void>): Promise<string | undefined>
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args, Deno.env.toObject()));
+  const code = await main(Deno.args, Deno.env.toObject());
+  await stderrLines.flush();
+  Deno.exit(code);
 }

@@ -367,6 +367,11 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   if (config.region === "") {
     config.region = inputs.env?.AWS_REGION || inputs.env?.AWS_DEFAULT_REGION || "eu-central-1";
   }
+  // The SDK's own endpoint precedence (reference §7.2), resolved here because lrp's
+  // direct Invoke path needs the URL itself.
+  if (config.endpointUrl === "") {
+    config.endpointUrl = inputs.env?.AWS_ENDPOINT_URL_LAMBDA || inputs.env?.AWS_ENDPOINT_URL || "";
+  }
 
   const rules: Rule[] = [];
   const seen = new Map<string, string>();

@@ -1,6 +1,6 @@
 /**
- * A small HTTP/1.1 client with keep-alive connection pooling, for lrp's hot
- * path to plain-`http:` upstreams. It does one thing: send a request with a
+ * A small HTTP/1.1 client with keep-alive connection pooling (plain or TLS),
+ * for lrp's hot path to RIE endpoints and the Lambda Invoke API. It does one thing: send a request with a
  * fully buffered body and read back a fully buffered response. Measured on
  * loopback it costs about half of `fetch`'s per-request overhead (see
  * bench/README.md), which is most of what a proxy adds.
@@ -51,7 +51,7 @@ export interface Http1PoolOptions {
 }
 
 interface PooledConn {
-  conn: Deno.TcpConn;
+  conn: Deno.Conn;
   /** Bytes read past the previous response (never expected from a sane server). */
   leftover: Uint8Array;
   idleSince: number;
@@ -68,19 +68,28 @@ export class Http1Pool {
   #maxResponseBytes: number;
   #maxHeadBytes: number;
   #closed = false;
-  #open = new Set<Deno.TcpConn>();
+  #tls: boolean;
+  #open = new Set<Deno.Conn>();
 
-  /** Creates a pool for the origin of `url` (must be `http:`). */
+  /** Creates a pool for the origin of `url` (`http:` or `https:`). */
   constructor(url: string, options: Http1PoolOptions = {}) {
     const u = new URL(url);
-    if (u.protocol !== "http:") throw new TypeError(`Cannot pool ${url}: only http: is supported`);
+    if (u.protocol !== "http:" && u.protocol !== "https:") {
+      throw new TypeError(`Cannot pool ${url}: only http: and https: are supported`);
+    }
+    this.#tls = u.protocol === "https:";
     this.#hostname = u.hostname.replace(/^\[|\]$/g, "");
-    this.#port = Number(u.port || 80);
+    this.#port = Number(u.port || (this.#tls ? 443 : 80));
     this.#hostHeader = u.host;
     this.#maxIdle = options.maxIdle ?? 8;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 4_000;
     this.#maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
     this.#maxHeadBytes = options.maxHeadBytes ?? 64 * 1024;
+  }
+
+  /** The `Host` header this pool sends (what a signature must cover). */
+  get hostHeader(): string {
+    return this.#hostHeader;
   }
 
   /** Connections currently open (idle or busy), for tests and metrics. */
@@ -149,18 +158,19 @@ export class Http1Pool {
 
   async #connect(): Promise<PooledConn> {
     if (this.#closed) throw new Http1Error("connect", "the connection pool is closed");
-    let conn: Deno.TcpConn;
+    let conn: Deno.Conn;
     try {
-      conn = await Deno.connect({ hostname: this.#hostname, port: this.#port });
+      const tcp = await Deno.connect({ hostname: this.#hostname, port: this.#port });
+      tcp.setNoDelay(true);
+      conn = this.#tls ? await Deno.startTls(tcp, { hostname: this.#hostname }) : tcp;
     } catch (err) {
       throw new Http1Error("connect", err instanceof Error ? err.message : String(err), 0, { cause: err });
     }
-    conn.setNoDelay(true);
     this.#open.add(conn);
     return { conn, leftover: new Uint8Array(0), idleSince: 0 };
   }
 
-  #discard(conn: Deno.TcpConn): void {
+  #discard(conn: Deno.Conn): void {
     this.#open.delete(conn);
     try {
       conn.close();

