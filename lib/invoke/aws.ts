@@ -17,6 +17,7 @@
 
 import type * as Sdk from "npm:@aws-sdk/client-lambda@3.1164.0";
 import { LrpError } from "../errors.ts";
+import { invokeStreaming } from "./aws_stream.ts";
 import { abortable } from "./local.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 
@@ -120,6 +121,8 @@ export interface AwsInvokerOptions {
   throttleRetries?: number;
   /** Waits before each retry, ms; tests shorten them. Default 50, 200 (plus up to 50% jitter). */
   retryDelaysMs?: readonly number[];
+  /** `RESPONSE_STREAM` calls `InvokeWithResponseStream` and streams the body; default `BUFFERED`. */
+  invokeMode?: "BUFFERED" | "RESPONSE_STREAM" | undefined;
 }
 
 /**
@@ -134,6 +137,8 @@ export interface AwsInvokerOptions {
  * - Missing credentials or region, rejected credentials, missing permission
  *   → 502 `upstream_auth` saying what is missing.
  * - An abort (client gone, upstream timeout) rejects with the signal's reason.
+ * - With `invokeMode: RESPONSE_STREAM`, `InvokeWithResponseStream` instead
+ *   (see `aws_stream.ts`): the result's body is a stream.
  */
 export class AwsInvoker implements Invoker {
   readonly describe: string;
@@ -159,18 +164,24 @@ export class AwsInvoker implements Invoker {
       Promise.all([clients.sdk(), clients.client(region)]),
       request.signal,
     );
-    const input: Sdk.InvokeCommandInput = {
+    const input: Sdk.InvokeCommandInput & Sdk.InvokeWithResponseStreamCommandInput = {
       FunctionName: functionName,
       InvocationType: "RequestResponse",
       Payload: request.payload,
     };
     if (qualifier) input.Qualifier = qualifier;
+    const streaming = this.#options.invokeMode === "RESPONSE_STREAM";
     const delays = this.#options.retryDelaysMs ?? [50, 200];
     const retries = this.#options.throttleRetries ?? 2;
     for (let attempt = 0;; attempt++) {
-      const command = new sdk.InvokeCommand(input);
-      if (request.traceId) addTraceHeader(command, request.traceId);
       try {
+        if (streaming) {
+          const command = new sdk.InvokeWithResponseStreamCommand(input);
+          if (request.traceId) addTraceHeader(command, request.traceId);
+          return await invokeStreaming(client, command, request.signal, target);
+        }
+        const command = new sdk.InvokeCommand(input);
+        if (request.traceId) addTraceHeader(command, request.traceId);
         const out = await client.send(command, { abortSignal: request.signal });
         return {
           body: out.Payload ?? new Uint8Array(0),
@@ -179,6 +190,7 @@ export class AwsInvoker implements Invoker {
         };
       } catch (err) {
         if (request.signal.aborted) throw request.signal.reason;
+        if (err instanceof LrpError) throw err;
         const name = errorName(err);
         if (name === "TooManyRequestsException" && attempt < retries) {
           const base = delays[Math.min(attempt, delays.length - 1)] ?? 100;
@@ -195,8 +207,12 @@ export class AwsInvoker implements Invoker {
 }
 
 /** Sends `X-Amzn-Trace-Id` with the Invoke call, as Lambda reads it for X-Ray (it is not signed). */
-function addTraceHeader(command: { middlewareStack: Sdk.InvokeCommand["middlewareStack"] }, traceId: string) {
-  command.middlewareStack.add(
+function addTraceHeader(
+  command: Sdk.InvokeCommand | Sdk.InvokeWithResponseStreamCommand,
+  traceId: string,
+) {
+  // Both stacks take the same build-step middleware; only their output types differ.
+  (command.middlewareStack as Sdk.InvokeCommand["middlewareStack"]).add(
     (next) => (args) => {
       const req = args.request as { headers?: Record<string, string> };
       if (req.headers) req.headers["x-amzn-trace-id"] = traceId;
@@ -281,7 +297,9 @@ export function toAwsLrpError(err: unknown, target: string, region: string, endp
       opts,
     );
   }
-  if (status !== undefined) {
+  const code = (err as { code?: unknown } | null)?.code;
+  // A connection cut after the status line (a stream's headers) still carries $metadata.
+  if (status !== undefined && !(typeof code === "string" && RESET_CODES.has(code))) {
     return new LrpError(
       "upstream_error",
       `The Lambda API failed the invocation of "${target}": ${name || `HTTP ${status}`}`,
@@ -291,6 +309,8 @@ export function toAwsLrpError(err: unknown, target: string, region: string, endp
   const where = endpointUrl || (region ? `lambda.${region}.amazonaws.com` : "the Lambda API");
   return new LrpError("upstream_unreachable", `Cannot reach ${where}: ${message}`, opts);
 }
+
+const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "ECONNABORTED"]);
 
 function inRegion(region: string): string {
   return region ? ` in ${region}` : "";
