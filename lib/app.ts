@@ -34,6 +34,7 @@ export function buildInvoker(rule: Rule, clients?: LambdaClients): Invoker {
       concurrency: rule.concurrency,
       maxWaiting: rule.queueLimit,
       maxWaitMs: rule.queueTimeoutMs,
+      invokeMode: rule.invokeMode,
     });
   }
   if (!clients) throw new TypeError("Cannot build an aws invoker without a LambdaClients pool");
@@ -42,6 +43,7 @@ export function buildInvoker(rule: Rule, clients?: LambdaClients): Invoker {
     functionName: rule.functionName,
     qualifier: rule.qualifier,
     describe: `aws ${describeAwsTarget(rule)}`,
+    invokeMode: rule.invokeMode,
   });
 }
 

@@ -25,6 +25,11 @@ export const PAYLOAD_FORMATS = ["2.0", "1.0", "alb"] as const;
 /** `2.0` (HTTP API / Function URL), `1.0` (REST API proxy) or `alb` (ALB target group). */
 export type PayloadFormat = typeof PAYLOAD_FORMATS[number];
 
+/** How a rule invokes (Function URL names): whole results, or response streaming. */
+export const INVOKE_MODES = ["BUFFERED", "RESPONSE_STREAM"] as const;
+/** `BUFFERED` (default) or `RESPONSE_STREAM`. */
+export type InvokeMode = typeof INVOKE_MODES[number];
+
 /** A rule that sends matching requests to a local RIE endpoint. */
 export interface LocalRule {
   kind: "local";
@@ -34,6 +39,8 @@ export interface LocalRule {
   payloadFormat?: PayloadFormat;
   /** ALB only: send and read `multiValueHeaders` / `multiValueQueryStringParameters`. */
   multiValueHeaders?: boolean;
+  /** `RESPONSE_STREAM` passes the function's stream through as it arrives; absent means `BUFFERED`. */
+  invokeMode?: InvokeMode;
   /** Base URL of the RIE (no trailing slash). */
   endpoint: string;
   /** Invocations in flight at once (RIE: 1). */
@@ -53,6 +60,7 @@ export interface AwsRule {
   hostname: string;
   payloadFormat?: PayloadFormat;
   multiValueHeaders?: boolean;
+  invokeMode?: InvokeMode;
   /**
    * Name, `name:alias`, or full/partial ARN; may use the host pattern's
    * placeholders (`example:{alias}`). Absent when only a header names the function.
@@ -288,6 +296,7 @@ const LOCAL_KEYS = [
   "queue_timeout",
   "payload_format",
   "multi_value_headers",
+  "invoke_mode",
 ];
 /** Keys of an `aws:` rule. */
 const AWS_KEYS = [
@@ -299,6 +308,7 @@ const AWS_KEYS = [
   "allow",
   "payload_format",
   "multi_value_headers",
+  "invoke_mode",
 ];
 const TOP_KEYS = new Set([...SETTINGS.map((s) => s.key), "local", "aws"]);
 
@@ -527,7 +537,7 @@ function formatOf(
   r: Record<string, unknown>,
   path: (string | number)[],
   loc: Loc,
-): { payloadFormat: PayloadFormat; multiValueHeaders: boolean } {
+): { payloadFormat: PayloadFormat; multiValueHeaders: boolean; invokeMode?: InvokeMode } {
   const raw = r.payload_format === undefined || r.payload_format === null ? "2.0" : r.payload_format;
   const text = typeof raw === "number" ? raw.toFixed(1) : raw;
   if (!PAYLOAD_FORMATS.includes(text as PayloadFormat)) {
@@ -544,7 +554,27 @@ function formatOf(
       );
     }
   }
-  return { payloadFormat: text as PayloadFormat, multiValueHeaders: multi };
+  let invokeMode: InvokeMode = "BUFFERED";
+  if (r.invoke_mode !== undefined && r.invoke_mode !== null) {
+    if (!INVOKE_MODES.includes(r.invoke_mode as InvokeMode)) {
+      throw new ConfigError(
+        `${loc([...path, "invoke_mode"])}: ${
+          JSON.stringify(r.invoke_mode)
+        } must be "BUFFERED" or "RESPONSE_STREAM"`,
+      );
+    }
+    invokeMode = r.invoke_mode as InvokeMode;
+    // Response streaming is a Function URL feature: its prelude is payload 2.0's.
+    if (invokeMode === "RESPONSE_STREAM" && text !== "2.0") {
+      throw new ConfigError(`${loc([...path, "invoke_mode"])}: RESPONSE_STREAM needs payload_format "2.0"`);
+    }
+  }
+  // Absent means BUFFERED, so rules of configurations without streaming stay as they were.
+  return {
+    payloadFormat: text as PayloadFormat,
+    multiValueHeaders: multi,
+    ...(invokeMode === "RESPONSE_STREAM" && { invokeMode }),
+  };
 }
 
 function headerNameOf(value: unknown, path: (string | number)[], loc: Loc): string {
@@ -752,12 +782,13 @@ export function describeRules(config: Config): string[] {
     const format = (r.payloadFormat ?? "2.0") === "2.0"
       ? ""
       : ` [payload ${r.payloadFormat}${r.multiValueHeaders ? ", multi-value" : ""}]`;
+    const mode = r.invokeMode === "RESPONSE_STREAM" ? " [stream]" : "";
     if (r.kind === "local") {
-      return `${r.hostname} -> local ${r.endpoint} (concurrency ${r.concurrency}, queue ${r.queueLimit})${format}`;
+      return `${r.hostname} -> local ${r.endpoint} (concurrency ${r.concurrency}, queue ${r.queueLimit})${format}${mode}`;
     }
     return `${r.hostname} -> aws ${describeAwsTarget(r)}${
       r.allow.length ? ` allow ${r.allow.join(",")}` : ""
-    }${format}`;
+    }${format}${mode}`;
   });
 }
 

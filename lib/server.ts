@@ -14,6 +14,7 @@ import type { Invoker, InvokeRequest, InvokeResult } from "./invoke/types.ts";
 import type { Logger } from "./log.ts";
 import type { Router } from "./router.ts";
 import { selectFunction } from "./select.ts";
+import { observeStream, streamResultToResponse } from "./stream.ts";
 import { type RequestMeta, requestToEvent, splitTarget } from "./transform.ts";
 
 /** What the handler needs. */
@@ -130,6 +131,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           request.signal,
           config,
         );
+        if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
         response = toResponse(result, request.method, route.rule);
       }
     } catch (err) {
@@ -194,10 +196,36 @@ export function toResponse(result: InvokeResult, method = "GET", format: FormatO
     });
   }
   const body = result.body;
-  if (!(body instanceof Uint8Array)) {
-    throw new LrpError("not_implemented", "Streamed responses are not supported by this invoker");
-  }
+  if (!(body instanceof Uint8Array)) return streamResultToResponse({ ...result, body }, method);
   return formatResultToResponse(format, body, method);
+}
+
+/**
+ * Logs how a streamed body ended, after the access line: a failure after the
+ * response started (the client's response is aborted, never cut short as if
+ * complete) is a warning; a client that left, info.
+ */
+function logStream(
+  body: ReadableStream<Uint8Array>,
+  log: Logger,
+  entry: Record<string, unknown>,
+): ReadableStream<Uint8Array> {
+  const t0 = performance.now();
+  const fields = (bytes: number) => ({
+    requestId: entry.requestId,
+    host: entry.host,
+    target: entry.target,
+    bytes,
+    durationMs: round(performance.now() - t0),
+  });
+  return observeStream(body, {
+    onError(err, bytes) {
+      const e = toLrpError(err);
+      log.warn("response stream aborted", { ...fields(bytes), error: e.code, errorMessage: e.message });
+    },
+    onCancel: (bytes) => log.info("response stream cancelled by client", fields(bytes)),
+    onEnd: (bytes) => log.debug("response stream complete", fields(bytes)),
+  });
 }
 
 function parseDetail(body: InvokeResult["body"]): unknown {

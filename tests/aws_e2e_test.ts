@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type FakeFunction, startFakeLambdaApi } from "./fakes/lambda_api.ts";
+import { parseRawResponse } from "./util.ts";
 
 const REGION = "eu-west-1";
 const CREDENTIALS = { accessKeyId: "AKIDE2ETEST", secretAccessKey: "e2e-secret" };
@@ -104,6 +105,82 @@ aws:
     assert.equal(fake.requests.every((r) => r.signatureValid), true);
     assert.equal(
       fake.requests.every((r) => r.headers.get("authorization")!.includes(`/${REGION}/lambda/aws4_request`)),
+      true,
+    );
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno run main.ts streams an aws RESPONSE_STREAM rule: prelude split across chunks, body in order, mid-stream error aborts", async () => {
+  const prelude = '{"statusCode":200,"headers":{"content-type":"text/plain"},"cookies":["a=1"]}' +
+    "\0".repeat(8);
+  await using fake = startFakeLambdaApi({
+    functions: [{
+      name: "streamer",
+      streaming: { contentType: "application/vnd.awslambda.http-integration-response", delayMs: 5 },
+      handler: (event) => {
+        const path = (event as { rawPath: string }).rawPath;
+        return {
+          kind: "stream",
+          chunks: [prelude.slice(0, 30), prelude.slice(30, -3), prelude.slice(-3) + "one,", "two,", "three"],
+          ...(path === "/fail" && { complete: { ErrorCode: "Runtime.Boom" } }),
+        };
+      },
+    }],
+    credentials: CREDENTIALS,
+    region: REGION,
+  });
+  const dir = await Deno.makeTempDir({ prefix: "lrp-e2e-" });
+  const config = `${dir}/lrp.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `host: 127.0.0.1\nport: 0\naws:\n  - hostname: stream.domain.lb\n    function_name: streamer\n    invoke_mode: RESPONSE_STREAM\n`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", MAIN, config],
+    clearEnv: true,
+    env: {
+      AWS_ENDPOINT_URL_LAMBDA: fake.url,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+    },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const seen: string[] = [];
+  try {
+    const port = await listeningPort(child.stderr, seen);
+    const raw = async (path: string) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(
+        new TextEncoder().encode(
+          `GET ${path} HTTP/1.1\r\nHost: stream.domain.lb\r\nConnection: close\r\n\r\n`,
+        ),
+      );
+      const text = await new Response(conn.readable).text().catch((e) => `read failed: ${e}`);
+      return text;
+    };
+    const ok = await raw("/");
+    assert.match(ok, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(ok, /\r\ncontent-type: text\/plain\r\n/);
+    assert.match(ok, /\r\nset-cookie: a=1\r\n/);
+    assert.match(ok, /\r\ntransfer-encoding: chunked\r\n/);
+    const body = ok.slice(ok.indexOf("\r\n\r\n") + 4);
+    assert.equal(
+      new TextDecoder().decode(parseRawResponse(new TextEncoder().encode(ok)).body),
+      "one,two,three",
+    );
+    assert.equal(body.endsWith("0\r\n\r\n"), true);
+    const failed = await raw("/fail");
+    assert.match(failed, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(failed.endsWith("0\r\n\r\n"), false);
+    assert.equal(
+      fake.requests.every((r) => r.operation === "InvokeWithResponseStream" && r.signatureValid),
       true,
     );
   } finally {

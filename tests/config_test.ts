@@ -154,3 +154,31 @@ Deno.test("parseConfig() takes the region from the file, else AWS_REGION, else A
   assert.equal(parse("", { env: { AWS_DEFAULT_REGION: "sa-east-1" } }).region, "sa-east-1");
   assert.equal(parse("").region, "eu-central-1");
 });
+
+Deno.test("parseConfig() reads invoke_mode RESPONSE_STREAM on local and aws rules, and refuses other values and formats", () => {
+  const config = parseConfig(
+    `local:\n  - hostname: a.test\n    endpoint: http://a:8080\n    invoke_mode: RESPONSE_STREAM\naws:\n  - hostname: b.test\n    function_name: fn\n    invoke_mode: RESPONSE_STREAM\n  - hostname: c.test\n    function_name: fn\n    invoke_mode: BUFFERED\n`,
+    { source: "lrp.yaml" },
+  );
+  assert.deepEqual(config.rules.map((r) => r.invokeMode), ["RESPONSE_STREAM", "RESPONSE_STREAM", undefined]);
+  assert.deepEqual(describeRules(config), [
+    "a.test -> local http://a:8080 (concurrency 1, queue 1000) [stream]",
+    "b.test -> aws fn [stream]",
+    "c.test -> aws fn",
+  ]);
+  assert.throws(
+    () =>
+      parseConfig(`aws:\n  - hostname: b.test\n    function_name: fn\n    invoke_mode: stream\n`, {
+        source: "lrp.yaml",
+      }),
+    { message: 'lrp.yaml:4: aws[0].invoke_mode: "stream" must be "BUFFERED" or "RESPONSE_STREAM"' },
+  );
+  assert.throws(
+    () =>
+      parseConfig(
+        `aws:\n  - hostname: b.test\n    function_name: fn\n    payload_format: "1.0"\n    invoke_mode: RESPONSE_STREAM\n`,
+        { source: "lrp.yaml" },
+      ),
+    { message: 'lrp.yaml:5: aws[0].invoke_mode: RESPONSE_STREAM needs payload_format "2.0"' },
+  );
+});

@@ -18,6 +18,7 @@
 import type * as Sdk from "npm:@aws-sdk/client-lambda@3.1164.0";
 import { LrpError } from "../errors.ts";
 import { Http1Pool } from "../http1.ts";
+import { invokeStreaming } from "./aws_stream.ts";
 import { abortable } from "./local.ts";
 import { type Credentials, signRequest } from "./sigv4.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
@@ -136,6 +137,8 @@ export interface AwsInvokerOptions {
   throttleRetries?: number;
   /** Waits before each retry, ms; tests shorten them. Default 50, 200 (plus up to 50% jitter). */
   retryDelaysMs?: readonly number[];
+  /** `RESPONSE_STREAM` calls `InvokeWithResponseStream` and streams the body; default `BUFFERED`. */
+  invokeMode?: "BUFFERED" | "RESPONSE_STREAM" | undefined;
 }
 
 /**
@@ -150,6 +153,8 @@ export interface AwsInvokerOptions {
  * - Missing credentials or region, rejected credentials, missing permission
  *   → 502 `upstream_auth` saying what is missing.
  * - An abort (client gone, upstream timeout) rejects with the signal's reason.
+ * - With `invokeMode: RESPONSE_STREAM`, `InvokeWithResponseStream` instead
+ *   (see `aws_stream.ts`): the result's body is a stream.
  */
 export class AwsInvoker implements Invoker {
   readonly describe: string;
@@ -171,14 +176,31 @@ export class AwsInvoker implements Invoker {
     const target = qualifier ? `${functionName}:${qualifier}` : functionName;
     const { clients } = this.#options;
     const region = arnRegion(functionName) ?? clients.options.region;
-    const client = await abortable(clients.client(region), request.signal);
+    const [sdk, client] = await abortable(
+      Promise.all([clients.sdk(), clients.client(region)]),
+      request.signal,
+    );
+    const streaming = this.#options.invokeMode === "RESPONSE_STREAM";
     const delays = this.#options.retryDelaysMs ?? [50, 200];
     const retries = this.#options.throttleRetries ?? 2;
     for (let attempt = 0;; attempt++) {
       try {
+        if (streaming) {
+          // Event-stream framing is the SDK's to decode; buffered calls take the direct path.
+          const input: Sdk.InvokeWithResponseStreamCommandInput = {
+            FunctionName: functionName,
+            InvocationType: "RequestResponse",
+            Payload: request.payload,
+          };
+          if (qualifier) input.Qualifier = qualifier;
+          const command = new sdk.InvokeWithResponseStreamCommand(input);
+          if (request.traceId) addTraceHeader(command, request.traceId);
+          return await invokeStreaming(client, command, request.signal, target);
+        }
         return await invokeDirect(client, clients, functionName, qualifier, request);
       } catch (err) {
         if (request.signal.aborted) throw request.signal.reason;
+        if (err instanceof LrpError) throw err;
         const name = errorName(err);
         if (name === "TooManyRequestsException" && attempt < retries) {
           const base = delays[Math.min(attempt, delays.length - 1)] ?? 100;
@@ -192,6 +214,22 @@ export class AwsInvoker implements Invoker {
 
   /** Nothing to release per rule; the shared pool is closed by its owner. */
   close(): void {}
+}
+
+/** Sends `X-Amzn-Trace-Id` with the Invoke call, as Lambda reads it for X-Ray (it is not signed). */
+function addTraceHeader(
+  command: Sdk.InvokeCommand | Sdk.InvokeWithResponseStreamCommand,
+  traceId: string,
+) {
+  // Both stacks take the same build-step middleware; only their output types differ.
+  (command.middlewareStack as Sdk.InvokeCommand["middlewareStack"]).add(
+    (next) => (args) => {
+      const req = args.request as { headers?: Record<string, string> };
+      if (req.headers) req.headers["x-amzn-trace-id"] = traceId;
+      return next(args);
+    },
+    { step: "build", name: "lrpTraceIdHeader" },
+  );
 }
 
 /** A service error of the Invoke API, shaped as the SDK shapes them (name, `$metadata`, `retryAfterSeconds`). */
@@ -345,7 +383,9 @@ export function toAwsLrpError(err: unknown, target: string, region: string, endp
       opts,
     );
   }
-  if (status !== undefined) {
+  const code = (err as { code?: unknown } | null)?.code;
+  // A connection cut after the status line (a stream's headers) still carries $metadata.
+  if (status !== undefined && !(typeof code === "string" && RESET_CODES.has(code))) {
     return new LrpError(
       "upstream_error",
       `The Lambda API failed the invocation of "${target}": ${name || `HTTP ${status}`}`,
@@ -355,6 +395,8 @@ export function toAwsLrpError(err: unknown, target: string, region: string, endp
   const where = endpointUrl || (region ? `lambda.${region}.amazonaws.com` : "the Lambda API");
   return new LrpError("upstream_unreachable", `Cannot reach ${where}: ${message}`, opts);
 }
+
+const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "ECONNABORTED"]);
 
 function inRegion(region: string): string {
   return region ? ` in ${region}` : "";

@@ -8,6 +8,7 @@
 
 import { LrpError } from "../errors.ts";
 import { Http1Error, Http1Pool } from "../http1.ts";
+import { invokeLocalStreaming } from "./local_stream.ts";
 import { type QueueLimits, SlotQueue } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 
@@ -18,6 +19,8 @@ export const RIE_INVOKE_PATH = "/2015-03-31/functions/function/invocations";
 export interface LocalInvokerOptions extends QueueLimits {
   /** Base URL of the RIE, e.g. `http://service-1:8080`. */
   endpoint: string;
+  /** `RESPONSE_STREAM` passes the answer through as it arrives (see `local_stream.ts`); default `BUFFERED`. */
+  invokeMode?: "BUFFERED" | "RESPONSE_STREAM" | undefined;
 }
 
 const decoder = new TextDecoder();
@@ -48,6 +51,7 @@ export class LocalInvoker implements Invoker {
   #path: string;
   #pool: Http1Pool | undefined;
   #client: Deno.HttpClient | undefined;
+  #streaming: boolean;
 
   /** Creates an invoker for one RIE endpoint. */
   constructor(options: LocalInvokerOptions) {
@@ -58,8 +62,9 @@ export class LocalInvoker implements Invoker {
     this.queue = new SlotQueue(this.#endpoint, options);
     // One pooled keep-alive client per endpoint.
     // Plain http (every RIE container): lrp's own keep-alive client, about
-    // twice as fast as fetch; https endpoints go through fetch.
-    if (this.#url.startsWith("http:")) {
+    // twice as fast as fetch; https endpoints and streaming rules go through fetch.
+    this.#streaming = options.invokeMode === "RESPONSE_STREAM";
+    if (this.#url.startsWith("http:") && !this.#streaming) {
       this.#pool = new Http1Pool(this.#url, { maxIdle: options.concurrency });
     } else this.#client = Deno.createHttpClient({ poolMaxIdlePerHost: Math.max(1, options.concurrency) });
   }
@@ -69,6 +74,21 @@ export class LocalInvoker implements Invoker {
     const queuedAt = performance.now();
     const release = await this.queue.acquire(request.signal);
     const queueWaitMs = performance.now() - queuedAt;
+    if (this.#streaming) {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (request.traceId) headers["x-amzn-trace-id"] = request.traceId;
+      const result = await invokeLocalStreaming({
+        url: this.#url,
+        endpoint: this.#endpoint,
+        client: this.#client!,
+        headers,
+        payload: request.payload,
+        holdLimitMs: HOLD_LIMIT_MS,
+        interpret: (status, bytes) => this.#interpret({ status, bytes }),
+        release,
+      }, request.signal);
+      return { ...result, queueWaitMs };
+    }
     // The upstream call is deliberately not aborted by the client's signal: the
     // slot must stay taken until the RIE is free again.
     const call = this.#call(request.payload, request.traceId);

@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { StreamingPrelude } from "../event.ts";
+
 /** One invocation. */
 export interface InvokeRequest {
   /** The event, already JSON-encoded. */
@@ -35,6 +37,11 @@ export interface InvokeResult {
   executedVersion?: string | undefined;
   /** Content type the function declared for a streamed response. */
   contentType?: string | undefined;
+  /**
+   * The decoded `HttpResponseStream.from` prelude of a streamed response
+   * (`body` is then what followed it). Absent: the stream is the body.
+   */
+  prelude?: StreamingPrelude | undefined;
   /** Milliseconds spent waiting for a free slot before the call started. */
   queueWaitMs?: number | undefined;
 }

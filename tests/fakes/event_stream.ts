@@ -61,6 +61,21 @@ export function encodeInvokeComplete(event: InvokeCompleteEvent = {}): Uint8Arra
 }
 
 /**
+ * Encodes an event-stream exception message (§5.2: `:message-type=exception`,
+ * `:exception-type=<name>`, JSON payload), which ends a stream with an error.
+ */
+export function encodeException(type: string, message: string): Uint8Array {
+  return codec.encode({
+    headers: {
+      ":exception-type": { type: "string", value: type },
+      ":content-type": { type: "string", value: "application/json" },
+      ":message-type": { type: "string", value: "exception" },
+    },
+    body: new TextEncoder().encode(JSON.stringify({ message })),
+  });
+}
+
+/**
  * How an encoded stream is cut into socket writes:
  * - `"frame"`: one write per frame (the default);
  * - `"byte"`: one write per byte, the harshest split a decoder can meet;

@@ -22,6 +22,7 @@
  */
 
 import {
+  encodeException,
   encodeInvokeComplete,
   encodePayloadChunk,
   type InvokeCompleteEvent,
@@ -115,8 +116,11 @@ export type FakeOutcome =
     kind: "stream";
     /** Async iterables let a test release chunks one by one. */
     chunks: Iterable<FakeChunk> | AsyncIterable<FakeChunk>;
-    /** `InvokeComplete` members (an `ErrorCode` reports a mid-stream failure); `"omit"` ends without it. */
-    complete?: InvokeCompleteEvent | "omit";
+    /**
+     * `InvokeComplete` members (an `ErrorCode` reports a mid-stream failure); `"omit"` ends without it;
+     * `{exception}` ends with an event-stream exception frame instead.
+     */
+    complete?: InvokeCompleteEvent | "omit" | { exception: string; message?: string };
     /** Overrides the function's {@linkcode FakeStreaming} settings for this invocation. */
     contentType?: string;
     writes?: WritePlan;
@@ -310,10 +314,13 @@ async function* iterate<T>(items: Iterable<T> | AsyncIterable<T>): AsyncGenerato
 /** `PayloadChunk` frames for `chunks`, then `InvokeComplete` unless it is omitted. */
 async function* streamFrames(
   chunks: Iterable<FakeChunk> | AsyncIterable<FakeChunk>,
-  complete: InvokeCompleteEvent | "omit" | undefined,
+  complete: Extract<FakeOutcome, { kind: "stream" }>["complete"],
 ): AsyncGenerator<Uint8Array> {
   for await (const chunk of iterate(chunks)) yield encodePayloadChunk(toBytes(chunk));
-  if (complete !== "omit") yield encodeInvokeComplete(complete ?? {});
+  if (complete === "omit") return;
+  if (complete !== undefined && "exception" in complete) {
+    yield encodeException(complete.exception, complete.message ?? complete.exception);
+  } else yield encodeInvokeComplete(complete ?? {});
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -625,7 +632,12 @@ export function startFakeLambdaApi(options: FakeLambdaApiOptions): FakeLambdaApi
         if (operation === "Invoke") {
           const parts: Uint8Array[] = [];
           for await (const chunk of iterate(outcome.chunks)) parts.push(toBytes(chunk));
-          const complete = outcome.complete === "omit" ? {} : outcome.complete ?? {};
+          const given = outcome.complete ?? {};
+          const complete: InvokeCompleteEvent = given === "omit"
+            ? {}
+            : "exception" in given
+            ? { ErrorCode: given.exception, ErrorDetails: given.message ?? "" }
+            : given;
           if (complete.ErrorCode !== undefined) {
             return answer(
               {
