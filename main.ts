@@ -5,6 +5,7 @@
  * ```sh
  * lrp [CONFIG]            serve (CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml)
  * lrp check [CONFIG]      validate and print the route table
+ * lrp healthcheck [URL]   exit 0 when a running lrp answers pong
  * lrp demo                run example functions behind lrp
  * ```
  *
@@ -16,7 +17,9 @@ import denoJson from "./deno.json" with { type: "json" };
 import { startLrp } from "./lib/app.ts";
 import { type Config, ConfigError, describeRules, loadConfig, parseConfig, SETTINGS } from "./lib/config.ts";
 import { runDemo } from "./lib/demo.ts";
+import { checkHealth, defaultHealthUrl } from "./lib/healthcheck.ts";
 import { createLogger } from "./lib/log.ts";
+import { watchFile } from "./lib/watch.ts";
 
 /** lrp's version. */
 export const VERSION: string = denoJson.version;
@@ -30,17 +33,23 @@ payload format 2.0 events.
 Usage:
   lrp [options] [CONFIG]        serve; CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml
   lrp check [options] [CONFIG]  validate CONFIG and print the route table
+  lrp healthcheck [URL]         exit 0 if lrp answers "pong" (default: the
+                                /ping of CONFIG's port and prefix on 127.0.0.1)
   lrp demo [options]            run example functions behind lrp (no config needed)
 
 Options (flag > environment variable > file > default):
 ${
   SETTINGS.map((s) =>
-    `  --${`${s.flag} <value>`.padEnd(30)} ${s.help} [env ${s.env}, default ${JSON.stringify(s.default)}]`
+    `  --${`${s.flag}${s.switch ? "" : " <value>"}`.padEnd(30)} ${s.help} [env ${s.env}, default ${
+      s.inverse ? "off" : JSON.stringify(s.default)
+    }]`
   )
     .join("\n")
 }
   -h, --help                       show this help
   -V, --version                    show the version
+
+Signals: SIGINT/SIGTERM stop gracefully; SIGHUP reloads the configuration.
 `;
 
 /** Runs the CLI and returns the exit code. */
@@ -49,7 +58,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
   };
-  for (const s of SETTINGS) options[s.flag] = { type: "string" };
+  for (const s of SETTINGS) options[s.flag] = { type: s.switch ? "boolean" : "string" };
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -70,9 +79,10 @@ export async function main(args: string[], env: Record<string, string | undefine
   for (const s of SETTINGS) {
     const v = values[s.flag];
     if (typeof v === "string") flags[s.flag] = v;
+    else if (v === true) flags[s.flag] = "true";
   }
   const [first, ...rest] = positionals;
-  const command = first === "check" || first === "demo" ? first : "serve";
+  const command = first === "check" || first === "demo" || first === "healthcheck" ? first : "serve";
   const operands = command === "serve" ? positionals : rest;
   if (operands.length > 1) {
     console.error(`lrp: too many arguments: ${operands.join(" ")}\nRun "lrp --help" for usage.`);
@@ -83,6 +93,28 @@ export async function main(args: string[], env: Record<string, string | undefine
     const config = parseConfig("", { source: "<demo>", env, flags });
     const log = createLogger(config.logLevel, (line) => console.error(line));
     return await runDemo(config, log, VERSION, waitForStopSignal);
+  }
+
+  if (command === "healthcheck") {
+    let url = operands[0];
+    if (url === undefined) {
+      const path = env.LRP_CONFIG ?? "lrp.yaml";
+      let text = "";
+      try {
+        text = await Deno.readTextFile(path);
+      } catch {
+        // No readable file: the port and prefix come from the environment or defaults.
+      }
+      try {
+        url = defaultHealthUrl(parseConfig(text, { source: path, env, flags }));
+      } catch (err) {
+        console.error(`lrp: invalid configuration: ${err instanceof Error ? err.message : err}`);
+        return 1;
+      }
+    }
+    const result = await checkHealth(url);
+    (result.ok ? console.log : console.error)(`lrp: ${result.message}`);
+    return result.ok ? 0 : 1;
   }
 
   const path = operands[0] ?? env.LRP_CONFIG ?? "lrp.yaml";
@@ -112,7 +144,21 @@ export async function main(args: string[], env: Record<string, string | undefine
     );
     return 1;
   }
+  const reload = () => running.reload(() => loadConfig(path, { env, flags }));
+  const onHangup = () => {
+    log.info("reloading the configuration", { signal: "SIGHUP", config: path });
+    void reload();
+  };
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onHangup);
+  const watch = config.watchConfig
+    ? watchFile(path, () => {
+      log.info("reloading the configuration", { changed: path });
+      void reload();
+    })
+    : undefined;
   const signal = await waitForStopSignal(running.finished);
+  watch?.close();
+  if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", onHangup);
   if (signal) {
     log.info("shutting down", { signal });
     await running.shutdown();

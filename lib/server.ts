@@ -10,6 +10,7 @@ import type { Config } from "./config.ts";
 import { errorResponse, LrpError, toLrpError } from "./errors.ts";
 import type { Invoker, InvokeResult } from "./invoke/types.ts";
 import type { Logger } from "./log.ts";
+import type { LrpMetrics } from "./metrics.ts";
 import type { Router } from "./router.ts";
 import {
   normalizeHost,
@@ -33,6 +34,8 @@ export interface HandlerDeps {
   /** Clock and id source; tests pin them. */
   now?: () => number;
   newRequestId?: () => string;
+  /** Prometheus metrics: served at `{prefix}/metrics` (when set) and told about every request. */
+  metrics?: LrpMetrics | undefined;
 }
 
 /** The connection facts the handler uses (a subset of `Deno.ServeHandlerInfo`). */
@@ -63,10 +66,11 @@ export function createHandler(deps: HandlerDeps): Handler {
   const prefix = config.internalRoutePrefix;
   const pingPath = `${prefix}/ping`;
   const healthPath = `${prefix}/healthz`;
+  const metricsPath = deps.metrics ? `${prefix}/metrics` : undefined;
   const startedAt = now();
 
   const internal = (path: string, method: string): Response | undefined => {
-    if (path !== pingPath && path !== healthPath) return undefined;
+    if (path !== pingPath && path !== healthPath && path !== metricsPath) return undefined;
     if (method !== "GET" && method !== "HEAD") {
       throw new LrpError(
         "method_not_allowed",
@@ -77,6 +81,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       );
     }
     if (path === pingPath) return new Response("pong", { headers: { "content-type": "text/plain" } });
+    if (path === metricsPath) return deps.metrics!.response();
     return Response.json({
       status: "ok",
       version: deps.version,
@@ -94,18 +99,23 @@ export function createHandler(deps: HandlerDeps): Handler {
     const entry: Record<string, unknown> = { requestId, host, method: request.method, path };
     let response: Response;
     let result: InvokeResult | undefined;
+    let route = "unrouted";
+    let bytesIn = 0;
+    let upstreamMs: number | undefined;
     try {
       const own = internal(path, request.method);
       if (own) {
-        entry.target = "internal";
+        entry.target = route = "internal";
         response = own;
       } else {
-        const route = router.match(host);
-        if (!route) {
+        const matched = router.match(host);
+        if (!matched) {
           throw new LrpError("route_not_found", `No route for host "${host}"`);
         }
-        entry.target = route.target.describe;
+        route = matched.rule.hostname;
+        entry.target = matched.target.describe;
         const body = await readBody(request, config.maxBodyBytes);
+        bytesIn = body?.length ?? 0;
         const sourceIp = "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "";
         const meta: RequestMeta = {
           requestId,
@@ -116,13 +126,18 @@ export function createHandler(deps: HandlerDeps): Handler {
         };
         const event = requestToEvent(request, body, meta);
         const payload = encoder.encode(JSON.stringify(event));
-        result = await invokeWithTimeout(
-          route.target,
-          payload,
-          event.headers["x-amzn-trace-id"],
-          request.signal,
-          config,
-        );
+        const invokedAt = performance.now();
+        try {
+          result = await invokeWithTimeout(
+            matched.target,
+            payload,
+            event.headers["x-amzn-trace-id"],
+            request.signal,
+            config,
+          );
+        } finally {
+          upstreamMs = performance.now() - invokedAt;
+        }
         response = toResponse(result);
       }
     } catch (err) {
@@ -142,6 +157,17 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (entry.clientClosed) log.info("request cancelled by client", entry);
     else if (response.status >= 500) log.warn("request", entry);
     else log.info("request", entry);
+    if (deps.metrics) {
+      response = deps.metrics.observe({
+        route,
+        status: response.status,
+        durationMs: entry.durationMs as number,
+        upstreamMs,
+        queueWaitMs: result?.queueWaitMs,
+        error: entry.error as string | undefined,
+        bytesIn,
+      }, response);
+    }
     return response;
   };
 }

@@ -141,3 +141,19 @@ Deno.test("parseConfig() names file, line and key path for every kind of mistake
     env: { LRP_LOG_LEVEL: "loud" },
   });
 });
+
+Deno.test("metrics is on by default; --disable-metrics and LRP_DISABLE_METRICS say the opposite of the key", () => {
+  assert.equal(parse("").metrics, true);
+  assert.equal(parse("metrics: false\n").metrics, false);
+  assert.equal(parse("", { env: { LRP_DISABLE_METRICS: "1" } }).metrics, false);
+  assert.equal(parse("metrics: false\n", { env: { LRP_DISABLE_METRICS: "false" } }).metrics, true);
+  assert.equal(parse("", { flags: { "disable-metrics": "true" } }).metrics, false);
+});
+
+Deno.test("watch_config defaults to false; --watch and LRP_WATCH_CONFIG switch it on", () => {
+  assert.equal(parse("").watchConfig, false);
+  assert.equal(parse("watch_config: true\n").watchConfig, true);
+  assert.equal(parse("", { env: { LRP_WATCH_CONFIG: "yes" } }).watchConfig, true);
+  assert.equal(parse("", { flags: { watch: "true" } }).watchConfig, true);
+  rejects("watch_config: sometimes\n", 'lrp.yaml:1: watch_config: "sometimes" must be true or false');
+});
