@@ -6,6 +6,8 @@
  * lrp [CONFIG]            serve (CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml)
  * lrp check [CONFIG]      validate and print the route table
  * lrp healthcheck [URL]   exit 0 when a running lrp answers pong
+ * lrp lambda [CONFIG]     run as a Lambda function (custom runtime, Function URL events)
+ * lrp extension [CONFIG]  run as a Lambda extension serving lrp on localhost
  * lrp demo                run example functions behind lrp
  * ```
  *
@@ -14,11 +16,14 @@
 
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
-import { startLrp } from "./lib/app.ts";
+import { buildRouter, startLrp } from "./lib/app.ts";
 import { type Config, ConfigError, describeRules, loadConfig, parseConfig, SETTINGS } from "./lib/config.ts";
 import { runDemo } from "./lib/demo.ts";
+import { runExtension } from "./lib/extension.ts";
 import { checkHealth, defaultHealthUrl } from "./lib/healthcheck.ts";
+import { reportInitError, runLambdaRuntime } from "./lib/lambda.ts";
 import { createLogger } from "./lib/log.ts";
+import { createHandler } from "./lib/server.ts";
 import { watchFile } from "./lib/watch.ts";
 
 /** lrp's version. */
@@ -35,6 +40,12 @@ Usage:
   lrp check [options] [CONFIG]  validate CONFIG and print the route table
   lrp healthcheck [URL]         exit 0 if lrp answers "pong" (default: the
                                 /ping of CONFIG's port and prefix on 127.0.0.1)
+  lrp lambda [options] [CONFIG] run as a Lambda function behind a Function URL
+                                (custom runtime; the default when
+                                $AWS_LAMBDA_RUNTIME_API is set)
+  lrp extension [options] [CONFIG]
+                                run as a Lambda extension serving lrp on its
+                                host:port until Lambda shuts down
   lrp demo [options]            run example functions behind lrp (no config needed)
 
 Options (flag > environment variable > file > default):
@@ -82,8 +93,9 @@ export async function main(args: string[], env: Record<string, string | undefine
     else if (v === true) flags[s.flag] = "true";
   }
   const [first, ...rest] = positionals;
-  const command = first === "check" || first === "demo" || first === "healthcheck" ? first : "serve";
-  const operands = command === "serve" ? positionals : rest;
+  const named = ["check", "demo", "healthcheck", "lambda", "extension"].find((c) => c === first);
+  const command = named ?? (env.AWS_LAMBDA_RUNTIME_API ? "lambda" : "serve");
+  const operands = named ? rest : positionals;
   if (operands.length > 1) {
     console.error(`lrp: too many arguments: ${operands.join(" ")}\nRun "lrp --help" for usage.`);
     return 2;
@@ -124,9 +136,37 @@ export async function main(args: string[], env: Record<string, string | undefine
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`lrp: invalid configuration: ${err.message}`);
+      if (command === "lambda" && env.AWS_LAMBDA_RUNTIME_API) {
+        await reportInitError(env.AWS_LAMBDA_RUNTIME_API, err).catch(() => {});
+      }
       return 1;
     }
     throw err;
+  }
+  if (command === "lambda" || command === "extension") {
+    const api = env.AWS_LAMBDA_RUNTIME_API;
+    if (!api) {
+      console.error(`lrp: ${command} mode needs AWS_LAMBDA_RUNTIME_API (set by Lambda)`);
+      return 2;
+    }
+    const log = createLogger(config.logLevel, (line) => console.error(line));
+    if (command === "lambda") {
+      const handler = createHandler({
+        config,
+        router: buildRouter(config),
+        log,
+        version: VERSION,
+        listenPort: 443,
+      });
+      log.info("lrp running as a Lambda function", { config: config.source, routes: describeRules(config) });
+      await runLambdaRuntime({ api, handler, log });
+      return 0;
+    }
+    const running = startLrp(config, log, VERSION);
+    const reason = await runExtension({ api, name: env.LRP_EXTENSION_NAME ?? "lrp", log });
+    log.info("shutting down", { extensionShutdown: reason });
+    await running.shutdown();
+    return 0;
   }
   if (command === "check") {
     console.log(`${path}: ok, ${config.rules.length} route(s), listening on ${config.host}:${config.port}`);
