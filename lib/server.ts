@@ -12,6 +12,7 @@ import type { Invoker, InvokeResult } from "./invoke/types.ts";
 import type { Logger } from "./log.ts";
 import type { LrpMetrics } from "./metrics.ts";
 import type { Router } from "./router.ts";
+import { traceInvocation } from "./tracing.ts";
 import {
   normalizeHost,
   preludeToResponse,
@@ -125,15 +126,20 @@ export function createHandler(deps: HandlerDeps): Handler {
           traceId: newTraceId(timeEpoch),
         };
         const event = requestToEvent(request, body, meta);
-        const payload = encoder.encode(JSON.stringify(event));
         const invokedAt = performance.now();
         try {
-          result = await invokeWithTimeout(
-            matched.target,
-            payload,
-            event.headers["x-amzn-trace-id"],
-            request.signal,
-            config,
+          // Tracing may add `traceparent` to the event: encode it afterwards.
+          result = await traceInvocation(
+            { rule: matched.rule, target: matched.target.describe },
+            event.headers,
+            () =>
+              invokeWithTimeout(
+                matched.target,
+                encoder.encode(JSON.stringify(event)),
+                event.headers["x-amzn-trace-id"],
+                request.signal,
+                config,
+              ),
           );
         } finally {
           upstreamMs = performance.now() - invokedAt;
