@@ -5,6 +5,9 @@
  * ```sh
  * lrp [CONFIG]            serve (CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml)
  * lrp check [CONFIG]      validate and print the route table
+ * lrp healthcheck [URL]   exit 0 when a running lrp answers pong
+ * lrp lambda [CONFIG]     run as a Lambda function (custom runtime, Function URL events)
+ * lrp extension [CONFIG]  run as a Lambda extension serving lrp on localhost
  * lrp demo                run example functions behind lrp
  * ```
  *
@@ -13,10 +16,15 @@
 
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
-import { startLrp } from "./lib/app.ts";
+import { buildRouter, startLrp } from "./lib/app.ts";
 import { type Config, ConfigError, describeRules, loadConfig, parseConfig, SETTINGS } from "./lib/config.ts";
 import { runDemo } from "./lib/demo.ts";
+import { runExtension } from "./lib/extension.ts";
+import { checkHealth, defaultHealthUrl } from "./lib/healthcheck.ts";
+import { reportInitError, runLambdaRuntime } from "./lib/lambda.ts";
 import { createBufferedSink, createLogger } from "./lib/log.ts";
+import { createHandler } from "./lib/server.ts";
+import { watchFile } from "./lib/watch.ts";
 
 /** Log lines go to stderr in asynchronous batches, off the request path. */
 const stderrLines = createBufferedSink(Deno.stderr);
@@ -33,17 +41,29 @@ payload format 2.0 events.
 Usage:
   lrp [options] [CONFIG]        serve; CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml
   lrp check [options] [CONFIG]  validate CONFIG and print the route table
+  lrp healthcheck [URL]         exit 0 if lrp answers "pong" (default: the
+                                /ping of CONFIG's port and prefix on 127.0.0.1)
+  lrp lambda [options] [CONFIG] run as a Lambda function behind a Function URL
+                                (custom runtime; the default when
+                                $AWS_LAMBDA_RUNTIME_API is set)
+  lrp extension [options] [CONFIG]
+                                run as a Lambda extension serving lrp on its
+                                host:port until Lambda shuts down
   lrp demo [options]            run example functions behind lrp (no config needed)
 
 Options (flag > environment variable > file > default):
 ${
   SETTINGS.map((s) =>
-    `  --${`${s.flag} <value>`.padEnd(30)} ${s.help} [env ${s.env}, default ${JSON.stringify(s.default)}]`
+    `  --${`${s.flag}${s.switch ? "" : " <value>"}`.padEnd(30)} ${s.help} [env ${s.env}, default ${
+      s.inverse ? "off" : JSON.stringify(s.default)
+    }]`
   )
     .join("\n")
 }
   -h, --help                       show this help
   -V, --version                    show the version
+
+Signals: SIGINT/SIGTERM stop gracefully; SIGHUP reloads the configuration.
 `;
 
 /** Runs the CLI and returns the exit code. */
@@ -52,7 +72,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
   };
-  for (const s of SETTINGS) options[s.flag] = { type: "string" };
+  for (const s of SETTINGS) options[s.flag] = { type: s.switch ? "boolean" : "string" };
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -73,10 +93,12 @@ export async function main(args: string[], env: Record<string, string | undefine
   for (const s of SETTINGS) {
     const v = values[s.flag];
     if (typeof v === "string") flags[s.flag] = v;
+    else if (v === true) flags[s.flag] = "true";
   }
   const [first, ...rest] = positionals;
-  const command = first === "check" || first === "demo" ? first : "serve";
-  const operands = command === "serve" ? positionals : rest;
+  const named = ["check", "demo", "healthcheck", "lambda", "extension"].find((c) => c === first);
+  const command = named ?? (env.AWS_LAMBDA_RUNTIME_API ? "lambda" : "serve");
+  const operands = named ? rest : positionals;
   if (operands.length > 1) {
     console.error(`lrp: too many arguments: ${operands.join(" ")}\nRun "lrp --help" for usage.`);
     return 2;
@@ -88,6 +110,28 @@ export async function main(args: string[], env: Record<string, string | undefine
     return await runDemo(config, log, VERSION, waitForStopSignal);
   }
 
+  if (command === "healthcheck") {
+    let url = operands[0];
+    if (url === undefined) {
+      const path = env.LRP_CONFIG ?? "lrp.yaml";
+      let text = "";
+      try {
+        text = await Deno.readTextFile(path);
+      } catch {
+        // No readable file: the port and prefix come from the environment or defaults.
+      }
+      try {
+        url = defaultHealthUrl(parseConfig(text, { source: path, env, flags }));
+      } catch (err) {
+        console.error(`lrp: invalid configuration: ${err instanceof Error ? err.message : err}`);
+        return 1;
+      }
+    }
+    const result = await checkHealth(url);
+    (result.ok ? console.log : console.error)(`lrp: ${result.message}`);
+    return result.ok ? 0 : 1;
+  }
+
   const path = operands[0] ?? env.LRP_CONFIG ?? "lrp.yaml";
   let config: Config;
   try {
@@ -95,9 +139,37 @@ export async function main(args: string[], env: Record<string, string | undefine
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`lrp: invalid configuration: ${err.message}`);
+      if (command === "lambda" && env.AWS_LAMBDA_RUNTIME_API) {
+        await reportInitError(env.AWS_LAMBDA_RUNTIME_API, err).catch(() => {});
+      }
       return 1;
     }
     throw err;
+  }
+  if (command === "lambda" || command === "extension") {
+    const api = env.AWS_LAMBDA_RUNTIME_API;
+    if (!api) {
+      console.error(`lrp: ${command} mode needs AWS_LAMBDA_RUNTIME_API (set by Lambda)`);
+      return 2;
+    }
+    const log = createLogger(config.logLevel, stderrLines.write);
+    if (command === "lambda") {
+      const handler = createHandler({
+        config,
+        router: buildRouter(config),
+        log,
+        version: VERSION,
+        listenPort: 443,
+      });
+      log.info("lrp running as a Lambda function", { config: config.source, routes: describeRules(config) });
+      await runLambdaRuntime({ api, handler, log });
+      return 0;
+    }
+    const running = startLrp(config, log, VERSION);
+    const reason = await runExtension({ api, name: env.LRP_EXTENSION_NAME ?? "lrp", log });
+    log.info("shutting down", { extensionShutdown: reason });
+    await running.shutdown();
+    return 0;
   }
   if (command === "check") {
     console.log(`${path}: ok, ${config.rules.length} route(s), listening on ${config.host}:${config.port}`);
@@ -115,7 +187,21 @@ export async function main(args: string[], env: Record<string, string | undefine
     );
     return 1;
   }
+  const reload = () => running.reload(() => loadConfig(path, { env, flags }));
+  const onHangup = () => {
+    log.info("reloading the configuration", { signal: "SIGHUP", config: path });
+    void reload();
+  };
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onHangup);
+  const watch = config.watchConfig
+    ? watchFile(path, () => {
+      log.info("reloading the configuration", { changed: path });
+      void reload();
+    })
+    : undefined;
   const signal = await waitForStopSignal(running.finished);
+  watch?.close();
+  if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", onHangup);
   if (signal) {
     log.info("shutting down", { signal });
     await running.shutdown();

@@ -1,17 +1,18 @@
 /**
  * Wires a configuration into a running server: one invoker per rule, the
- * router, the handler, `Deno.serve`, and graceful shutdown.
+ * router, the handler, `Deno.serve`, metrics, reload and graceful shutdown.
  *
  * @module
  */
 
-import { type Config, describeAwsTarget, describeRules, type Rule } from "./config.ts";
+import { type Config, ConfigError, describeAwsTarget, describeRules, type Rule } from "./config.ts";
 import { AwsInvoker, LambdaClients } from "./invoke/aws.ts";
 import { LocalInvoker } from "./invoke/local.ts";
 import type { Invoker } from "./invoke/types.ts";
 import type { Logger } from "./log.ts";
+import { LrpMetrics, type QueueSource } from "./metrics.ts";
 import { createRouter, type Router } from "./router.ts";
-import { createHandler } from "./server.ts";
+import { createHandler, type Handler } from "./server.ts";
 
 /** A running lrp. */
 export interface RunningLrp {
@@ -21,6 +22,34 @@ export interface RunningLrp {
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
   finished: Promise<void>;
+  /** The configuration serving new requests. */
+  readonly config: Config;
+  /** Metrics, also served at `{prefix}/metrics` while the setting is on. */
+  readonly metrics: LrpMetrics;
+  /**
+   * Loads a new configuration with `load` and swaps it in without dropping a
+   * request; resolves `false` (old configuration kept, error logged) when
+   * `load` throws. Reloads run one at a time, in call order.
+   */
+  reload(load: () => Config | Promise<Config>): Promise<boolean>;
+}
+
+/** One configuration being served, and the requests still running on it. */
+interface Generation {
+  config: Config;
+  router: Router<Invoker>;
+  handler: Handler;
+  inFlight: number;
+  retired: boolean;
+  /** Invokers this generation owns (closed once it is retired and idle). */
+  owned: Set<Invoker>;
+  /** The Lambda API clients of its aws rules, closed with it. */
+  clients: LambdaClients | undefined;
+}
+
+/** Rules that differ only in host name and position can share their invoker (and its queue). */
+function invokerKey(rule: Config["rules"][number]): string {
+  return JSON.stringify({ ...rule, hostname: "", line: 0 });
 }
 
 /**
@@ -47,19 +76,24 @@ export function buildInvoker(rule: Rule, clients?: LambdaClients): Invoker {
   });
 }
 
-/**
- * Builds the router of a configuration. The AWS SDK is loaded only when
- * there are aws rules; their shared client pool is closed with the last
- * route.
- */
-export function buildRouter(config: Config): Router<Invoker> {
-  const clients = config.rules.some((r) => r.kind === "aws")
+/** The shared Lambda API clients of a configuration's aws rules; none (and no SDK) without any. */
+function lambdaClients(config: Config): LambdaClients | undefined {
+  return config.rules.some((r) => r.kind === "aws")
     ? new LambdaClients({
       region: config.region,
       endpointUrl: config.endpointUrl,
       profile: config.awsProfile,
     })
     : undefined;
+}
+
+/**
+ * Builds the router of a configuration. The AWS SDK is loaded only when
+ * there are aws rules; their shared client pool is closed with the last
+ * route.
+ */
+export function buildRouter(config: Config): Router<Invoker> {
+  const clients = lambdaClients(config);
   const router = createRouter(config.rules, (rule) => buildInvoker(rule, clients));
   if (clients && router.routes.length > 0) {
     const last = router.routes[router.routes.length - 1]!.target;
@@ -68,10 +102,70 @@ export function buildRouter(config: Config): Router<Invoker> {
   return router;
 }
 
-/** Starts serving `config`; logs the address and the route table once listening. */
+/**
+ * Starts serving `config`; logs the address and the route table once
+ * listening.
+ *
+ * Requests go through a swappable reference to the current generation, so a
+ * reload changes routes between two requests; each request finishes on the
+ * generation it started with. Invokers whose rule did not change move to the
+ * new generation (a local endpoint keeps its queue, so an RIE never sees two
+ * invocations at once across a reload); the others are closed when the last
+ * request of the old generation is done. The listen address cannot change.
+ */
 export function startLrp(config: Config, log: Logger, version: string): RunningLrp {
-  const router = buildRouter(config);
-  const current: { handler?: ReturnType<typeof createHandler> } = {};
+  let current: Generation;
+  let listenPort = 0;
+  const retiring = new Set<Generation>();
+  const metrics = new LrpMetrics(version, () => queueSources(current));
+
+  const generation = (cfg: Config, previous?: Generation): Generation => {
+    const pool = new Map<string, Invoker[]>();
+    for (const r of previous?.router.routes ?? []) {
+      const key = invokerKey(r.rule);
+      pool.set(key, [...pool.get(key) ?? [], r.target]);
+    }
+    const owned = new Set<Invoker>();
+    const clients = lambdaClients(cfg);
+    const router = createRouter(cfg.rules, (rule) => {
+      // Local invokers carry the endpoint's queue across a reload; aws invokers are cheap and
+      // belong to the generation's own clients.
+      const reused = rule.kind === "local" ? pool.get(invokerKey(rule))?.shift() : undefined;
+      const invoker = reused ?? buildInvoker(rule, clients);
+      if (reused) previous!.owned.delete(reused);
+      owned.add(invoker);
+      return invoker;
+    });
+    const handler = createHandler({
+      config: cfg,
+      router,
+      log,
+      version,
+      listenPort,
+      metrics: cfg.metrics ? metrics : undefined,
+    });
+    return { config: cfg, router, handler, inFlight: 0, retired: false, owned, clients };
+  };
+
+  const closeIfIdle = async (g: Generation) => {
+    if (!g.retired || g.inFlight > 0 || !retiring.delete(g)) return;
+    for (const invoker of g.owned) await invoker.close?.();
+    await g.clients?.close();
+  };
+
+  const serve = async (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
+    const g = current;
+    g.inFlight++;
+    metrics.inFlight.add({}, 1);
+    try {
+      return await g.handler(request, info);
+    } finally {
+      g.inFlight--;
+      metrics.inFlight.add({}, -1);
+      if (g.retired && g.inFlight === 0) void closeIfIdle(g);
+    }
+  };
+
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
@@ -80,29 +174,84 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
       log.error("bug: unhandled error in handler", { error: String(err) });
       return Response.json({ error: "internal", message: "Internal error in lrp" }, { status: 500 });
     },
-  }, (request, info) => current.handler!(request, info));
+  }, serve);
   const addr = server.addr as Deno.NetAddr;
-  current.handler = createHandler({ config, router, log, version, listenPort: addr.port });
+  listenPort = addr.port;
+  current = generation(config);
   log.info("lrp listening", {
     address: `http://${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`,
     config: config.source,
     routes: describeRules(config),
   });
-  const closeAll = async () => {
-    for (const r of router.routes) await r.target.close?.();
+
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reloadOnce = async (load: () => Config | Promise<Config>): Promise<boolean> => {
+    let next: Config;
+    try {
+      next = await load();
+    } catch (err) {
+      metrics.reloads.inc({ result: "error" });
+      const message = err instanceof Error ? err.message : String(err);
+      if (err instanceof ConfigError) {
+        log.error("reload rejected: invalid configuration; still serving the previous one", {
+          error: message,
+        });
+      } else log.error("reload failed; still serving the previous configuration", { error: message });
+      return false;
+    }
+    const old = current;
+    if (next.host !== old.config.host || next.port !== old.config.port) {
+      log.warn("reload cannot change the listen address; restart lrp to move it", {
+        listening: `${old.config.host}:${old.config.port}`,
+        configured: `${next.host}:${next.port}`,
+      });
+    }
+    if (next.logLevel !== old.config.logLevel) {
+      log.warn("reload cannot change log_level; restart lrp to apply it", { logLevel: old.config.logLevel });
+    }
+    current = generation(next, old);
+    old.retired = true;
+    retiring.add(old);
+    void closeIfIdle(old);
+    metrics.reloads.inc({ result: "ok" });
+    log.info("configuration reloaded", { config: next.source, routes: describeRules(next) });
+    return true;
   };
+
   return {
     addr,
     finished: server.finished,
+    metrics,
+    get config() {
+      return current.config;
+    },
+    reload(load) {
+      const run = reloading.then(() => reloadOnce(load));
+      reloading = run;
+      return run;
+    },
     async shutdown() {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs);
+        timer = setTimeout(() => resolve("timeout"), current.config.shutdownTimeoutMs);
       });
       const outcome = await Promise.race([server.shutdown().then(() => "done" as const), deadline]);
       clearTimeout(timer);
       if (outcome === "timeout") log.warn("shutdown timeout: in-flight requests were cut", {});
-      await closeAll();
+      for (const g of [...retiring, current]) {
+        for (const invoker of g.owned) await invoker.close?.();
+        await g.clients?.close();
+      }
+      retiring.clear();
     },
   };
+}
+
+/** The local endpoints of a generation, for the queue gauges. */
+function* queueSources(g: Generation | undefined): Iterable<QueueSource> {
+  for (const r of g?.router.routes ?? []) {
+    if (r.rule.kind === "local" && r.target instanceof LocalInvoker) {
+      yield { route: r.rule.hostname, endpoint: r.rule.endpoint, stats: r.target.queue.stats };
+    }
+  }
 }

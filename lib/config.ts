@@ -109,6 +109,10 @@ export interface Config {
   /** Defaults for local rules that do not set their own. */
   queueLimit: number;
   queueTimeoutMs: number;
+  /** Serve Prometheus metrics at `{prefix}/metrics`. */
+  metrics: boolean;
+  /** Reload the configuration when its file changes. */
+  watchConfig: boolean;
   rules: Rule[];
 }
 
@@ -146,6 +150,10 @@ export interface Setting {
   kind: Kind;
   default: string;
   help: string;
+  /** The flag takes no value (`--watch`): present means `"true"`. */
+  switch?: boolean;
+  /** Flag and environment variable say the opposite of the key (`--disable-metrics` vs `metrics`). */
+  inverse?: boolean;
 }
 
 /** Every top-level setting. */
@@ -285,6 +293,27 @@ export const SETTINGS: readonly Setting[] = [
     default: "30s",
     help: "longest wait for a local endpoint slot (then 503)",
   },
+  {
+    key: "metrics",
+    field: "metrics",
+    flag: "disable-metrics",
+    env: "LRP_DISABLE_METRICS",
+    kind: "boolean",
+    default: "true",
+    help: "do not serve Prometheus metrics at {prefix}/metrics (file: metrics: false)",
+    switch: true,
+    inverse: true,
+  },
+  {
+    key: "watch_config",
+    field: "watchConfig",
+    flag: "watch",
+    env: "LRP_WATCH_CONFIG",
+    kind: "boolean",
+    default: "false",
+    help: "reload the configuration when its file changes (SIGHUP always reloads)",
+    switch: true,
+  },
 ];
 
 /** Keys of a `local:` rule. */
@@ -366,9 +395,11 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   for (const s of SETTINGS) {
     const flag = inputs.flags?.[s.flag];
     const env = inputs.env?.[s.env];
-    if (flag !== undefined) record[s.field] = convert(s.kind, flag, `flag --${s.flag}`);
-    else if (env !== undefined && env !== "") record[s.field] = convert(s.kind, env, `environment ${s.env}`);
-    else if (data[s.key] !== undefined && data[s.key] !== null) {
+    const flip = (v: unknown) => s.inverse ? !v : v;
+    if (flag !== undefined) record[s.field] = flip(convert(s.kind, flag, `flag --${s.flag}`));
+    else if (env !== undefined && env !== "") {
+      record[s.field] = flip(convert(s.kind, env, `environment ${s.env}`));
+    } else if (data[s.key] !== undefined && data[s.key] !== null) {
       record[s.field] = convert(s.kind, data[s.key], loc([s.key]));
     } else record[s.field] = convert(s.kind, s.default, `default of ${s.key}`);
   }

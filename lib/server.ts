@@ -12,9 +12,11 @@ import { encodeEvent, type FormatOptions, formatResultToResponse } from "./forma
 import { type ForwardTrust, parseCidr, routingHost } from "./forwarded.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./invoke/types.ts";
 import type { Logger } from "./log.ts";
+import type { LrpMetrics } from "./metrics.ts";
 import type { Router } from "./router.ts";
 import { selectFunction } from "./select.ts";
 import { observeStream, streamResultToResponse } from "./stream.ts";
+import { traceInvocation } from "./tracing.ts";
 import { type RequestMeta, requestToEvent, splitTarget } from "./transform.ts";
 
 /** What the handler needs. */
@@ -29,6 +31,8 @@ export interface HandlerDeps {
   /** Clock and id source; tests pin them. */
   now?: () => number;
   newRequestId?: () => string;
+  /** Prometheus metrics: served at `{prefix}/metrics` (when set) and told about every request. */
+  metrics?: LrpMetrics | undefined;
 }
 
 /** The connection facts the handler uses (a subset of `Deno.ServeHandlerInfo`). */
@@ -60,6 +64,7 @@ export function createHandler(deps: HandlerDeps): Handler {
   const prefix = config.internalRoutePrefix;
   const pingPath = `${prefix}/ping`;
   const healthPath = `${prefix}/healthz`;
+  const metricsPath = deps.metrics ? `${prefix}/metrics` : undefined;
   const startedAt = now();
   const trust: ForwardTrust = {
     all: config.trustForwardedHost,
@@ -67,7 +72,7 @@ export function createHandler(deps: HandlerDeps): Handler {
   };
 
   const internal = (path: string, method: string): Response | undefined => {
-    if (path !== pingPath && path !== healthPath) return undefined;
+    if (path !== pingPath && path !== healthPath && path !== metricsPath) return undefined;
     if (method !== "GET" && method !== "HEAD") {
       throw new LrpError(
         "method_not_allowed",
@@ -78,6 +83,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       );
     }
     if (path === pingPath) return new Response("pong", { headers: { "content-type": "text/plain" } });
+    if (path === metricsPath) return deps.metrics!.response();
     return Response.json({
       status: "ok",
       version: deps.version,
@@ -96,22 +102,27 @@ export function createHandler(deps: HandlerDeps): Handler {
     const entry: Record<string, unknown> = { requestId, host, method: request.method, path };
     let response: Response;
     let result: InvokeResult | undefined;
+    let route = "unrouted";
+    let bytesIn = 0;
+    let upstreamMs: number | undefined;
     try {
       const own = internal(path, request.method);
       if (own) {
-        entry.target = "internal";
+        entry.target = route = "internal";
         response = own;
       } else {
-        const route = router.match(host);
-        if (!route) {
+        const matched = router.match(host);
+        if (!matched) {
           throw new LrpError("route_not_found", `No route for host "${host}"`);
         }
-        entry.target = route.target.describe;
-        const choice = route.rule.kind === "aws"
-          ? selectFunction(route.rule, route.params, request.headers, host)
+        route = matched.rule.hostname;
+        entry.target = matched.target.describe;
+        const choice = matched.rule.kind === "aws"
+          ? selectFunction(matched.rule, matched.params, request.headers, host)
           : undefined;
         if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
         const body = await readBody(request, config.maxBodyBytes);
+        bytesIn = body?.length ?? 0;
         const meta: RequestMeta = {
           requestId,
           timeEpoch,
@@ -120,19 +131,35 @@ export function createHandler(deps: HandlerDeps): Handler {
           traceId: newTraceId(timeEpoch),
         };
         const event = requestToEvent(request, body, meta);
-        result = await invokeWithTimeout(
-          route.target,
-          {
-            payload: encodeEvent(route.rule, event),
-            traceId: event.headers["x-amzn-trace-id"],
-            functionName: choice?.functionName,
-            qualifier: choice?.qualifier,
-          },
-          request.signal,
-          config,
-        );
+        const invokedAt = performance.now();
+        try {
+          // Tracing may add `traceparent` to the event: encode it afterwards.
+          result = await traceInvocation(
+            {
+              rule: matched.rule,
+              target: matched.target.describe,
+              functionName: choice?.functionName,
+              qualifier: choice?.qualifier,
+            },
+            event.headers,
+            () =>
+              invokeWithTimeout(
+                matched.target,
+                {
+                  payload: encodeEvent(matched.rule, event),
+                  traceId: event.headers["x-amzn-trace-id"],
+                  functionName: choice?.functionName,
+                  qualifier: choice?.qualifier,
+                },
+                request.signal,
+                config,
+              ),
+          );
+        } finally {
+          upstreamMs = performance.now() - invokedAt;
+        }
         if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
-        response = toResponse(result, request.method, route.rule);
+        response = toResponse(result, request.method, matched.rule);
       }
     } catch (err) {
       const e = toLrpError(err);
@@ -151,6 +178,18 @@ export function createHandler(deps: HandlerDeps): Handler {
     if (entry.clientClosed) log.info("request cancelled by client", entry);
     else if (response.status >= 500) log.warn("request", entry);
     else log.info("request", entry);
+    if (deps.metrics) {
+      response = deps.metrics.observe({
+        route,
+        status: response.status,
+        durationMs: entry.durationMs as number,
+        upstreamMs,
+        queueWaitMs: result?.queueWaitMs,
+        error: entry.error as string | undefined,
+        bytesIn,
+        streamed: result?.body instanceof ReadableStream,
+      }, response);
+    }
     return response;
   };
 }

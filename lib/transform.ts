@@ -374,6 +374,18 @@ export function checkStatus(status: unknown): number {
  * 205, 304), which `Response` would reject. `HEAD` bodies are dropped by the
  * server, which still reports their length as the origin would.
  */
+/**
+ * Body lengths of the responses lrp built from buffered bytes, so metrics can
+ * count bytes out without wrapping the body in a stream (which would turn a
+ * `Content-Length` response into a chunked one).
+ */
+const bodyLengths = new WeakMap<Response, number>();
+
+/** The body length of a response lrp built from buffered bytes, if known. */
+export function knownBodyLength(response: Response): number | undefined {
+  return bodyLengths.get(response);
+}
+
 export function makeResponse(
   status: number,
   headers: Headers,
@@ -381,7 +393,11 @@ export function makeResponse(
   method = "GET",
 ): Response {
   const noBody = NULL_BODY_STATUS.has(status) || (method === "HEAD" && headers.has("content-length"));
-  return new Response(noBody ? null : body as BodyInit, { status, headers });
+  const response = new Response(noBody ? null : body as BodyInit, { status, headers });
+  if (noBody || method === "HEAD") bodyLengths.set(response, 0);
+  else if (body === null) bodyLengths.set(response, 0);
+  else if (body instanceof Uint8Array) bodyLengths.set(response, body.byteLength);
+  return response;
 }
 
 /**

@@ -182,3 +182,19 @@ Deno.test("parseConfig() reads invoke_mode RESPONSE_STREAM on local and aws rule
     { message: 'lrp.yaml:5: aws[0].invoke_mode: RESPONSE_STREAM needs payload_format "2.0"' },
   );
 });
+
+Deno.test("metrics is on by default; --disable-metrics and LRP_DISABLE_METRICS say the opposite of the key", () => {
+  assert.equal(parse("").metrics, true);
+  assert.equal(parse("metrics: false\n").metrics, false);
+  assert.equal(parse("", { env: { LRP_DISABLE_METRICS: "1" } }).metrics, false);
+  assert.equal(parse("metrics: false\n", { env: { LRP_DISABLE_METRICS: "false" } }).metrics, true);
+  assert.equal(parse("", { flags: { "disable-metrics": "true" } }).metrics, false);
+});
+
+Deno.test("watch_config defaults to false; --watch and LRP_WATCH_CONFIG switch it on", () => {
+  assert.equal(parse("").watchConfig, false);
+  assert.equal(parse("watch_config: true\n").watchConfig, true);
+  assert.equal(parse("", { env: { LRP_WATCH_CONFIG: "yes" } }).watchConfig, true);
+  assert.equal(parse("", { flags: { watch: "true" } }).watchConfig, true);
+  rejects("watch_config: sometimes\n", 'lrp.yaml:1: watch_config: "sometimes" must be true or false');
+});
