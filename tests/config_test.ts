@@ -198,3 +198,11 @@ Deno.test("watch_config defaults to false; --watch and LRP_WATCH_CONFIG switch i
   assert.equal(parse("", { flags: { watch: "true" } }).watchConfig, true);
   rejects("watch_config: sometimes\n", 'lrp.yaml:1: watch_config: "sometimes" must be true or false');
 });
+
+Deno.test("the repository's lrp.yaml and examples/lrp.yaml are valid", async () => {
+  for (const path of ["../lrp.yaml", "../examples/lrp.yaml"]) {
+    const text = await Deno.readTextFile(new URL(path, import.meta.url));
+    const config = parseConfig(text, { source: path });
+    assert.equal(config.rules.length, 2, path);
+  }
+});
