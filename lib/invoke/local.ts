@@ -189,6 +189,9 @@ const ERROR_KEYS = new Set(["errorType", "errorMessage", "trace", "stackTrace", 
  */
 export function rieErrorType(bytes: Uint8Array): string | undefined {
   if (bytes[0] !== 0x7b || bytes.length > 256 * 1024) return undefined;
+  // Runtimes write compact JSON: the first key tells, without parsing every result twice.
+  const first = /^\{\s*"([A-Za-z]+)"/.exec(decoder.decode(bytes.subarray(0, 24)))?.[1];
+  if (first === undefined || !ERROR_KEYS.has(first)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(bytes));
