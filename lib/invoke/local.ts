@@ -28,6 +28,13 @@ const decoder = new TextDecoder();
  * RIE a second invocation while it still runs the first.
  */
 const HOLD_LIMIT_MS = 905_000;
+/**
+ * The largest answer read from an RIE: its own cap on a result, 6 MiB + 100 B
+ * (reference §6.4), which is also the size AWS names in
+ * `Function.ResponseSizeTooLarge`. Anything longer is not a Lambda result, and
+ * reading it whole would let one endpoint exhaust lrp's memory.
+ */
+export const MAX_RESULT_BYTES = 6 * 1024 * 1024 + 100;
 const TIMEOUT_RE = /^Task timed out after \d+(\.\d+)? seconds$/;
 
 /**
@@ -97,8 +104,9 @@ export class LocalInvoker implements Invoker {
         },
       );
     }
+    let bytes: Uint8Array | undefined;
     try {
-      return { status: response.status, bytes: new Uint8Array(await response.arrayBuffer()) };
+      bytes = await readAtMost(response.body, MAX_RESULT_BYTES);
     } catch (err) {
       throw new LrpError(
         "upstream_unreachable",
@@ -106,6 +114,13 @@ export class LocalInvoker implements Invoker {
         { cause: err },
       );
     }
+    if (bytes === undefined) {
+      throw new LrpError(
+        "bad_result",
+        `Cannot use the Lambda result: the RIE at ${this.#endpoint} answered more than ${MAX_RESULT_BYTES} bytes`,
+      );
+    }
+    return { status: response.status, bytes };
   }
 
   #interpret({ status, bytes }: { status: number; bytes: Uint8Array }): InvokeResult {
@@ -189,4 +204,36 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
       },
     );
   });
+}
+
+/**
+ * Reads a body whole, or stops and cancels it once it passes `max` bytes and
+ * resolves `undefined`. `null` (no body) reads as no bytes.
+ */
+export async function readAtMost(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<Uint8Array | undefined> {
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
 }
