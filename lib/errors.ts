@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   bad_request: 400,
   route_not_found: 404,
   method_not_allowed: 405,
+  /** The client sent the body too slowly (`body_timeout`). */
+  body_timeout: 408,
   body_too_large: 413,
   throttled: 429,
   internal: 500,
