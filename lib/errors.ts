@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   throttled: 429,
   internal: 500,
   not_implemented: 501,
+  /** A request method lrp does not pass to functions (RFC 9110 §9.1). */
+  method_not_implemented: 501,
   upstream_unreachable: 502,
   upstream_error: 502,
   function_error: 502,

@@ -7,6 +7,7 @@
  */
 
 import type { Config } from "./config.ts";
+import { admitRequest } from "./edge.ts";
 import { errorResponse, LrpError, toLrpError } from "./errors.ts";
 import type { Invoker, InvokeResult } from "./invoke/types.ts";
 import type { Logger } from "./log.ts";
@@ -48,7 +49,8 @@ const encoder = new TextEncoder();
 /**
  * Creates the handler. Steps, in order:
  * 1. internal routes (`{prefix}/ping`, `{prefix}/healthz`) answer for any Host;
- * 2. the Host picks a route, or 404 naming the host;
+ * 2. the method and Host are admitted ({@linkcode admitRequest}: 501, 400), then
+ *    the Host picks a route, or 404 naming the host;
  * 3. the body is read with the size cap (413 before anything is invoked);
  * 4. the request becomes a payload 2.0 event and is invoked, bounded by the
  *    upstream timeout (504) and cancelled if the client goes away;
@@ -100,7 +102,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         entry.target = "internal";
         response = own;
       } else {
-        const route = router.match(host);
+        const route = router.match(admitRequest(request));
         if (!route) {
           throw new LrpError("route_not_found", `No route for host "${host}"`);
         }
