@@ -86,6 +86,25 @@ export class LocalInvoker implements Invoker {
   ): Promise<{ status: number; bytes: Uint8Array }> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (traceId) headers["x-amzn-trace-id"] = traceId;
+    // A timer cleared as soon as the call settles: `AbortSignal.timeout()` would
+    // keep every call's signal (and what hangs off it) alive for 905 s.
+    const hold = new AbortController();
+    const timer = setTimeout(
+      () => hold.abort(new DOMException("The RIE held the invocation too long", "TimeoutError")),
+      HOLD_LIMIT_MS,
+    );
+    try {
+      return await this.#send(payload, headers, hold.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #send(
+    payload: Uint8Array,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<{ status: number; bytes: Uint8Array }> {
     let response: Response;
     try {
       response = await this.#fetch(this.#url, {
@@ -93,7 +112,7 @@ export class LocalInvoker implements Invoker {
         body: payload as Uint8Array<ArrayBuffer>,
         headers,
         client: this.#client,
-        signal: AbortSignal.timeout(HOLD_LIMIT_MS),
+        signal,
       });
     } catch (err) {
       throw new LrpError(
