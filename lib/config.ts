@@ -104,6 +104,8 @@ export interface Config {
   logLevel: LogLevel;
   upstreamTimeoutMs: number;
   maxBodyBytes: number;
+  /** Longest time to receive a request body, ms (then 408). */
+  bodyTimeoutMs: number;
   errorDetails: boolean;
   shutdownTimeoutMs: number;
   /** Defaults for local rules that do not set their own. */
@@ -256,6 +258,15 @@ export const SETTINGS: readonly Setting[] = [
     kind: "size",
     default: "6MB",
     help: "largest request body (then 413)",
+  },
+  {
+    key: "body_timeout",
+    field: "bodyTimeoutMs",
+    flag: "body-timeout",
+    env: "LRP_BODY_TIMEOUT",
+    kind: "duration",
+    default: "30s",
+    help: "longest time to receive a request body (then 408)",
   },
   {
     key: "error_details",

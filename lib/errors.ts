@@ -12,12 +12,16 @@ export const ERROR_STATUS = {
   function_not_allowed: 403,
   route_not_found: 404,
   method_not_allowed: 405,
+  /** The client sent the body too slowly (`body_timeout`). */
+  body_timeout: 408,
   body_too_large: 413,
   /** Lambda refused the event as over its 6 MB payload limit (`RequestTooLargeException`). */
   payload_too_large: 413,
   throttled: 429,
   internal: 500,
   not_implemented: 501,
+  /** A request method lrp does not pass to functions (RFC 9110 §9.1). */
+  method_not_implemented: 501,
   upstream_unreachable: 502,
   upstream_error: 502,
   function_error: 502,

@@ -21,12 +21,20 @@ export class Http1Error extends Error {
   readonly phase: "connect" | "send" | "receive";
   /** Response bytes received before the failure. */
   readonly received: number;
+  /** The response was refused for being over `maxResponseBytes`. */
+  readonly tooLarge: boolean;
   /** Creates the error. */
-  constructor(phase: Http1Error["phase"], message: string, received = 0, options?: ErrorOptions) {
+  constructor(
+    phase: Http1Error["phase"],
+    message: string,
+    received = 0,
+    options?: ErrorOptions & { tooLarge?: boolean },
+  ) {
     super(message, options);
     this.name = "Http1Error";
     this.phase = phase;
     this.received = received;
+    this.tooLarge = options?.tooLarge ?? false;
   }
 }
 
@@ -246,13 +254,16 @@ export class Http1Pool {
       body = await readChunked(reader);
     } else if (length !== undefined) {
       if (length > this.#maxResponseBytes) {
-        throw reader.error(`the response body of ${length} bytes is too large`);
+        throw reader.error(`the response body of ${length} bytes is too large`, true);
       }
       await reader.fill(length);
       body = reader.take(length).slice();
     } else {
       body = (await reader.readToEnd()).slice();
       close = true;
+    }
+    if (body.length > this.#maxResponseBytes) {
+      throw reader.error(`a response body over ${this.#maxResponseBytes} bytes`, true);
     }
     return { response: { status, headers, body }, reusable: !close, leftover: reader.rest() };
   }
@@ -278,8 +289,10 @@ class ByteReader {
     this.#max = max;
   }
 
-  error(message: string): Http1Error {
-    return new Http1Error("receive", `Cannot read the upstream response: ${message}`, this.#received);
+  error(message: string, tooLarge = false): Http1Error {
+    return new Http1Error("receive", `Cannot read the upstream response: ${message}`, this.#received, {
+      tooLarge,
+    });
   }
 
   get available(): number {
@@ -314,7 +327,7 @@ class ByteReader {
     if (n === null) return false;
     this.#end += n;
     this.#received += n;
-    if (this.#received > this.#max + 65536) throw this.error(`more than ${this.#max} bytes`);
+    if (this.#received > this.#max + 65536) throw this.error(`more than ${this.#max} bytes`, true);
     return true;
   }
 

@@ -7,6 +7,7 @@
  */
 
 import type { Config } from "./config.ts";
+import { admitRequest } from "./edge.ts";
 import { errorResponse, LrpError, toLrpError } from "./errors.ts";
 import { encodeEvent, type FormatOptions, formatResultToResponse } from "./formats.ts";
 import { type ForwardTrust, parseCidr, routingHost } from "./forwarded.ts";
@@ -46,8 +47,9 @@ export type Handler = (request: Request, info: ConnInfo) => Promise<Response>;
 /**
  * Creates the handler. Steps, in order:
  * 1. internal routes (`{prefix}/ping`, `{prefix}/healthz`) answer for any Host;
- * 2. the Host (or, from a trusted proxy, the forwarded host) picks a route,
- *    or 404 naming the host; an aws rule then picks the function (host
+ * 2. the method and Host are admitted ({@linkcode admitRequest}: 501, 400),
+ *    then the Host (or, from a trusted proxy, the forwarded host) picks a
+ *    route, or 404 naming the host; an aws rule then picks the function (host
  *    placeholders or a header) within its allow-list (403 otherwise);
  * 3. the body is read with the size cap (413 before anything is invoked);
  * 4. the request becomes an event in the rule's payload format (2.0, 1.0,
@@ -111,6 +113,8 @@ export function createHandler(deps: HandlerDeps): Handler {
         entry.target = route = "internal";
         response = own;
       } else {
+        // Admission validates method and Host; the route comes from the (maybe forwarded) routing host.
+        admitRequest(request);
         const matched = router.match(host);
         if (!matched) {
           throw new LrpError("route_not_found", `No route for host "${host}"`);
@@ -121,7 +125,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           ? selectFunction(matched.rule, matched.params, request.headers, host)
           : undefined;
         if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
-        const body = await readBody(request, config.maxBodyBytes);
+        const body = await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
         bytesIn = body?.length ?? 0;
         const meta: RequestMeta = {
           requestId,
@@ -280,15 +284,23 @@ function parseDetail(body: InvokeResult["body"]): unknown {
 /**
  * Reads the request body, refusing more than `max` bytes with 413: at once
  * when `Content-Length` says so, otherwise as soon as the count passes the
- * limit while reading. Returns `null` for no body.
+ * limit while reading. A body not complete within `timeoutMs` is refused with
+ * 408 (`body_timeout`): Deno's server has no body read timeout, so without
+ * this a client trickling bytes would hold a request open forever. Returns
+ * `null` for no body.
  */
-export async function readBody(request: Request, max: number): Promise<Uint8Array | null> {
+export async function readBody(
+  request: Request,
+  max: number,
+  timeoutMs = Infinity,
+): Promise<Uint8Array | null> {
   if (!request.body) return null;
   const declared = request.headers.get("content-length");
   const tooLarge = () =>
     new LrpError(
       "body_too_large",
       `Cannot accept a request body over ${max} bytes (the Lambda payload limit)`,
+      { headers: { connection: "close" } },
     );
   if (declared !== null && Number(declared) > max) {
     await request.body.cancel().catch(() => {});
@@ -297,22 +309,39 @@ export async function readBody(request: Request, max: number): Promise<Uint8Arra
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch (err) {
-      throw new LrpError("bad_request", "Cannot read the request body: the client stopped sending", {
-        cause: err,
-      });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = Number.isFinite(timeoutMs)
+    ? new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), timeoutMs))
+    : undefined;
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array> | "timeout";
+      try {
+        chunk = await (deadline ? Promise.race([reader.read(), deadline]) : reader.read());
+      } catch (err) {
+        throw new LrpError("bad_request", "Cannot read the request body: the client stopped sending", {
+          cause: err,
+        });
+      }
+      if (chunk === "timeout") {
+        await reader.cancel().catch(() => {});
+        // `Connection: close`: otherwise Deno keeps the half-read connection open for the client.
+        throw new LrpError(
+          "body_timeout",
+          `Cannot accept the request body: it did not arrive within ${timeoutMs} ms`,
+          { headers: { connection: "close" } },
+        );
+      }
+      if (chunk.done) break;
+      size += chunk.value.length;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(chunk.value);
     }
-    if (chunk.done) break;
-    size += chunk.value.length;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(chunk.value);
+  } finally {
+    clearTimeout(timer);
   }
   if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(size);

@@ -277,8 +277,13 @@ export function requestToEvent(request: Request, body: Uint8Array | null, meta: 
 /** Statuses whose responses never carry a body (Fetch "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
-/** Response headers a function may not set: hop-by-hop, and the length lrp computes itself. */
+/**
+ * Response headers a function may not set: hop-by-hop, the length lrp
+ * computes itself, and `x-lrp-error`, which marks answers lrp made itself (a
+ * function could otherwise pass its 404 off as lrp's `route_not_found`).
+ */
 const DROPPED_HEADERS = new Set([
+  "x-lrp-error",
   "connection",
   "keep-alive",
   "transfer-encoding",
@@ -305,8 +310,8 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 /**
  * Builds response headers from a result's `headers` map and `cookies` list:
  * each cookie becomes its own `Set-Cookie`; numbers and booleans are
- * stringified; hop-by-hop headers and `Content-Length` are dropped (lrp frames
- * the body itself) — except a `HEAD` answer's `Content-Length`, which states
+ * stringified; hop-by-hop headers, `x-lrp-error` and `Content-Length` are
+ * dropped (lrp frames the body itself) — except a `HEAD` answer's `Content-Length`, which states
  * the length of the body a `GET` would get, as the origin would. A name or value `Headers` rejects (CR/LF, non-token
  * names) makes the result unusable → 502, so a function can never split the
  * response.

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseHeyOutput, parseWrkDuration, parseWrkOutput, wrkScript } from "../bench/load.ts";
 import { median } from "../bench/report.ts";
+import { MAX_RSS_GROWTH, parseSoakArgs, rssGrowth } from "../bench/soak.ts";
 
 const WRK_TEXT = `Running 1s test @ http://127.0.0.1:18080/
   1 threads and 1 connections
@@ -71,4 +72,18 @@ Deno.test("wrkScript() sends GET for an empty body and a POST of N bytes otherwi
 
 Deno.test("median() takes the middle value, or the mean of the middle two", () => {
   assert.deepEqual([median([3, 1, 2]), median([4, 1, 3, 2]), median([])], [2, 2.5, NaN]);
+});
+
+Deno.test("rssGrowth() compares the last RSS sample with the first one from a quarter of the run on", () => {
+  const rss = (pairs: [number, number][]) => pairs.map(([atSeconds, mb]) => ({ atSeconds, mb }));
+  assert.equal(rssGrowth({ seconds: 60, rss: rss([[0, 50], [5, 198], [15, 200], [60, 220]]) }), 1.1);
+  // The leak the soak found: 905 s hold timers kept every call alive.
+  assert.ok(rssGrowth({ seconds: 60, rss: rss([[0, 52], [15, 226.9], [60, 397.5]]) }) > MAX_RSS_GROWTH);
+});
+
+Deno.test("parseSoakArgs() defaults to 60 s at 64 connections and refuses nonsense", () => {
+  assert.deepEqual(parseSoakArgs([]), { seconds: 60, connections: 64 });
+  assert.deepEqual(parseSoakArgs(["--seconds", "5", "--connections", "16"]), { seconds: 5, connections: 16 });
+  assert.throws(() => parseSoakArgs(["--seconds", "0"]), RangeError);
+  assert.throws(() => parseSoakArgs(["--connections", "4"]), RangeError);
 });

@@ -30,6 +30,13 @@ const decoder = new TextDecoder();
  * RIE a second invocation while it still runs the first.
  */
 const HOLD_LIMIT_MS = 905_000;
+/**
+ * The largest answer read from an RIE: its own cap on a result, 6 MiB + 100 B
+ * (reference §6.4), which is also the size AWS names in
+ * `Function.ResponseSizeTooLarge`. Anything longer is not a Lambda result, and
+ * reading it whole would let one endpoint exhaust lrp's memory.
+ */
+export const MAX_RESULT_BYTES = 6 * 1024 * 1024 + 100;
 const TIMEOUT_RE = /^Task timed out after \d+(\.\d+)? seconds$/;
 
 /**
@@ -65,7 +72,10 @@ export class LocalInvoker implements Invoker {
     // twice as fast as fetch; https endpoints and streaming rules go through fetch.
     this.#streaming = options.invokeMode === "RESPONSE_STREAM";
     if (this.#url.startsWith("http:") && !this.#streaming) {
-      this.#pool = new Http1Pool(this.#url, { maxIdle: options.concurrency });
+      this.#pool = new Http1Pool(this.#url, {
+        maxIdle: options.concurrency,
+        maxResponseBytes: MAX_RESULT_BYTES,
+      });
     } else this.#client = Deno.createHttpClient({ poolMaxIdlePerHost: Math.max(1, options.concurrency) });
   }
 
@@ -103,38 +113,65 @@ export class LocalInvoker implements Invoker {
   ): Promise<{ status: number; bytes: Uint8Array }> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (traceId) headers["x-amzn-trace-id"] = traceId;
-    // A cleared timer, not AbortSignal.timeout(): that one would keep every
-    // request's signal and timer alive for the whole hold limit.
+    // A timer cleared as soon as the call settles: `AbortSignal.timeout()` would
+    // keep every call's signal (and what hangs off it) alive for 905 s.
     const hold = new AbortController();
     const timer = setTimeout(
-      () => hold.abort(new Error(`no answer within ${HOLD_LIMIT_MS} ms`)),
+      () => hold.abort(new DOMException("The RIE held the invocation too long", "TimeoutError")),
       HOLD_LIMIT_MS,
     );
     try {
-      if (this.#pool) {
-        try {
-          const res = await this.#pool.request("POST", this.#path, headers, payload, hold.signal);
-          return { status: res.status, bytes: res.body };
-        } catch (err) {
-          throw this.#unreachable(err);
-        }
-      }
-      let response: Response;
-      try {
-        response = await fetch(this.#url, {
-          method: "POST",
-          body: payload as Uint8Array<ArrayBuffer>,
-          headers,
-          client: this.#client!,
-          signal: hold.signal,
-        });
-        return { status: response.status, bytes: await response.bytes() };
-      } catch (err) {
-        throw this.#unreachable(err);
-      }
+      return await this.#send(payload, headers, hold.signal);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  async #send(
+    payload: Uint8Array,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<{ status: number; bytes: Uint8Array }> {
+    if (this.#pool) {
+      try {
+        const res = await this.#pool.request("POST", this.#path, headers, payload, signal);
+        return { status: res.status, bytes: res.body };
+      } catch (err) {
+        if (err instanceof Http1Error && err.tooLarge) throw this.#tooLarge();
+        throw this.#unreachable(err);
+      }
+    }
+    let response: Response;
+    try {
+      response = await fetch(this.#url, {
+        method: "POST",
+        body: payload as Uint8Array<ArrayBuffer>,
+        headers,
+        client: this.#client!,
+        signal,
+      });
+    } catch (err) {
+      throw this.#unreachable(err);
+    }
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await readAtMost(response.body, MAX_RESULT_BYTES);
+    } catch (err) {
+      throw new LrpError(
+        "upstream_unreachable",
+        `Cannot read the answer of the RIE at ${this.#endpoint}: ${reason(err)}`,
+        { cause: err },
+      );
+    }
+    if (bytes === undefined) throw this.#tooLarge();
+    return { status: response.status, bytes };
+  }
+
+  #tooLarge(): LrpError {
+    return new LrpError(
+      "bad_result",
+      `Cannot use the Lambda result: the RIE at ${this.#endpoint} answered more than ${MAX_RESULT_BYTES} bytes`,
+    );
   }
 
   #unreachable(err: unknown): LrpError {
@@ -230,4 +267,36 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
       },
     );
   });
+}
+
+/**
+ * Reads a body whole, or stops and cancels it once it passes `max` bytes and
+ * resolves `undefined`. `null` (no body) reads as no bytes.
+ */
+export async function readAtMost(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<Uint8Array | undefined> {
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
 }
