@@ -25,12 +25,41 @@ const encoder = new TextEncoder();
 export function encodeEvent(format: FormatOptions, event: EventV2): Uint8Array {
   switch (format.payloadFormat ?? "2.0") {
     case "2.0":
-      return encoder.encode(JSON.stringify(event));
+      return encodeJson(event);
     case "1.0":
-      return encoder.encode(JSON.stringify(eventV2ToV1(event)));
+      return encodeJson(eventV2ToV1(event));
     case "alb":
-      return encoder.encode(JSON.stringify(eventV2ToAlb(event, format.multiValueHeaders === true)));
+      return encodeJson(eventV2ToAlb(event, format.multiValueHeaders === true));
   }
+}
+
+/** Base64 bodies at least this long are spliced into the JSON rather than stringified with it. */
+const SPLICE_FROM = 64 * 1024;
+const EMPTY_BODY = '"body":""';
+
+/**
+ * `JSON.stringify` + UTF-8 encoding, except that a large base64 body (which
+ * needs no JSON escaping) is written straight into the output bytes: one copy
+ * of a 1 MB body fewer per request, and no 1.3 MB intermediate JSON string.
+ * The event's own `"body"` key is the only unescaped `"body":""` in its JSON
+ * (any other occurrence would sit inside a string, with escaped quotes).
+ */
+export function encodeJson(
+  event: { body?: string | null | undefined; isBase64Encoded?: boolean },
+): Uint8Array {
+  const body = event.body;
+  if (typeof body !== "string" || body.length < SPLICE_FROM || event.isBase64Encoded !== true) {
+    return encoder.encode(JSON.stringify(event));
+  }
+  const json = JSON.stringify({ ...event, body: "" });
+  const at = json.lastIndexOf(EMPTY_BODY) + EMPTY_BODY.length - 1;
+  const head = encoder.encode(json.slice(0, at));
+  const tail = encoder.encode(json.slice(at));
+  const out = new Uint8Array(head.length + body.length + tail.length);
+  out.set(head);
+  encoder.encodeInto(body, out.subarray(head.length, head.length + body.length));
+  out.set(tail, head.length + body.length);
+  return out;
 }
 
 /**

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { concatBytes } from "./bytes.ts";
+
 const encoder = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
 
@@ -137,7 +139,7 @@ export class Http1Pool {
     this.#idle = [];
   }
 
-  #serialize(method: string, path: string, headers: Record<string, string>, body: Uint8Array): Uint8Array {
+  #serialize(method: string, path: string, headers: Record<string, string>, body: Uint8Array): Uint8Array[] {
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\n`;
     for (const name in headers) {
       const value = headers[name]!;
@@ -148,10 +150,12 @@ export class Http1Pool {
     }
     head += `content-length: ${body.length}\r\n\r\n`;
     const h = encoder.encode(head);
+    // One write for a small request; a large body goes as it is, not copied behind its head.
+    if (body.length >= 65536) return [h, body];
     const out = new Uint8Array(h.length + body.length);
     out.set(h);
     out.set(body, h.length);
-    return out;
+    return [out];
   }
 
   #takeIdle(): PooledConn | undefined {
@@ -185,13 +189,16 @@ export class Http1Pool {
     } catch { /* already closed */ }
   }
 
-  async #exchange(pc: PooledConn, request: Uint8Array, signal?: AbortSignal): Promise<Http1Response> {
+  async #exchange(pc: PooledConn, request: Uint8Array[], signal?: AbortSignal): Promise<Http1Response> {
     const onAbort = () => this.#discard(pc.conn);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       try {
-        let written = 0;
-        while (written < request.length) written += await pc.conn.write(request.subarray(written));
+        for (const part of request) {
+          for (let written = 0; written < part.length;) {
+            written += await pc.conn.write(part.subarray(written));
+          }
+        }
       } catch (err) {
         throw new Http1Error("send", err instanceof Error ? err.message : String(err), 0, { cause: err });
       }
@@ -374,7 +381,6 @@ class ByteReader {
 
 async function readChunked(reader: ByteReader): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let total = 0;
   for (;;) {
     const lineEnd = await reader.find(CRLF, 4096);
     const line = latin1.decode(reader.take(lineEnd + 2)).slice(0, -2);
@@ -386,7 +392,6 @@ async function readChunked(reader: ByteReader): Promise<Uint8Array> {
     if (size === 0) break;
     await reader.fill(size + 2);
     parts.push(reader.take(size).slice());
-    total += size;
     const crlf = reader.take(2);
     if (crlf[0] !== 13 || crlf[1] !== 10) throw reader.error("a chunk is not followed by CRLF");
   }
@@ -396,13 +401,7 @@ async function readChunked(reader: ByteReader): Promise<Uint8Array> {
     reader.take(end + 2);
     if (end === 0) break;
   }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function indexOf(hay: Uint8Array, needle: Uint8Array, from: number, to: number): number {

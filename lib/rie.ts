@@ -24,6 +24,8 @@
  * @module
  */
 
+import { concatBytes } from "./bytes.ts";
+
 /** The only path the classic RIE routes to the function (`internal/lambda/rie/http.go:20`). */
 export const RIE_INVOKE_PATH = "/2015-03-31/functions/function/invocations";
 
@@ -638,13 +640,7 @@ async function readBody(reader: ConnReader, headers: Headers, keep: number): Pro
       await reader.read(Number(length), sink);
     }
   }
-  const out = new Uint8Array(kept);
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return out;
+  return concatBytes(pieces);
 }
 
 const STATUS_TEXT: Record<number, string> = {

@@ -19,6 +19,7 @@ import { selectFunction } from "./select.ts";
 import { observeStream, streamResultToResponse } from "./stream.ts";
 import { traceInvocation } from "./tracing.ts";
 import { type RequestMeta, requestToEvent, splitTarget } from "./transform.ts";
+import { concatBytes } from "./bytes.ts";
 
 /** What the handler needs. */
 export interface HandlerDeps {
@@ -343,14 +344,7 @@ export async function readBody(
   } finally {
     clearTimeout(timer);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 const HEX = "0123456789abcdef";

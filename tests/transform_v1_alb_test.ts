@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../lib/config.ts";
+import { encodeJson } from "../lib/formats.ts";
 import { LrpError } from "../lib/errors.ts";
 import { createLogger } from "../lib/log.ts";
 import { createRouter } from "../lib/router.ts";
@@ -164,4 +165,19 @@ Deno.test("a local rule with payload_format alb sends an ALB event and reads an 
   assert.deepEqual((events[0]!.requestContext as Record<string, unknown>).elb, {
     targetGroupArn: LRP_TARGET_GROUP_ARN,
   });
+});
+
+Deno.test("encodeJson() splices a large base64 body and produces exactly JSON.stringify's bytes", () => {
+  const big = "QUJD".repeat(50_000);
+  for (
+    const event of [
+      { version: "2.0", headers: { "x-body": '"body":""', "x-ü": "ö" }, body: big, isBase64Encoded: true },
+      { body: big, isBase64Encoded: false },
+      { body: "c21hbGw=", isBase64Encoded: true },
+      { body: null, isBase64Encoded: false },
+      { headers: { a: "1" }, isBase64Encoded: false },
+    ]
+  ) {
+    assert.deepEqual(encodeJson(event), new TextEncoder().encode(JSON.stringify(event)));
+  }
 });

@@ -11,6 +11,7 @@ import { Http1Error, Http1Pool } from "../http1.ts";
 import { invokeLocalStreaming } from "./local_stream.ts";
 import { type QueueLimits, SlotQueue } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
+import { concatBytes } from "../bytes.ts";
 
 /** The only path the classic RIE routes (reference §6.2). */
 export const RIE_INVOKE_PATH = "/2015-03-31/functions/function/invocations";
@@ -291,12 +292,5 @@ export async function readAtMost(
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
