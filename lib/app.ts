@@ -7,7 +7,7 @@
 
 import { type Config, ConfigError, describeAwsTarget, describeRules, type Rule } from "./config.ts";
 import { AwsInvoker, LambdaClients } from "./invoke/aws.ts";
-import { LocalInvoker } from "./invoke/local.ts";
+import { EndpointQueues, LocalInvoker } from "./invoke/local.ts";
 import type { Invoker } from "./invoke/types.ts";
 import type { Logger } from "./log.ts";
 import { LrpMetrics, type QueueSource } from "./metrics.ts";
@@ -56,14 +56,18 @@ function invokerKey(rule: Config["rules"][number]): string {
  * Builds the invoker for one rule. `aws` rules share `clients` (one
  * `LambdaClient` per region); it is required when there are aws rules.
  */
-export function buildInvoker(rule: Rule, clients?: LambdaClients): Invoker {
+export function buildInvoker(rule: Rule, clients?: LambdaClients, queues?: EndpointQueues): Invoker {
   if (rule.kind === "local") {
-    return new LocalInvoker({
-      endpoint: rule.endpoint,
+    const limits = {
       concurrency: rule.concurrency,
       maxWaiting: rule.queueLimit,
       maxWaitMs: rule.queueTimeoutMs,
+    };
+    return new LocalInvoker({
+      endpoint: rule.endpoint,
+      ...limits,
       invokeMode: rule.invokeMode,
+      queue: queues?.get(rule.endpoint, limits),
     });
   }
   if (!clients) throw new TypeError("Cannot build an aws invoker without a LambdaClients pool");
@@ -94,7 +98,8 @@ function lambdaClients(config: Config): LambdaClients | undefined {
  */
 export function buildRouter(config: Config): Router<Invoker> {
   const clients = lambdaClients(config);
-  const router = createRouter(config.rules, (rule) => buildInvoker(rule, clients));
+  const queues = new EndpointQueues();
+  const router = createRouter(config.rules, (rule) => buildInvoker(rule, clients, queues));
   if (clients && router.routes.length > 0) {
     const last = router.routes[router.routes.length - 1]!.target;
     last.close = () => clients.close();
@@ -117,6 +122,8 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
   let current: Generation;
   let listenPort = 0;
   const retiring = new Set<Generation>();
+  // Outlive every generation: an endpoint keeps one queue across rules and reloads.
+  const queues = new EndpointQueues();
   const metrics = new LrpMetrics(version, () => queueSources(current));
 
   const generation = (cfg: Config, previous?: Generation): Generation => {
@@ -131,7 +138,7 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
       // Local invokers carry the endpoint's queue across a reload; aws invokers are cheap and
       // belong to the generation's own clients.
       const reused = rule.kind === "local" ? pool.get(invokerKey(rule))?.shift() : undefined;
-      const invoker = reused ?? buildInvoker(rule, clients);
+      const invoker = reused ?? buildInvoker(rule, clients, queues);
       if (reused) previous!.owned.delete(reused);
       owned.add(invoker);
       return invoker;

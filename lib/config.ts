@@ -456,6 +456,23 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
         : convert("duration", r.queue_timeout, loc([...path, "queue_timeout"])),
       line: lineOf(doc.getIn(path, true)),
     }, path);
+    // Rules naming one endpoint share its queue, so they must agree on its limits.
+    const rule = rules[rules.length - 1] as LocalRule;
+    const twin = rules.find((o): o is LocalRule =>
+      o !== rule && o.kind === "local" && sameEndpoint(o.endpoint, rule.endpoint)
+    );
+    if (
+      twin &&
+      (twin.concurrency !== rule.concurrency || twin.queueLimit !== rule.queueLimit ||
+        twin.queueTimeoutMs !== rule.queueTimeoutMs)
+    ) {
+      throw new ConfigError(
+        `${
+          loc(path)
+        }: endpoint ${rule.endpoint} is also used by "${twin.hostname}" (line ${twin.line}) with other ` +
+          `concurrency/queue_limit/queue_timeout; rules sharing an endpoint share its queue and must agree`,
+      );
+    }
   }
   for (const [i, item] of list(data.aws, ["aws"], loc).entries()) {
     const path = ["aws", i];
@@ -736,6 +753,7 @@ const SIZE_UNITS: Record<string, number> = {
   gb: 1024 ** 3,
   gib: 1024 ** 3,
 };
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Converts a setting's raw value (YAML value or string) to its type, or throws naming `where`. */
@@ -760,12 +778,15 @@ function convert(kind: Kind, raw: unknown, where: string): any {
       return n;
     }
     case "duration": {
-      if (typeof text === "number" && text > 0) return Math.round(text * 1000);
       const m = typeof text === "string" ? DURATION.exec(text) : null;
-      if (!m || Number(m[1]) <= 0) {
-        return fail(`must be a duration such as 30s, 500ms or 2m (a number means seconds)`);
-      }
-      return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "s"]!);
+      const ms = typeof text === "number" && text > 0
+        ? Math.round(text * 1000)
+        : m && Number(m[1]) > 0
+        ? Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "s"]!)
+        : fail(`must be a duration such as 30s, 500ms or 2m (a number means seconds)`);
+      // Timers cannot wait longer: a larger value would fire at once.
+      if (ms > MAX_TIMER_MS) fail(`is longer than timers allow (${MAX_TIMER_MS} ms, about 24 days)`);
+      return ms;
     }
     case "size": {
       if (typeof text === "number" && Number.isInteger(text) && text > 0) return text;
@@ -816,6 +837,10 @@ function convert(kind: Kind, raw: unknown, where: string): any {
       return `/${trimmed}`;
     }
   }
+}
+
+function sameEndpoint(a: string, b: string): boolean {
+  return new URL(a).href.replace(/\/+$/, "") === new URL(b).href.replace(/\/+$/, "");
 }
 
 /** The route table as text lines, for `lrp check` and the start-up log. */

@@ -62,9 +62,15 @@ export interface Http1PoolOptions {
 
 interface PooledConn {
   conn: Deno.Conn;
-  /** Bytes read past the previous response (never expected from a sane server). */
-  leftover: Uint8Array;
   idleSince: number;
+  /** While idle: a read in flight, so that a close (or stray bytes) from the server is seen before reuse. */
+  parked: ParkedRead | undefined;
+}
+
+interface ParkedRead {
+  buf: Uint8Array;
+  read: Promise<number | null>;
+  settled: boolean;
 }
 
 /** A keep-alive pool of connections to one `http://host:port` origin. */
@@ -108,10 +114,12 @@ export class Http1Pool {
   }
 
   /**
-   * Sends one request and reads the whole response. A request on a reused
-   * connection that fails before any response byte arrives (the server closed
-   * the idle connection) is retried once on a new connection; no other
-   * failure is retried. Aborting `signal` closes the connection.
+   * Sends one request and reads the whole response. Nothing that may have
+   * reached the server is retried (a POST may already have run): only a
+   * request whose write failed on a reused connection is sent again, on a new
+   * one. Idle connections keep a read parked, so one the server closed (or
+   * wrote stray bytes to) is dropped before reuse. Aborting `signal` closes
+   * the connection, during connect too.
    */
   async request(
     method: string,
@@ -126,10 +134,10 @@ export class Http1Pool {
       try {
         return await this.#exchange(reused, bytes, signal);
       } catch (err) {
-        if (!(err instanceof Http1Error) || err.received > 0 || signal?.aborted) throw err;
+        if (!(err instanceof Http1Error) || err.phase !== "send" || signal?.aborted) throw err;
       }
     }
-    return await this.#exchange(await this.#connect(), bytes, signal);
+    return await this.#exchange(await this.#connect(signal), bytes, signal);
   }
 
   /** Closes every connection; later requests fail. */
@@ -162,24 +170,38 @@ export class Http1Pool {
     const now = performance.now();
     while (this.#idle.length > 0) {
       const c = this.#idle.pop()!;
-      if (now - c.idleSince < this.#idleTimeoutMs) return c;
+      if (now - c.idleSince < this.#idleTimeoutMs && !c.parked?.settled) return c;
       this.#discard(c.conn);
     }
     return undefined;
   }
 
-  async #connect(): Promise<PooledConn> {
+  async #connect(signal?: AbortSignal): Promise<PooledConn> {
     if (this.#closed) throw new Http1Error("connect", "the connection pool is closed");
+    if (signal?.aborted) throw signal.reason;
     let conn: Deno.Conn;
     try {
-      const tcp = await Deno.connect({ hostname: this.#hostname, port: this.#port });
+      const tcp = await Deno.connect({
+        hostname: this.#hostname,
+        port: this.#port,
+        ...(signal && { signal }),
+      });
       tcp.setNoDelay(true);
       conn = this.#tls ? await Deno.startTls(tcp, { hostname: this.#hostname }) : tcp;
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
       throw new Http1Error("connect", err instanceof Error ? err.message : String(err), 0, { cause: err });
     }
     this.#open.add(conn);
-    return { conn, leftover: new Uint8Array(0), idleSince: 0 };
+    return { conn, idleSince: 0, parked: undefined };
+  }
+
+  /** Parks a read on an idle connection; its result (if any) is the start of the next response. */
+  #park(pc: PooledConn): void {
+    const parked: ParkedRead = { buf: new Uint8Array(16384), read: Promise.resolve(null), settled: false };
+    parked.read = pc.conn.read(parked.buf);
+    parked.read.then(() => parked.settled = true, () => parked.settled = true);
+    pc.parked = parked;
   }
 
   #discard(conn: Deno.Conn): void {
@@ -193,6 +215,7 @@ export class Http1Pool {
     const onAbort = () => this.#discard(pc.conn);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
+      if (signal?.aborted) throw signal.reason;
       try {
         for (const part of request) {
           for (let written = 0; written < part.length;) {
@@ -202,10 +225,10 @@ export class Http1Pool {
       } catch (err) {
         throw new Http1Error("send", err instanceof Error ? err.message : String(err), 0, { cause: err });
       }
-      const { response, reusable, leftover } = await this.#read(pc);
+      const { response, reusable } = await this.#read(pc);
       if (reusable && !this.#closed && this.#idle.length < this.#maxIdle && !signal?.aborted) {
-        pc.leftover = leftover;
         pc.idleSince = performance.now();
+        this.#park(pc);
         this.#idle.push(pc);
       } else {
         this.#discard(pc.conn);
@@ -220,8 +243,9 @@ export class Http1Pool {
     }
   }
 
-  async #read(pc: PooledConn): Promise<{ response: Http1Response; reusable: boolean; leftover: Uint8Array }> {
-    const reader = new ByteReader(pc.conn, pc.leftover, this.#maxResponseBytes);
+  async #read(pc: PooledConn): Promise<{ response: Http1Response; reusable: boolean }> {
+    const reader = new ByteReader(pc.conn, pc.parked, this.#maxResponseBytes);
+    pc.parked = undefined;
     const headEnd = await reader.find(CRLFCRLF, this.#maxHeadBytes);
     const head = latin1.decode(reader.take(headEnd + 4));
     const lines = head.slice(0, -4).split("\r\n");
@@ -272,7 +296,9 @@ export class Http1Pool {
     if (body.length > this.#maxResponseBytes) {
       throw reader.error(`a response body over ${this.#maxResponseBytes} bytes`, true);
     }
-    return { response: { status, headers, body }, reusable: !close, leftover: reader.rest() };
+    // Requests are never pipelined: bytes past the response belong to no request, and the
+    // connection that carried them cannot be trusted with the next one.
+    return { response: { status, headers, body }, reusable: !close && reader.available === 0 };
   }
 }
 
@@ -288,12 +314,15 @@ class ByteReader {
   #received = 0;
   #max: number;
 
-  constructor(conn: Deno.Conn, leftover: Uint8Array, max: number) {
+  #parked: ParkedRead | undefined;
+
+  /** `parked`: a read started while the connection was idle; its bytes come first. */
+  constructor(conn: Deno.Conn, parked: ParkedRead | undefined, max: number) {
     this.#conn = conn;
-    this.#buf = new Uint8Array(Math.max(16384, leftover.length * 2));
-    this.#buf.set(leftover);
-    this.#end = leftover.length;
+    this.#buf = new Uint8Array(16384);
+    this.#end = 0;
     this.#max = max;
+    this.#parked = parked;
   }
 
   error(message: string, tooLarge = false): Http1Error {
@@ -322,7 +351,14 @@ class ByteReader {
     }
     let n: number | null;
     try {
-      n = await this.#conn.read(this.#buf.subarray(this.#end));
+      const parked = this.#parked;
+      if (parked) {
+        this.#parked = undefined;
+        n = await parked.read;
+        if (n !== null) this.#buf.set(parked.buf.subarray(0, n), this.#end);
+      } else {
+        n = await this.#conn.read(this.#buf.subarray(this.#end));
+      }
     } catch (err) {
       throw new Http1Error(
         "receive",
@@ -372,10 +408,6 @@ class ByteReader {
   async readToEnd(): Promise<Uint8Array> {
     while (await this.#more()) { /* keep reading */ }
     return this.take(this.available);
-  }
-
-  rest(): Uint8Array {
-    return this.#buf.slice(this.#start, this.#end);
   }
 }
 

@@ -10,7 +10,7 @@ import type { Config } from "./config.ts";
 import { admitRequest } from "./edge.ts";
 import { errorResponse, LrpError, toLrpError } from "./errors.ts";
 import { encodeEvent, type FormatOptions, formatResultToResponse } from "./formats.ts";
-import { type ForwardTrust, parseCidr, routingHost } from "./forwarded.ts";
+import { type ForwardTrust, isTrustedPeer, parseCidr, routingHost } from "./forwarded.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./invoke/types.ts";
 import type { Logger } from "./log.ts";
 import type { LrpMetrics } from "./metrics.ts";
@@ -134,6 +134,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           sourceIp,
           listenPort: deps.listenPort,
           traceId: newTraceId(timeEpoch),
+          trustedPeer: isTrustedPeer(sourceIp, trust),
         };
         const event = requestToEvent(request, body, meta);
         const invokedAt = performance.now();

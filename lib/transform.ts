@@ -25,6 +25,12 @@ export interface RequestMeta {
   listenPort: number;
   /** `x-amzn-trace-id` to use when the client sent none. */
   traceId: string;
+  /**
+   * The peer is a trusted proxy: its `x-forwarded-proto`/`-port` describe the
+   * client's connection and are kept. From anyone else they are replaced, as a
+   * Function URL replaces them, so a function cannot be told `https` by a client.
+   */
+  trustedPeer?: boolean;
 }
 
 /** The parts of a request target, split without any normalisation. */
@@ -214,7 +220,9 @@ export const HOP_BY_HOP = new Set([
  * - `headers`: names lower-cased, repeats joined (Deno's `Headers` joins
  *   repeated lines with `, `); hop-by-hop headers dropped; `cookie` moves to
  *   `cookies` and is not copied;
+ *   headers named by `Connection` are dropped too;
  *   `x-forwarded-for` (peer appended), `x-forwarded-proto`, `x-forwarded-port`
+ *   (set by lrp unless a trusted proxy sent them)
  *   and `x-amzn-trace-id` are added as AWS adds them;
  * - `rawPath` and `rawQueryString` exactly as sent; `queryStringParameters`
  *   decoded; both omitted/empty as AWS does;
@@ -225,14 +233,21 @@ export function requestToEvent(request: Request, body: Uint8Array | null, meta: 
   const { path, query } = splitTarget(request.url);
   const headers: Record<string, string> = {};
   let cookie: string | null = null;
+  // Headers named by `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
+  const listed = request.headers.get("connection")?.toLowerCase().split(",").map((t) => t.trim());
   for (const [name, value] of request.headers) {
     if (name === "cookie") cookie = value;
-    else if (!HOP_BY_HOP.has(name)) headers[name] = value;
+    else if (!HOP_BY_HOP.has(name) && !listed?.includes(name)) headers[name] = value;
   }
   const xff = headers["x-forwarded-for"];
   headers["x-forwarded-for"] = xff ? `${xff}, ${meta.sourceIp}` : meta.sourceIp;
-  headers["x-forwarded-proto"] ??= "http";
-  headers["x-forwarded-port"] ??= String(meta.listenPort);
+  if (meta.trustedPeer) {
+    headers["x-forwarded-proto"] ??= "http";
+    headers["x-forwarded-port"] ??= String(meta.listenPort);
+  } else {
+    headers["x-forwarded-proto"] = "http";
+    headers["x-forwarded-port"] = String(meta.listenPort);
+  }
   headers["x-amzn-trace-id"] ??= meta.traceId;
 
   const domainName = normalizeHost(headers["host"] ?? null);

@@ -121,7 +121,7 @@ Deno.test("Http1Pool reads a close-delimited body and does not reuse that connec
   }
 });
 
-Deno.test("Http1Pool retries once when a reused connection was closed by the server before answering", async () => {
+Deno.test("Http1Pool drops an idle connection the server closed and uses a new one", async () => {
   await using server = rawServer(async (conn, _req, n) => {
     if (n === 0) {
       await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
@@ -223,4 +223,47 @@ Deno.test("Http1Pool reads a large body that spans many reads", async () => {
   } finally {
     pool.close();
   }
+});
+
+Deno.test("Http1Pool never hands a later request the stray bytes an upstream sent after a response", async () => {
+  await using server = rawServer(async (conn, req) => {
+    const who = /x-who: (\w+)/.exec(req)?.[1];
+    await write(conn, `HTTP/1.1 200 OK\r\nContent-Length: ${who!.length}\r\n\r\n${who}`);
+    if (who === "alice") await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ninjected");
+  });
+  const pool = new Http1Pool(server.url);
+  try {
+    for (const who of ["alice", "bob", "carol"]) {
+      await new Promise((r) => setTimeout(r, 20));
+      const res = await pool.request("POST", "/", { "x-who": who }, new Uint8Array());
+      assert.equal(td.decode(res.body), who);
+    }
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("Http1Pool does not send a request again once the server may have received it", async () => {
+  let received = 0;
+  await using server = rawServer(async (conn, _req, n) => {
+    received++;
+    if (n === 0) return void await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    conn.close(); // "ran" the second request, then dropped the connection without an answer
+  });
+  const pool = new Http1Pool(server.url);
+  try {
+    await pool.request("POST", "/", {}, new Uint8Array());
+    await assert.rejects(pool.request("POST", "/", {}, new Uint8Array()), Http1Error);
+    assert.equal(received, 2);
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("Http1Pool gives up when the signal aborts while connecting", async () => {
+  const controller = new AbortController();
+  controller.abort(new Error("too late"));
+  const pool = new Http1Pool("http://127.0.0.1:9");
+  await assert.rejects(pool.request("POST", "/", {}, new Uint8Array(), controller.signal), /too late/);
+  assert.equal(pool.openConnections, 0);
 });

@@ -385,3 +385,22 @@ Deno.test("requestToEvent() writes keys in AWS's order", () => {
     "isBase64Encoded",
   ]);
 });
+
+Deno.test("requestToEvent() replaces a client's x-forwarded-proto/-port unless the peer is a trusted proxy", () => {
+  const headers = { "x-forwarded-proto": "https", "x-forwarded-port": "443" };
+  const untrusted = requestToEvent(req("/", { headers }), null, META);
+  assert.equal(untrusted.headers["x-forwarded-proto"], "http");
+  assert.equal(untrusted.headers["x-forwarded-port"], "8080");
+  const trusted = requestToEvent(req("/", { headers }), null, { ...META, trustedPeer: true });
+  assert.equal(trusted.headers["x-forwarded-proto"], "https");
+  assert.equal(trusted.headers["x-forwarded-port"], "443");
+});
+
+Deno.test("requestToEvent() drops the headers a Connection header names", () => {
+  const e = requestToEvent(
+    req("/", { headers: { connection: "X-Secret-Hop, close", "x-secret-hop": "1" } }),
+    null,
+    META,
+  );
+  assert.equal(e.headers["x-secret-hop"], undefined);
+});

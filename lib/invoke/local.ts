@@ -22,6 +22,31 @@ export interface LocalInvokerOptions extends QueueLimits {
   endpoint: string;
   /** `RESPONSE_STREAM` passes the answer through as it arrives (see `local_stream.ts`); default `BUFFERED`. */
   invokeMode?: "BUFFERED" | "RESPONSE_STREAM" | undefined;
+  /**
+   * The endpoint's queue, shared by every rule (and every configuration
+   * generation) that names the same endpoint: the one-at-a-time guarantee is
+   * the endpoint's, not the rule's. A private queue when absent.
+   */
+  queue?: SlotQueue | undefined;
+}
+
+/** The key under which rules share an endpoint's queue: the endpoint URL, normalised. */
+export function endpointKey(endpoint: string): string {
+  return new URL(endpoint).href.replace(/\/+$/, "");
+}
+
+/** One {@linkcode SlotQueue} per endpoint, created on first use and kept for the process's life. */
+export class EndpointQueues {
+  #queues = new Map<string, SlotQueue>();
+
+  /** The queue of `endpoint`, its limits set to `limits` (the latest configuration's). */
+  get(endpoint: string, limits: QueueLimits): SlotQueue {
+    const key = endpointKey(endpoint);
+    let queue = this.#queues.get(key);
+    if (queue) queue.setLimits(limits);
+    else this.#queues.set(key, queue = new SlotQueue(key, limits));
+    return queue;
+  }
 }
 
 const decoder = new TextDecoder();
@@ -67,7 +92,7 @@ export class LocalInvoker implements Invoker {
     this.#url = this.#endpoint + RIE_INVOKE_PATH;
     this.describe = `local ${this.#endpoint}`;
     this.#path = new URL(this.#url).pathname;
-    this.queue = new SlotQueue(this.#endpoint, options);
+    this.queue = options.queue ?? new SlotQueue(this.#endpoint, options);
     // One pooled keep-alive client per endpoint.
     // Plain http (every RIE container): lrp's own keep-alive client, about
     // twice as fast as fetch; https endpoints and streaming rules go through fetch.

@@ -45,6 +45,15 @@ export class SlotQueue {
     this.#limits = limits;
   }
 
+  /**
+   * Changes the limits (a reload): a lower concurrency lets running calls
+   * finish and admits no more until below it; a higher one admits waiters now.
+   */
+  setLimits(limits: QueueLimits): void {
+    this.#limits = limits;
+    this.#next();
+  }
+
   /** In-flight and waiting counts. */
   get stats(): QueueStats {
     return { inFlight: this.#inFlight, waiting: this.#waiting };
