@@ -30,8 +30,18 @@ export const TARGETS = [
   "x86_64-pc-windows-msvc",
 ] as const;
 
-/** Permission flags baked into every binary. */
-export const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-env", "--allow-sys"] as const;
+/**
+ * Permission flags baked into every binary, plus `--unstable-no-legacy-abort`: a
+ * request's signal then aborts only when the client goes away, which is all
+ * lrp uses it for (and Deno stops warning about the legacy behaviour).
+ */
+export const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-env",
+  "--allow-sys",
+  "--unstable-no-legacy-abort",
+] as const;
 
 /** The host's target triple, when it is one lrp is released for. */
 export function hostTarget(): string | undefined {
