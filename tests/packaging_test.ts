@@ -14,6 +14,7 @@ Deno.test("compileArgs() builds main.ts for one target with lrp's permissions in
     "--allow-read",
     "--allow-env",
     "--allow-sys",
+    "--unstable-no-legacy-abort",
     "--target",
     "aarch64-apple-darwin",
     "--output",
