@@ -185,7 +185,8 @@ export const SETTINGS: readonly Setting[] = [
     env: "LRP_REGION",
     kind: "string",
     default: "",
-    help: "AWS region of aws rules without an ARN region (else AWS_REGION, AWS_DEFAULT_REGION, eu-central-1)",
+    help:
+      "AWS region of aws rules without an ARN region (else AWS_REGION, AWS_DEFAULT_REGION, profile, eu-central-1)",
   },
   {
     key: "endpoint_url",
@@ -222,6 +223,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: "boolean",
     default: "false",
     help: "route by Forwarded/X-Forwarded-Host from any peer",
+    switch: true,
   },
   {
     key: "internal_route_prefix",
@@ -230,7 +232,7 @@ export const SETTINGS: readonly Setting[] = [
     env: "LRP_INTERNAL_ROUTE_PREFIX",
     kind: "prefix",
     default: "",
-    help: "path prefix of /ping, /healthz",
+    help: "path prefix of /ping, /healthz, /metrics",
   },
   {
     key: "log_level",
@@ -276,6 +278,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: "boolean",
     default: "false",
     help: "show function error JSON and upstream messages to clients",
+    switch: true,
   },
   {
     key: "shutdown_timeout",
@@ -414,11 +417,10 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       record[s.field] = convert(s.kind, data[s.key], loc([s.key]));
     } else record[s.field] = convert(s.kind, s.default, `default of ${s.key}`);
   }
-  // The JS SDK reads only AWS_REGION; lrp also honours the CLI's AWS_DEFAULT_REGION, and
-  // keeps lambda-reverse-proxy's default last so its lrp.yaml files mean what they meant.
-  if (config.region === "") {
-    config.region = inputs.env?.AWS_REGION || inputs.env?.AWS_DEFAULT_REGION || "eu-central-1";
-  }
+  // The JS SDK reads only AWS_REGION; lrp also honours the CLI's AWS_DEFAULT_REGION. Still
+  // empty, the SDK's own chain (the profile's region) decides, and lambda-reverse-proxy's
+  // eu-central-1 comes last (`LambdaClients`), so its lrp.yaml files mean what they meant.
+  if (config.region === "") config.region = inputs.env?.AWS_REGION || inputs.env?.AWS_DEFAULT_REGION || "";
   // The SDK's own endpoint precedence (reference §7.2), resolved here because lrp's
   // direct Invoke path needs the URL itself.
   if (config.endpointUrl === "") {

@@ -19,7 +19,6 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   throttled: 429,
   internal: 500,
-  not_implemented: 501,
   /** A request method lrp does not pass to functions (RFC 9110 §9.1). */
   method_not_implemented: 501,
   upstream_unreachable: 502,
@@ -30,7 +29,6 @@ export const ERROR_STATUS = {
   upstream_auth: 502,
   queue_full: 503,
   queue_timeout: 503,
-  shutting_down: 503,
   upstream_timeout: 504,
   /** The client went away before the answer; nginx's convention, never seen by the client. */
   client_closed: 499,

@@ -20,7 +20,7 @@ Deno.test("parseConfig() accepts the lambda-reverse-proxy lrp.yaml unchanged", (
   - hostname: bar.domain.lb
     endpoint: http://lambda-2:8080
 `);
-  assert.equal(config.region, "eu-central-1");
+  assert.equal(config.region, ""); // the SDK's chain, then eu-central-1 (tests/aws_region_test.ts)
   assert.equal(config.host, "0.0.0.0");
   assert.equal(config.port, 8080);
   assert.equal(config.internalRoutePrefix, "");
@@ -145,14 +145,14 @@ Deno.test("parseConfig() names file, line and key path for every kind of mistake
   });
 });
 
-Deno.test("parseConfig() takes the region from the file, else AWS_REGION, else AWS_DEFAULT_REGION, else eu-central-1", () => {
+Deno.test("parseConfig() takes the region from the file, else AWS_REGION, else AWS_DEFAULT_REGION, else leaves it to the SDK", () => {
   assert.equal(parse("region: us-west-2\n", { env: { AWS_REGION: "ap-south-1" } }).region, "us-west-2");
   assert.equal(
     parse("", { env: { AWS_REGION: "ap-south-1", AWS_DEFAULT_REGION: "sa-east-1" } }).region,
     "ap-south-1",
   );
   assert.equal(parse("", { env: { AWS_DEFAULT_REGION: "sa-east-1" } }).region, "sa-east-1");
-  assert.equal(parse("").region, "eu-central-1");
+  assert.equal(parse("").region, "");
 });
 
 Deno.test("parseConfig() reads invoke_mode RESPONSE_STREAM on local and aws rules, and refuses other values and formats", () => {

@@ -25,6 +25,9 @@ import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 
 type SdkModule = typeof Sdk;
 
+/** lambda-reverse-proxy's region, used when nothing else names one. */
+export const DEFAULT_REGION = "eu-central-1";
+
 /** Loads the SDK; one shared promise so concurrent first calls load it once. */
 let sdkPromise: Promise<SdkModule> | undefined;
 function loadSdk(): Promise<SdkModule> {
@@ -70,7 +73,7 @@ export class LambdaClients {
   client(region: string): Promise<Sdk.LambdaClient> {
     let c = this.#clients.get(region);
     if (!c) {
-      c = loadSdk().then((sdk) => {
+      c = loadSdk().then(async (sdk) => {
         const maxSockets = this.options.maxSockets ?? 64;
         const config: Sdk.LambdaClientConfig = {
           // lrp retries only what is safe itself (see AwsInvoker); the SDK's
@@ -85,7 +88,17 @@ export class LambdaClients {
         if (this.options.endpointUrl !== "") config.endpoint = this.options.endpointUrl;
         if (this.options.profile !== "") config.profile = this.options.profile;
         if (this.options.credentials) config.credentials = this.options.credentials;
-        return new sdk.LambdaClient(config);
+        const client = new sdk.LambdaClient(config);
+        if (region !== "") return client;
+        // No region from lrp's configuration or the environment: the SDK's chain (the
+        // profile's region) decides, and lambda-reverse-proxy's default comes last.
+        try {
+          await (client.config as unknown as { region: () => Promise<string> }).region();
+          return client;
+        } catch {
+          client.destroy();
+          return new sdk.LambdaClient({ ...config, region: DEFAULT_REGION });
+        }
       });
       this.#clients.set(region, c);
     }
