@@ -30,8 +30,9 @@ export const RUNTIME_PATH = "/2018-06-01/runtime";
  * Host must be the Function URL's own), else the `host` header, else
  * `requestContext.domainName`: lrp routes on it as usual.
  *
- * The URL parser resolves `.`/`..` segments in `rawPath`, which lrp's own
- * listener would keep; a Function URL has normally done the same already.
+ * The request's `url` is the raw string, as `Deno.serve` hands one over, so
+ * `rawPath` reaches the function unchanged (`new Request()` alone would
+ * resolve `.`/`..` segments and re-encode characters).
  */
 export function eventToRequest(event: EventV2): Request {
   const http = event.requestContext?.http;
@@ -51,11 +52,10 @@ export function eventToRequest(event: EventV2): Request {
     body = event.isBase64Encoded ? decodeBase64(event.body) as Uint8Array<ArrayBuffer> : event.body;
   }
   const proto = headers.get("x-forwarded-proto") ?? "https";
-  return new Request(`${proto}://${host}${path.startsWith("/") ? "" : "/"}${path}${query}`, {
-    method,
-    headers,
-    body,
-  });
+  const url = `${proto}://${host}${path.startsWith("/") ? "" : "/"}${path}${query}`;
+  const request = new Request(url, { method, headers, body });
+  Object.defineProperty(request, "url", { value: url });
+  return request;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { EventV2 } from "../lib/event.ts";
 import { eventToRequest, responseToResult, runLambdaRuntime, RUNTIME_PATH } from "../lib/lambda.ts";
 import { silentLogger } from "../lib/log.ts";
 import { createHandler } from "../lib/server.ts";
-import { requestToEvent } from "../lib/transform.ts";
+import { requestToEvent, splitTarget } from "../lib/transform.ts";
 import { DENO, fakeRie, MAIN } from "./process_util.ts";
 
 /** One full Function URL event; each case overrides only what it varies. */
@@ -241,4 +241,9 @@ Deno.test("lrp lambda reports an invalid configuration to /runtime/init/error", 
     errorType: "lrp.InitError",
   });
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("eventToRequest() keeps rawPath exactly, dot segments and encoding included", () => {
+  const request = eventToRequest(event({ rawPath: "/a/../b%2Fc/./d" }));
+  assert.equal(splitTarget(request.url).path, "/a/../b%2Fc/./d");
 });
