@@ -107,7 +107,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   if (command === "demo") {
     const config = parseConfig("", { source: "<demo>", env, flags });
     const log = createLogger(config.logLevel, stderrLines.write);
-    return await runDemo(config, log, VERSION, waitForStopSignal);
+    return await runDemo(config, log, VERSION, waitForStopSignal, (text) => console.log(text));
   }
 
   if (command === "healthcheck") {

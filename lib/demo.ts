@@ -68,6 +68,7 @@ export async function runDemo(
   log: Logger,
   version: string,
   waitForStop: (finished: Promise<void>) => Promise<string | undefined>,
+  print: (text: string) => void,
 ): Promise<number> {
   const endpoints = Object.entries(DEMO_HANDLERS).map(([hostname, d]) => ({
     hostname,
@@ -92,9 +93,10 @@ export async function runDemo(
     running = startLrp(config, log, version);
   } catch (err) {
     for (const e of endpoints) await e.rie.shutdown();
-    console.error(
-      `lrp demo: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : err}`,
-    );
+    log.error("demo cannot listen", {
+      address: `${config.host}:${config.port}`,
+      error: err instanceof Error ? err.message : String(err),
+    });
     return 1;
   }
   const port = running.addr.port;
@@ -106,7 +108,7 @@ export async function runDemo(
     );
   }
   lines.push("", `  curl http://127.0.0.1:${port}/healthz`);
-  console.log(lines.join("\n"));
+  print(lines.join("\n"));
   const signal = await waitForStop(running.finished);
   if (signal) log.info("shutting down", { signal });
   await running.shutdown();
