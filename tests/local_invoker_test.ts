@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { rieErrorType } from "../lib/invoke/local.ts";
+import { LrpError } from "../lib/errors.ts";
+import { LocalInvoker, rieErrorType } from "../lib/invoke/local.ts";
 
 const te = new TextEncoder();
 
@@ -20,4 +21,32 @@ Deno.test("rieErrorType() recognises the runtimes' error JSON and nothing else",
     ["{not json", undefined],
   ];
   for (const [text, expected] of cases) assert.equal(rieErrorType(te.encode(text)), expected, text);
+});
+
+Deno.test("LocalInvoker names a dead endpoint once, without repeating the cause", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const invoker = new LocalInvoker({
+    endpoint: `http://127.0.0.1:${port}`,
+    concurrency: 1,
+    maxWaiting: 1,
+    maxWaitMs: 1000,
+  });
+  try {
+    await assert.rejects(
+      invoker.invoke({ payload: te.encode("{}"), signal: new AbortController().signal }),
+      (err: unknown) => {
+        assert.ok(err instanceof LrpError);
+        assert.equal(err.code, "upstream_unreachable");
+        assert.match(
+          err.message,
+          new RegExp(`^Cannot reach the RIE at http://127\\.0\\.0\\.1:${port}: [^:]+$`),
+        );
+        return true;
+      },
+    );
+  } finally {
+    invoker.close();
+  }
 });

@@ -270,8 +270,10 @@ export function rieErrorType(bytes: Uint8Array): string | undefined {
 
 function reason(err: unknown): string {
   if (err instanceof Error) {
-    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : "";
-    return `${err.message}${cause}`;
+    // fetch's "error sending request" says little; its cause says what failed. A wrapper that
+    // already quotes its cause is not repeated.
+    const inner = err.cause instanceof Error ? err.cause.message : "";
+    return inner && !err.message.includes(inner) ? `${err.message}: ${inner}` : err.message;
   }
   return String(err);
 }
