@@ -18,6 +18,26 @@ function reporter(name: string): FakeFunction {
   };
 }
 
+/**
+ * `deno run main.ts CONFIG` with an environment holding only the standard AWS
+ * variables pointed at the fake (and Deno's own module cache, which lrp does not read).
+ */
+function spawnLrp(config: string, endpoint: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", MAIN, config],
+    clearEnv: true,
+    env: {
+      AWS_ENDPOINT_URL_LAMBDA: endpoint,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+    },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
 /** GET / with a chosen Host over a raw socket (fetch does not let a caller set Host); "status body". */
 async function rawGet(port: number, host: string): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -77,21 +97,7 @@ aws:
     function_name: arn:aws:lambda:${REGION}:123456789012:function:other
 `,
   );
-  const deno = Deno.execPath();
-  const child = new Deno.Command(deno, {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", MAIN, config],
-    clearEnv: true,
-    env: {
-      AWS_ENDPOINT_URL_LAMBDA: fake.url,
-      AWS_REGION: REGION,
-      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-      // Deno's own module cache, not read by lrp.
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-    },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnLrp(config, fake.url);
   const seen: string[] = [];
   try {
     const port = await listeningPort(child.stderr, seen);
@@ -139,19 +145,7 @@ Deno.test("deno run main.ts streams an aws RESPONSE_STREAM rule: prelude split a
     config,
     `host: 127.0.0.1\nport: 0\naws:\n  - hostname: stream.domain.lb\n    function_name: streamer\n    invoke_mode: RESPONSE_STREAM\n`,
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", MAIN, config],
-    clearEnv: true,
-    env: {
-      AWS_ENDPOINT_URL_LAMBDA: fake.url,
-      AWS_REGION: REGION,
-      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-    },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnLrp(config, fake.url);
   const seen: string[] = [];
   try {
     const port = await listeningPort(child.stderr, seen);
