@@ -102,36 +102,44 @@ abstract class Metric {
   }
 }
 
-/** A value per label set that only goes up. */
-export class Counter extends Metric {
-  readonly type = "counter";
-  #series = new Map<string, { values: string[]; value: number }>();
+/** A metric holding one number per label set: what counters and gauges share. */
+abstract class ValueMetric extends Metric {
+  protected series = new Map<string, { values: string[]; value: number }>();
 
-  /** Adds `by` (default 1, never negative) to the series of `labels`. */
-  inc(labels: Labels = {}, by = 1): void {
-    if (!(by >= 0)) throw new RangeError(`Cannot increase ${this.name} by ${by}`);
+  /** Adds `by` to the series of `labels`. */
+  protected addTo(labels: Labels, by: number): void {
     const { key, values } = this.key(labels);
-    const s = this.#series.get(key);
+    const s = this.series.get(key);
     if (s) s.value += by;
-    else this.#series.set(key, { values, value: by });
+    else this.series.set(key, { values, value: by });
   }
 
   /** The current value of one series (0 when never recorded). */
   get(labels: Labels = {}): number {
-    return this.#series.get(this.key(labels).key)?.value ?? 0;
+    return this.series.get(this.key(labels).key)?.value ?? 0;
   }
 
   samples(): string[] {
-    return [...this.#series.values()].map((s) =>
+    return [...this.series.values()].map((s) =>
       `${this.name}${renderLabels(this.labelNames, s.values)} ${formatValue(s.value)}`
     );
   }
 }
 
+/** A value per label set that only goes up. */
+export class Counter extends ValueMetric {
+  readonly type = "counter";
+
+  /** Adds `by` (default 1, never negative) to the series of `labels`. */
+  inc(labels: Labels = {}, by = 1): void {
+    if (!(by >= 0)) throw new RangeError(`Cannot increase ${this.name} by ${by}`);
+    this.addTo(labels, by);
+  }
+}
+
 /** A value per label set that goes up and down, or is read when scraped. */
-export class Gauge extends Metric {
+export class Gauge extends ValueMetric {
   readonly type = "gauge";
-  #series = new Map<string, { values: string[]; value: number }>();
   #collect: ((gauge: Gauge) => void) | undefined;
 
   /** Creates a gauge; `collect`, when given, sets the values at each scrape. */
@@ -143,30 +151,20 @@ export class Gauge extends Metric {
   /** Sets the series of `labels` to `value`. */
   set(labels: Labels, value: number): void {
     const { key, values } = this.key(labels);
-    this.#series.set(key, { values, value });
+    this.series.set(key, { values, value });
   }
 
   /** Adds `by` (may be negative). */
   add(labels: Labels, by: number): void {
-    const { key, values } = this.key(labels);
-    const s = this.#series.get(key);
-    if (s) s.value += by;
-    else this.#series.set(key, { values, value: by });
+    this.addTo(labels, by);
   }
 
-  /** The current value of one series (0 when never set). */
-  get(labels: Labels = {}): number {
-    return this.#series.get(this.key(labels).key)?.value ?? 0;
-  }
-
-  samples(): string[] {
+  override samples(): string[] {
     if (this.#collect) {
-      this.#series.clear();
+      this.series.clear();
       this.#collect(this);
     }
-    return [...this.#series.values()].map((s) =>
-      `${this.name}${renderLabels(this.labelNames, s.values)} ${formatValue(s.value)}`
-    );
+    return super.samples();
   }
 }
 
