@@ -16,15 +16,18 @@
 
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
-import { buildRouter, startLrp } from "./lib/app.ts";
-import { type Config, ConfigError, describeRules, loadConfig, parseConfig, SETTINGS } from "./lib/config.ts";
-import { runDemo } from "./lib/demo.ts";
-import { runExtension } from "./lib/extension.ts";
-import { checkHealth, defaultHealthUrl } from "./lib/healthcheck.ts";
-import { reportInitError, runLambdaRuntime } from "./lib/lambda.ts";
-import { createBufferedSink, createLogger } from "./lib/log.ts";
-import { createHandler } from "./lib/server.ts";
-import { watchFile } from "./lib/watch.ts";
+import { buildRouter, startLrp } from "./lib/run/serve.ts";
+import { describeRules } from "./lib/config/describe.ts";
+import { loadConfig, parseConfig } from "./lib/config/parse.ts";
+import { SETTINGS } from "./lib/config/settings.ts";
+import { type Config, ConfigError } from "./lib/config/types.ts";
+import { runDemo } from "./lib/run/demo.ts";
+import { runExtension } from "./lib/run/extension.ts";
+import { checkHealth, defaultHealthUrl } from "./lib/run/healthcheck.ts";
+import { reportInitError, runLambdaRuntime } from "./lib/run/lambda_runtime.ts";
+import { createBufferedSink, createLogger } from "./lib/obs/log.ts";
+import { createHandler } from "./lib/run/handler.ts";
+import { watchFile } from "./lib/run/watch.ts";
 
 /** Log lines go to stderr in asynchronous batches, off the request path. */
 const stderrLines = createBufferedSink(Deno.stderr);

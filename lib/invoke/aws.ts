@@ -17,7 +17,7 @@
 
 import type * as Sdk from "npm:@aws-sdk/client-lambda@3.1164.0";
 import { LrpError } from "../errors.ts";
-import { Http1Pool } from "../http1.ts";
+import { Http1Pool } from "./http1.ts";
 import { invokeStreaming } from "./aws_stream.ts";
 import { abortable } from "./local.ts";
 import { type Credentials, signRequest } from "./sigv4.ts";

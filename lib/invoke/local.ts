@@ -7,7 +7,7 @@
  */
 
 import { LrpError } from "../errors.ts";
-import { Http1Error, Http1Pool } from "../http1.ts";
+import { Http1Error, Http1Pool } from "./http1.ts";
 import { invokeLocalStreaming } from "./local_stream.ts";
 import { type QueueLimits, SlotQueue } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";

@@ -20,8 +20,8 @@ import {
   MAX_PRELUDE_BYTES,
   readFirstBytes,
   readStreamStart,
-} from "../stream.ts";
-import { findDelimiter, isPlainObject } from "../transform.ts";
+} from "../wire/stream.ts";
+import { findDelimiter, isPlainObject } from "../wire/transform.ts";
 import type { InvokeResult } from "./types.ts";
 
 /**

@@ -8,7 +8,12 @@
  * @module
  */
 
-import type { StreamingPrelude } from "../event.ts";
+import type { StreamingPrelude } from "../wire/event.ts";
+
+/** How a rule invokes (Function URL names): whole results, or response streaming. */
+export const INVOKE_MODES = ["BUFFERED", "RESPONSE_STREAM"] as const;
+/** `BUFFERED` (default) or `RESPONSE_STREAM`. */
+export type InvokeMode = typeof INVOKE_MODES[number];
 
 /** One invocation. */
 export interface InvokeRequest {

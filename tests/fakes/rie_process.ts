@@ -21,7 +21,13 @@
  */
 
 import { parseArgs } from "node:util";
-import { type LambdaHandler, preludeBody, RawPayload, RuntimeExit, startRie } from "../../lib/rie.ts";
+import {
+  type LambdaHandler,
+  preludeBody,
+  RawPayload,
+  RuntimeExit,
+  startRie,
+} from "../../lib/run/rie_emulator.ts";
 
 /** The built-in handlers, by mode name. */
 export const MODES: Record<string, LambdaHandler> = {

@@ -1,0 +1,53 @@
+/**
+ * The validated configuration's shape: {@linkcode Config}, and
+ * {@linkcode ConfigError} for every mistake in it.
+ *
+ * @module
+ */
+
+import type { LogLevel } from "../obs/log.ts";
+import type { Rule } from "../route/rule.ts";
+
+/** The complete, validated configuration. */
+export interface Config {
+  /** Where the configuration came from (a path, or `<defaults>`). */
+  source: string;
+  /** AWS region of aws rules without an ARN region; `""` leaves it to the SDK (profile). */
+  region: string;
+  /** Lambda API endpoint override; `""` leaves it to the SDK (`AWS_ENDPOINT_URL_LAMBDA`, …). */
+  endpointUrl: string;
+  /** Shared-config profile for AWS credentials; `""` leaves it to the SDK (`AWS_PROFILE`). */
+  awsProfile: string;
+  /** Peers (CIDRs) whose `Forwarded` / `X-Forwarded-Host` picks the route. */
+  trustedProxies: string[];
+  /** Believe `Forwarded` / `X-Forwarded-Host` from every peer. */
+  trustForwardedHost: boolean;
+  host: string;
+  port: number;
+  /** Internal routes live under this prefix: `""` or `/something`. */
+  internalRoutePrefix: string;
+  logLevel: LogLevel;
+  upstreamTimeoutMs: number;
+  maxBodyBytes: number;
+  /** Longest time to receive a request body, ms (then 408). */
+  bodyTimeoutMs: number;
+  errorDetails: boolean;
+  shutdownTimeoutMs: number;
+  /** Defaults for local rules that do not set their own. */
+  queueLimit: number;
+  queueTimeoutMs: number;
+  /** Serve Prometheus metrics at `{prefix}/metrics`. */
+  metrics: boolean;
+  /** Reload the configuration when its file changes. */
+  watchConfig: boolean;
+  rules: Rule[];
+}
+
+/** A configuration mistake; the message names the source, line and key path. */
+export class ConfigError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}

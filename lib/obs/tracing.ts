@@ -1,0 +1,99 @@
+/**
+ * OpenTelemetry spans for routing and invocation, on top of Deno's built-in
+ * OpenTelemetry (`OTEL_DENO=true` plus the standard `OTEL_*` variables),
+ * which already traces every incoming request (`Deno.serve`) and outgoing
+ * `fetch` and exports over OTLP.
+ *
+ * lrp adds, inside the server span: the route on the server span, and one
+ * `invoke {host}` client span per invocation with the target, function name,
+ * qualifier, executed version and queue wait. The invocation span's context
+ * goes into the event's `traceparent` header, so a function that reads the
+ * W3C trace context joins the trace.
+ *
+ * With OpenTelemetry off there is no recording server span and this module
+ * does nothing but one context lookup per request.
+ *
+ * @module
+ */
+
+import { type Span, SpanKind, SpanStatusCode, trace } from "npm:@opentelemetry/api@1.9.0";
+import type { Rule } from "../route/rule.ts";
+import { LrpError } from "../errors.ts";
+import type { InvokeResult } from "../invoke/types.ts";
+
+const tracer = trace.getTracer("lrp");
+
+/** What a span says about the invocation target. */
+export interface InvocationInfo {
+  rule: Rule;
+  /** The invoker's description, e.g. `local http://fn:8080`. */
+  target: string;
+  /** Function and qualifier chosen by a host pattern or header, when the rule does not fix them. */
+  functionName?: string | undefined;
+  qualifier?: string | undefined;
+}
+
+/** The W3C `traceparent` of a span: `00-{trace id}-{span id}-{flags}`. */
+export function traceparentOf(span: Span): string | undefined {
+  const c = span.spanContext();
+  if (!trace.isSpanContextValid(c)) return undefined;
+  return `00-${c.traceId}-${c.spanId}-${(c.traceFlags & 0xff).toString(16).padStart(2, "0")}`;
+}
+
+/**
+ * Runs `invoke` inside an `invoke {host}` client span when a recording span
+ * is active (the request's server span), after writing the span's
+ * `traceparent` into `eventHeaders` (which `invoke` then encodes).
+ * Otherwise runs `invoke` as it is.
+ */
+export function traceInvocation(
+  info: InvocationInfo,
+  eventHeaders: Record<string, string>,
+  invoke: () => Promise<InvokeResult>,
+): Promise<InvokeResult> {
+  const server = trace.getActiveSpan();
+  if (!server?.isRecording()) return invoke();
+  const { rule } = info;
+  server.setAttribute("lrp.route", rule.hostname);
+  server.setAttribute("lrp.target", info.target);
+  const attributes: Record<string, string> = {
+    "lrp.route": rule.hostname,
+    "lrp.target": info.target,
+    "faas.invoked_provider": "aws",
+  };
+  if (rule.kind === "aws") {
+    // A host pattern or header may have chosen the function at request time.
+    const functionName = info.functionName ?? rule.functionName;
+    const qualifier = info.functionName !== undefined ? info.qualifier : rule.qualifier;
+    if (functionName) attributes["faas.invoked_name"] = functionName;
+    if (qualifier) attributes["lrp.qualifier"] = qualifier;
+  } else attributes["lrp.endpoint"] = rule.endpoint;
+  return tracer.startActiveSpan(
+    `invoke ${rule.hostname}`,
+    { kind: SpanKind.CLIENT, attributes },
+    async (span) => {
+      const parent = traceparentOf(span);
+      if (parent) eventHeaders["traceparent"] = parent;
+      try {
+        const result = await invoke();
+        if (result.queueWaitMs !== undefined) span.setAttribute("lrp.queue_wait_ms", result.queueWaitMs);
+        if (result.executedVersion) span.setAttribute("lrp.executed_version", result.executedVersion);
+        if (result.functionError !== undefined) {
+          span.setAttribute("lrp.function_error", result.functionError);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: `function error ${result.functionError}` });
+        }
+        return result;
+      } catch (err) {
+        const code = err instanceof LrpError ? err.code : "internal";
+        span.setAttribute("error.type", code);
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: err instanceof Error ? err.message : String(err),
+        });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}

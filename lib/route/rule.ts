@@ -1,0 +1,76 @@
+/**
+ * Routing rules: what a configuration's `local:` and `aws:` entries become,
+ * and the name checks of the Lambda Invoke API they share with function
+ * selection.
+ *
+ * @module
+ */
+
+import type { InvokeMode } from "../invoke/types.ts";
+import type { PayloadFormat } from "../wire/formats.ts";
+
+/** A rule that sends matching requests to a local RIE endpoint. */
+export interface LocalRule {
+  kind: "local";
+  /** Lower-cased host name, or host pattern (`{x}.example.com`, `*`), the rule answers for. */
+  hostname: string;
+  /** Event and result format; absent means `2.0` (rules built in code may omit it). */
+  payloadFormat?: PayloadFormat;
+  /** ALB only: send and read `multiValueHeaders` / `multiValueQueryStringParameters`. */
+  multiValueHeaders?: boolean;
+  /** `RESPONSE_STREAM` passes the function's stream through as it arrives; absent means `BUFFERED`. */
+  invokeMode?: InvokeMode;
+  /** Base URL of the RIE (no trailing slash). */
+  endpoint: string;
+  /** Invocations in flight at once (RIE: 1). */
+  concurrency: number;
+  /** Requests allowed to wait for a slot. */
+  queueLimit: number;
+  /** Longest wait for a slot, ms. */
+  queueTimeoutMs: number;
+  /** Line of the rule in the file (0 when not from a file). */
+  line: number;
+}
+
+/** A rule that invokes a function through the AWS Lambda Invoke API. */
+export interface AwsRule {
+  kind: "aws";
+  /** Lower-cased host name, or host pattern (`{alias}.example.com`, `*`). */
+  hostname: string;
+  payloadFormat?: PayloadFormat;
+  multiValueHeaders?: boolean;
+  invokeMode?: InvokeMode;
+  /**
+   * Name, `name:alias`, or full/partial ARN; may use the host pattern's
+   * placeholders (`example:{alias}`). Absent when only a header names the function.
+   */
+  functionName?: string;
+  /** Version or alias, when given separately; may use placeholders. */
+  qualifier?: string;
+  /** Lower-cased request header naming the function (that-lambda-proxy style). */
+  functionHeader?: string;
+  /** Lower-cased request header naming the qualifier. */
+  qualifierHeader?: string;
+  /**
+   * Globs a function chosen by the request (placeholder or header) must
+   * match, as `name` or `name:qualifier`; empty for fixed functions.
+   */
+  allow: string[];
+  line: number;
+}
+
+/** A routing rule. */
+export type Rule = LocalRule | AwsRule;
+
+const FUNCTION_NAME =
+  /^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?$/;
+
+/** Whether `name` is a valid Invoke `FunctionName` (name, `name:qualifier`, full or partial ARN). */
+export function isFunctionName(name: string): boolean {
+  return name.length <= 256 && FUNCTION_NAME.test(name);
+}
+
+/** Whether `qualifier` is a valid version or alias name. */
+export function isQualifier(qualifier: string): boolean {
+  return /^[a-zA-Z0-9$_-]{1,128}$/.test(qualifier);
+}

@@ -1,0 +1,363 @@
+/**
+ * The request handler: internal routes, Host routing, body limits, the
+ * transform and the invocation, one access-log line per request. A plain
+ * `(Request, info) => Promise<Response>`, testable without a socket.
+ *
+ * @module
+ */
+
+import type { Config } from "../config/types.ts";
+import { admitRequest } from "../route/edge.ts";
+import { errorResponse, LrpError, toLrpError } from "../errors.ts";
+import { encodeEvent, type FormatOptions, formatResultToResponse } from "../wire/formats.ts";
+import { type ForwardTrust, isTrustedPeer, parseCidr, routingHost } from "../route/forwarded.ts";
+import type { Invoker, InvokeRequest, InvokeResult } from "../invoke/types.ts";
+import type { Logger } from "../obs/log.ts";
+import type { LrpMetrics } from "../obs/metrics.ts";
+import type { Router } from "../route/router.ts";
+import { selectFunction } from "../route/select.ts";
+import { observeStream, streamResultToResponse } from "../wire/stream.ts";
+import { traceInvocation } from "../obs/tracing.ts";
+import { type RequestMeta, requestToEvent, splitTarget } from "../wire/transform.ts";
+import { concatBytes } from "../bytes.ts";
+
+/** What the handler needs. */
+export interface HandlerDeps {
+  config: Config;
+  router: Router<Invoker>;
+  log: Logger;
+  /** lrp's version, reported by `/healthz`. */
+  version: string;
+  /** Port actually listened on (for `x-forwarded-port`). */
+  listenPort: number;
+  /** Clock and id source; tests pin them. */
+  now?: () => number;
+  newRequestId?: () => string;
+  /** Prometheus metrics: served at `{prefix}/metrics` (when set) and told about every request. */
+  metrics?: LrpMetrics | undefined;
+}
+
+/** The connection facts the handler uses (a subset of `Deno.ServeHandlerInfo`). */
+export interface ConnInfo {
+  remoteAddr: { hostname: string } | Deno.Addr;
+}
+
+/** A request handler. */
+export type Handler = (request: Request, info: ConnInfo) => Promise<Response>;
+
+/**
+ * Creates the handler. Steps, in order:
+ * 1. internal routes (`{prefix}/ping`, `{prefix}/healthz`) answer for any Host;
+ * 2. the method and Host are admitted ({@linkcode admitRequest}: 501, 400),
+ *    then the Host (or, from a trusted proxy, the forwarded host) picks a
+ *    route, or 404 naming the host; an aws rule then picks the function (host
+ *    placeholders or a header) within its allow-list (403 otherwise);
+ * 3. the body is read with the size cap (413 before anything is invoked);
+ * 4. the request becomes an event in the rule's payload format (2.0, 1.0,
+ *    ALB) and is invoked, bounded by the
+ *    upstream timeout (504) and cancelled if the client goes away;
+ * 5. the result (or a streaming prelude body) becomes the response; any
+ *    failure becomes the JSON error shape with its status;
+ * 6. one access-log line.
+ */
+export function createHandler(deps: HandlerDeps): Handler {
+  const { config, router, log } = deps;
+  const now = deps.now ?? Date.now;
+  const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID());
+  const prefix = config.internalRoutePrefix;
+  const pingPath = `${prefix}/ping`;
+  const healthPath = `${prefix}/healthz`;
+  const metricsPath = deps.metrics ? `${prefix}/metrics` : undefined;
+  const startedAt = now();
+  const trust: ForwardTrust = {
+    all: config.trustForwardedHost,
+    proxies: config.trustedProxies.map(parseCidr),
+  };
+
+  const internal = (path: string, method: string): Response | undefined => {
+    if (path !== pingPath && path !== healthPath && path !== metricsPath) return undefined;
+    if (method !== "GET" && method !== "HEAD") {
+      throw new LrpError(
+        "method_not_allowed",
+        `Cannot ${method} ${path}: internal routes answer GET and HEAD`,
+        {
+          headers: { allow: "GET, HEAD" },
+        },
+      );
+    }
+    if (path === pingPath) return new Response("pong", { headers: { "content-type": "text/plain" } });
+    if (path === metricsPath) return deps.metrics!.response();
+    return Response.json({
+      status: "ok",
+      version: deps.version,
+      uptimeSeconds: Math.round((now() - startedAt) / 1000),
+      routes: router.routes.length,
+    });
+  };
+
+  return async (request, info) => {
+    const t0 = performance.now();
+    const timeEpoch = now();
+    const requestId = newRequestId();
+    const { path } = splitTarget(request.url);
+    const sourceIp = "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "";
+    const host = routingHost(request.headers, sourceIp, trust);
+    const entry: Record<string, unknown> = { requestId, host, method: request.method, path };
+    let response: Response;
+    let result: InvokeResult | undefined;
+    let route = "unrouted";
+    let bytesIn = 0;
+    let upstreamMs: number | undefined;
+    try {
+      const own = internal(path, request.method);
+      if (own) {
+        entry.target = route = "internal";
+        response = own;
+      } else {
+        // Admission validates method and Host; the route comes from the (maybe forwarded) routing host.
+        admitRequest(request);
+        const matched = router.match(host);
+        if (!matched) {
+          throw new LrpError("route_not_found", `No route for host "${host}"`);
+        }
+        route = matched.rule.hostname;
+        entry.target = matched.target.describe;
+        const choice = matched.rule.kind === "aws"
+          ? selectFunction(matched.rule, matched.params, request.headers, host)
+          : undefined;
+        if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
+        const body = await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
+        bytesIn = body?.length ?? 0;
+        const meta: RequestMeta = {
+          requestId,
+          timeEpoch,
+          sourceIp,
+          listenPort: deps.listenPort,
+          traceId: newTraceId(timeEpoch),
+          trustedPeer: isTrustedPeer(sourceIp, trust),
+        };
+        const event = requestToEvent(request, body, meta);
+        const invokedAt = performance.now();
+        try {
+          // Tracing may add `traceparent` to the event: encode it afterwards.
+          result = await traceInvocation(
+            {
+              rule: matched.rule,
+              target: matched.target.describe,
+              functionName: choice?.functionName,
+              qualifier: choice?.qualifier,
+            },
+            event.headers,
+            () =>
+              invokeWithTimeout(
+                matched.target,
+                {
+                  payload: encodeEvent(matched.rule, event),
+                  traceId: event.headers["x-amzn-trace-id"],
+                  functionName: choice?.functionName,
+                  qualifier: choice?.qualifier,
+                },
+                request.signal,
+                config,
+              ),
+          );
+        } finally {
+          upstreamMs = performance.now() - invokedAt;
+        }
+        if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
+        response = toResponse(result, request.method, matched.rule);
+      }
+    } catch (err) {
+      const e = toLrpError(err);
+      if (request.signal.aborted) entry.clientClosed = true;
+      entry.error = e.code;
+      entry.errorMessage = e.message;
+      if (e.code === "internal") {
+        log.error("bug: unexpected exception", { requestId, error: String(e.detail) });
+      }
+      response = errorResponse(e, { requestId, exposeDetails: config.errorDetails });
+    }
+    entry.status = response.status;
+    entry.durationMs = round(performance.now() - t0);
+    if (result?.queueWaitMs !== undefined) entry.queueWaitMs = round(result.queueWaitMs);
+    if (result?.executedVersion) entry.executedVersion = result.executedVersion;
+    if (entry.clientClosed) log.info("request cancelled by client", entry);
+    else if (response.status >= 500) log.warn("request", entry);
+    else log.info("request", entry);
+    if (deps.metrics) {
+      response = deps.metrics.observe({
+        route,
+        status: response.status,
+        durationMs: entry.durationMs as number,
+        upstreamMs,
+        queueWaitMs: result?.queueWaitMs,
+        error: entry.error as string | undefined,
+        bytesIn,
+        streamed: result?.body instanceof ReadableStream,
+      }, response);
+    }
+    return response;
+  };
+}
+
+async function invokeWithTimeout(
+  invoker: Invoker,
+  call: Omit<InvokeRequest, "signal">,
+  clientSignal: AbortSignal,
+  config: Config,
+): Promise<InvokeResult> {
+  const controller = new AbortController();
+  const onClientAbort = () =>
+    controller.abort(new LrpError("client_closed", "The client closed the connection"));
+  clientSignal.addEventListener("abort", onClientAbort, { once: true });
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new LrpError(
+          "upstream_timeout",
+          `${invoker.describe} did not answer within ${config.upstreamTimeoutMs} ms`,
+        ),
+      ),
+    config.upstreamTimeoutMs,
+  );
+  try {
+    return await invoker.invoke({ ...call, signal: controller.signal });
+  } finally {
+    clearTimeout(timer);
+    clientSignal.removeEventListener("abort", onClientAbort);
+  }
+}
+
+/**
+ * Turns an invocation result into the client's response: a function error
+ * is a 502 (its error JSON only in the private detail); otherwise the bytes
+ * are a result in the rule's payload format (2.0 also decodes a body framed
+ * with a streaming prelude).
+ */
+export function toResponse(result: InvokeResult, method = "GET", format: FormatOptions = {}): Response {
+  if (result.functionError !== undefined) {
+    throw new LrpError("function_error", `The function failed with ${result.functionError}`, {
+      detail: parseDetail(result.body),
+    });
+  }
+  const body = result.body;
+  if (!(body instanceof Uint8Array)) return streamResultToResponse({ ...result, body }, method);
+  return formatResultToResponse(format, body, method);
+}
+
+/**
+ * Logs how a streamed body ended, after the access line: a failure after the
+ * response started (the client's response is aborted, never cut short as if
+ * complete) is a warning; a client that left, info.
+ */
+function logStream(
+  body: ReadableStream<Uint8Array>,
+  log: Logger,
+  entry: Record<string, unknown>,
+): ReadableStream<Uint8Array> {
+  const t0 = performance.now();
+  const fields = (bytes: number) => ({
+    requestId: entry.requestId,
+    host: entry.host,
+    target: entry.target,
+    bytes,
+    durationMs: round(performance.now() - t0),
+  });
+  return observeStream(body, {
+    onError(err, bytes) {
+      const e = toLrpError(err);
+      log.warn("response stream aborted", { ...fields(bytes), error: e.code, errorMessage: e.message });
+    },
+    onCancel: (bytes) => log.info("response stream cancelled by client", fields(bytes)),
+    onEnd: (bytes) => log.debug("response stream complete", fields(bytes)),
+  });
+}
+
+function parseDetail(body: InvokeResult["body"]): unknown {
+  if (!(body instanceof Uint8Array)) return undefined;
+  const text = new TextDecoder().decode(body);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Reads the request body, refusing more than `max` bytes with 413: at once
+ * when `Content-Length` says so, otherwise as soon as the count passes the
+ * limit while reading. A body not complete within `timeoutMs` is refused with
+ * 408 (`body_timeout`): Deno's server has no body read timeout, so without
+ * this a client trickling bytes would hold a request open forever. Returns
+ * `null` for no body.
+ */
+export async function readBody(
+  request: Request,
+  max: number,
+  timeoutMs = Infinity,
+): Promise<Uint8Array | null> {
+  if (!request.body) return null;
+  const declared = request.headers.get("content-length");
+  const tooLarge = () =>
+    new LrpError(
+      "body_too_large",
+      `Cannot accept a request body over ${max} bytes (the Lambda payload limit)`,
+      { headers: { connection: "close" } },
+    );
+  if (declared !== null && Number(declared) > max) {
+    await request.body.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = Number.isFinite(timeoutMs)
+    ? new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), timeoutMs))
+    : undefined;
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array> | "timeout";
+      try {
+        chunk = await (deadline ? Promise.race([reader.read(), deadline]) : reader.read());
+      } catch (err) {
+        throw new LrpError("bad_request", "Cannot read the request body: the client stopped sending", {
+          cause: err,
+        });
+      }
+      if (chunk === "timeout") {
+        await reader.cancel().catch(() => {});
+        // `Connection: close`: otherwise Deno keeps the half-read connection open for the client.
+        throw new LrpError(
+          "body_timeout",
+          `Cannot accept the request body: it did not arrive within ${timeoutMs} ms`,
+          { headers: { connection: "close" } },
+        );
+      }
+      if (chunk.done) break;
+      size += chunk.value.length;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(chunk.value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return concatBytes(chunks);
+}
+
+const HEX = "0123456789abcdef";
+
+/** A new X-Ray trace id, `Root=1-{epoch seconds hex}-{96 random bits hex}`, as AWS adds one. */
+export function newTraceId(epochMs: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  let rand = "";
+  for (const b of bytes) rand += HEX[b >> 4]! + HEX[b & 15]!;
+  return `Root=1-${Math.floor(epochMs / 1000).toString(16).padStart(8, "0")}-${rand}`;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

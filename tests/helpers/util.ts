@@ -1,0 +1,138 @@
+/**
+ * Test helpers: raw HTTP/1.1 over a real socket (so request targets reach lrp
+ * exactly as written), and a recording invoker.
+ *
+ * @module
+ */
+
+import type { Invoker, InvokeRequest, InvokeResult } from "../../lib/invoke/types.ts";
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+/** A parsed raw HTTP response. */
+export interface RawResponse {
+  status: number;
+  /** Header lines in order, names lower-cased. */
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
+/**
+ * Sends raw request bytes on a fresh connection with `Connection: close`
+ * semantics and reads until the server closes. `head` is the request line and
+ * headers without the final blank line.
+ */
+export async function rawHttp(
+  port: number,
+  head: string,
+  body: Uint8Array = new Uint8Array(),
+): Promise<RawResponse> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const bytes = new Uint8Array([...te.encode(`${head}\r\nConnection: close\r\n\r\n`), ...body]);
+    await conn.write(bytes);
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+    return parseRawResponse(concat(chunks));
+  } finally {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/** Parses a complete HTTP/1.1 response (Content-Length or chunked body). */
+export function parseRawResponse(bytes: Uint8Array): RawResponse {
+  let end = -1;
+  for (let i = 0; i + 3 < bytes.length; i++) {
+    if (bytes[i] === 13 && bytes[i + 1] === 10 && bytes[i + 2] === 13 && bytes[i + 3] === 10) {
+      end = i;
+      break;
+    }
+  }
+  if (end === -1) throw new Error(`Cannot parse response: no header end in ${bytes.length} bytes`);
+  const lines = td.decode(bytes.subarray(0, end)).split("\r\n");
+  const status = Number(lines[0]!.split(" ")[1]);
+  const headers = lines.slice(1).map((l): [string, string] => {
+    const c = l.indexOf(":");
+    return [l.slice(0, c).toLowerCase(), l.slice(c + 1).trim()];
+  });
+  let body = bytes.subarray(end + 4);
+  if (headers.some(([n, v]) => n === "transfer-encoding" && v === "chunked")) {
+    const parts: Uint8Array[] = [];
+    let i = 0;
+    for (;;) {
+      let j = i;
+      while (!(body[j] === 13 && body[j + 1] === 10)) j++;
+      const size = parseInt(td.decode(body.subarray(i, j)), 16);
+      if (!size) break;
+      parts.push(body.subarray(j + 2, j + 2 + size));
+      i = j + 2 + size + 2;
+    }
+    body = concat(parts);
+  }
+  return { status, headers, body };
+}
+
+/** An invoker that records each event and answers with a scripted result. */
+export class RecordingInvoker implements Invoker {
+  readonly describe = "recording";
+  readonly events: Record<string, unknown>[] = [];
+  constructor(
+    readonly answer: (req: InvokeRequest) => Promise<InvokeResult> | InvokeResult = () => ({
+      body: te.encode('{"statusCode":200,"body":"ok"}'),
+    }),
+  ) {}
+  async invoke(req: InvokeRequest): Promise<InvokeResult> {
+    this.events.push(JSON.parse(td.decode(req.payload)));
+    return await this.answer(req);
+  }
+}
+
+/** A response read with {@linkcode request}. */
+export interface SimpleResponse extends RawResponse {
+  text: string;
+  /** The first value of a header. */
+  header(name: string): string | undefined;
+  /** Every `set-cookie` value. */
+  cookies: string[];
+}
+
+/**
+ * Sends one HTTP/1.1 request with an explicit `Host` (which `fetch` will not
+ * set) over a fresh connection.
+ */
+export async function request(
+  port: number,
+  host: string,
+  target: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array } = {},
+): Promise<SimpleResponse> {
+  const body = typeof init.body === "string" ? te.encode(init.body) : init.body;
+  const lines = [`${init.method ?? (body ? "POST" : "GET")} ${target} HTTP/1.1`, `Host: ${host}`];
+  for (const [k, v] of Object.entries(init.headers ?? {})) lines.push(`${k}: ${v}`);
+  if (body) lines.push(`Content-Length: ${body.length}`);
+  const res = await rawHttp(port, lines.join("\r\n"), body);
+  return {
+    ...res,
+    text: td.decode(res.body),
+    header: (name) => res.headers.find(([n]) => n === name)?.[1],
+    cookies: res.headers.filter(([n]) => n === "set-cookie").map(([, v]) => v),
+  };
+}

@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import { type FakeFunction, startFakeLambdaApi } from "../fakes/lambda_api.ts";
+import { parseRawResponse } from "../helpers/util.ts";
+
+const REGION = "eu-west-1";
+const CREDENTIALS = { accessKeyId: "AKIDE2ETEST", secretAccessKey: "e2e-secret" };
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+function reporter(name: string): FakeFunction {
+  return {
+    name,
+    aliases: { live: "3" },
+    versions: ["3"],
+    handler: (_event, ctx) => ({
+      kind: "result",
+      value: { statusCode: 200, body: `${ctx.functionName}@${ctx.qualifier}` },
+    }),
+  };
+}
+
+/**
+ * `deno run main.ts CONFIG` with an environment holding only the standard AWS
+ * variables pointed at the fake (and Deno's own module cache, which lrp does not read).
+ */
+function spawnLrp(config: string, endpoint: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", MAIN, config],
+    clearEnv: true,
+    env: {
+      AWS_ENDPOINT_URL_LAMBDA: endpoint,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+    },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** GET / with a chosen Host over a raw socket (fetch does not let a caller set Host); "status body". */
+async function rawGet(port: number, host: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+  const text = await new Response(conn.readable).text();
+  const [head = "", body = ""] = text.split("\r\n\r\n");
+  return `${head.split(" ")[1]} ${body}`;
+}
+
+/** Reads stderr lines until lrp logs its address; returns the port. */
+async function listeningPort(stderr: ReadableStream<Uint8Array>, seen: string[]): Promise<number> {
+  const lines = stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  for (;;) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`lrp exited before listening:\n${seen.join("\n")}${buffered}`);
+    buffered += value;
+    let nl;
+    while ((nl = buffered.indexOf("\n")) !== -1) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      seen.push(line);
+      const address = /"address":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(line);
+      if (address) {
+        // Keep draining so the child never blocks on a full pipe.
+        (async () => {
+          while (!(await lines.read()).done) { /* drain */ }
+        })().catch(() => {});
+        return Number(address[1]);
+      }
+    }
+  }
+}
+
+Deno.test("deno run main.ts with aws rules reaches the right function for every Host, env holding only endpoint, region and keys", async () => {
+  await using fake = startFakeLambdaApi({
+    functions: [reporter("my-function"), reporter("other")],
+    credentials: CREDENTIALS,
+    region: REGION,
+  });
+  const dir = await Deno.makeTempDir({ prefix: "lrp-e2e-" });
+  const config = `${dir}/lrp.yaml`;
+  // The lambda-reverse-proxy file format, plus lrp's host/port.
+  await Deno.writeTextFile(
+    config,
+    `host: 127.0.0.1
+port: 0
+aws:
+  - hostname: bar.domain.lb
+    function_name: my-function
+  - hostname: live.domain.lb
+    function_name: my-function:live
+  - hostname: versioned.domain.lb
+    function_name: my-function
+    qualifier: 3
+  - hostname: arn.domain.lb
+    function_name: arn:aws:lambda:${REGION}:123456789012:function:other
+`,
+  );
+  const child = spawnLrp(config, fake.url);
+  const seen: string[] = [];
+  try {
+    const port = await listeningPort(child.stderr, seen);
+    const get = (host: string) => rawGet(port, host);
+    assert.equal(await get("bar.domain.lb"), "200 my-function@$LATEST");
+    assert.equal(await get("live.domain.lb"), "200 my-function@live");
+    assert.equal(await get("versioned.domain.lb"), "200 my-function@3");
+    assert.equal(await get("arn.domain.lb"), "200 other@$LATEST");
+    assert.match(await get("unknown.domain.lb"), /^404 \{"error":"route_not_found"/);
+    assert.equal(fake.requests.length, 4);
+    assert.equal(fake.requests.every((r) => r.signatureValid), true);
+    assert.equal(
+      fake.requests.every((r) => r.headers.get("authorization")!.includes(`/${REGION}/lambda/aws4_request`)),
+      true,
+    );
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno run main.ts streams an aws RESPONSE_STREAM rule: prelude split across chunks, body in order, mid-stream error aborts", async () => {
+  const prelude = '{"statusCode":200,"headers":{"content-type":"text/plain"},"cookies":["a=1"]}' +
+    "\0".repeat(8);
+  await using fake = startFakeLambdaApi({
+    functions: [{
+      name: "streamer",
+      streaming: { contentType: "application/vnd.awslambda.http-integration-response", delayMs: 5 },
+      handler: (event) => {
+        const path = (event as { rawPath: string }).rawPath;
+        return {
+          kind: "stream",
+          chunks: [prelude.slice(0, 30), prelude.slice(30, -3), prelude.slice(-3) + "one,", "two,", "three"],
+          ...(path === "/fail" && { complete: { ErrorCode: "Runtime.Boom" } }),
+        };
+      },
+    }],
+    credentials: CREDENTIALS,
+    region: REGION,
+  });
+  const dir = await Deno.makeTempDir({ prefix: "lrp-e2e-" });
+  const config = `${dir}/lrp.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `host: 127.0.0.1\nport: 0\naws:\n  - hostname: stream.domain.lb\n    function_name: streamer\n    invoke_mode: RESPONSE_STREAM\n`,
+  );
+  const child = spawnLrp(config, fake.url);
+  const seen: string[] = [];
+  try {
+    const port = await listeningPort(child.stderr, seen);
+    const raw = async (path: string) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(
+        new TextEncoder().encode(
+          `GET ${path} HTTP/1.1\r\nHost: stream.domain.lb\r\nConnection: close\r\n\r\n`,
+        ),
+      );
+      const text = await new Response(conn.readable).text().catch((e) => `read failed: ${e}`);
+      return text;
+    };
+    const ok = await raw("/");
+    assert.match(ok, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(ok, /\r\ncontent-type: text\/plain\r\n/);
+    assert.match(ok, /\r\nset-cookie: a=1\r\n/);
+    assert.match(ok, /\r\ntransfer-encoding: chunked\r\n/);
+    const body = ok.slice(ok.indexOf("\r\n\r\n") + 4);
+    assert.equal(
+      new TextDecoder().decode(parseRawResponse(new TextEncoder().encode(ok)).body),
+      "one,two,three",
+    );
+    assert.equal(body.endsWith("0\r\n\r\n"), true);
+    const failed = await raw("/fail");
+    assert.match(failed, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(failed.endsWith("0\r\n\r\n"), false);
+    assert.equal(
+      fake.requests.every((r) => r.operation === "InvokeWithResponseStream" && r.signatureValid),
+      true,
+    );
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

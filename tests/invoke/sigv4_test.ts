@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { signRequest, uriEncode } from "../../lib/invoke/sigv4.ts";
+
+Deno.test("signRequest() reproduces the reference §7.1 test vector exactly", () => {
+  const headers = signRequest({
+    method: "POST",
+    host: "lambda.us-east-1.amazonaws.com",
+    path: "/2015-03-31/functions/my-function%3Aprod/invocations",
+    query: {},
+    headers: {
+      "content-type": "application/octet-stream",
+      "x-amz-content-sha256": "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+    },
+    body: new TextEncoder().encode("{}"),
+    region: "us-east-1",
+    service: "lambda",
+    date: new Date(Date.UTC(2025, 0, 1)),
+  }, { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" });
+  assert.deepEqual(headers, {
+    "x-amz-date": "20250101T000000Z",
+    authorization: "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/us-east-1/lambda/aws4_request, " +
+      "SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date, " +
+      "Signature=b1940ffb632a3e0a559a9d22f254652a5969e2883db6713661dffa7212e4f748",
+  });
+});
+
+Deno.test("signRequest() signs the session token of temporary credentials", () => {
+  const headers = signRequest({
+    method: "POST",
+    host: "h",
+    path: "/",
+    query: { Qualifier: "live" },
+    headers: {},
+    body: new Uint8Array(),
+    region: "eu-west-1",
+    service: "lambda",
+    date: new Date(Date.UTC(2025, 0, 1)),
+  }, { accessKeyId: "A", secretAccessKey: "S", sessionToken: "TOKEN" });
+  assert.equal(headers["x-amz-security-token"], "TOKEN");
+  assert.match(headers.authorization!, /SignedHeaders=host;x-amz-date;x-amz-security-token,/);
+});
+
+Deno.test("uriEncode() keeps unreserved characters and encodes every other byte", () => {
+  assert.equal(uriEncode("a-b_c.d~e/f%3A g€", true), "a-b_c.d~e/f%253A%20g%E2%82%AC");
+  assert.equal(uriEncode("a/b", false), "a%2Fb");
+});

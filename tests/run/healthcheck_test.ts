@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "../../lib/config/parse.ts";
+import { checkHealth, defaultHealthUrl } from "../../lib/run/healthcheck.ts";
+import { runLrp, startLrpChild } from "../helpers/process_util.ts";
+
+Deno.test("defaultHealthUrl() asks 127.0.0.1 for a wildcard host, with port and prefix", () => {
+  const url = (yaml: string) => defaultHealthUrl(parseConfig(yaml, { source: "t" }));
+  assert.equal(url(""), "http://127.0.0.1:8080/ping");
+  assert.equal(url("port: 9000\ninternal_route_prefix: _lrp\n"), "http://127.0.0.1:9000/_lrp/ping");
+  assert.equal(url("host: '::'\n"), "http://127.0.0.1:8080/ping");
+  assert.equal(url("host: '::1'\n"), "http://[::1]:8080/ping");
+  assert.equal(url("host: 10.0.0.7\n"), "http://10.0.0.7:8080/ping");
+});
+
+Deno.test("checkHealth() wants 200 pong; another answer or silence is unhealthy", async () => {
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (r) => {
+    const path = new URL(r.url).pathname;
+    if (path === "/slow") await new Promise((resolve) => setTimeout(resolve, 500));
+    return path === "/ping" ? new Response("pong") : new Response("nope", { status: 503 });
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  assert.deepEqual(await checkHealth(`${base}/ping`), { ok: true, message: `healthy: ${base}/ping` });
+  assert.deepEqual(await checkHealth(`${base}/other`), {
+    ok: false,
+    message: `unhealthy: ${base}/other answered 503 "nope"`,
+  });
+  assert.deepEqual(await checkHealth(`${base}/slow`, 50), {
+    ok: false,
+    message: `unhealthy: ${base}/slow: no answer within 50 ms`,
+  });
+});
+
+Deno.test("lrp healthcheck exits 0 against a running lrp and 1 when nothing listens", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/lrp.yaml`;
+  await Deno.writeTextFile(path, "internal_route_prefix: _lrp\n");
+  await using lrp = await startLrpChild(["--host", "127.0.0.1", "--port", "0", path]);
+  const port = new URL(lrp.url).port;
+
+  const explicit = await runLrp(["healthcheck", `${lrp.url}/_lrp/ping`]);
+  assert.deepEqual([explicit.code, explicit.stdout], [0, `lrp: healthy: ${lrp.url}/_lrp/ping\n`]);
+
+  // No URL: port and prefix come from $LRP_CONFIG and the environment.
+  const fromConfig = await runLrp(["healthcheck"], { LRP_CONFIG: path, LRP_PORT: port });
+  assert.deepEqual([fromConfig.code, fromConfig.stdout], [
+    0,
+    `lrp: healthy: http://127.0.0.1:${port}/_lrp/ping\n`,
+  ]);
+
+  const wrongPrefix = await runLrp(["healthcheck", `${lrp.url}/ping`], {});
+  assert.equal(wrongPrefix.code, 1);
+  assert.match(wrongPrefix.stderr, /^lrp: unhealthy: http:\/\/127\.0\.0\.1:\d+\/ping answered 404 /);
+
+  await lrp.stop();
+  const down = await runLrp(["healthcheck", `${lrp.url}/_lrp/ping`]);
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /^lrp: unhealthy: http:\/\/127\.0\.0\.1:\d+\/_lrp\/ping: /);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import { startLrp } from "../../lib/run/serve.ts";
+import { parseConfig } from "../../lib/config/parse.ts";
+import { createLogger } from "../../lib/obs/log.ts";
+import { fakeRie, startLrpChild } from "../helpers/process_util.ts";
+
+const configFor = (endpoint: string, extra = "") =>
+  parseConfig(
+    `host: 127.0.0.1\nport: 0\n${extra}local:\n  - hostname: 127.0.0.1\n    endpoint: ${endpoint}\n`,
+    {
+      source: "test.yaml",
+    },
+  );
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  return { lines, log: createLogger("debug", (l) => lines.push(JSON.parse(l))) };
+}
+
+Deno.test("reload() swaps routes; a request in flight finishes on the configuration it started with", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  await using slow = fakeRie(async () => {
+    await gate;
+    return { statusCode: 200, body: "old" };
+  });
+  await using fresh = fakeRie(() => ({ statusCode: 200, body: "new" }));
+  const { log, lines } = capture();
+  const running = startLrp(configFor(slow.url), log, "test");
+  try {
+    const url = `http://127.0.0.1:${running.addr.port}/`;
+    const inFlight = fetch(url);
+    while (slow.invocations === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(await running.reload(() => configFor(fresh.url)), true);
+    assert.equal(await (await fetch(url)).text(), "new");
+    release();
+    const old = await inFlight;
+    assert.equal(old.status, 200);
+    assert.equal(await old.text(), "old");
+    assert.equal(running.config.rules[0]!.kind === "local" && running.config.rules[0]!.endpoint, fresh.url);
+    assert.equal(lines.filter((l) => l.msg === "configuration reloaded").length, 1);
+    assert.equal(running.metrics.reloads.get({ result: "ok" }), 1);
+  } finally {
+    await running.shutdown();
+  }
+});
+
+Deno.test("reload() rejects an invalid configuration with one log line and keeps serving the old one", async () => {
+  await using rie = fakeRie(() => ({ statusCode: 200, body: "still here" }));
+  const { log, lines } = capture();
+  const running = startLrp(configFor(rie.url), log, "test");
+  try {
+    const ok = await running.reload(() => parseConfig("local: nope\n", { source: "lrp.yaml" }));
+    assert.equal(ok, false);
+    const rejected = lines.filter((l) => l.level === "error");
+    assert.deepEqual(rejected.map((l) => [l.msg, l.error]), [[
+      "reload rejected: invalid configuration; still serving the previous one",
+      "lrp.yaml:1: local: must be a list of rules",
+    ]]);
+    assert.equal(await (await fetch(`http://127.0.0.1:${running.addr.port}/`)).text(), "still here");
+    assert.equal(running.metrics.reloads.get({ result: "error" }), 1);
+  } finally {
+    await running.shutdown();
+  }
+});
+
+Deno.test("reload() keeps the queue of an unchanged rule: an RIE never gets two invocations at once", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  let running = 0;
+  let most = 0;
+  await using rie = fakeRie(async () => {
+    most = Math.max(most, ++running);
+    await gate;
+    running--;
+    return { statusCode: 200, body: "x" };
+  });
+  const { log, lines } = capture();
+  const lrp = startLrp(configFor(rie.url), log, "test");
+  try {
+    const url = `http://127.0.0.1:${lrp.addr.port}/`;
+    const first = fetch(url);
+    while (rie.invocations === 0) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(await lrp.reload(() => ({ ...configFor(rie.url), port: 1234 })), true);
+    const second = fetch(url);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(rie.invocations, 1, "the second request waits for the first one's slot");
+    release();
+    assert.deepEqual(await Promise.all([first, second].map(async (p) => (await p).text())), ["x", "x"]);
+    assert.equal(most, 1);
+    const warn = lines.find((l) => l.level === "warn");
+    assert.equal(warn?.msg, "reload cannot change the listen address; restart lrp to move it");
+    assert.equal(warn?.configured, "127.0.0.1:1234");
+  } finally {
+    release();
+    await lrp.shutdown();
+  }
+});
+
+Deno.test("reload() reports a loader that fails otherwise as a failed reload", async () => {
+  await using rie = fakeRie(() => ({ statusCode: 200, body: "x" }));
+  const { log, lines } = capture();
+  const running = startLrp(configFor(rie.url), log, "test");
+  try {
+    assert.equal(
+      await running.reload(() => {
+        throw new Error("boom");
+      }),
+      false,
+    );
+    assert.deepEqual([lines.at(-1)?.msg, lines.at(-1)?.error], [
+      "reload failed; still serving the previous configuration",
+      "boom",
+    ]);
+  } finally {
+    await running.shutdown();
+  }
+});
+
+Deno.test("SIGHUP under load swaps routes without a failed request; a bad file is rejected", async () => {
+  if (Deno.build.os === "windows") return;
+  await using a = fakeRie(() => ({ statusCode: 200, body: "A" }));
+  await using b = fakeRie(() => ({ statusCode: 200, body: "B" }));
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/lrp.yaml`;
+  const yaml = (endpoint: string) => `local:\n  - hostname: 127.0.0.1\n    endpoint: ${endpoint}\n`;
+  await Deno.writeTextFile(path, yaml(a.url));
+  await using lrp = await startLrpChild(["--host", "127.0.0.1", "--port", "0", path]);
+
+  const seen: string[] = [];
+  const perWorker: string[] = Array.from({ length: 8 }, () => "");
+  const failures: string[] = [];
+  let stop = false;
+  const worker = async (_: unknown, n: number) => {
+    while (!stop) {
+      try {
+        const r = await fetch(`${lrp.url}/`);
+        const text = await r.text();
+        perWorker[n] += text;
+        if (r.status === 200) seen.push(text);
+        else failures.push(`${r.status} ${text}`);
+      } catch (err) {
+        failures.push(String(err));
+      }
+    }
+  };
+  const workers = Array.from({ length: 8 }, worker);
+  while (seen.length < 200) await new Promise((r) => setTimeout(r, 10));
+  await Deno.writeTextFile(path, yaml(b.url));
+  lrp.process.kill("SIGHUP");
+  await lrp.waitForLine((l) => l.msg === "configuration reloaded");
+  while (b.invocations < 200) await new Promise((r) => setTimeout(r, 10));
+
+  await Deno.writeTextFile(path, "local: [\n");
+  lrp.process.kill("SIGHUP");
+  const rejected = await lrp.waitForLine((l) => String(l.msg).startsWith("reload rejected"));
+  assert.equal(
+    rejected.error,
+    `${path}:2: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+  );
+  const atReject = seen.length;
+  while (seen.length < atReject + 100) await new Promise((r) => setTimeout(r, 10));
+  stop = true;
+  await Promise.all(workers);
+
+  assert.deepEqual(failures, []);
+  assert.equal(seen[0], "A");
+  assert.equal(seen.at(-1), "B");
+  // Each client sends one request after another: once one of its requests got
+  // B, none of its later ones reached A.
+  for (const answers of perWorker) assert.match(answers, /^A+B+$/);
+  assert.ok(a.invocations >= 200 && b.invocations >= 300, `${a.invocations} ${b.invocations}`);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("watch_config: true reloads when the file is replaced", async () => {
+  await using a = fakeRie(() => ({ statusCode: 200, body: "A" }));
+  await using b = fakeRie(() => ({ statusCode: 200, body: "B" }));
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/lrp.yaml`;
+  const yaml = (endpoint: string) =>
+    `watch_config: true\nlocal:\n  - hostname: 127.0.0.1\n    endpoint: ${endpoint}\n`;
+  await Deno.writeTextFile(path, yaml(a.url));
+  await using lrp = await startLrpChild(["--host", "127.0.0.1", "--port", "0", path]);
+  assert.equal(await (await fetch(`${lrp.url}/`)).text(), "A");
+  // As editors do: write a temporary file, rename it over the original.
+  await Deno.writeTextFile(`${path}.tmp`, yaml(b.url));
+  await Deno.rename(`${path}.tmp`, path);
+  await lrp.waitForLine((l) => l.msg === "configuration reloaded");
+  assert.equal(await (await fetch(`${lrp.url}/`)).text(), "B");
+  await Deno.remove(dir, { recursive: true });
+});
