@@ -9,7 +9,8 @@
 
 import type * as Sdk from "npm:@aws-sdk/client-lambda@3.1164.0";
 import { LrpError } from "../errors.ts";
-import { bodyStream, type ChunkSource, isHttpIntegration, readStreamStart } from "../wire/stream.ts";
+import { isHttpIntegration } from "../wire/prelude.ts";
+import { bodyStream, type ChunkSource, readStreamStart } from "../wire/stream.ts";
 import type { InvokeResult } from "./types.ts";
 
 type EventStream = AsyncIterable<Sdk.InvokeWithResponseStreamResponseEvent>;

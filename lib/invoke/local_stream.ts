@@ -11,17 +11,17 @@
  * @module
  */
 
+import { concatBytes } from "../bytes.ts";
 import { LrpError } from "../errors.ts";
+import { findDelimiter, isHttpIntegration } from "../wire/prelude.ts";
+import { isPlainObject } from "../wire/response.ts";
 import {
   bodyStream,
   type ChunkSource,
-  concatBytes,
-  isHttpIntegration,
   MAX_PRELUDE_BYTES,
   readFirstBytes,
   readStreamStart,
 } from "../wire/stream.ts";
-import { findDelimiter, isPlainObject } from "../wire/transform.ts";
 import type { InvokeResult } from "./types.ts";
 
 /**

@@ -10,8 +10,6 @@
  * @module
  */
 
-import { knownBodyLength } from "../wire/transform.ts";
-
 /** The `Content-Type` of the text exposition format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -281,6 +279,8 @@ export interface RequestDone {
   bytesIn: number;
   /** The response body streams from the function (its bytes are counted as they go out). */
   streamed?: boolean;
+  /** Body bytes of a buffered response lrp built from a result, when known. */
+  bytesOut?: number | undefined;
 }
 
 /** A local endpoint's queue, as metrics see it (a `SlotQueue`'s stats). */
@@ -368,7 +368,7 @@ export class LrpMetrics {
     if (done.error !== undefined) this.errors.inc({ route, cause: done.error });
     if (done.bytesIn > 0) this.bytesIn.inc({ route }, done.bytesIn);
     if (!response.body) return response;
-    const known = knownBodyLength(response);
+    const known = done.bytesOut;
     if (known !== undefined) {
       if (known > 0) this.bytesOut.inc({ route }, known);
       return response;

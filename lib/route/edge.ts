@@ -13,7 +13,7 @@
  */
 
 import { LrpError } from "../errors.ts";
-import { normalizeHost } from "../wire/transform.ts";
+import { normalizeHost } from "../wire/target.ts";
 
 /**
  * Methods lrp passes to a function: those a Function URL accepts (reference

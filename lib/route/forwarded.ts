@@ -10,7 +10,7 @@
  * @module
  */
 
-import { normalizeHost } from "../wire/transform.ts";
+import { normalizeHost } from "../wire/target.ts";
 
 /** A parsed CIDR block. */
 export interface Cidr {

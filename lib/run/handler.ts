@@ -8,6 +8,7 @@
 
 import type { Config } from "../config/types.ts";
 import { admitRequest } from "../route/edge.ts";
+import { concatBytes } from "../bytes.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
 import { encodeEvent, type FormatOptions, formatResultToResponse } from "../wire/formats.ts";
 import { type ForwardTrust, isTrustedPeer, parseCidr, routingHost } from "../route/forwarded.ts";
@@ -18,8 +19,9 @@ import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
 import { observeStream, streamResultToResponse } from "../wire/stream.ts";
 import { traceInvocation } from "../obs/tracing.ts";
-import { type RequestMeta, requestToEvent, splitTarget } from "../wire/transform.ts";
-import { concatBytes } from "../bytes.ts";
+import { type RequestMeta, requestToEvent } from "../wire/request.ts";
+import { KnownLengthResponse } from "../wire/response.ts";
+import { splitTarget } from "../wire/target.ts";
 
 /** What the handler needs. */
 export interface HandlerDeps {
@@ -194,6 +196,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         error: entry.error as string | undefined,
         bytesIn,
         streamed: result?.body instanceof ReadableStream,
+        bytesOut: response instanceof KnownLengthResponse ? response.bodyLength : undefined,
       }, response);
     }
     return response;

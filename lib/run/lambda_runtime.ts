@@ -13,7 +13,8 @@
 import type { EventV2, ResultV2 } from "../wire/event.ts";
 import type { Logger } from "../obs/log.ts";
 import type { Handler } from "./handler.ts";
-import { decodeBase64, encodeBase64, isTextContentType } from "../wire/transform.ts";
+import { decodeBase64, encodeBase64 } from "../bytes.ts";
+import { isTextContentType } from "../wire/request.ts";
 
 /** The Runtime API version path. */
 export const RUNTIME_PATH = "/2018-06-01/runtime";

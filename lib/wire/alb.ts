@@ -7,7 +7,7 @@
  */
 
 import type { EventAlb, EventV2 } from "./event.ts";
-import { eventHeaders, lastValues, mergedResultHeaders, queryValues } from "./v1.ts";
+import { eventHeaders, lastValues, mergedResultHeaders, queryValues } from "./multivalue.ts";
 import {
   badResult,
   checkStatus,
@@ -15,7 +15,7 @@ import {
   makeResponse,
   parseResultJson,
   resultBody,
-} from "./transform.ts";
+} from "./response.ts";
 
 /** Target group ARN lrp reports in `requestContext.elb` (there is no real target group). */
 export const LRP_TARGET_GROUP_ARN =

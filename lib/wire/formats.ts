@@ -7,7 +7,8 @@
  */
 
 import type { EventV2 } from "./event.ts";
-import { preludeToResponse, resultToResponse, splitPrelude } from "./transform.ts";
+import { preludeToResponse, splitPrelude } from "./prelude.ts";
+import { resultToResponse } from "./result.ts";
 import { eventV2ToAlb, resultAlbToResponse } from "./alb.ts";
 import { eventV2ToV1, resultV1ToResponse } from "./v1.ts";
 

@@ -11,12 +11,10 @@
  * @module
  */
 
+import { concatBytes } from "../bytes.ts";
 import type { StreamingPrelude } from "./event.ts";
-import type { InvokeResult } from "../invoke/types.ts";
-import { badResult, findDelimiter, isPlainObject, preludeToResponse } from "./transform.ts";
-
-/** Stream content type of a function that used `awslambda.HttpResponseStream.from` (reference §5.2, §5.4). */
-export const HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response";
+import { DELIMITER_LENGTH, findDelimiter, parsePrelude, preludeToResponse } from "./prelude.ts";
+import { badResult } from "./response.ts";
 
 /**
  * Largest prelude accepted. A prelude holds a status, headers and cookies;
@@ -25,32 +23,12 @@ export const HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-int
  */
 export const MAX_PRELUDE_BYTES = 64 * 1024;
 
-/** Length of the NUL run that ends a prelude. */
-const DELIMITER_LENGTH = 8;
-
 /** A pull source of byte chunks from upstream. */
 export interface ChunkSource {
   /** The next chunk; `null` at the clean end. Rejects on an upstream failure. */
   read(): Promise<Uint8Array | null>;
   /** Stops the upstream (abort the call, close or drain the connection). Idempotent. */
   cancel(reason?: unknown): void;
-}
-
-/** Whether a content type (parameters ignored) is the HTTP-integration one. */
-export function isHttpIntegration(contentType: string | null | undefined): boolean {
-  return contentType?.split(";")[0]?.trim().toLowerCase() === HTTP_INTEGRATION_CONTENT_TYPE;
-}
-
-/** Concatenates byte arrays. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 /** The decoded start of a stream: the prelude (if framed) and the first body bytes. */
@@ -102,19 +80,6 @@ export async function readPrelude(
     }
     if (chunk.length > 0) buffered = concatBytes([buffered, chunk]);
   }
-}
-
-const decoder = new TextDecoder();
-
-function parsePrelude(bytes: Uint8Array): StreamingPrelude {
-  let prelude: unknown;
-  try {
-    prelude = JSON.parse(decoder.decode(bytes));
-  } catch {
-    throw badResult("the streaming prelude is not JSON");
-  }
-  if (!isPlainObject(prelude)) throw badResult("the streaming prelude is not a JSON object");
-  return prelude as StreamingPrelude;
 }
 
 /**
@@ -183,6 +148,16 @@ export function bodyStream(head: Uint8Array, source: ChunkSource, done = false):
   }, { highWaterMark: 1 });
 }
 
+/** A streamed function result: the body stream, and what came before it. */
+export interface StreamedResult {
+  /** The body bytes (after the prelude, when there was one). */
+  body: ReadableStream<Uint8Array>;
+  /** The decoded `HttpResponseStream.from` prelude; absent when the stream is the body. */
+  prelude?: StreamingPrelude | undefined;
+  /** The stream's content type, used when there is no prelude. */
+  contentType?: string | undefined;
+}
+
 /**
  * Turns a streamed invocation result into the client's response: with a
  * prelude, its status, headers and cookies (as {@linkcode preludeToResponse});
@@ -191,7 +166,7 @@ export function bodyStream(head: Uint8Array, source: ChunkSource, done = false):
  * prelude is unusable (502 `bad_result`).
  */
 export function streamResultToResponse(
-  result: InvokeResult & { body: ReadableStream<Uint8Array> },
+  result: StreamedResult,
   method = "GET",
 ): Response {
   const body = result.body;

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { makeResponse } from "../../lib/wire/transform.ts";
 import { startLrp } from "../../lib/run/serve.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { silentLogger } from "../../lib/obs/log.ts";
@@ -92,8 +91,9 @@ Deno.test("LrpMetrics.observe() counts by route and status class, errors by caus
       queueWaitMs: 5,
       error: "function_error",
       bytesIn: 7,
+      bytesOut: 12,
     },
-    makeResponse(502, new Headers(), new TextEncoder().encode("twelve bytes")),
+    new Response("twelve bytes", { status: 502 }),
   );
   assert.equal(await response.text(), "twelve bytes");
   assert.equal(m.requests.get({ route: "a.test", code: "5xx" }), 1);
@@ -110,8 +110,11 @@ Deno.test("LrpMetrics.observe() counts by route and status class, errors by caus
 
 Deno.test("LrpMetrics.observe() counts a streamed body as it goes out and leaves buffered bodies unwrapped", async () => {
   const m = new LrpMetrics("1", () => []);
-  const buffered = makeResponse(200, new Headers(), new Uint8Array(5));
-  assert.equal(m.observe({ route: "r", status: 200, durationMs: 1, bytesIn: 0 }, buffered), buffered);
+  const buffered = new Response(new Uint8Array(5));
+  assert.equal(
+    m.observe({ route: "r", status: 200, durationMs: 1, bytesIn: 0, bytesOut: 5 }, buffered),
+    buffered,
+  );
   const streamed = m.observe(
     { route: "r", status: 200, durationMs: 1, bytesIn: 0, streamed: true },
     new Response(new Blob(["abc", "defg"]).stream()),

@@ -10,7 +10,8 @@ import {
 } from "../../lib/run/lambda_runtime.ts";
 import { silentLogger } from "../../lib/obs/log.ts";
 import { createHandler } from "../../lib/run/handler.ts";
-import { requestToEvent, splitTarget } from "../../lib/wire/transform.ts";
+import { requestToEvent } from "../../lib/wire/request.ts";
+import { splitTarget } from "../../lib/wire/target.ts";
 import { DENO, fakeRie, MAIN } from "../helpers/process_util.ts";
 
 /** One full Function URL event; each case overrides only what it varies. */

@@ -10,7 +10,7 @@ import { LrpError } from "../../lib/errors.ts";
 import { RawPayload, startRie } from "../../lib/run/rie_emulator.ts";
 import { toResponse } from "../../lib/run/handler.ts";
 import type { EventV2 } from "../../lib/wire/event.ts";
-import { decodeBase64 } from "../../lib/wire/transform.ts";
+import { decodeBase64 } from "../../lib/bytes.ts";
 import { localRule, serveLrp } from "../helpers/harness.ts";
 import { rawHttp } from "../helpers/util.ts";
 

@@ -1,19 +1,16 @@
 import assert from "node:assert/strict";
+import { decodeBase64, encodeBase64 } from "../../lib/bytes.ts";
 import {
-  decodeBase64,
-  encodeBase64,
   formatClfTime,
   isTextContentType,
-  normalizeHost,
   parseQueryParameters,
-  preludeToResponse,
   type RequestMeta,
   requestToEvent,
-  resultToResponse,
   splitCookies,
-  splitPrelude,
-  splitTarget,
-} from "../../lib/wire/transform.ts";
+} from "../../lib/wire/request.ts";
+import { preludeToResponse, splitPrelude } from "../../lib/wire/prelude.ts";
+import { resultToResponse } from "../../lib/wire/result.ts";
+import { normalizeHost, splitTarget } from "../../lib/wire/target.ts";
 import { LrpError } from "../../lib/errors.ts";
 
 const META: RequestMeta = {

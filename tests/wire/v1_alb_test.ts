@@ -5,7 +5,7 @@ import { LrpError } from "../../lib/errors.ts";
 import { createLogger } from "../../lib/obs/log.ts";
 import { createRouter } from "../../lib/route/router.ts";
 import { createHandler } from "../../lib/run/handler.ts";
-import { requestToEvent } from "../../lib/wire/transform.ts";
+import { requestToEvent } from "../../lib/wire/request.ts";
 import { eventV2ToAlb, LRP_TARGET_GROUP_ARN, resultAlbToResponse } from "../../lib/wire/alb.ts";
 import { eventV2ToV1, resultV1ToResponse } from "../../lib/wire/v1.ts";
 

@@ -1,0 +1,168 @@
+/**
+ * The building blocks every result format (2.0, 1.0, ALB, streaming
+ * prelude) shares to turn a function's answer into a `Response`: checked
+ * status, checked headers and cookies, the body, and the `bad_result` error
+ * for anything unusable (docs/wire-format.md, "Results").
+ *
+ * Pure.
+ *
+ * @module
+ */
+
+import { decodeBase64 } from "../bytes.ts";
+import { LrpError } from "../errors.ts";
+
+/** Statuses whose responses never carry a body (Fetch "null body status"). */
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * Response headers a function may not set: hop-by-hop, the length lrp
+ * computes itself, and `x-lrp-error`, which marks answers lrp made itself (a
+ * function could otherwise pass its 404 off as lrp's `route_not_found`).
+ */
+const DROPPED_HEADERS = new Set([
+  "x-lrp-error",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "content-length",
+]);
+
+const utf8 = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** The `bad_result` (502) error for an unusable function result. */
+export function badResult(message: string, detail?: unknown): LrpError {
+  return new LrpError("bad_result", `Cannot use the Lambda result: ${message}`, { detail });
+}
+
+/** Whether `v` is a JSON object (not an array, not null). */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Builds response headers from a result's `headers` map and `cookies` list:
+ * each cookie becomes its own `Set-Cookie`; numbers and booleans are
+ * stringified; hop-by-hop headers, `x-lrp-error` and `Content-Length` are
+ * dropped (lrp frames the body itself) — except a `HEAD` answer's `Content-Length`, which states
+ * the length of the body a `GET` would get, as the origin would. A name or value `Headers` rejects (CR/LF, non-token
+ * names) makes the result unusable → 502, so a function can never split the
+ * response.
+ */
+export function buildHeaders(headersField: unknown, cookiesField: unknown, method = "GET"): Headers {
+  const keepLength = method === "HEAD";
+  const headers = new Headers();
+  if (headersField !== undefined && headersField !== null) {
+    if (!isPlainObject(headersField)) throw badResult("`headers` must be an object of strings");
+    for (const name in headersField) appendResultHeader(headers, name, headersField[name], keepLength);
+  }
+  if (cookiesField !== undefined && cookiesField !== null) {
+    if (!Array.isArray(cookiesField)) throw badResult("`cookies` must be an array of strings");
+    for (const c of cookiesField) {
+      if (typeof c !== "string") throw badResult("`cookies` must be an array of strings");
+      if (/[\r\n\0]/.test(c)) throw badResult("a cookie contains CR, LF or NUL");
+      try {
+        headers.append("set-cookie", c);
+      } catch {
+        throw badResult("a cookie is not a valid Set-Cookie value");
+      }
+    }
+  }
+  return headers;
+}
+
+/**
+ * Appends one header value from a result, with the rules of
+ * {@linkcode buildHeaders}: `null`/absent skipped, numbers and booleans
+ * stringified, hop-by-hop and `Content-Length` dropped, anything `Headers`
+ * rejects (or CR/LF/NUL) a `bad_result`.
+ */
+export function appendResultHeader(headers: Headers, name: string, raw: unknown, keepLength = false): void {
+  if (raw === null || raw === undefined) return;
+  if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
+    throw badResult(`header "${name}" must be a string`);
+  }
+  const lower = name.toLowerCase();
+  if (DROPPED_HEADERS.has(lower) && !(keepLength && lower === "content-length")) return;
+  const value = String(raw);
+  if (/[\r\n\0]/.test(value)) throw badResult(`header "${name}" contains CR, LF or NUL`);
+  try {
+    headers.append(name, value);
+  } catch {
+    throw badResult(`header "${name}" is not a valid HTTP header`);
+  }
+}
+
+/** Validates a status code; Deno cannot send 1xx, so only 200–599 are usable. */
+export function checkStatus(status: unknown): number {
+  if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
+    throw badResult(
+      `\`statusCode\` must be an integer from 200 to 599, got ${JSON.stringify(status) ?? "undefined"}`,
+    );
+  }
+  return status;
+}
+
+/**
+ * Makes the final response, dropping the body of a null-body status (204,
+ * 205, 304), which `Response` would reject. `HEAD` bodies are dropped by the
+ * server, which still reports their length as the origin would.
+ */
+export function makeResponse(
+  status: number,
+  headers: Headers,
+  body: BodyInit | Uint8Array | null,
+  method = "GET",
+): Response {
+  const noBody = NULL_BODY_STATUS.has(status) || (method === "HEAD" && headers.has("content-length"));
+  if (noBody || method === "HEAD" || body === null) {
+    return new KnownLengthResponse(noBody ? null : body as BodyInit, { status, headers }, 0);
+  }
+  if (body instanceof Uint8Array) {
+    return new KnownLengthResponse(body as BodyInit, { status, headers }, body.byteLength);
+  }
+  return new Response(body, { status, headers });
+}
+
+/**
+ * A response whose body lrp built from buffered bytes, carrying their
+ * length, so metrics can count bytes out without wrapping the body in a
+ * stream (which would turn a `Content-Length` response into a chunked one).
+ */
+export class KnownLengthResponse extends Response {
+  /** Creates the response; `bodyLength` is what the client will receive (0 for `HEAD`). */
+  constructor(body: BodyInit | null, init: ResponseInit, readonly bodyLength: number) {
+    super(body, init);
+  }
+}
+
+/** A result's `body` as bytes: a string, base64-decoded when `isBase64Encoded` is `true`; `null` when absent. */
+export function resultBody(body: unknown, isBase64Encoded: unknown): Uint8Array | null {
+  if (body === undefined || body === null) return null;
+  if (typeof body !== "string") throw badResult("`body` must be a string");
+  if (isBase64Encoded !== true) return utf8.encode(body);
+  try {
+    return decodeBase64(body);
+  } catch {
+    throw badResult("`body` is not valid base64 although `isBase64Encoded` is true");
+  }
+}
+
+/** Parses a function's response bytes as JSON, or throws `bad_result`. */
+export function parseResultJson(payload: Uint8Array): unknown {
+  try {
+    return JSON.parse(textDecoder.decode(payload));
+  } catch {
+    throw badResult("the function's response is not JSON", preview(payload));
+  }
+}
+
+function preview(payload: Uint8Array): string {
+  const text = textDecoder.decode(payload.subarray(0, 200));
+  return payload.length > 200 ? `${text}…` : text;
+}
