@@ -11,6 +11,7 @@ import type { Rule } from "../route/rule.ts";
 import { AwsInvoker, LambdaClients } from "../invoke/aws.ts";
 import { EndpointQueues, LocalInvoker } from "../invoke/local.ts";
 import type { Invoker } from "../invoke/types.ts";
+import { errorResponse } from "../errors.ts";
 import type { Logger } from "../obs/log.ts";
 import { LrpMetrics, type QueueSource } from "../obs/metrics.ts";
 import { createRouter, type Router } from "../route/router.ts";
@@ -180,8 +181,10 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
     port: config.port,
     onListen: () => {},
     onError: (err) => {
-      log.error("bug: unhandled error in handler", { error: String(err) });
-      return Response.json({ error: "internal", message: "Internal error in lrp" }, { status: 500 });
+      // The handler answers every failure itself, so reaching here is a bug; answer in the usual shape.
+      const requestId = crypto.randomUUID();
+      log.error("bug: unhandled error in handler", { requestId, error: String(err) });
+      return errorResponse(err, { requestId, exposeDetails: false });
     },
   }, serve);
   const addr = server.addr as Deno.NetAddr;
