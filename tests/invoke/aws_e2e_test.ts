@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { type FakeFunction, startFakeLambdaApi } from "../fakes/lambda_api.ts";
-import { parseRawResponse } from "../helpers/util.ts";
+import { startLrpChild } from "../helpers/process.ts";
+import { parseRawResponse, request } from "../helpers/socket.ts";
 
 const REGION = "eu-west-1";
 const CREDENTIALS = { accessKeyId: "AKIDE2ETEST", secretAccessKey: "e2e-secret" };
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 function reporter(name: string): FakeFunction {
   return {
@@ -20,56 +20,25 @@ function reporter(name: string): FakeFunction {
 
 /**
  * `deno run main.ts CONFIG` with an environment holding only the standard AWS
- * variables pointed at the fake (and Deno's own module cache, which lrp does not read).
+ * variables pointed at the fake, and no permission beyond what lrp needs.
  */
-function spawnLrp(config: string, endpoint: string): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-sys", MAIN, config],
+function startLrp(config: string, endpoint: string) {
+  return startLrpChild([config], {
+    denoArgs: ["--allow-net", "--allow-read", "--allow-env", "--allow-sys"],
     clearEnv: true,
     env: {
       AWS_ENDPOINT_URL_LAMBDA: endpoint,
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
     },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  });
 }
 
-/** GET / with a chosen Host over a raw socket (fetch does not let a caller set Host); "status body". */
+/** GET / with a chosen Host; "status body". */
 async function rawGet(port: number, host: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(new TextEncoder().encode(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
-  const text = await new Response(conn.readable).text();
-  const [head = "", body = ""] = text.split("\r\n\r\n");
-  return `${head.split(" ")[1]} ${body}`;
-}
-
-/** Reads stderr lines until lrp logs its address; returns the port. */
-async function listeningPort(stderr: ReadableStream<Uint8Array>, seen: string[]): Promise<number> {
-  const lines = stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  for (;;) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error(`lrp exited before listening:\n${seen.join("\n")}${buffered}`);
-    buffered += value;
-    let nl;
-    while ((nl = buffered.indexOf("\n")) !== -1) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      seen.push(line);
-      const address = /"address":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(line);
-      if (address) {
-        // Keep draining so the child never blocks on a full pipe.
-        (async () => {
-          while (!(await lines.read()).done) { /* drain */ }
-        })().catch(() => {});
-        return Number(address[1]);
-      }
-    }
-  }
+  const res = await request(port, host, "/");
+  return `${res.status} ${res.text}`;
 }
 
 Deno.test("deno run main.ts with aws rules reaches the right function for every Host, env holding only endpoint, region and keys", async () => {
@@ -97,10 +66,9 @@ aws:
     function_name: arn:aws:lambda:${REGION}:123456789012:function:other
 `,
   );
-  const child = spawnLrp(config, fake.url);
-  const seen: string[] = [];
+  await using child = await startLrp(config, fake.url);
+  const port = child.port;
   try {
-    const port = await listeningPort(child.stderr, seen);
     const get = (host: string) => rawGet(port, host);
     assert.equal(await get("bar.domain.lb"), "200 my-function@$LATEST");
     assert.equal(await get("live.domain.lb"), "200 my-function@live");
@@ -114,8 +82,6 @@ aws:
       true,
     );
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -145,10 +111,9 @@ Deno.test("deno run main.ts streams an aws RESPONSE_STREAM rule: prelude split a
     config,
     `host: 127.0.0.1\nport: 0\naws:\n  - hostname: stream.domain.lb\n    function_name: streamer\n    invoke_mode: RESPONSE_STREAM\n`,
   );
-  const child = spawnLrp(config, fake.url);
-  const seen: string[] = [];
+  await using child = await startLrp(config, fake.url);
+  const port = child.port;
   try {
-    const port = await listeningPort(child.stderr, seen);
     const raw = async (path: string) => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       await conn.write(
@@ -178,8 +143,6 @@ Deno.test("deno run main.ts streams an aws RESPONSE_STREAM rule: prelude split a
       true,
     );
   } finally {
-    child.kill("SIGTERM");
-    await child.status;
     await Deno.remove(dir, { recursive: true });
   }
 });

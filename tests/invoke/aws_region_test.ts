@@ -7,10 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { startFakeLambdaApi } from "../fakes/lambda_api.ts";
-import { request } from "../helpers/util.ts";
-import { waitFor } from "../helpers/proc.ts";
+import { request } from "../helpers/socket.ts";
+import { startLrpChild } from "../helpers/process.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const KEYS = { accessKeyId: "AKIDREGION", secretAccessKey: "region-secret" };
 
 async function regionUsed(expected: string, home: Record<string, string>, env: Record<string, string>) {
@@ -29,37 +28,13 @@ async function regionUsed(expected: string, home: Record<string, string>, env: R
       `${dir}/lrp.yaml`,
       "host: 127.0.0.1\nport: 0\naws:\n  - hostname: fn.test\n    function_name: fn\n",
     );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", MAIN, `${dir}/lrp.yaml`],
+    await using child = await startLrpChild([`${dir}/lrp.yaml`], {
       clearEnv: true,
-      env: {
-        HOME: dir,
-        AWS_ENDPOINT_URL_LAMBDA: fake.url,
-        AWS_EC2_METADATA_DISABLED: "true",
-        DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-        ...env,
-      },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const lines: string[] = [];
-    (async () => {
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        lines.push(...chunk.split("\n"));
-      }
-    })().catch(() => {});
-    try {
-      const port = await waitFor("lrp to listen", () => {
-        const l = lines.find((x) => x.includes('"lrp listening"'));
-        return l ? Number(/:(\d+)"/.exec(l.slice(l.indexOf('"address"')))?.[1]) : undefined;
-      });
-      const res = await request(port, "fn.test", "/");
-      assert.equal(`${res.status} ${res.text}`, "200 ok", lines.join("\n"));
-      assert.equal(fake.requests.at(-1)?.signatureValid, true);
-    } finally {
-      child.kill("SIGTERM");
-      await child.status;
-    }
+      env: { HOME: dir, AWS_ENDPOINT_URL_LAMBDA: fake.url, AWS_EC2_METADATA_DISABLED: "true", ...env },
+    });
+    const res = await request(child.port, "fn.test", "/");
+    assert.equal(`${res.status} ${res.text}`, "200 ok", child.stderr.join("\n"));
+    assert.equal(fake.requests.at(-1)?.signatureValid, true);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -9,7 +9,7 @@ import { parseConfig } from "../../lib/config/parse.ts";
 import { ConfigError } from "../../lib/config/types.ts";
 import { silentLogger } from "../../lib/obs/log.ts";
 import { startRie } from "../../lib/run/rie_emulator.ts";
-import { request } from "../helpers/util.ts";
+import { request } from "../helpers/socket.ts";
 
 const slowEcho = () => new Promise((r) => setTimeout(() => r({ statusCode: 200, body: "ok" }), 60));
 

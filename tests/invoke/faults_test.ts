@@ -7,10 +7,11 @@
 import assert from "node:assert/strict";
 import { MAX_RESULT_BYTES } from "../../lib/invoke/local.ts";
 import { startRie } from "../../lib/run/rie_emulator.ts";
-import { localRule, openRequest, serveLrp, type TestLrp } from "../helpers/harness.ts";
+import { localRule, serveLrp, type TestLrp } from "../helpers/in_process.ts";
+import { openRequest } from "../helpers/socket.ts";
 import { type Exchange, httpResponse, startRawUpstream } from "../fakes/raw_upstream.ts";
-import { waitFor } from "../helpers/proc.ts";
-import { request } from "../helpers/util.ts";
+import { waitFor } from "../helpers/process.ts";
+import { request } from "../helpers/socket.ts";
 
 const OK_RESULT = JSON.stringify({ statusCode: 200, headers: { "content-type": "text/plain" }, body: "ok" });
 const answerOk = (ex: Exchange) => ex.write(httpResponse(200, OK_RESULT));

@@ -7,7 +7,7 @@ import { createRouter } from "../../lib/route/router.ts";
 import { createHandler } from "../../lib/run/handler.ts";
 import { HTTP_INTEGRATION_CONTENT_TYPE } from "../../lib/wire/prelude.ts";
 import { type FakeChunk, type FakeOutcome, startFakeLambdaApi } from "../fakes/lambda_api.ts";
-import { waitFor } from "../helpers/proc.ts";
+import { waitFor } from "../helpers/process.ts";
 
 const REGION = "us-east-1";
 const CREDENTIALS = { accessKeyId: "AKIDSTREAMTEST", secretAccessKey: "stream-secret" };

@@ -5,7 +5,7 @@ import { RIE_INVOKE_PATH } from "../../lib/invoke/local.ts";
 import { createLogger } from "../../lib/obs/log.ts";
 import { createRouter } from "../../lib/route/router.ts";
 import { createHandler } from "../../lib/run/handler.ts";
-import { waitFor } from "../helpers/proc.ts";
+import { waitFor } from "../helpers/process.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();

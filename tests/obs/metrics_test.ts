@@ -3,7 +3,7 @@ import { startLrp } from "../../lib/run/serve.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { silentLogger } from "../../lib/obs/log.ts";
 import { escapeHelp, escapeLabelValue, formatValue, LrpMetrics, Registry } from "../../lib/obs/metrics.ts";
-import { fakeRie } from "../helpers/process_util.ts";
+import { fakeRie } from "../fakes/rie.ts";
 
 Deno.test("escapeLabelValue() escapes backslash, double quote and line feed only", () => {
   assert.equal(escapeLabelValue('a\\b"c\nd\te'), 'a\\\\b\\"c\\nd\te');

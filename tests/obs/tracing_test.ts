@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { traceInvocation } from "../../lib/obs/tracing.ts";
-import { fakeRie, startLrpChild } from "../helpers/process_util.ts";
+import { fakeRie } from "../fakes/rie.ts";
+import { startLrpChild } from "../helpers/process.ts";
 
 Deno.test("traceInvocation() without OpenTelemetry only invokes: no traceparent is added", async () => {
   const rule = parseConfig("local:\n  - hostname: a.test\n    endpoint: http://x:1\n", { source: "t" })

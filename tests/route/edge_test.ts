@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { startRie } from "../../lib/run/rie_emulator.ts";
-import { localRule, openRequest, readResponse, serveLrp } from "../helpers/harness.ts";
-import { rawHttp, request } from "../helpers/util.ts";
+import { localRule, serveLrp } from "../helpers/in_process.ts";
+import { openRequest, readResponse } from "../helpers/socket.ts";
+import { rawHttp, request } from "../helpers/socket.ts";
 
 const td = new TextDecoder();
 

@@ -13,7 +13,7 @@ import { createRouter } from "../../lib/route/router.ts";
 import { createHandler } from "../../lib/run/handler.ts";
 import * as express from "../apps/express_app.ts";
 import * as hono from "../apps/hono_app.ts";
-import { rawHttp, type RawResponse } from "../helpers/util.ts";
+import { rawHttp, type RawResponse } from "../helpers/socket.ts";
 
 const te = new TextEncoder();
 const binary = new Uint8Array(300).map((_, i) => (i * 7) % 256);

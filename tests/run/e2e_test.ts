@@ -4,24 +4,17 @@
  * exits when it gets a second concurrent invocation.
  */
 import assert from "node:assert/strict";
-import { spawnDeno, startLrpProcess, startRieProcess, tempConfig } from "../helpers/proc.ts";
-import { request } from "../helpers/util.ts";
+import { runLrp, startLrpChild, startRieProcess, tempConfig } from "../helpers/process.ts";
+import { request } from "../helpers/socket.ts";
 
 const td = new TextDecoder();
-
-async function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawnDeno(["run", "--allow-all", "main.ts", ...args], env);
-  const status = await child.process.status;
-  await new Promise((r) => setTimeout(r, 20));
-  return { code: status.code, stdout: child.stdout.join("\n"), stderr: child.stderr.join("\n") };
-}
 
 Deno.test("lrp serves a local rule end to end and never overlaps invocations on one RIE under 64 connections", async () => {
   await using rie = await startRieProcess(["--mode", "echo", "--delay-ms", "2"]);
   const config = await tempConfig(
     `host: 127.0.0.1\nport: 0\nlocal:\n  - hostname: fn.test\n    endpoint: ${rie.url}\n`,
   );
-  await using lrp = await startLrpProcess([config]);
+  await using lrp = await startLrpChild([config]);
   const one = await request(lrp.port, "fn.test", "/hello%20world?x=1&x=2", {
     headers: { cookie: "a=1; b=2" },
   });
@@ -55,7 +48,7 @@ Deno.test("lrp answers 502 naming the endpoint when the RIE is down, and keeps s
   const config = await tempConfig(
     "host: 127.0.0.1\nport: 0\nlocal:\n  - hostname: dead.test\n    endpoint: http://127.0.0.1:9\n",
   );
-  await using lrp = await startLrpProcess([config]);
+  await using lrp = await startLrpChild([config]);
   const res = await request(lrp.port, "dead.test", "/");
   assert.equal(res.status, 502);
   const body = JSON.parse(res.text);
@@ -70,7 +63,7 @@ Deno.test("lrp finishes in-flight requests on SIGTERM, then exits 0", async () =
   const config = await tempConfig(
     `host: 127.0.0.1\nport: 0\nlocal:\n  - hostname: fn.test\n    endpoint: ${rie.url}\n`,
   );
-  await using lrp = await startLrpProcess([config]);
+  await using lrp = await startLrpChild([config]);
   const inFlight = request(lrp.port, "fn.test", "/slow");
   await new Promise((r) => setTimeout(r, 150));
   const status = lrp.stop("SIGTERM");
@@ -83,47 +76,49 @@ Deno.test("lrp finishes in-flight requests on SIGTERM, then exits 0", async () =
 
 Deno.test("lrp check prints the route table; a broken config exits 1 naming file, line and key", async () => {
   const good = await tempConfig("local:\n  - hostname: foo.domain.lb\n    endpoint: http://lambda-1:8080\n");
-  const ok = await run(["check", good]);
+  const ok = await runLrp(["check", good]);
   assert.equal(ok.code, 0);
   assert.equal(
     ok.stdout,
-    `${good}: ok, 1 route(s), listening on 0.0.0.0:8080\n  foo.domain.lb -> local http://lambda-1:8080 (concurrency 1, queue 1000)`,
+    `${good}: ok, 1 route(s), listening on 0.0.0.0:8080\n  foo.domain.lb -> local http://lambda-1:8080 (concurrency 1, queue 1000)\n`,
   );
   const bad = await tempConfig("local:\n  - hostname: foo\n    endpoint: nope\n");
   for (const args of [["check", bad], [bad]]) {
-    const res = await run(args);
+    const res = await runLrp(args);
     assert.equal(res.code, 1);
     assert.equal(
       res.stderr,
-      `lrp: invalid configuration: ${bad}:3: local[0].endpoint: "nope" is not a valid URL (expected e.g. http://lambda-1:8080)`,
+      `lrp: invalid configuration: ${bad}:3: local[0].endpoint: "nope" is not a valid URL (expected e.g. http://lambda-1:8080)\n`,
     );
   }
-  const missing = await run(["/nonexistent/lrp.yaml"]);
+  const missing = await runLrp(["/nonexistent/lrp.yaml"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /\/nonexistent\/lrp\.yaml: cannot read the configuration file: no such file/);
 });
 
 Deno.test("lrp --help, --version and a bad flag", async () => {
-  const help = await run(["--help"]);
+  const help = await runLrp(["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^lrp \d+\.\d+\.\d+ — the Lambda Reverse Proxy/);
   assert.match(help.stdout, /--upstream-timeout <value>/);
-  const version = await run(["--version"]);
-  assert.match(version.stdout, /^lrp \d+\.\d+\.\d+$/);
-  const bad = await run(["--nope"]);
+  const version = await runLrp(["--version"]);
+  assert.match(version.stdout, /^lrp \d+\.\d+\.\d+\n$/);
+  const bad = await runLrp(["--nope"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Unknown option '--nope'/);
 });
 
 Deno.test("lrp flags and LRP_* variables override the file", async () => {
   const config = await tempConfig("host: 127.0.0.1\nport: 1\ninternal_route_prefix: from-file\n");
-  await using lrp = await startLrpProcess([config, "--port", "0"], { LRP_INTERNAL_ROUTE_PREFIX: "from-env" });
+  await using lrp = await startLrpChild([config, "--port", "0"], {
+    env: { LRP_INTERNAL_ROUTE_PREFIX: "from-env" },
+  });
   const res = await fetch(`http://127.0.0.1:${lrp.port}/from-env/ping`);
   assert.equal(td.decode(new Uint8Array(await res.arrayBuffer())), "pong");
 });
 
 Deno.test("lrp demo serves its example functions", async () => {
-  await using demo = await startLrpProcess(["demo", "--port", "0"]);
+  await using demo = await startLrpChild(["demo", "--port", "0"]);
   const res = await request(demo.port, "hello.localhost", "/hello?name=test");
   assert.equal(res.status, 200);
   assert.equal(res.text, "Hello, test! (from a Lambda handler, through lrp)\n");

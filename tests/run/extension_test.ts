@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EXTENSION_PATH } from "../../lib/run/extension.ts";
-import { DENO, MAIN } from "../helpers/process_util.ts";
+import { startLrpChild } from "../helpers/process.ts";
 
 /**
  * A fake Extensions API: checks registration, hands out INVOKE, then holds
@@ -34,27 +34,15 @@ Deno.test("lrp extension registers, serves lrp on localhost until SHUTDOWN, then
   await using api = fakeExtensionsApi();
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/lrp.yaml`, "host: 127.0.0.1\nport: 0\n");
-  const child = new Deno.Command(DENO, {
-    args: ["run", "-A", MAIN, "extension", "lrp.yaml"],
+  const child = await startLrpChild(["extension", "lrp.yaml"], {
     cwd: dir,
-    env: { AWS_LAMBDA_RUNTIME_API: api.api, NO_COLOR: "1", LRP_EXTENSION_NAME: "lrp-ext" },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stderr.pipeThrough(new TextDecoderStream()).values();
-  let address = "";
-  let text = "";
-  while (!address) {
-    const { value, done } = await lines.next();
-    if (done) throw new Error(`lrp exited early: ${text}`);
-    text += value;
-    address = /"address":"([^"]+)"/.exec(text)?.[1] ?? "";
-  }
+    env: { AWS_LAMBDA_RUNTIME_API: api.api, LRP_EXTENSION_NAME: "lrp-ext" },
+  });
   while (api.calls.length < 3) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(await (await fetch(`${address}/ping`)).text(), "pong");
+  assert.equal(await (await fetch(`${child.url}/ping`)).text(), "pong");
   api.shutdown();
-  const status = await child.status;
-  for await (const chunk of { [Symbol.asyncIterator]: () => lines }) text += chunk;
+  const status = await child.exited;
+  const text = child.stderr.join("\n");
   assert.equal(status.code, 0);
   assert.deepEqual(api.calls, [
     'register lrp-ext {"events":["INVOKE","SHUTDOWN"]}',

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { extname, join, normalize } from "node:path";
-import { ROOT, startLrpChild } from "../helpers/process_util.ts";
+import { ROOT, startLrpChild } from "../helpers/process.ts";
 
 const TYPES: Record<string, string> = {
   ".ts": "application/typescript; charset=utf-8",
@@ -33,7 +33,7 @@ Deno.test("deno run <URL of main.ts> serves, without the project's deno.json or 
     await using lrp = await startLrpChild(["--host", "127.0.0.1", "--port", "0", "lrp.yaml"], {
       entry,
       cwd: dir,
-      denoArgs: ["--no-config", "--no-lock", "--reload=" + `http://127.0.0.1:${repo.addr.port}/`],
+      denoArgs: ["-A", "--no-config", "--no-lock", "--reload=" + `http://127.0.0.1:${repo.addr.port}/`],
     });
     const ping = await fetch(`${lrp.url}/_lrp/ping`);
     assert.equal(await ping.text(), "pong");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { checkHealth, defaultHealthUrl } from "../../lib/run/healthcheck.ts";
-import { runLrp, startLrpChild } from "../helpers/process_util.ts";
+import { runLrp, startLrpChild } from "../helpers/process.ts";
 
 Deno.test("defaultHealthUrl() asks 127.0.0.1 for a wildcard host, with port and prefix", () => {
   const url = (yaml: string) => defaultHealthUrl(parseConfig(yaml, { source: "t" }));
@@ -41,7 +41,7 @@ Deno.test("lrp healthcheck exits 0 against a running lrp and 1 when nothing list
   assert.deepEqual([explicit.code, explicit.stdout], [0, `lrp: healthy: ${lrp.url}/_lrp/ping\n`]);
 
   // No URL: port and prefix come from $LRP_CONFIG and the environment.
-  const fromConfig = await runLrp(["healthcheck"], { LRP_CONFIG: path, LRP_PORT: port });
+  const fromConfig = await runLrp(["healthcheck"], { env: { LRP_CONFIG: path, LRP_PORT: port } });
   assert.deepEqual([fromConfig.code, fromConfig.stdout], [
     0,
     `lrp: healthy: http://127.0.0.1:${port}/_lrp/ping\n`,

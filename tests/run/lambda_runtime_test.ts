@@ -12,7 +12,8 @@ import { silentLogger } from "../../lib/obs/log.ts";
 import { createHandler } from "../../lib/run/handler.ts";
 import { requestToEvent } from "../../lib/wire/request.ts";
 import { splitTarget } from "../../lib/wire/target.ts";
-import { DENO, fakeRie, MAIN } from "../helpers/process_util.ts";
+import { fakeRie } from "../fakes/rie.ts";
+import { MAIN, runLrp, spawnDeno } from "../helpers/process.ts";
 
 /** One full Function URL event; each case overrides only what it varies. */
 const BASE: EventV2 = {
@@ -209,13 +210,10 @@ Deno.test("lrp started with AWS_LAMBDA_RUNTIME_API runs as a Lambda function", a
   await using runtime = fakeRuntimeApi([event({}, { "x-forwarded-host": "fn.test" })]);
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/lrp.yaml`, `local:\n  - hostname: fn.test\n    endpoint: ${rie.url}\n`);
-  const child = new Deno.Command(DENO, {
-    args: ["run", "-A", MAIN],
+  await using _child = spawnDeno(["run", "-A", MAIN], {
     cwd: dir,
-    env: { AWS_LAMBDA_RUNTIME_API: runtime.api, NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+    env: { AWS_LAMBDA_RUNTIME_API: runtime.api },
+  });
   try {
     await runtime.answered(1);
     assert.deepEqual(runtime.answers[0]!.body, {
@@ -225,8 +223,6 @@ Deno.test("lrp started with AWS_LAMBDA_RUNTIME_API runs as a Lambda function", a
       isBase64Encoded: false,
     });
   } finally {
-    child.kill("SIGKILL");
-    await child.status;
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -235,11 +231,7 @@ Deno.test("lrp lambda reports an invalid configuration to /runtime/init/error", 
   await using runtime = fakeRuntimeApi([]);
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/lrp.yaml`, "port: nope\n");
-  const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", MAIN, "lambda"],
-    cwd: dir,
-    env: { AWS_LAMBDA_RUNTIME_API: runtime.api, NO_COLOR: "1" },
-  }).output();
+  const out = await runLrp(["lambda"], { cwd: dir, env: { AWS_LAMBDA_RUNTIME_API: runtime.api } });
   assert.equal(out.code, 1);
   assert.equal(runtime.answers[0]!.path, `${RUNTIME_PATH}/init/error`);
   assert.deepEqual(runtime.answers[0]!.body, {

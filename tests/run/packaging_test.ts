@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parse as parseYaml } from "npm:yaml@2.9.1";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { compileArgs, outputPath, PERMISSIONS, TARGETS } from "../../scripts/compile.ts";
-import { ROOT } from "../helpers/process_util.ts";
+import { ROOT } from "../helpers/process.ts";
 
 const read = (path: string) => Deno.readTextFile(`${ROOT}${path}`);
 

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { startLrp } from "../../lib/run/serve.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { createLogger } from "../../lib/obs/log.ts";
-import { fakeRie, startLrpChild } from "../helpers/process_util.ts";
+import { fakeRie } from "../fakes/rie.ts";
+import { startLrpChild } from "../helpers/process.ts";
 
 const configFor = (endpoint: string, extra = "") =>
   parseConfig(

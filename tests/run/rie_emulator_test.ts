@@ -10,6 +10,7 @@ import {
   sniffContentType,
   startRie,
 } from "../../lib/run/rie_emulator.ts";
+import { startRieProcess } from "../helpers/process.ts";
 
 const echo: LambdaHandler = (event) => event;
 
@@ -385,37 +386,8 @@ Deno.test("startRie() shutdown() drops an in-flight invocation and frees the por
   }
 });
 
-/** Spawns the fake RIE process and reads its URL from the first stdout line. */
-async function spawnRie(...args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../fakes/rie_process.ts", import.meta.url).pathname, "--port", "0", ...args],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error("Cannot start fake RIE: no URL printed");
-    text += value;
-  }
-  return {
-    url: text.slice(0, text.indexOf("\n")),
-    child,
-    async [Symbol.asyncDispose]() {
-      await lines.cancel();
-      try {
-        child.kill();
-      } catch {
-        // Already exited.
-      }
-      await child.status;
-    },
-  };
-}
-
 Deno.test("rie_process.ts echoes the event as a payload-2.0 result", async () => {
-  await using rie = await spawnRie("--mode", "echo");
+  await using rie = await startRieProcess(["--mode", "echo"]);
   const res = await fetch(rie.url + RIE_INVOKE_PATH + "?x=1", { method: "POST", body: '{"rawPath":"/a"}' });
   assert.deepEqual([res.status, await res.json()], [200, {
     statusCode: 200,
@@ -425,7 +397,7 @@ Deno.test("rie_process.ts echoes the event as a payload-2.0 result", async () =>
 });
 
 Deno.test("rie_process.ts streams the prelude-framed body in stream mode", async () => {
-  await using rie = await spawnRie("--mode", "stream");
+  await using rie = await startRieProcess(["--mode", "stream"]);
   const res = await fetch(rie.url + RIE_INVOKE_PATH, { method: "POST", body: "{}" });
   assert.equal(
     await res.text(),
@@ -434,11 +406,11 @@ Deno.test("rie_process.ts streams the prelude-framed body in stream mode", async
 });
 
 Deno.test("rie_process.ts exits with status 2 on a concurrent invocation, failing both requests", async () => {
-  await using rie = await spawnRie("--mode", "echo", "--delay-ms", "2000");
+  await using rie = await startRieProcess(["--mode", "echo", "--delay-ms", "2000"]);
   const invoke = () => fetch(rie.url + RIE_INVOKE_PATH, { method: "POST", body: "{}" });
   const first = assert.rejects(invoke(), TypeError);
   await new Promise((resolve) => setTimeout(resolve, 200));
   await assert.rejects(invoke(), TypeError);
   await first;
-  assert.equal((await rie.child.status).code, 2);
+  assert.equal((await rie.exited).code, 2);
 });

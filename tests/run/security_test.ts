@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { startRie } from "../../lib/run/rie_emulator.ts";
-import { localRule, serveLrp } from "../helpers/harness.ts";
-import { startLrpProcess, startRieProcess, tempConfig, waitFor } from "../helpers/proc.ts";
-import { rawHttp, request } from "../helpers/util.ts";
+import { localRule, serveLrp } from "../helpers/in_process.ts";
+import { startLrpChild, startRieProcess, tempConfig, waitFor } from "../helpers/process.ts";
+import { rawHttp, request } from "../helpers/socket.ts";
 
 const td = new TextDecoder();
 
@@ -140,10 +140,12 @@ Deno.test("secrets in headers, cookies, query strings, bodies and the environmen
   const config = await tempConfig(
     `host: 127.0.0.1\nport: 0\nlocal:\n${localRule("fn.test", echo.url)}${localRule("fail.test", fail.url)}`,
   );
-  await using lrp = await startLrpProcess([config, "--log-level", "debug"], {
-    AWS_ACCESS_KEY_ID: "AKIASECRETKEYID00001",
-    AWS_SECRET_ACCESS_KEY: "SecretAccessKeyValue0001",
-    AWS_SESSION_TOKEN: "SessionTokenValue0001",
+  await using lrp = await startLrpChild([config, "--log-level", "debug"], {
+    env: {
+      AWS_ACCESS_KEY_ID: "AKIASECRETKEYID00001",
+      AWS_SECRET_ACCESS_KEY: "SecretAccessKeyValue0001",
+      AWS_SESSION_TOKEN: "SessionTokenValue0001",
+    },
   });
   const secrets = [
     "AKIASECRETKEYID00001",

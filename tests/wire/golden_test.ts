@@ -8,7 +8,8 @@ import { parseConfig } from "../../lib/config/parse.ts";
 import { silentLogger } from "../../lib/obs/log.ts";
 import { createRouter } from "../../lib/route/router.ts";
 import { createHandler } from "../../lib/run/handler.ts";
-import { rawHttp, RecordingInvoker } from "../helpers/util.ts";
+import { RecordingInvoker } from "../helpers/in_process.ts";
+import { rawHttp } from "../helpers/socket.ts";
 
 interface Replay {
   method: string;

@@ -11,8 +11,8 @@ import { RawPayload, startRie } from "../../lib/run/rie_emulator.ts";
 import { toResponse } from "../../lib/run/handler.ts";
 import type { EventV2 } from "../../lib/wire/event.ts";
 import { decodeBase64 } from "../../lib/bytes.ts";
-import { localRule, serveLrp } from "../helpers/harness.ts";
-import { rawHttp } from "../helpers/util.ts";
+import { localRule, serveLrp } from "../helpers/in_process.ts";
+import { rawHttp } from "../helpers/socket.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();

@@ -12,6 +12,7 @@ import { LocalInvoker } from "../../lib/invoke/local.ts";
 import type { QueueStats } from "../../lib/invoke/queue.ts";
 import { createLogger } from "../../lib/obs/log.ts";
 import { createHandler } from "../../lib/run/handler.ts";
+import type { Invoker, InvokeRequest, InvokeResult } from "../../lib/invoke/types.ts";
 
 /** A running in-process lrp. */
 export interface TestLrp extends AsyncDisposable {
@@ -61,42 +62,20 @@ export function localRule(hostname: string, endpoint: string, extra = ""): strin
   return `  - hostname: ${hostname}\n    endpoint: ${endpoint}\n${extra}`;
 }
 
-/** Opens a raw connection and sends `head` (plus the blank line) and `body`; the caller reads or closes. */
-export async function openRequest(port: number, head: string, body = ""): Promise<Deno.Conn> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(new TextEncoder().encode(`${head}\r\n\r\n${body}`));
-  return conn;
-}
+const te = new TextEncoder();
+const td = new TextDecoder();
 
-/** Reads from `conn` until the peer closes; returns the text. */
-export async function readAll(conn: Deno.Conn): Promise<string> {
-  const decoder = new TextDecoder();
-  const buf = new Uint8Array(65536);
-  let text = "";
-  for (;;) {
-    const n = await conn.read(buf).catch(() => null);
-    if (n === null) break;
-    text += decoder.decode(buf.subarray(0, n), { stream: true });
-  }
-  try {
-    conn.close();
-  } catch { /* closed */ }
-  return text;
-}
-
-/** Reads one response with a `Content-Length` body from `conn` (without waiting for the peer to close). */
-export async function readResponse(conn: Deno.Conn): Promise<string> {
-  const decoder = new TextDecoder();
-  const buf = new Uint8Array(65536);
-  let text = "";
-  for (;;) {
-    const end = text.indexOf("\r\n\r\n");
-    if (end !== -1) {
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
-      if (text.length >= end + 4 + length) return text;
-    }
-    const n = await conn.read(buf);
-    if (n === null) return text;
-    text += decoder.decode(buf.subarray(0, n), { stream: true });
+/** An invoker that records each event and answers with a scripted result. */
+export class RecordingInvoker implements Invoker {
+  readonly describe = "recording";
+  readonly events: Record<string, unknown>[] = [];
+  constructor(
+    readonly answer: (req: InvokeRequest) => Promise<InvokeResult> | InvokeResult = () => ({
+      body: te.encode('{"statusCode":200,"body":"ok"}'),
+    }),
+  ) {}
+  async invoke(req: InvokeRequest): Promise<InvokeResult> {
+    this.events.push(JSON.parse(td.decode(req.payload)));
+    return await this.answer(req);
   }
 }

@@ -1,11 +1,10 @@
 /**
- * Test helpers: raw HTTP/1.1 over a real socket (so request targets reach lrp
- * exactly as written), and a recording invoker.
+ * The one raw-socket HTTP/1.1 client of the tests: requests with any Host,
+ * target or byte sequence (fetch cannot send those), answers parsed without
+ * normalisation, and connections a test can hold open.
  *
  * @module
  */
-
-import type { Invoker, InvokeRequest, InvokeResult } from "../../lib/invoke/types.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -90,21 +89,6 @@ export function parseRawResponse(bytes: Uint8Array): RawResponse {
   return { status, headers, body };
 }
 
-/** An invoker that records each event and answers with a scripted result. */
-export class RecordingInvoker implements Invoker {
-  readonly describe = "recording";
-  readonly events: Record<string, unknown>[] = [];
-  constructor(
-    readonly answer: (req: InvokeRequest) => Promise<InvokeResult> | InvokeResult = () => ({
-      body: te.encode('{"statusCode":200,"body":"ok"}'),
-    }),
-  ) {}
-  async invoke(req: InvokeRequest): Promise<InvokeResult> {
-    this.events.push(JSON.parse(td.decode(req.payload)));
-    return await this.answer(req);
-  }
-}
-
 /** A response read with {@linkcode request}. */
 export interface SimpleResponse extends RawResponse {
   text: string;
@@ -135,4 +119,44 @@ export async function request(
     header: (name) => res.headers.find(([n]) => n === name)?.[1],
     cookies: res.headers.filter(([n]) => n === "set-cookie").map(([, v]) => v),
   };
+}
+
+/** Opens a raw connection and sends `head` (plus the blank line) and `body`; the caller reads or closes. */
+export async function openRequest(port: number, head: string, body = ""): Promise<Deno.Conn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(`${head}\r\n\r\n${body}`));
+  return conn;
+}
+
+/** Reads from `conn` until the peer closes; returns the text. */
+export async function readAll(conn: Deno.Conn): Promise<string> {
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(65536);
+  let text = "";
+  for (;;) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) break;
+    text += decoder.decode(buf.subarray(0, n), { stream: true });
+  }
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  return text;
+}
+
+/** Reads one response with a `Content-Length` body from `conn` (without waiting for the peer to close). */
+export async function readResponse(conn: Deno.Conn): Promise<string> {
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(65536);
+  let text = "";
+  for (;;) {
+    const end = text.indexOf("\r\n\r\n");
+    if (end !== -1) {
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
+      if (text.length >= end + 4 + length) return text;
+    }
+    const n = await conn.read(buf);
+    if (n === null) return text;
+    text += decoder.decode(buf.subarray(0, n), { stream: true });
+  }
 }
