@@ -213,8 +213,8 @@ export function checkFunctionFiles(config: Config, env: Record<string, string | 
   let i = 0;
   for (const rule of config.rules) {
     if (rule.kind !== "function") continue;
-    const at = (key: string) => `${config.source}:${rule.line || 1}: functions[${i}].${key}`;
-    i++;
+    const index = i++;
+    const at = (key: string) => `${config.source}:${rule.line || 1}: functions[${index}].${key}`;
     let dir: Deno.FileInfo | undefined;
     try {
       dir = Deno.statSync(rule.code);
@@ -225,9 +225,9 @@ export function checkFunctionFiles(config: Config, env: Record<string, string | 
     const file = handlerFile(rule);
     if (file === undefined) {
       const what = rule.runtime === "provided"
-        ? "an executable file named bootstrap"
-        : `${rule.handler.slice(0, rule.handler.lastIndexOf("."))} with one of ${
-          HANDLER_EXTENSIONS[rule.runtime].join(", ")
+        ? "file named bootstrap"
+        : `file ${rule.handler.slice(0, rule.handler.lastIndexOf("."))}${
+          rule.runtime === "python" ? ".py" : ` (${HANDLER_EXTENSIONS[rule.runtime].join(", ")})`
         }`;
       throw new ConfigError(
         `${at(rule.runtime === "provided" ? "code" : "handler")}: ${rule.code} has no ${what}`,
