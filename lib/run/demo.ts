@@ -134,11 +134,16 @@ export async function runDemo(
 /** The demo's Node.js handler (as `examples/functions/node-hello/index.mjs`), embedded so the demo reads no files. */
 export const DEMO_NODE_HANDLER =
   `// A Node.js handler that lrp runs itself (runtime: nodejs): no Docker, no RIE.
-export const handler = async (event, context) => ({
-  statusCode: 200,
-  headers: { "content-type": "text/plain; charset=utf-8" },
-  body: \`Hello, \${event.queryStringParameters?.name ?? "world"}! (\${context.functionName} in node \${process.version}, pid \${process.pid})\\n\`,
-});
+// deno-lint-ignore require-await
+export const handler = async (event, context) => {
+  const name = event.queryStringParameters?.name ?? "world";
+  const where = \`\${context.functionName} in node \${process.version}, pid \${process.pid}\`;
+  return {
+    statusCode: 200,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+    body: \`Hello, \${name}! (\${where})\\n\`,
+  };
+};
 `;
 
 function demoFunctionRule(code: string, base: Config): FunctionRule {

@@ -60,6 +60,12 @@ export class RuntimeProcess {
   #initTimer: ReturnType<typeof setTimeout> | undefined;
   #current: Current | undefined;
   #killing = false;
+  /**
+   * The request id output lines are tagged with: the last invocation the
+   * runtime took. Kept after its answer because a pipe is read later than the
+   * answer arrives; Lambda too files lines under an invocation until the next START.
+   */
+  #lastRequestId: string | undefined;
 
   /** Spawns the process; throws an {@linkcode LrpError} when it cannot start. */
   constructor(spec: ProcessSpec) {
@@ -165,6 +171,7 @@ export class RuntimeProcess {
       traceId,
       delivered: () => {
         current.deliveredAt = performance.now();
+        this.#lastRequestId = id;
         inv.deadlineMs = Date.now() + rule.timeoutMs;
         this.#spec.log.info(`START RequestId: ${id} Version: $LATEST`, fields);
         current.timer = setTimeout(() => this.#timeout(current), rule.timeoutMs);
@@ -295,7 +302,7 @@ export class RuntimeProcess {
   async #pipe(stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
     let buffer = "";
     const emit = (line: string) => {
-      const requestId = this.#current?.deliveredAt !== undefined ? this.#current.id : undefined;
+      const requestId = this.#lastRequestId;
       this.#spec.log.info(line, {
         function: this.#spec.rule.name,
         ...(requestId !== undefined && { requestId }),
