@@ -14,6 +14,13 @@ export function describeRules(config: Config): string[] {
       ? ""
       : ` [payload ${r.payloadFormat}${r.multiValueHeaders ? ", multi-value" : ""}]`;
     const mode = r.invokeMode === "RESPONSE_STREAM" ? " [stream]" : "";
+    if (r.kind === "function") {
+      return `${r.hostname} -> function ${r.name} (${r.runtime}${
+        r.handler ? ` ${r.handler}` : ""
+      } in ${r.code}, concurrency ${r.concurrency}, timeout ${
+        r.timeoutMs / 1000
+      }s, queue ${r.queueLimit})${format}${mode}`;
+    }
     if (r.kind === "local") {
       return `${r.hostname} -> local ${r.endpoint} (concurrency ${r.concurrency}, queue ${r.queueLimit})${format}${mode}`;
     }

@@ -14,6 +14,7 @@ import { INVOKE_MODES, type InvokeMode } from "../invoke/types.ts";
 import { compileHostPattern, isAllowGlob, isHostPattern, templateNames } from "../route/pattern.ts";
 import { type AwsRule, isFunctionName, isQualifier, type LocalRule, type Rule } from "../route/rule.ts";
 import { PAYLOAD_FORMATS, type PayloadFormat } from "../wire/formats.ts";
+import { checkFunctionFiles, FUNCTION_KEYS, functionRuleOf } from "./functions.ts";
 import { convert, SETTINGS } from "./settings.ts";
 import { type Config, ConfigError } from "./types.ts";
 
@@ -40,7 +41,7 @@ const AWS_KEYS = [
   "multi_value_headers",
   "invoke_mode",
 ];
-const TOP_KEYS = new Set([...SETTINGS.map((s) => s.key), "local", "aws"]);
+const TOP_KEYS = new Set([...SETTINGS.map((s) => s.key), "local", "aws", "functions"]);
 
 /** Where values come from besides the file. */
 export interface ConfigInputs {
@@ -169,11 +170,27 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
     const r = ruleObject(item, path, AWS_KEYS, required, loc);
     addRule(awsRuleOf(r, path, loc, lineOf(doc.getIn(path, true))), path);
   }
+  for (const [i, item] of list(data.functions, ["functions"], loc).entries()) {
+    const path = ["functions", i];
+    const r = ruleObject(item, path, FUNCTION_KEYS, ["hostname", "runtime", "code"], loc);
+    const base = {
+      hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
+      ...formatOf(r, path, loc),
+      queueLimit: config.queueLimit,
+      queueTimeoutMs: config.queueTimeoutMs,
+      region: config.region,
+      line: lineOf(doc.getIn(path, true)),
+    };
+    addRule(functionRuleOf(r, path, loc, base, source), path);
+  }
   config.rules = rules;
   return config;
 }
 
-/** Reads and parses a configuration file. Throws {@linkcode ConfigError}. */
+/**
+ * Reads and parses a configuration file, and checks what its `functions:`
+ * rules need on disk. Throws {@linkcode ConfigError}.
+ */
 export async function loadConfig(path: string, inputs: Omit<ConfigInputs, "source"> = {}): Promise<Config> {
   let text: string;
   try {
@@ -186,7 +203,9 @@ export async function loadConfig(path: string, inputs: Omit<ConfigInputs, "sourc
       : String(err);
     throw new ConfigError(`${path}: cannot read the configuration file: ${why}`);
   }
-  return parseConfig(text, { ...inputs, source: path });
+  const config = parseConfig(text, { ...inputs, source: path });
+  checkFunctionFiles(config, inputs.env ?? Deno.env.toObject());
+  return config;
 }
 
 function list(value: unknown, path: (string | number)[], loc: Loc): unknown[] {

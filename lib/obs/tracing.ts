@@ -67,7 +67,8 @@ export function traceInvocation(
     const qualifier = info.functionName !== undefined ? info.qualifier : rule.qualifier;
     if (functionName) attributes["faas.invoked_name"] = functionName;
     if (qualifier) attributes["lrp.qualifier"] = qualifier;
-  } else attributes["lrp.endpoint"] = rule.endpoint;
+  } else if (rule.kind === "function") attributes["faas.invoked_name"] = rule.name;
+  else attributes["lrp.endpoint"] = rule.endpoint;
   return tracer.startActiveSpan(
     `invoke ${rule.hostname}`,
     { kind: SpanKind.CLIENT, attributes },

@@ -1,5 +1,5 @@
 /**
- * Routing rules: what a configuration's `local:` and `aws:` entries become,
+ * Routing rules: what a configuration's `local:`, `aws:` and `functions:` entries become,
  * and the name checks of the Lambda Invoke API they share with function
  * selection.
  *
@@ -59,8 +59,49 @@ export interface AwsRule {
   line: number;
 }
 
+/** Runtimes lrp can run a function's code with (see `lib/runtime/`). */
+export const FUNCTION_RUNTIMES = ["nodejs", "deno", "python", "provided"] as const;
+/** One of {@linkcode FUNCTION_RUNTIMES}. */
+export type FunctionRuntime = typeof FUNCTION_RUNTIMES[number];
+
+/** A rule whose function lrp runs itself, serving it the Lambda Runtime API (`functions:`). */
+export interface FunctionRule {
+  kind: "function";
+  /** Lower-cased host name, or host pattern. */
+  hostname: string;
+  payloadFormat?: PayloadFormat;
+  multiValueHeaders?: boolean;
+  invokeMode?: InvokeMode;
+  /** `AWS_LAMBDA_FUNCTION_NAME`: the `name` key, or the host name made a valid function name. */
+  name: string;
+  runtime: FunctionRuntime;
+  /** `_HANDLER`: `FILE.EXPORT` (nodejs, deno) or `MODULE.FUNCTION` (python); `""` for provided. */
+  handler: string;
+  /** Absolute path of the code folder: `LAMBDA_TASK_ROOT` and the working directory. */
+  code: string;
+  /** Runtime processes at most, each running one invocation at a time. */
+  concurrency: number;
+  /** Lambda's function timeout, ms. */
+  timeoutMs: number;
+  /** `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, MB. */
+  memoryMb: number;
+  /** `AWS_REGION` of the function (the configuration's region, else us-east-1). */
+  region: string;
+  /** Extra environment variables of the function. */
+  environment: Record<string, string>;
+  /** Restart the processes when a file under `code` changes. */
+  watch: boolean;
+  /** An idle process is stopped after this long, ms. */
+  idleTimeoutMs: number;
+  /** Requests allowed to wait for a free process. */
+  queueLimit: number;
+  /** Longest wait for a free process, ms. */
+  queueTimeoutMs: number;
+  line: number;
+}
+
 /** A routing rule. */
-export type Rule = LocalRule | AwsRule;
+export type Rule = LocalRule | AwsRule | FunctionRule;
 
 const FUNCTION_NAME =
   /^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?$/;

@@ -9,6 +9,8 @@
 import { startLrp } from "./serve.ts";
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../obs/log.ts";
+import { onPath } from "../config/functions.ts";
+import type { FunctionRule } from "../route/rule.ts";
 import { type LambdaHandler, preludeBody, RawPayload, startRie } from "./rie_emulator.ts";
 
 /** The demo's functions, by host name. */
@@ -74,19 +76,27 @@ export async function runDemo(
     hostname,
     rie: startRie({ handler: d.handler, onConcurrent: "reject400" }),
   }));
+  // A functions rule (lrp runs the handler itself) when node is installed.
+  const nodeDir = onPath("node", { PATH: Deno.env.get("PATH") })
+    ? await Deno.makeTempDir({ prefix: "lrp-demo-" })
+    : undefined;
+  if (nodeDir) await Deno.writeTextFile(`${nodeDir}/index.mjs`, DEMO_NODE_HANDLER);
   const config: Config = {
     ...base,
     source: "<demo>",
     host: base.source === "<demo>" && base.host === "0.0.0.0" ? "127.0.0.1" : base.host,
-    rules: endpoints.map(({ hostname, rie }) => ({
-      kind: "local",
-      hostname,
-      endpoint: rie.url,
-      concurrency: 1,
-      queueLimit: base.queueLimit,
-      queueTimeoutMs: base.queueTimeoutMs,
-      line: 0,
-    })),
+    rules: [
+      ...endpoints.map(({ hostname, rie }) => ({
+        kind: "local" as const,
+        hostname,
+        endpoint: rie.url,
+        concurrency: 1,
+        queueLimit: base.queueLimit,
+        queueTimeoutMs: base.queueTimeoutMs,
+        line: 0,
+      })),
+      ...(nodeDir ? [demoFunctionRule(nodeDir, base)] : []),
+    ],
   };
   let running;
   try {
@@ -107,11 +117,52 @@ export async function runDemo(
       `  curl -i -H 'Host: ${hostname}' ${d.extra ? `${d.extra} ` : ""}'http://127.0.0.1:${port}${d.curl}'`,
     );
   }
+  if (nodeDir) {
+    lines.push(`  # node.localhost: a Node.js handler run by lrp itself (no Docker, no RIE)`);
+    lines.push(`  curl -i -H 'Host: node.localhost' 'http://127.0.0.1:${port}/?name=lrp'`);
+  }
   lines.push("", `  curl http://127.0.0.1:${port}/healthz`);
   print(lines.join("\n"));
   const signal = await waitForStop(running.finished);
   if (signal) log.info("shutting down", { signal });
   await running.shutdown();
   for (const e of endpoints) await e.rie.shutdown();
+  if (nodeDir) await Deno.remove(nodeDir, { recursive: true }).catch(() => {});
   return 0;
+}
+
+/** The demo's Node.js handler (as `examples/functions/node-hello/index.mjs`), embedded so the demo reads no files. */
+export const DEMO_NODE_HANDLER =
+  `// A Node.js handler that lrp runs itself (runtime: nodejs): no Docker, no RIE.
+// deno-lint-ignore require-await
+export const handler = async (event, context) => {
+  const name = event.queryStringParameters?.name ?? "world";
+  const where = \`\${context.functionName} in node \${process.version}, pid \${process.pid}\`;
+  return {
+    statusCode: 200,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+    body: \`Hello, \${name}! (\${where})\\n\`,
+  };
+};
+`;
+
+function demoFunctionRule(code: string, base: Config): FunctionRule {
+  return {
+    kind: "function",
+    hostname: "node.localhost",
+    name: "node-hello",
+    runtime: "nodejs",
+    handler: "index.handler",
+    code,
+    concurrency: 2,
+    timeoutMs: 3000,
+    memoryMb: 128,
+    region: base.region || "us-east-1",
+    environment: {},
+    watch: false,
+    idleTimeoutMs: 300_000,
+    queueLimit: base.queueLimit,
+    queueTimeoutMs: base.queueTimeoutMs,
+    line: 0,
+  };
 }

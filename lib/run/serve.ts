@@ -12,7 +12,8 @@ import { AwsInvoker, LambdaClients } from "../invoke/aws.ts";
 import { EndpointQueues, LocalInvoker } from "../invoke/local.ts";
 import type { Invoker } from "../invoke/types.ts";
 import { errorResponse } from "../errors.ts";
-import type { Logger } from "../obs/log.ts";
+import { type Logger, silentLogger } from "../obs/log.ts";
+import { FunctionInvoker } from "../runtime/invoker.ts";
 import { LrpMetrics, type QueueSource } from "../obs/metrics.ts";
 import { createRouter, type Router } from "../route/router.ts";
 import { createHandler, type Handler } from "./handler.ts";
@@ -58,8 +59,15 @@ function invokerKey(rule: Config["rules"][number]): string {
 /**
  * Builds the invoker for one rule. `aws` rules share `clients` (one
  * `LambdaClient` per region); it is required when there are aws rules.
+ * `functions` rules log their processes' output and reports to `log`.
  */
-export function buildInvoker(rule: Rule, clients?: LambdaClients, queues?: EndpointQueues): Invoker {
+export function buildInvoker(
+  rule: Rule,
+  clients?: LambdaClients,
+  queues?: EndpointQueues,
+  log: Logger = silentLogger,
+): Invoker {
+  if (rule.kind === "function") return new FunctionInvoker(rule, log);
   if (rule.kind === "local") {
     const limits = {
       concurrency: rule.concurrency,
@@ -138,10 +146,10 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
     const owned = new Set<Invoker>();
     const clients = lambdaClients(cfg);
     const router = createRouter(cfg.rules, (rule) => {
-      // Local invokers carry the endpoint's queue across a reload; aws invokers are cheap and
-      // belong to the generation's own clients.
-      const reused = rule.kind === "local" ? pool.get(invokerKey(rule))?.shift() : undefined;
-      const invoker = reused ?? buildInvoker(rule, clients, queues);
+      // Local invokers carry the endpoint's queue across a reload, function invokers their warm
+      // processes; aws invokers are cheap and belong to the generation's own clients.
+      const reused = rule.kind !== "aws" ? pool.get(invokerKey(rule))?.shift() : undefined;
+      const invoker = reused ?? buildInvoker(rule, clients, queues, log);
       if (reused) previous!.owned.delete(reused);
       owned.add(invoker);
       return invoker;

@@ -1,0 +1,338 @@
+/**
+ * The Lambda Runtime API (`/2018-06-01/runtime/…`) as lrp serves it to one
+ * runtime process: each process gets its own listener on 127.0.0.1, so it
+ * can only ever see and answer its own invocation.
+ *
+ * The listener holds at most one invocation: {@linkcode RuntimeApi.assign}
+ * hands it over, the process's long poll on `invocation/next` receives it,
+ * and its `response` / `error` post settles it as an {@linkcode Answer}.
+ * Mistakes of the runtime get Lambda's status codes and error bodies.
+ *
+ * @module
+ */
+
+import type { ChunkSource } from "../wire/stream.ts";
+
+/** Largest buffered response or error a runtime may post: 6 MiB + 100 B, as Lambda's and the RIE's. */
+export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
+const PREFIX = "/2018-06-01/runtime";
+
+/** What the runtime answered for one invocation. */
+export type Answer =
+  | { kind: "buffered"; bytes: Uint8Array; contentType: string | undefined }
+  | { kind: "stream"; source: ChunkSource; contentType: string | undefined }
+  | { kind: "error"; bytes: Uint8Array; errorType: string };
+
+/** One invocation handed to a runtime process. */
+export interface Invocation {
+  id: string;
+  payload: Uint8Array;
+  /** Epoch ms after which the invocation has timed out. */
+  deadlineMs: number;
+  traceId?: string | undefined;
+  /** Called once with the runtime's answer. */
+  answer(answer: Answer): void;
+  /** Called as the runtime takes the event (its `next` returns); sets `deadlineMs`. */
+  delivered(): void;
+  /** Called when the process is free again: the answer, streamed or not, has been read to its end. */
+  finished(): void;
+}
+
+/** What the listener tells its process about. */
+export interface RuntimeApiHooks {
+  /** `Lambda-Runtime-Invoked-Function-Arn`. */
+  functionArn: string;
+  /** The runtime called `next` for the first time: its initialisation is over. */
+  onReady(): void;
+  /** The runtime reported an initialisation error (`init/error`). */
+  onInitError(bytes: Uint8Array, errorType: string): void;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function lambdaError(status: number, errorType: string, errorMessage: string): Response {
+  return Response.json({ errorMessage, errorType }, { status });
+}
+
+const ACCEPTED = () => Response.json({ status: "OK" }, { status: 202 });
+
+/** The Runtime API listener of one runtime process. */
+export class RuntimeApi {
+  /** `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`. */
+  readonly address: string;
+  #server: Deno.HttpServer<Deno.NetAddr>;
+  #hooks: RuntimeApiHooks;
+  #current: Invocation | undefined;
+  #state: "assigned" | "delivered" | "answered" = "answered";
+  #poll: ((inv: Invocation | undefined) => void) | undefined;
+  #initDone = false;
+  #closed = false;
+  #active = new Set<ChunkSource>();
+
+  /** Starts listening on a free loopback port. */
+  constructor(hooks: RuntimeApiHooks) {
+    this.#hooks = hooks;
+    this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => this.#handle(req));
+    this.address = `127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  /** Hands `inv` to the runtime: its pending (or next) `invocation/next` returns it. */
+  assign(inv: Invocation): void {
+    this.#current = inv;
+    this.#state = "assigned";
+    const poll = this.#poll;
+    this.#poll = undefined;
+    poll?.(inv);
+  }
+
+  /** Stops the listener: a pending long poll is answered 500, a response stream being read is cut. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#poll?.(undefined);
+    this.#poll = undefined;
+    for (const source of this.#active) source.cancel();
+    await this.#server.shutdown().catch(() => {});
+  }
+
+  async #handle(req: Request): Promise<Response> {
+    const path = new URL(req.url).pathname;
+    if (!path.startsWith(PREFIX + "/")) return lambdaError(404, "InvalidRequest", "Not found");
+    const rest = path.slice(PREFIX.length);
+    if (rest === "/invocation/next" && req.method === "GET") return await this.#next();
+    if (rest === "/init/error" && req.method === "POST") return await this.#initError(req);
+    const m = /^\/invocation\/([^/]+)\/(response|error)$/.exec(rest);
+    if (m && req.method === "POST") {
+      const id = decodeURIComponent(m[1]!);
+      const inv = this.#current;
+      if (!inv || inv.id !== id || this.#state === "assigned") {
+        await req.body?.cancel().catch(() => {});
+        return lambdaError(400, "InvalidRequestID", "Invalid request ID");
+      }
+      if (this.#state === "answered") {
+        await req.body?.cancel().catch(() => {});
+        return lambdaError(
+          403,
+          "InvalidStateTransition",
+          `State transition from RuntimeResponseSentState to Invocation${
+            m[2] === "response" ? "Response" : "ErrorResponse"
+          } failed for runtime. Error: State transition is not allowed`,
+        );
+      }
+      return m[2] === "response" ? await this.#response(req, inv) : await this.#error(req, inv);
+    }
+    await req.body?.cancel().catch(() => {});
+    return lambdaError(404, "InvalidRequest", `No such route: ${req.method} ${path}`);
+  }
+
+  async #next(): Promise<Response> {
+    if (!this.#initDone) {
+      this.#initDone = true;
+      this.#hooks.onReady();
+    }
+    const inv = this.#state === "assigned"
+      ? this.#current
+      : await new Promise<Invocation | undefined>((r) => {
+        this.#poll?.(undefined);
+        this.#poll = r;
+      });
+    if (!inv || this.#closed) {
+      return lambdaError(500, "Runtime.Shutdown", "lrp is stopping this runtime process");
+    }
+    this.#state = "delivered";
+    inv.delivered();
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "lambda-runtime-aws-request-id": inv.id,
+      "lambda-runtime-deadline-ms": String(inv.deadlineMs),
+      "lambda-runtime-invoked-function-arn": this.#hooks.functionArn,
+    };
+    if (inv.traceId) headers["lambda-runtime-trace-id"] = inv.traceId;
+    return new Response(inv.payload as Uint8Array<ArrayBuffer>, { headers });
+  }
+
+  async #initError(req: Request): Promise<Response> {
+    if (this.#initDone) {
+      await req.body?.cancel().catch(() => {});
+      return lambdaError(
+        403,
+        "InvalidStateTransition",
+        "State transition from Ready to InitError failed for runtime. Error: State transition is not allowed",
+      );
+    }
+    const bytes = await readCapped(req, MAX_RESPONSE_BYTES) ?? encoder.encode("{}");
+    this.#hooks.onInitError(bytes, errorTypeOf(req, bytes, "Runtime.Unknown"));
+    return ACCEPTED();
+  }
+
+  async #error(req: Request, inv: Invocation): Promise<Response> {
+    this.#state = "answered";
+    const bytes = await readCapped(req, MAX_RESPONSE_BYTES);
+    if (bytes === undefined) {
+      inv.answer(tooLarge());
+      inv.finished();
+      return lambdaError(
+        413,
+        "RequestEntityTooLarge",
+        `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+      );
+    }
+    inv.answer({ kind: "error", bytes, errorType: errorTypeOf(req, bytes, "Unhandled") });
+    inv.finished();
+    return ACCEPTED();
+  }
+
+  async #response(req: Request, inv: Invocation): Promise<Response> {
+    this.#state = "answered";
+    const contentType = req.headers.get("content-type") ?? undefined;
+    const mode = req.headers.get("lambda-runtime-function-response-mode");
+    if (mode !== null && mode.toLowerCase() !== "streaming" && mode.toLowerCase() !== "buffered") {
+      await req.body?.cancel().catch(() => {});
+      inv.answer({
+        kind: "error",
+        bytes: encoder.encode(JSON.stringify({
+          errorType: "Runtime.InvalidResponseModeHeader",
+          errorMessage: `Invalid Lambda-Runtime-Function-Response-Mode: ${mode}`,
+        })),
+        errorType: "Runtime.InvalidResponseModeHeader",
+      });
+      inv.finished();
+      return lambdaError(400, "InvalidResponseModeHeader", "Invalid Response Mode");
+    }
+    if (mode?.toLowerCase() === "streaming") {
+      const source = new BodySource(req.body);
+      this.#active.add(source);
+      inv.answer({ kind: "stream", source, contentType });
+      const outcome = await source.ended;
+      this.#active.delete(source);
+      inv.finished();
+      return outcome === "error"
+        ? lambdaError(500, "Runtime.StreamError", "The response stream failed")
+        : ACCEPTED();
+    }
+    const bytes = await readCapped(req, MAX_RESPONSE_BYTES);
+    if (bytes === undefined) {
+      inv.answer(tooLarge());
+      inv.finished();
+      return lambdaError(
+        413,
+        "RequestEntityTooLarge",
+        `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+      );
+    }
+    inv.answer({ kind: "buffered", bytes, contentType });
+    inv.finished();
+    return ACCEPTED();
+  }
+}
+
+/** The answer for a response over the limit: Lambda's `Function.ResponseSizeTooLarge`. */
+export function tooLarge(): Answer {
+  const errorType = "Function.ResponseSizeTooLarge";
+  return {
+    kind: "error",
+    errorType,
+    bytes: encoder.encode(JSON.stringify({
+      errorType,
+      errorMessage:
+        `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+    })),
+  };
+}
+
+function errorTypeOf(req: Request, bytes: Uint8Array, fallback: string): string {
+  const header = req.headers.get("lambda-runtime-function-error-type");
+  if (header) return header;
+  try {
+    const body = JSON.parse(decoder.decode(bytes));
+    if (typeof body?.errorType === "string") return body.errorType;
+  } catch {
+    // not JSON: the header or the fallback names it
+  }
+  return fallback;
+}
+
+/** Reads a request body whole; `undefined` once it passes `max` (the rest is discarded). */
+async function readCapped(req: Request, max: number): Promise<Uint8Array | undefined> {
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        return undefined;
+      }
+      parts.push(value);
+    }
+  } catch {
+    // The runtime dropped the connection mid-body: what arrived is what it sent.
+  }
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/**
+ * A streamed response body as a {@linkcode ChunkSource}. `ended` resolves
+ * when the runtime finished (`end`), the stream broke (`error`: the runtime
+ * cut its request, which is how a mid-stream failure shows), or lrp stopped
+ * reading (`cancel`: the client left; the rest is drained so the runtime can
+ * finish and take the next invocation).
+ */
+class BodySource implements ChunkSource {
+  readonly ended: Promise<"end" | "error" | "cancel">;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #done!: (how: "end" | "error" | "cancel") => void;
+  #over = false;
+
+  constructor(body: ReadableStream<Uint8Array> | null) {
+    this.#reader = body?.getReader();
+    this.ended = new Promise((r) => this.#done = r);
+    if (!this.#reader) this.#finish("end");
+  }
+
+  #finish(how: "end" | "error" | "cancel"): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#done(how);
+  }
+
+  async read(): Promise<Uint8Array | null> {
+    if (!this.#reader || this.#over) return null;
+    try {
+      const { done, value } = await this.#reader.read();
+      if (done) {
+        this.#finish("end");
+        return null;
+      }
+      return value;
+    } catch (err) {
+      this.#finish("error");
+      throw new Error(`the function's response stream failed: ${err instanceof Error ? err.message : err}`);
+    }
+  }
+
+  cancel(): void {
+    if (this.#over) return;
+    const reader = this.#reader;
+    this.#over = true;
+    (async () => {
+      try {
+        while (reader && !(await reader.read()).done) { /* discard */ }
+        this.#done("cancel");
+      } catch {
+        this.#done("error");
+      }
+    })();
+  }
+}

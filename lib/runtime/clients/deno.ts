@@ -1,0 +1,232 @@
+/**
+ * lrp's bundled Deno runtime client, as source text: written to a temporary
+ * `.ts` file and run with `deno run --allow-all` for `runtime: deno`. It
+ * loads `_HANDLER` (`FILE.EXPORT`, FILE `.ts`, `.js`, `.mjs`, `.tsx` or
+ * `.jsx` — TypeScript and `npm:` imports work as in any Deno program) and
+ * calls async or callback handlers with Lambda's Node.js-style `context`.
+ * `awslambda.streamifyResponse` / `HttpResponseStream.from` give a stream
+ * with `write`, `end` and `setContentType`.
+ *
+ * @module
+ */
+
+/** The client's source (a TypeScript module). */
+export const DENO_CLIENT: string = String.raw`// lrp bundled Deno runtime client
+// deno-lint-ignore-file no-explicit-any
+const env = Deno.env.toObject();
+const BASE = "http://" + env.AWS_LAMBDA_RUNTIME_API + "/2018-06-01/runtime";
+const STREAM = Symbol.for("aws.lambda.runtime.handler.streaming");
+const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
+const encoder = new TextEncoder();
+
+function errorOf(err: any) {
+  if (err instanceof Error) return { errorType: err.name || "Error", errorMessage: err.message, trace: String(err.stack || "").split("\n") };
+  if (typeof err === "string") return { errorType: "string", errorMessage: err, trace: [] };
+  return { errorType: "object", errorMessage: JSON.stringify(err), trace: [] };
+}
+
+function named(name: string, message: string) {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}
+
+async function postError(path: string, err: any) {
+  const body = errorOf(err);
+  console.error(new Date().toISOString() + "\tERROR\t" + JSON.stringify(body));
+  const res = await fetch(BASE + path, {
+    method: "POST",
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json", "lambda-runtime-function-error-type": body.errorType },
+  });
+  await res.body?.cancel();
+}
+
+async function loadHandler() {
+  const spec = env._HANDLER || "";
+  const root = env.LAMBDA_TASK_ROOT || Deno.cwd();
+  const dot = spec.lastIndexOf(".");
+  if (dot <= 0) throw named("Runtime.MalformedHandlerName", "Bad handler " + spec);
+  const file = spec.slice(0, dot);
+  const name = spec.slice(dot + 1);
+  const found = [".ts", ".js", ".mjs", ".tsx", ".jsx"].map((ext) => root + "/" + file + ext).find((f) => {
+    try {
+      return Deno.statSync(f).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (!found) throw named("Runtime.ImportModuleError", "Error: Cannot find module '" + file + "'");
+  const mod: any = await import("file://" + found);
+  let fn = mod[name];
+  if (fn === undefined && mod.default && typeof mod.default === "object") fn = mod.default[name];
+  if (typeof fn !== "function") throw named("Runtime.HandlerNotFound", spec + " is undefined or not exported");
+  return fn;
+}
+
+function context(h: Headers, id: string, callback: (err: any, value?: any) => void) {
+  const deadline = Number(h.get("lambda-runtime-deadline-ms"));
+  const parse = (v: string | null) => (v ? JSON.parse(v) : undefined);
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: h.get("lambda-runtime-invoked-function-arn"),
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: id,
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: parse(h.get("lambda-runtime-cognito-identity")),
+    clientContext: parse(h.get("lambda-runtime-client-context")),
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: (err: any, value: any) => callback(err, value),
+    succeed: (value: any) => callback(null, value),
+    fail: (err: any) => callback(err == null ? "handled" : err),
+  };
+}
+
+function runBuffered(handler: any, event: unknown, h: Headers, id: string) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const callback = (err: any, value?: any) => {
+      if (settled) return;
+      settled = true;
+      if (err != null) reject(err);
+      else resolve(value);
+    };
+    try {
+      const result = handler(event, context(h, id, callback), callback);
+      if (result && typeof result.then === "function") result.then((v: any) => callback(null, v), (e: any) => callback(e == null ? "handled" : e));
+    } catch (err) {
+      callback(err);
+    }
+  });
+}
+
+function responseStream(id: string) {
+  let contentType = "application/octet-stream";
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let posted: Promise<void> | undefined;
+  let before: ((write: (c: any) => void) => void) | undefined;
+  let ended = false;
+  const bytes = (c: any) => typeof c === "string" ? encoder.encode(c) : new Uint8Array(c);
+  const start = () => {
+    if (posted) return;
+    const body = new ReadableStream<Uint8Array>({ start(c) { controller = c; } });
+    posted = fetch(BASE + "/invocation/" + id + "/response", {
+      method: "POST",
+      body,
+      headers: { "content-type": contentType, "lambda-runtime-function-response-mode": "streaming" },
+    }).then((r) => r.body?.cancel(), () => {});
+    if (before) {
+      const b = before;
+      before = undefined;
+      b((c) => controller.enqueue(bytes(c)));
+    }
+  };
+  return {
+    setContentType(t: string) { contentType = t; },
+    set _onBeforeFirstWrite(fn: any) { before = fn; },
+    write(c: any, ...rest: any[]) {
+      start();
+      controller.enqueue(bytes(c));
+      const cb = rest.find((x) => typeof x === "function");
+      if (cb) cb();
+      return true;
+    },
+    end(c?: any) {
+      if (ended) return;
+      start();
+      if (c !== undefined && typeof c !== "function") controller.enqueue(bytes(c));
+      ended = true;
+      controller.close();
+    },
+    get writableEnded() { return ended; },
+    started: () => posted !== undefined,
+    abort(err: any) { start(); ended = true; controller.error(err); },
+    done: () => posted ?? Promise.resolve(),
+  };
+}
+
+(globalThis as any).awslambda = {
+  streamifyResponse(handler: any) {
+    handler[STREAM] = true;
+    return handler;
+  },
+  HttpResponseStream: {
+    from(stream: any, prelude: unknown) {
+      stream.setContentType(PRELUDE_TYPE);
+      const text = JSON.stringify(prelude);
+      stream._onBeforeFirstWrite = (write: (c: any) => void) => {
+        write(text);
+        write(new Uint8Array(8));
+      };
+      return stream;
+    },
+  },
+};
+
+let handler: any;
+try {
+  handler = await loadHandler();
+} catch (err) {
+  await postError("/init/error", err).catch(() => {});
+  Deno.exit(1);
+}
+
+for (;;) {
+  let next: Response;
+  try {
+    next = await fetch(BASE + "/invocation/next");
+  } catch (err) {
+    console.error("lrp runtime client: the Runtime API is gone (" + (err as Error).message + "); exiting");
+    Deno.exit(1);
+  }
+  if (next.status !== 200) {
+    console.error("lrp runtime client: invocation/next answered " + next.status + "; exiting");
+    Deno.exit(1);
+  }
+  const h = next.headers;
+  const id = h.get("lambda-runtime-aws-request-id")!;
+  const trace = h.get("lambda-runtime-trace-id");
+  if (trace) Deno.env.set("_X_AMZN_TRACE_ID", trace);
+  else Deno.env.delete("_X_AMZN_TRACE_ID");
+  let event: unknown;
+  try {
+    event = JSON.parse(await next.text());
+  } catch (err) {
+    await postError("/invocation/" + id + "/error", named("Runtime.UnmarshalError", (err as Error).message));
+    continue;
+  }
+  if (handler[STREAM]) {
+    const stream = responseStream(id);
+    try {
+      await handler(event, stream, context(h, id, () => {}));
+      stream.end();
+    } catch (err) {
+      if (!stream.started()) {
+        await postError("/invocation/" + id + "/error", err);
+        continue;
+      }
+      console.error(new Date().toISOString() + "\t" + id + "\tERROR\t" + JSON.stringify(errorOf(err)));
+      stream.abort(err);
+    }
+    await stream.done();
+    continue;
+  }
+  let body: string;
+  try {
+    const result = await runBuffered(handler, event, h, id);
+    body = JSON.stringify(result === undefined ? null : result);
+  } catch (err) {
+    await postError("/invocation/" + id + "/error", err);
+    continue;
+  }
+  const res = await fetch(BASE + "/invocation/" + id + "/response", {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json" },
+  });
+  await res.body?.cancel();
+}
+`;

@@ -1,0 +1,261 @@
+/**
+ * lrp's bundled Node.js runtime client, as source text: written to a
+ * temporary `.mjs` file and run with `node` for `runtime: nodejs`. It speaks
+ * the Runtime API like AWS's own client: it loads `_HANDLER` (`FILE.EXPORT`,
+ * FILE `.js`, `.mjs` or `.cjs`, ESM or CommonJS), calls async handlers and
+ * callback handlers with Lambda's `context`, and supports response streaming
+ * through the global `awslambda.streamifyResponse` and
+ * `awslambda.HttpResponseStream.from`.
+ *
+ * Kept as a string so it ships inside lrp (a clone, a URL, a compiled
+ * binary). The code avoids backticks and dollar-brace so it can live in
+ * `String.raw`.
+ *
+ * @module
+ */
+
+/** The client's source (an ES module). */
+export const NODE_CLIENT: string = String.raw`// lrp bundled Node.js runtime client
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { Writable } from "node:stream";
+
+const env = process.env;
+const [host, port] = env.AWS_LAMBDA_RUNTIME_API.split(":");
+const agent = new http.Agent({ keepAlive: true });
+const BASE = "/2018-06-01/runtime";
+const STREAM = Symbol.for("aws.lambda.runtime.handler.streaming");
+const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
+
+function call(method, p, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host, port: Number(port), method, path: BASE + p, headers: headers || {}, agent }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function errorOf(err) {
+  if (err instanceof Error) {
+    return { errorType: err.name || "Error", errorMessage: err.message, trace: String(err.stack || "").split("\n") };
+  }
+  if (typeof err === "string") return { errorType: "string", errorMessage: err, trace: [] };
+  return { errorType: "object", errorMessage: JSON.stringify(err), trace: [] };
+}
+
+function named(name, message) {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}
+
+async function loadHandler() {
+  const spec = env._HANDLER || "";
+  const root = env.LAMBDA_TASK_ROOT || process.cwd();
+  const dot = spec.lastIndexOf(".");
+  if (dot <= 0) throw named("Runtime.MalformedHandlerName", "Bad handler " + spec);
+  const file = spec.slice(0, dot);
+  const name = spec.slice(dot + 1);
+  const found = [".js", ".mjs", ".cjs"].map((ext) => path.resolve(root, file + ext)).find((f) => fs.existsSync(f));
+  if (!found) throw named("Runtime.ImportModuleError", "Error: Cannot find module '" + file + "'");
+  let mod;
+  try {
+    mod = await import(pathToFileURL(found).href);
+  } catch (err) {
+    if (err instanceof SyntaxError) throw named("Runtime.UserCodeSyntaxError", String(err.stack || err));
+    throw err;
+  }
+  let fn = mod[name];
+  if (fn === undefined && mod.default && typeof mod.default === "object") fn = mod.default[name];
+  if (typeof fn !== "function") throw named("Runtime.HandlerNotFound", spec + " is undefined or not exported");
+  return fn;
+}
+
+function context(h, id, callback) {
+  const deadline = Number(h["lambda-runtime-deadline-ms"]);
+  const parse = (v) => (v ? JSON.parse(v) : undefined);
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    invokedFunctionArn: h["lambda-runtime-invoked-function-arn"],
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    awsRequestId: id,
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: parse(h["lambda-runtime-cognito-identity"]),
+    clientContext: parse(h["lambda-runtime-client-context"]),
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: (err, value) => callback(err, value),
+    succeed: (value) => callback(null, value),
+    fail: (err) => callback(err == null ? "handled" : err),
+  };
+}
+
+async function postError(p, err) {
+  const body = JSON.stringify(errorOf(err));
+  console.error(new Date().toISOString() + "\t" + (p.split("/")[2] || "") + "\tERROR\t" + body);
+  await call("POST", p, { "content-type": "application/json", "lambda-runtime-function-error-type": errorOf(err).errorType }, body);
+}
+
+function runBuffered(handler, event, ctxHeaders, id) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const callback = (err, value) => {
+      if (settled) return;
+      settled = true;
+      if (err != null) reject(err);
+      else resolve(value);
+    };
+    try {
+      const result = handler(event, context(ctxHeaders, id, callback), callback);
+      if (result && typeof result.then === "function") result.then((v) => callback(null, v), (e) => callback(e == null ? "handled" : e));
+    } catch (err) {
+      callback(err);
+    }
+  });
+}
+
+function responseStream(id) {
+  let req;
+  let responded;
+  let contentType = "application/octet-stream";
+  let beforeFirstWrite;
+  const start = () => {
+    if (req) return;
+    req = http.request({
+      host, port: Number(port), method: "POST", agent,
+      path: BASE + "/invocation/" + id + "/response",
+      headers: {
+        "content-type": contentType,
+        "lambda-runtime-function-response-mode": "streaming",
+        "transfer-encoding": "chunked",
+        "trailer": "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body",
+      },
+    });
+    responded = new Promise((resolve) => {
+      req.on("response", (res) => { res.resume(); res.on("end", resolve); res.on("error", resolve); });
+      req.on("error", resolve);
+      req.on("close", resolve);
+    });
+    if (beforeFirstWrite) {
+      const before = beforeFirstWrite;
+      beforeFirstWrite = undefined;
+      before((chunk) => req.write(chunk));
+    }
+  };
+  const stream = new Writable({
+    write(chunk, encoding, cb) {
+      start();
+      req.write(chunk, encoding, cb);
+    },
+    final(cb) {
+      start();
+      req.end(cb);
+    },
+  });
+  stream.setContentType = (type) => { contentType = type; };
+  Object.defineProperty(stream, "_onBeforeFirstWrite", { set(fn) { beforeFirstWrite = fn; }, get() { return beforeFirstWrite; } });
+  stream.started = () => req !== undefined;
+  // A failure after the first byte cuts the request: lrp aborts the client's response.
+  stream.abort = (err) => { start(); req.destroy(err instanceof Error ? err : new Error(String(err))); };
+  stream.responded = () => responded;
+  return stream;
+}
+
+globalThis.awslambda = {
+  streamifyResponse(handler) {
+    handler[STREAM] = true;
+    return handler;
+  },
+  HttpResponseStream: {
+    from(stream, prelude) {
+      stream.setContentType(PRELUDE_TYPE);
+      const text = JSON.stringify(prelude);
+      stream._onBeforeFirstWrite = (write) => {
+        write(text);
+        write(new Uint8Array(8));
+      };
+      return stream;
+    },
+  },
+};
+
+async function runStreaming(handler, event, h, id) {
+  const stream = responseStream(id);
+  try {
+    await handler(event, stream, context(h, id, () => {}));
+    if (!stream.writableEnded) stream.end();
+    await new Promise((resolve, reject) => {
+      if (stream.writableFinished) return resolve();
+      stream.on("finish", resolve);
+      stream.on("error", reject);
+    });
+  } catch (err) {
+    if (!stream.started()) return await postError("/invocation/" + id + "/error", err);
+    console.error(new Date().toISOString() + "\t" + id + "\tERROR\t" + JSON.stringify(errorOf(err)));
+    stream.abort(err);
+  }
+  await stream.responded();
+}
+
+let handler;
+try {
+  handler = await loadHandler();
+} catch (err) {
+  await postError("/init/error", err).catch(() => {});
+  process.exit(1);
+}
+
+for (;;) {
+  let next;
+  try {
+    next = await call("GET", "/invocation/next");
+  } catch (err) {
+    console.error("lrp runtime client: the Runtime API is gone (" + err.message + "); exiting");
+    process.exit(1);
+  }
+  if (next.status !== 200) {
+    console.error("lrp runtime client: invocation/next answered " + next.status + "; exiting");
+    process.exit(1);
+  }
+  const h = next.headers;
+  const id = h["lambda-runtime-aws-request-id"];
+  if (h["lambda-runtime-trace-id"]) env._X_AMZN_TRACE_ID = h["lambda-runtime-trace-id"];
+  else delete env._X_AMZN_TRACE_ID;
+  let event;
+  try {
+    event = JSON.parse(next.body.toString("utf8"));
+  } catch (err) {
+    await postError("/invocation/" + id + "/error", named("Runtime.UnmarshalError", err.message));
+    continue;
+  }
+  if (handler[STREAM]) {
+    await runStreaming(handler, event, h, id);
+    continue;
+  }
+  let result;
+  try {
+    result = await runBuffered(handler, event, h, id);
+  } catch (err) {
+    await postError("/invocation/" + id + "/error", err);
+    continue;
+  }
+  let body;
+  try {
+    body = JSON.stringify(result === undefined ? null : result);
+  } catch (err) {
+    await postError("/invocation/" + id + "/error", named("Runtime.MarshalError", "Unable to stringify response body: " + err.message));
+    continue;
+  }
+  const res = await call("POST", "/invocation/" + id + "/response", { "content-type": "application/json" }, body);
+  if (res.status === 413) console.error(new Date().toISOString() + "\t" + id + "\tERROR\tResponse payload too large: " + res.body.toString());
+}
+`;

@@ -1,0 +1,203 @@
+/**
+ * The invoker of a `functions:` rule: a pool of runtime processes that lrp
+ * supervises itself, the way Lambda runs execution environments. Processes
+ * start on demand up to `concurrency`, each runs one invocation at a time,
+ * idle ones stay warm until `idle_timeout`; requests wait in a bounded FIFO
+ * queue when all are busy (503 + `Retry-After` beyond it, as local rules).
+ *
+ * A client that goes away does not stop the invocation: the process stays
+ * busy until the function answers or times out, as in Lambda.
+ *
+ * @module
+ */
+
+import { LrpError } from "../errors.ts";
+import { abortable } from "../invoke/local.ts";
+import { SlotQueue } from "../invoke/queue.ts";
+import type { Invoker, InvokeRequest, InvokeResult } from "../invoke/types.ts";
+import type { Logger } from "../obs/log.ts";
+import type { FunctionRule } from "../route/rule.ts";
+import { concatBytes } from "../bytes.ts";
+import { isHttpIntegration } from "../wire/prelude.ts";
+import { bodyStream, readFirstBytes, readStreamStart } from "../wire/stream.ts";
+import { type Answer, MAX_RESPONSE_BYTES, tooLarge } from "./api.ts";
+import { canSetsid, type ClientFolder, lambdaEnvironment, prepareClient } from "./clients.ts";
+import { RuntimeProcess } from "./process.ts";
+
+/** Runs a `functions:` rule's handler in supervised runtime processes. */
+export class FunctionInvoker implements Invoker {
+  readonly describe: string;
+  /** The admission queue (concurrency = processes at most). */
+  readonly queue: SlotQueue;
+  #rule: FunctionRule;
+  #log: Logger;
+  #client: Promise<ClientFolder> | undefined;
+  #idle: { process: RuntimeProcess; timer: ReturnType<typeof setTimeout> }[] = [];
+  #all = new Set<RuntimeProcess>();
+  /** Bumped by `restart`: processes of an older generation are retired once free. */
+  #generation = 0;
+  #born = new WeakMap<RuntimeProcess, number>();
+  #closed = false;
+  #watcher: Deno.FsWatcher | undefined;
+  #setsid = canSetsid();
+
+  /** Creates the pool; no process starts before the first request. */
+  constructor(rule: FunctionRule, log: Logger) {
+    this.#rule = rule;
+    this.#log = log;
+    this.describe = `function ${rule.name}`;
+    this.queue = new SlotQueue(`function ${rule.name}`, {
+      concurrency: rule.concurrency,
+      maxWaiting: rule.queueLimit,
+      maxWaitMs: rule.queueTimeoutMs,
+    });
+    if (rule.watch) this.#watch();
+  }
+
+  /** Live processes (busy or idle), for tests and metrics. */
+  get processes(): number {
+    return this.#all.size;
+  }
+
+  /** Waits for a free process (or room to start one), then invokes. */
+  async invoke(request: InvokeRequest): Promise<InvokeResult> {
+    const queuedAt = performance.now();
+    const release = await this.queue.acquire(request.signal);
+    const queueWaitMs = performance.now() - queuedAt;
+    let process: RuntimeProcess;
+    try {
+      process = await this.#take();
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const run = process.run(request.payload, request.traceId);
+    run.finished.then(() => {
+      this.#give(process);
+      release();
+    });
+    // A stream nobody will read (the client left meanwhile) is drained so the process is freed.
+    run.answer.then((a) => {
+      if (request.signal.aborted && a.kind === "stream") a.source.cancel();
+    }, () => {});
+    const answer = await abortable(run.answer, request.signal);
+    return { ...await this.#result(answer), queueWaitMs };
+  }
+
+  /** Turns the runtime's answer into a result of the rule's invoke mode. */
+  async #result(answer: Answer): Promise<InvokeResult> {
+    if (answer.kind === "error") return { body: answer.bytes, functionError: answer.errorType };
+    if (answer.kind === "buffered") return { body: answer.bytes };
+    const { source, contentType } = answer;
+    if (this.#rule.invokeMode !== "RESPONSE_STREAM") {
+      // A buffered rule reads the stream whole, as Lambda's synchronous Invoke does.
+      const parts: Uint8Array[] = [];
+      let size = 0;
+      for (let chunk; (chunk = await source.read()) !== null;) {
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) {
+          source.cancel();
+          const error = tooLarge() as Extract<Answer, { kind: "error" }>;
+          return { body: error.bytes, functionError: error.errorType };
+        }
+        parts.push(chunk);
+      }
+      return { body: concatBytes(parts) };
+    }
+    if (isHttpIntegration(contentType)) {
+      const s = await readStreamStart(source, true);
+      return { body: bodyStream(s.head, source, s.done), prelude: s.prelude, contentType };
+    }
+    const first = await readFirstBytes(source, new Uint8Array(0));
+    return { body: bodyStream(first.head, source, first.done), contentType };
+  }
+
+  /** An idle process of the current generation, or a new one. */
+  async #take(): Promise<RuntimeProcess> {
+    for (let idle; (idle = this.#idle.pop());) {
+      clearTimeout(idle.timer);
+      if (idle.process.alive) return idle.process;
+    }
+    if (this.#closed) {
+      throw new LrpError("upstream_unreachable", `Cannot invoke ${this.#rule.name}: lrp is stopping`);
+    }
+    this.#client ??= prepareClient(this.#rule);
+    const client = await this.#client;
+    const process = new RuntimeProcess({
+      rule: this.#rule,
+      command: client.command,
+      env: lambdaEnvironment(this.#rule),
+      setsid: this.#setsid,
+      log: this.#log,
+    });
+    this.#all.add(process);
+    this.#born.set(process, this.#generation);
+    process.closed.then(() => this.#all.delete(process));
+    this.#log.debug("runtime process started", { function: this.#rule.name, pid: process.pid });
+    return process;
+  }
+
+  /** Puts a process that finished an invocation back (or retires it). */
+  #give(process: RuntimeProcess): void {
+    if (!process.alive) return;
+    if (this.#closed || this.#born.get(process) !== this.#generation) {
+      void process.kill();
+      return;
+    }
+    const timer = setTimeout(() => {
+      const i = this.#idle.findIndex((x) => x.process === process);
+      if (i === -1) return;
+      this.#idle.splice(i, 1);
+      this.#log.debug("idle runtime process retired", { function: this.#rule.name, pid: process.pid });
+      void process.kill();
+    }, this.#rule.idleTimeoutMs);
+    this.#idle.push({ process, timer });
+  }
+
+  /** Replaces every process: idle ones stop now, busy ones once their invocation is over. */
+  restart(): void {
+    this.#generation++;
+    for (const { process, timer } of this.#idle.splice(0)) {
+      clearTimeout(timer);
+      void process.kill();
+    }
+  }
+
+  #watch(): void {
+    try {
+      this.#watcher = Deno.watchFs(this.#rule.code, { recursive: true });
+    } catch (err) {
+      this.#log.warn("cannot watch the function's code", {
+        function: this.#rule.name,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    (async () => {
+      for await (const event of this.#watcher!) {
+        if (event.kind === "access") continue;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          this.#log.info("function code changed; restarting its runtime processes", {
+            function: this.#rule.name,
+          });
+          this.restart();
+        }, 100);
+      }
+    })().catch(() => {}).finally(() => clearTimeout(timer));
+  }
+
+  /** Stops watching and kills every process (their process groups too); removes the client folder. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    try {
+      this.#watcher?.close();
+    } catch {
+      // already closed
+    }
+    for (const { timer } of this.#idle.splice(0)) clearTimeout(timer);
+    await Promise.all([...this.#all].map((p) => p.kill()));
+    if (this.#client) await (await this.#client.catch(() => undefined))?.close();
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * One runtime process — Lambda's execution environment — with its own
+ * Runtime API listener: it runs one invocation at a time, is killed on a
+ * timeout, and reports how each invocation ended. Its output lines and
+ * Lambda's `START` / `END` / `REPORT` lines go to lrp's logger, tagged with
+ * the function and the request id.
+ *
+ * Each process is started through `setsid` where available, so that killing
+ * it kills its whole process group (a `bootstrap` script's children too).
+ *
+ * @module
+ */
+
+import { LrpError } from "../errors.ts";
+import type { Logger } from "../obs/log.ts";
+import type { FunctionRule } from "../route/rule.ts";
+import { type Answer, type Invocation, RuntimeApi } from "./api.ts";
+import { maxMemoryUsedMb, reportLine } from "./report.ts";
+
+/**
+ * Longest initialisation (until the runtime's first `next`): Lambda's 10
+ * seconds. A runtime still starting then is killed and the invocation fails.
+ */
+export const INIT_TIMEOUT_MS = 10_000;
+
+/** How to start one process. */
+export interface ProcessSpec {
+  rule: FunctionRule;
+  /** argv: the interpreter and its arguments, or the bootstrap. */
+  command: string[];
+  /** Lambda's variables (without `AWS_LAMBDA_RUNTIME_API`, which the process's listener sets). */
+  env: Record<string, string>;
+  /** Wrap the command in `setsid` (own process group). */
+  setsid: boolean;
+  log: Logger;
+}
+
+/** One invocation's outcome as its caller sees it. */
+export interface Run {
+  /** The runtime's answer; rejects with an {@linkcode LrpError} on timeout, exit or init failure. */
+  answer: Promise<Answer>;
+  /** Resolves when the process is free again, or gone. */
+  finished: Promise<void>;
+}
+
+/** A runtime process and its Runtime API listener. */
+export class RuntimeProcess {
+  /** The child's pid (its process group too, with setsid). */
+  readonly pid: number;
+  /** Resolves when the process has exited and its output and listener are closed. */
+  readonly closed: Promise<void>;
+  #spec: ProcessSpec;
+  #api: RuntimeApi;
+  #child: Deno.ChildProcess;
+  #exit: Deno.CommandStatus | undefined;
+  #setsid: boolean;
+  #startedAt = performance.now();
+  #initMs: number | undefined;
+  #reportedInit = false;
+  #initTimer: ReturnType<typeof setTimeout> | undefined;
+  #current: Current | undefined;
+  #killing = false;
+  /**
+   * The request id output lines are tagged with: the last invocation the
+   * runtime took. Kept after its answer because a pipe is read later than the
+   * answer arrives; Lambda too files lines under an invocation until the next START.
+   */
+  #lastRequestId: string | undefined;
+
+  /** Spawns the process; throws an {@linkcode LrpError} when it cannot start. */
+  constructor(spec: ProcessSpec) {
+    this.#spec = spec;
+    const name = spec.rule.name;
+    this.#api = new RuntimeApi({
+      functionArn: `arn:aws:lambda:${spec.rule.region}:012345678912:function:${name}`,
+      onReady: () => {
+        this.#initMs = performance.now() - this.#startedAt;
+        clearTimeout(this.#initTimer);
+      },
+      onInitError: (bytes, errorType) => this.#initFailed(bytes, errorType),
+    });
+    const argv = spec.setsid ? ["setsid", ...spec.command] : spec.command;
+    try {
+      this.#child = new Deno.Command(argv[0]!, {
+        args: argv.slice(1),
+        cwd: spec.rule.code,
+        env: { ...spec.env, AWS_LAMBDA_RUNTIME_API: this.#api.address },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (err) {
+      void this.#api.close();
+      throw new LrpError(
+        "function_error",
+        `Cannot start the runtime of ${name}: ${spec.command[0]}: ${
+          err instanceof Error ? err.message : err
+        }`,
+      );
+    }
+    this.#setsid = spec.setsid;
+    this.pid = this.#child.pid;
+    this.#initTimer = setTimeout(() => {
+      spec.log.error(
+        `INIT_REPORT Init Duration: ${INIT_TIMEOUT_MS.toFixed(2)} ms Phase: init Status: timeout`,
+        {
+          function: name,
+          pid: this.pid,
+        },
+      );
+      this.#fail(
+        new LrpError(
+          "upstream_timeout",
+          `The function ${name} did not initialise within ${INIT_TIMEOUT_MS / 1000} s`,
+        ),
+      );
+      this.kill();
+    }, INIT_TIMEOUT_MS);
+    const output = Promise.all([
+      this.#pipe(this.#child.stdout, "stdout"),
+      this.#pipe(this.#child.stderr, "stderr"),
+    ]);
+    const child = this.#child;
+    const api = this.#api;
+    this.closed = (async () => {
+      this.#exit = await child.status;
+      clearTimeout(this.#initTimer);
+      await output;
+      this.#exited();
+      await api.close();
+    })();
+  }
+
+  /** Whether the process runs and can take an invocation. */
+  get alive(): boolean {
+    return this.#exit === undefined && !this.#killing;
+  }
+
+  /** Hands one invocation to the process (which must be idle). */
+  run(payload: Uint8Array, traceId: string | undefined): Run {
+    const id = crypto.randomUUID();
+    let answered = false;
+    let resolveAnswer!: (a: Answer) => void;
+    let rejectAnswer!: (e: unknown) => void;
+    let resolveFinished!: () => void;
+    const answer = new Promise<Answer>((res, rej) => [resolveAnswer, rejectAnswer] = [res, rej]);
+    const finished = new Promise<void>((res) => resolveFinished = res);
+    const rule = this.#spec.rule;
+    const fields = { function: rule.name, requestId: id };
+    const current: Current = {
+      id,
+      deliveredAt: undefined,
+      timer: undefined,
+      fail: (err) => {
+        if (!answered) {
+          answered = true;
+          rejectAnswer(err);
+        }
+      },
+      finish: () => {
+        clearTimeout(current.timer);
+        if (this.#current === current) this.#current = undefined;
+        if (current.deliveredAt !== undefined) this.#report(current, fields);
+        resolveFinished();
+      },
+    };
+    const inv: Invocation = {
+      id,
+      payload,
+      deadlineMs: Date.now() + rule.timeoutMs,
+      traceId,
+      delivered: () => {
+        current.deliveredAt = performance.now();
+        this.#lastRequestId = id;
+        inv.deadlineMs = Date.now() + rule.timeoutMs;
+        this.#spec.log.info(`START RequestId: ${id} Version: $LATEST`, fields);
+        current.timer = setTimeout(() => this.#timeout(current), rule.timeoutMs);
+      },
+      answer: (a) => {
+        if (answered) return;
+        answered = true;
+        resolveAnswer(a);
+      },
+      finished: () => current.finish(),
+    };
+    this.#current = current;
+    if (!this.alive) {
+      current.fail(this.#exitError(id));
+      current.finish();
+    } else this.#api.assign(inv);
+    return { answer, finished };
+  }
+
+  /** Kills the process (its group with setsid); resolves once it is gone. */
+  kill(): Promise<void> {
+    if (this.#exit === undefined && !this.#killing) {
+      this.#killing = true;
+      try {
+        if (this.#setsid) Deno.kill(-this.pid, "SIGKILL");
+        else this.#child.kill("SIGKILL");
+      } catch {
+        try {
+          this.#child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+    return this.closed;
+  }
+
+  #timeout(current: Current): void {
+    const seconds = (this.#spec.rule.timeoutMs / 1000).toFixed(2);
+    const message = `Task timed out after ${seconds} seconds`;
+    this.#spec.log.warn(`${current.id} ${message}`, {
+      function: this.#spec.rule.name,
+      requestId: current.id,
+    });
+    current.fail(
+      new LrpError("upstream_timeout", `The function ${this.#spec.rule.name} timed out: ${message}`),
+    );
+    void this.kill();
+  }
+
+  #initFailed(bytes: Uint8Array, errorType: string): void {
+    const text = new TextDecoder().decode(bytes.subarray(0, 4096));
+    let detail: unknown = text;
+    try {
+      detail = JSON.parse(text);
+    } catch {
+      // kept as text
+    }
+    const message = typeof (detail as { errorMessage?: unknown })?.errorMessage === "string"
+      ? (detail as { errorMessage: string }).errorMessage
+      : text;
+    this.#spec.log.error(`INIT_REPORT Phase: init Status: error Error Type: ${errorType}`, {
+      function: this.#spec.rule.name,
+      errorType,
+      errorMessage: message,
+    });
+    this.#fail(
+      new LrpError(
+        "function_error",
+        `The function ${this.#spec.rule.name} failed to initialise: ${errorType}: ${message}`,
+        {
+          detail,
+        },
+      ),
+    );
+    void this.kill();
+  }
+
+  #fail(err: LrpError): void {
+    const current = this.#current;
+    if (!current) return;
+    current.fail(err);
+  }
+
+  #exitError(id: string): LrpError {
+    const status = this.#exit;
+    const how = status?.signal
+      ? `signal: ${status.signal === "SIGKILL" ? "killed" : status.signal}`
+      : `exit status ${status?.code ?? "unknown"}`;
+    const errorMessage = `RequestId: ${id} Error: Runtime exited with error: ${how}`;
+    return new LrpError(
+      "function_error",
+      `The function ${this.#spec.rule.name} failed with Runtime.ExitError: ${errorMessage}`,
+      {
+        detail: { errorType: "Runtime.ExitError", errorMessage },
+      },
+    );
+  }
+
+  #exited(): void {
+    const current = this.#current;
+    if (!current) return;
+    if (!this.#killing) {
+      this.#spec.log.error(this.#exitError(current.id).message, {
+        function: this.#spec.rule.name,
+        requestId: current.id,
+      });
+    }
+    current.fail(this.#exitError(current.id));
+    current.finish();
+  }
+
+  #report(current: Current, fields: Record<string, unknown>): void {
+    const durationMs = performance.now() - current.deliveredAt!;
+    const initMs = this.#reportedInit ? undefined : this.#initMs;
+    this.#reportedInit = true;
+    const memoryMb = this.#exit === undefined ? maxMemoryUsedMb(this.pid) : undefined;
+    const log = this.#spec.log;
+    log.info(`END RequestId: ${current.id}`, fields);
+    log.info(reportLine(current.id, durationMs, this.#spec.rule.memoryMb, memoryMb, initMs), {
+      ...fields,
+      durationMs: Math.round(durationMs * 100) / 100,
+      ...(initMs !== undefined && { initDurationMs: Math.round(initMs * 100) / 100 }),
+      ...(memoryMb !== undefined && { maxMemoryUsedMb: memoryMb }),
+    });
+  }
+
+  async #pipe(stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
+    let buffer = "";
+    const emit = (line: string) => {
+      const requestId = this.#lastRequestId;
+      this.#spec.log.info(line, {
+        function: this.#spec.rule.name,
+        ...(requestId !== undefined && { requestId }),
+        stream: name,
+      });
+    };
+    try {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+        buffer += chunk;
+        let nl;
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          emit(buffer.slice(0, nl).replace(/\r$/, ""));
+          buffer = buffer.slice(nl + 1);
+        }
+      }
+    } catch {
+      // the pipe broke with the process; what was read is logged
+    }
+    if (buffer !== "") emit(buffer);
+  }
+}
+
+interface Current {
+  id: string;
+  deliveredAt: number | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  fail(err: unknown): void;
+  finish(): void;
+}

@@ -1,0 +1,112 @@
+/** `functions:` rules in `lrp.yaml`: defaults, and one-line errors from parsing and `lrp check`. */
+import assert from "node:assert/strict";
+import { parseConfig } from "../../lib/config/parse.ts";
+import { ConfigError } from "../../lib/config/types.ts";
+import { runLrp } from "../helpers/process.ts";
+import { tempConfig } from "../helpers/process.ts";
+
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+
+Deno.test("a functions rule gets Lambda's defaults and its code folder resolved against the config file", () => {
+  const config = parseConfig(
+    "functions:\n  - hostname: API.localhost\n    runtime: nodejs\n    handler: index.handler\n    code: ./fn\n",
+    { source: "/srv/app/lrp.yaml" },
+  );
+  assert.deepEqual(config.rules, [{
+    kind: "function",
+    hostname: "api.localhost",
+    payloadFormat: "2.0",
+    multiValueHeaders: false,
+    name: "api-localhost",
+    runtime: "nodejs",
+    handler: "index.handler",
+    code: "/srv/app/fn",
+    concurrency: 1,
+    timeoutMs: 3000,
+    memoryMb: 128,
+    region: "us-east-1",
+    environment: {},
+    watch: false,
+    idleTimeoutMs: 300_000,
+    queueLimit: 1000,
+    queueTimeoutMs: config.queueTimeoutMs,
+    line: 2,
+  }]);
+});
+
+Deno.test("functions rule mistakes are one-line errors naming line and key", () => {
+  const cases: [string, string][] = [
+    [
+      "    runtime: ruby\n    handler: a.b\n",
+      `t:4: functions[0].runtime: "ruby" is not a runtime (known: nodejs, deno, python, provided)`,
+    ],
+    ["    runtime: nodejs\n", `t:2: functions[0]: missing required key "handler" (runtime nodejs)`],
+    [
+      "    runtime: nodejs\n    handler: index\n",
+      `t:5: functions[0].handler: "index" must be FILE.EXPORT such as index.handler`,
+    ],
+    [
+      "    runtime: nodejs\n    handler: a.b\n    memory: 64\n",
+      "t:6: functions[0].memory: 64 must be from 128 to 10240 (MB), as in Lambda",
+    ],
+    [
+      "    runtime: nodejs\n    handler: a.b\n    colour: red\n",
+      "t:6: functions[0].colour: unknown key (known: hostname, name, runtime, handler, code, concurrency, timeout, memory, environment, watch, idle_timeout, queue_limit, queue_timeout, payload_format, multi_value_headers, invoke_mode)",
+    ],
+  ];
+  for (const [extra, message] of cases) {
+    assert.throws(
+      () => parseConfig(`functions:\n  - hostname: a.test\n    code: ./x\n${extra}`, { source: "t" }),
+      (err) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.message, message);
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("lrp check reports a missing code folder, a missing handler file and a missing interpreter", async () => {
+  const cases: [string, string][] = [
+    [
+      `runtime: nodejs\n    handler: index.handler\n    code: ${FIXTURES}nope`,
+      `functions[0].code: no such folder: ${FIXTURES}nope`,
+    ],
+    [
+      `runtime: nodejs\n    handler: missing.handler\n    code: ${FIXTURES}node_echo`,
+      `functions[0].handler: ${FIXTURES}node_echo has no file missing (.js, .mjs, .cjs)`,
+    ],
+    [
+      `runtime: provided\n    code: ${FIXTURES}node_echo`,
+      `functions[0].code: ${FIXTURES}node_echo has no file named bootstrap`,
+    ],
+  ];
+  for (const [rule, message] of cases) {
+    const path = await tempConfig(`functions:\n  - hostname: a.test\n    ${rule}\n`);
+    const out = await runLrp(["check", path]);
+    assert.equal(out.code, 1, out.stderr);
+    assert.equal(out.stderr.trim(), `lrp: invalid configuration: ${path}:2: ${message}`);
+  }
+  const path = await tempConfig(
+    `functions:\n  - hostname: a.test\n    runtime: python\n    handler: app.handler\n    code: ${FIXTURES}py_echo\n`,
+  );
+  const out = await runLrp(["check", path], { env: { PATH: "/nonexistent" } });
+  assert.equal(
+    out.stderr.trim(),
+    `lrp: invalid configuration: ${path}:2: functions[0].runtime: python3 is not on PATH; install it to run python functions`,
+  );
+  const ok = await runLrp(["check", path]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(
+    ok.stdout,
+    /a\.test -> function a-test \(python app\.handler in .*py_echo, concurrency 1, timeout 3s, queue 1000\)/,
+  );
+});
+
+Deno.test("the demo's embedded Node.js handler is examples/functions/node-hello/index.mjs", async () => {
+  const { DEMO_NODE_HANDLER } = await import("../../lib/run/demo.ts");
+  const file = await Deno.readTextFile(
+    new URL("../../examples/functions/node-hello/index.mjs", import.meta.url),
+  );
+  assert.equal(DEMO_NODE_HANDLER, file);
+});

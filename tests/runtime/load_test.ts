@@ -1,0 +1,135 @@
+/**
+ * A `functions:` rule under load and across lrp's life: concurrency bounded by
+ * processes that each run one invocation at a time and are reused; clients
+ * that leave; the code changing under `watch: true`.
+ */
+import assert from "node:assert/strict";
+import { startLrpChild } from "../helpers/process.ts";
+import { tempConfig } from "../helpers/process.ts";
+import { rawHttp, request } from "../helpers/socket.ts";
+
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
+
+function alive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("concurrency 4 with 64 connections: all 200, at most 4 in flight, one per process, processes reused", async () => {
+  let inFlight = 0;
+  let maxInFlight = 0;
+  await using tracker = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    if (new URL(req.url).pathname === "/enter") maxInFlight = Math.max(maxInFlight, ++inFlight);
+    else inFlight--;
+    return new Response("ok");
+  });
+  const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
+  - hostname: fn.test
+    runtime: nodejs
+    handler: index.handler
+    code: ${FIXTURES}node_echo
+    concurrency: 4
+    timeout: 30s
+`);
+  await using lrp = await startLrpChild([path]);
+  const port = Number(new URL(lrp.url).port);
+  const track = encodeURIComponent(`http://127.0.0.1:${tracker.addr.port}`);
+  const pids = new Set<number>();
+  const statuses: number[] = [];
+  let overlaps = 0;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await request(port, "fn.test", `/?sleep=2&track=${track}`);
+      statuses.push(res.status);
+      const body = JSON.parse(res.text);
+      pids.add(body.pid);
+      if (body.overlap) overlaps++;
+    }
+  }));
+  assert.deepEqual(statuses, Array(192).fill(200));
+  assert.equal(overlaps, 0, "never two invocations in one process");
+  assert.ok(maxInFlight <= 4 && maxInFlight >= 1, `max in flight ${maxInFlight}`);
+  assert.ok(pids.size <= 4, `processes: ${pids.size}`);
+  await lrp.stop();
+  for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} outlived lrp`);
+});
+
+Deno.test("a client that leaves while running or queued disturbs nothing after it", async () => {
+  const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
+  - hostname: fn.test
+    runtime: nodejs
+    handler: index.handler
+    code: ${FIXTURES}node_echo
+    timeout: 10s
+`);
+  await using lrp = await startLrpChild([path]);
+  const port = Number(new URL(lrp.url).port);
+  const pid = JSON.parse((await request(port, "fn.test", "/")).text).pid;
+  // Two clients that hang up: one running (sleeping 300 ms), one queued behind it.
+  for (let i = 0; i < 2; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(new TextEncoder().encode("GET /?sleep=300 HTTP/1.1\r\nHost: fn.test\r\n\r\n"));
+    await new Promise((r) => setTimeout(r, 50));
+    conn.close();
+  }
+  const after = await request(port, "fn.test", "/after");
+  assert.equal(after.status, 200);
+  const body = JSON.parse(after.text);
+  assert.equal(body.pid, pid, "the same warm process answers");
+  assert.equal(body.path, "/after");
+});
+
+Deno.test("watch: editing the handler changes the next response without restarting lrp", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const write = (text: string) =>
+      Deno.writeTextFile(
+        `${dir}/index.mjs`,
+        `export const handler = async () => ({ statusCode: 200, body: "${text}" });\n`,
+      );
+    await write("version one");
+    const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
+  - hostname: fn.test
+    runtime: nodejs
+    handler: index.handler
+    code: ${dir}
+    watch: true
+`);
+    await using lrp = await startLrpChild([path]);
+    const port = Number(new URL(lrp.url).port);
+    assert.equal((await request(port, "fn.test", "/")).text, "version one");
+    await write("version two");
+    await lrp.waitForLine((l) => l.msg === "function code changed; restarting its runtime processes");
+    assert.equal((await request(port, "fn.test", "/")).text, "version two");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("queue_limit: requests beyond the queue get 503 with Retry-After", async () => {
+  const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
+  - hostname: fn.test
+    runtime: nodejs
+    handler: index.handler
+    code: ${FIXTURES}node_echo
+    queue_limit: 1
+    timeout: 10s
+`);
+  await using lrp = await startLrpChild([path]);
+  const port = Number(new URL(lrp.url).port);
+  await request(port, "fn.test", "/");
+  const head = "GET /?sleep=400 HTTP/1.1\r\nHost: fn.test";
+  const [a, b, c] = await Promise.all([
+    rawHttp(port, head),
+    new Promise((r) => setTimeout(r, 100)).then(() => rawHttp(port, head)),
+    new Promise((r) => setTimeout(r, 200)).then(() => request(port, "fn.test", "/")),
+  ]);
+  assert.equal(a.status, 200);
+  assert.equal(b.status, 200);
+  assert.equal(c.status, 503);
+  assert.equal(c.header("retry-after"), "1");
+});
