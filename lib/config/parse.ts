@@ -109,7 +109,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   // empty, the SDK's own chain (the profile's region) decides, and lambda-reverse-proxy's
   // eu-central-1 comes last (`LambdaClients`), so its lrp.yaml files mean what they meant.
   if (config.region === "") config.region = inputs.env?.AWS_REGION || inputs.env?.AWS_DEFAULT_REGION || "";
-  // The SDK's own endpoint precedence (reference §7.2), resolved here because lrp's
+  // The SDK's own endpoint precedence (docs/aws.md, "Endpoint"), resolved here because lrp's
   // direct Invoke path needs the URL itself.
   if (config.endpointUrl === "") {
     config.endpointUrl = inputs.env?.AWS_ENDPOINT_URL_LAMBDA || inputs.env?.AWS_ENDPOINT_URL || "";

@@ -1,5 +1,5 @@
 /**
- * The AWS invoker: calls the Lambda Invoke API (reference §4) with
+ * The AWS invoker: calls the Lambda Invoke API (docs/wire-format.md, "The Invoke API") with
  * `@aws-sdk/client-lambda`, and turns every answer into what lrp's
  * {@linkcode Invoker} seam promises.
  *
@@ -9,7 +9,7 @@
  * `deno compile` still bundles it.
  *
  * Credentials, region fallbacks and the endpoint come from the SDK's own
- * default chains (reference §7.2) unless the configuration overrides them;
+ * default chains (docs/aws.md, "Credentials", "Region", "Endpoint") unless the configuration overrides them;
  * lrp itself reads no environment here.
  *
  * @module
@@ -263,7 +263,7 @@ export class AwsServiceError extends Error {
 const decoder = new TextDecoder();
 
 /**
- * One Invoke call (reference §4.1) without the SDK's per-call middleware:
+ * One Invoke call (docs/wire-format.md, "The Invoke API") without the SDK's per-call middleware:
  * the SDK still resolves credentials (its default chain, memoized and
  * refreshed) and the region; lrp signs with SigV4 and sends over its own
  * keep-alive pool. `X-Amzn-Trace-Id` goes along unsigned, as Lambda reads it
@@ -340,7 +340,7 @@ const AUTH_REJECTED = new Set([
 ]);
 
 /**
- * Maps an SDK failure to lrp's error for the client (reference §4.3). The
+ * Maps an SDK failure to lrp's error for the client (docs/wire-format.md, "The Invoke API"). The
  * SDK's own message goes into the private detail.
  */
 export function toAwsLrpError(err: unknown, target: string, region: string, endpointUrl: string): LrpError {

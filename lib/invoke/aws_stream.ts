@@ -1,5 +1,5 @@
 /**
- * `InvokeWithResponseStream` (reference §5): the AWS half of response
+ * `InvokeWithResponseStream` (docs/wire-format.md, "Response streaming"): the AWS half of response
  * streaming. Turns the SDK's event stream into a {@linkcode ChunkSource} of
  * `PayloadChunk` bytes, and reads the start of the stream (prelude, first
  * body bytes) before the response is answered.

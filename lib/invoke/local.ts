@@ -1,7 +1,7 @@
 /**
  * The local invoker: POSTs events to a Lambda Runtime Interface Emulator
  * (`{endpoint}/2015-03-31/functions/function/invocations`) and reads its
- * answers the way the RIE really gives them (reference §6).
+ * answers the way the RIE really gives them (docs/wire-format.md, "The RIE").
  *
  * @module
  */
@@ -13,7 +13,7 @@ import { type QueueLimits, SlotQueue } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 import { concatBytes } from "../bytes.ts";
 
-/** The only path the classic RIE routes (reference §6.2). */
+/** The only path the classic RIE routes (docs/wire-format.md, "The RIE"). */
 export const RIE_INVOKE_PATH = "/2015-03-31/functions/function/invocations";
 
 /** Options of a {@linkcode LocalInvoker}. */
@@ -58,7 +58,7 @@ const decoder = new TextDecoder();
 const HOLD_LIMIT_MS = 905_000;
 /**
  * The largest answer read from an RIE: its own cap on a result, 6 MiB + 100 B
- * (reference §6.4), which is also the size AWS names in
+ * (docs/wire-format.md, "The RIE"), which is also the size AWS names in
  * `Function.ResponseSizeTooLarge`. Anything longer is not a Lambda result, and
  * reading it whole would let one endpoint exhaust lrp's memory.
  */

@@ -4,7 +4,7 @@
  * with the same prelude detection on its first bytes as a buffered answer.
  *
  * The classic RIE buffers a streaming handler's whole output and sends it at
- * once (reference §6.6), so through it this changes nothing; an endpoint
+ * once (docs/wire-format.md, "The RIE"), so through it this changes nothing; an endpoint
  * that does stream (chunks arriving over time) now reaches the client
  * incrementally.
  *
@@ -26,7 +26,7 @@ import type { InvokeResult } from "./types.ts";
 
 /**
  * Largest answer still treated as one buffered result: the classic RIE's own
- * cap, 6 MiB + 100 B (reference §6.3). A JSON answer without a prelude
+ * cap, 6 MiB + 100 B (docs/wire-format.md, "The RIE"). A JSON answer without a prelude
  * beyond it is streamed through as the body.
  */
 export const MAX_BUFFERED_BYTES = 6 * 1024 * 1024 + 100;
@@ -53,7 +53,7 @@ export interface LocalStreamCall {
  * The body of one fetch answer as a {@linkcode ChunkSource}. Cancelling it
  * reads the rest and throws it away instead of closing the connection: the
  * RIE runs the invocation to its end either way, and its slot must stay
- * taken until then (reference §6.5).
+ * taken until then (docs/wire-format.md, "The RIE").
  */
 class FetchBodySource implements ChunkSource {
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;

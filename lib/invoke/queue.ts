@@ -1,7 +1,7 @@
 /**
  * A FIFO admission queue with a concurrency limit, a bounded length and a
  * bounded wait: how lrp makes sure an RIE never sees two invocations at once
- * (a second concurrent invocation crashes the classic RIE, reference §6.5).
+ * (a second concurrent invocation crashes the classic RIE: docs/wire-format.md, "The RIE").
  *
  * @module
  */

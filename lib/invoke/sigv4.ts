@@ -1,5 +1,5 @@
 /**
- * AWS Signature Version 4 for Lambda Invoke calls (reference §7.1): just what
+ * AWS Signature Version 4 for Lambda Invoke calls (docs/wire-format.md, "SigV4"): just what
  * lrp's fast path needs, pure and synchronous. Time comes in as an argument.
  *
  * @module

@@ -16,8 +16,8 @@ import { LrpError } from "../errors.ts";
 import { normalizeHost } from "../wire/target.ts";
 
 /**
- * Methods lrp passes to a function: those a Function URL accepts (reference
- * §1.2). Anything else — `TRACE`, `CONNECT`, WebDAV or made-up methods, and
+ * Methods lrp passes to a function: those a Function URL accepts
+ * (docs/wire-format.md, "The request event"). Anything else — `TRACE`, `CONNECT`, WebDAV or made-up methods, and
  * lower-case spellings (methods are case-sensitive, RFC 9110 §9.1) — is
  * answered 501 without invoking, as RFC 9110 §9.1 advises for unrecognised
  * methods.

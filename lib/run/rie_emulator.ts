@@ -4,7 +4,7 @@
  * command serves functions with it, and tests use it as a faithful fake of a
  * real RIE container.
  *
- * It reproduces the quirks of `shared/reference/lambda-wire-formats.md` §6:
+ * It reproduces the quirks described in docs/wire-format.md, "The RIE":
  * one literal invoke path for any method, Go-sniffed `Content-Type` and no
  * other function headers, errors and timeouts answered with 200, runtime exits
  * with 502, silent truncation of large events, and a second concurrent
@@ -78,7 +78,7 @@ export class RuntimeExit extends Error {
 
 /**
  * What a second invocation does while one is in flight:
- * - `"crash"`: the emulator dies, dropping both connections, like the classic RIE (§6.5);
+ * - `"crash"`: the emulator dies, dropping both connections, like the classic RIE (docs/wire-format.md, "The RIE");
  * - `"reject400"`: it is answered 400 with an empty body, like some RIE releases;
  * - `"allow"`: it runs concurrently, like Managed-Instances mode.
  */
@@ -371,7 +371,8 @@ export class RieServer {
 
 /**
  * The body of a Function URL streaming response as the classic RIE returns it
- * for a handler using `awslambda.HttpResponseStream.from` (§5.4, §6.6):
+ * for a handler using `awslambda.HttpResponseStream.from` (docs/wire-format.md,
+ * "Response streaming" and "The RIE"):
  * `JSON.stringify(prelude)`, exactly eight `0x00` bytes, then the body.
  */
 export function preludeBody(

@@ -1,5 +1,6 @@
 /**
- * HTTP ⇄ Application Load Balancer Lambda-target events (reference §3.3).
+ * HTTP ⇄ Application Load Balancer Lambda-target events (docs/wire-format.md,
+ * "Payload format 1.0 and ALB").
  * Pure. Derived from the 2.0 event so the shared rules (body encoding,
  * forwarded headers, trace id) are the same.
  *

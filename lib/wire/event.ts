@@ -1,8 +1,9 @@
 /**
  * Wire types of the Lambda events lrp sends and the results it reads back.
  *
- * Types only: the rules that produce and consume them live in `transform.ts`.
- * Field rules follow `shared/reference/lambda-wire-formats.md` §1–3.
+ * Types only: the rules that produce and consume them live in `request.ts`,
+ * `result.ts`, `v1.ts` and `alb.ts`. Field rules: docs/wire-format.md, "The
+ * request event", "Results" and "Payload format 1.0 and ALB".
  *
  * @module
  */

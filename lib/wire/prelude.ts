@@ -14,7 +14,7 @@ import { badResult, buildHeaders, checkStatus, isPlainObject, makeResponse } fro
 
 const textDecoder = new TextDecoder();
 
-/** Stream content type of a function that used `awslambda.HttpResponseStream.from` (reference §5.2, §5.4). */
+/** Stream content type of a function that used `awslambda.HttpResponseStream.from` (docs/wire-format.md, "Response streaming"). */
 export const HTTP_INTEGRATION_CONTENT_TYPE = "application/vnd.awslambda.http-integration-response";
 
 /** Whether a content type (parameters ignored) is the HTTP-integration one. */
@@ -22,13 +22,13 @@ export function isHttpIntegration(contentType: string | null | undefined): boole
   return contentType?.split(";")[0]?.trim().toLowerCase() === HTTP_INTEGRATION_CONTENT_TYPE;
 }
 
-/** The 8 NUL bytes that end a streaming prelude (reference §5.4). */
+/** The 8 NUL bytes that end a streaming prelude (docs/wire-format.md, "Response streaming"). */
 export const DELIMITER_LENGTH = 8;
 
 /**
  * Finds a Function URL streaming prelude at the start of a buffered body:
  * JSON object + 8×NUL + body bytes, as the classic RIE returns a
- * `HttpResponseStream.from` handler's output (reference §6.6). Returns
+ * `HttpResponseStream.from` handler's output (docs/wire-format.md, "The RIE"). Returns
  * `undefined` when the bytes are not framed that way (then they are an
  * ordinary result).
  */

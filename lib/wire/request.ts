@@ -36,7 +36,7 @@ export interface RequestMeta {
 /**
  * Media types whose bodies AWS passes as text; every other type, a missing
  * `Content-Type`, `application/x-www-form-urlencoded` and `multipart/*`
- * included, is base64-encoded (reference §1.3: the ALB list, which HTTP APIs
+ * included, is base64-encoded (docs/wire-format.md, "Body encoding": the ALB list, which HTTP APIs
  * were measured to follow). Media-type parameters are ignored, so
  * `application/json; charset=utf-8` is text. `+json`/`+xml` suffix types are
  * not on AWS's list and are base64-encoded (an open point, decided for the
@@ -189,7 +189,7 @@ export function requestToEvent(request: Request, body: Uint8Array | null, meta: 
   const domainName = normalizeHost(headers["host"] ?? null);
   const dot = domainName.startsWith("[") ? -1 : domainName.indexOf(".");
   const domainPrefix = dot === -1 ? domainName : domainName.slice(0, dot);
-  // Keys in the order AWS writes them (§1.1), so a logged event reads the same.
+  // Keys in the order AWS writes them (docs/wire-format.md, "The request event"), so a logged event reads the same.
   const cookies = splitCookies(cookie);
   const params = parseQueryParameters(query);
   const encoded = body && body.length > 0 ? encodeBody(body, headers["content-type"] ?? null) : undefined;

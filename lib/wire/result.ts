@@ -18,7 +18,7 @@ import {
 } from "./response.ts";
 
 /**
- * Turns a payload format 2.0 result into a response (reference §2):
+ * Turns a payload format 2.0 result into a response (docs/wire-format.md, "Results"):
  * - a JSON object with `statusCode` is a structured result: `headers`,
  *   `cookies` (one `Set-Cookie` each), `body` (base64-decoded when
  *   `isBase64Encoded`);

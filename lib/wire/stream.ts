@@ -1,5 +1,5 @@
 /**
- * Response streaming (reference §5.4): reading the start of a function's
+ * Response streaming (docs/wire-format.md, "Response streaming"): reading the start of a function's
  * byte stream — the `HttpResponseStream.from` prelude and the first body
  * bytes — and handing the rest to the client through a pull-based
  * `ReadableStream`, so a slow client slows the read from Lambda instead of

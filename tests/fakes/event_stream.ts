@@ -6,7 +6,7 @@
  *
  * Framing is done by Smithy's real `EventStreamCodec` (the codec the AWS SDK
  * decodes with), so the fake never hand-rolls CRCs. Header order follows
- * `shared/reference/lambda-wire-formats.md` §5.3: `:event-type`,
+ * docs/wire-format.md, "Event-stream frames": `:event-type`,
  * `:content-type`, `:message-type`.
  *
  * @module
@@ -40,7 +40,7 @@ function eventFrame(eventType: string, contentType: string, body: Uint8Array): U
 
 /**
  * Encodes one `PayloadChunk` event. Its payload is the raw chunk bytes (no
- * JSON, no base64), as §5.2 says.
+ * JSON, no base64), as docs/wire-format.md, "Event-stream frames" says.
  */
 export function encodePayloadChunk(chunk: Uint8Array | string): Uint8Array {
   const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
@@ -61,7 +61,7 @@ export function encodeInvokeComplete(event: InvokeCompleteEvent = {}): Uint8Arra
 }
 
 /**
- * Encodes an event-stream exception message (§5.2: `:message-type=exception`,
+ * Encodes an event-stream exception message (`:message-type=exception`,
  * `:exception-type=<name>`, JSON payload), which ends a stream with an error.
  */
 export function encodeException(type: string, message: string): Uint8Array {

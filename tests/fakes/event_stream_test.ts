@@ -8,7 +8,7 @@ function ascii(text: string): string {
   return Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join(" ");
 }
 
-Deno.test("encodeInvokeComplete() produces the 102-byte §5.3 frame for success", () => {
+Deno.test('encodeInvokeComplete() produces the 102-byte InvokeComplete frame for success (docs/wire-format.md, "Event-stream frames")', () => {
   const expected = hex(`
     00 00 00 66 00 00 00 54 1f 56 c8 69
     0b ${ascii(":event-type")} 07 00 0e ${ascii("InvokeComplete")}
@@ -20,7 +20,7 @@ Deno.test("encodeInvokeComplete() produces the 102-byte §5.3 frame for success"
   assert.deepEqual(encodeInvokeComplete(), expected);
 });
 
-Deno.test("encodePayloadChunk() produces the 108-byte §5.3 frame for payload hi", () => {
+Deno.test('encodePayloadChunk() produces the 108-byte PayloadChunk frame for payload hi (docs/wire-format.md, "Event-stream frames")', () => {
   const expected = hex(`
     00 00 00 6c 00 00 00 5a b2 5e fd cf
     0b ${ascii(":event-type")} 07 00 0c ${ascii("PayloadChunk")}

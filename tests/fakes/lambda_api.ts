@@ -1,8 +1,8 @@
 /**
  * A fake AWS Lambda Invoke API on loopback, for lrp's AWS-mode and streaming
- * tests: `Invoke` (§4) and `InvokeWithResponseStream` (§5) of
- * `shared/reference/lambda-wire-formats.md`, with every request's SigV4
- * signature verified (§7.1) and every answer shaped like AWS's restJson1.
+ * tests: `Invoke` and `InvokeWithResponseStream` (docs/wire-format.md, "The
+ * Invoke API", "Response streaming"), with every request's SigV4 signature
+ * verified ("SigV4") and every answer shaped like AWS's restJson1.
  *
  * The server speaks HTTP/1.1 straight over a `Deno.listen` socket rather than
  * through `Deno.serve`, because tests need what an HTTP framework hides: a
@@ -35,7 +35,7 @@ import { type SigV4Credentials, verifySigV4 } from "./sigv4_verifier.ts";
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
 /**
- * Service errors of §4.3 (and the auth errors in front of them): HTTP status,
+ * Lambda's service errors (docs/wire-format.md, "The Invoke API"), and the auth errors in front of them: HTTP status,
  * fault `Type`, and whether the model names the message member `Message` or
  * `message` (as `@aws-sdk/client-lambda`'s exception classes do).
  */
@@ -211,7 +211,7 @@ export interface FakeLambdaApi extends AsyncDisposable {
 
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 const STREAM_PATH = /^\/2021-11-15\/functions\/([^/]+)\/response-streaming-invocations$/;
-// §4.1, current pattern (ISO partitions, $LATEST.PUBLISHED).
+// docs/wire-format.md, "The Invoke API": current pattern (ISO partitions, $LATEST.PUBLISHED).
 const FUNCTION_NAME =
   /^(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:(?<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?(?:(?<account>\d{12}):)?(?:function:)?(?<name>[a-zA-Z0-9_.-]+)(?::(?<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9_-]+))?$/;
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -277,7 +277,7 @@ function jsonReply(status: number, headers: Record<string, string>, body: unknow
 /**
  * A restJson1 service error: name in `x-amzn-ErrorType`, body
  * `{"Type", "Message"|"message"}`; `TooManyRequestsException` puts `Reason`
- * first and may add `Retry-After`, exactly as §4.3 shows.
+ * first and may add `Retry-After`, as Lambda does (docs/wire-format.md, "The Invoke API").
  */
 function serviceErrorReply(outcome: Extract<FakeOutcome, { kind: "serviceError" }>): Reply {
   const known = SERVICE_ERRORS[outcome.name];

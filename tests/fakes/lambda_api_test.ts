@@ -252,7 +252,7 @@ Deno.test("fake Invoke sends raw-byte results unchanged and JSON results as JSON
   assert.equal(text.decode(json.Payload), '"hi"');
 });
 
-Deno.test("fake Invoke answers 429 TooManyRequestsException exactly as §4.3, and the SDK reads Retry-After", async () => {
+Deno.test("fake Invoke answers 429 TooManyRequestsException as Lambda does, and the SDK reads Retry-After", async () => {
   await using fake = start();
   using client = clientFor(fake.url);
   const throttle: FakeOutcome = {
@@ -292,7 +292,7 @@ Deno.test("fake Invoke answers 429 TooManyRequestsException exactly as §4.3, an
   );
 });
 
-Deno.test("fake Invoke answers named service errors with their §4.3 status, seen by the SDK", async () => {
+Deno.test("fake Invoke answers named service errors with their Lambda status, seen by the SDK", async () => {
   await using fake = start();
   using client = clientFor(fake.url);
   const cases: [string, number, string][] = [

@@ -2,7 +2,7 @@
  * A fake RIE container as a child process, for fault tests: it prints its URL
  * as the first stdout line, then serves {@linkcode startRie} with a built-in
  * handler, and **exits the process with status 2** (like the Go panic of the
- * real RIE, §6.5) when a second invocation arrives while one is in flight.
+ * real RIE, docs/wire-format.md, "The RIE") when a second invocation arrives while one is in flight.
  *
  * ```sh
  * deno run -A tests/fakes/rie_process.ts --port 0 --mode echo --delay-ms 200

@@ -7,7 +7,7 @@
  * in `SignedHeaders` and the SHA-256 of the received body, then compared with
  * the one in `Authorization`. The client's `x-amz-content-sha256` is never
  * used as the payload hash, so a body changed after signing fails even when
- * that header was left alone. Rules: `shared/reference/lambda-wire-formats.md` §7.1.
+ * that header was left alone. Rules: docs/wire-format.md, "SigV4".
  *
  * @module
  */

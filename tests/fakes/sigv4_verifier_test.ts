@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Sha256 } from "npm:@aws-crypto/sha256-js@5.2.0";
 import { type ReceivedRequest, verifySigV4 } from "./sigv4_verifier.ts";
 
-// Test vector of shared/reference/lambda-wire-formats.md §7.1.
+// The SigV4 test vector also pinned by tests/invoke/sigv4_test.ts (docs/wire-format.md, "SigV4").
 const CREDENTIALS = [{
   accessKeyId: "AKIDEXAMPLE",
   secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
@@ -57,11 +57,11 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(await hash.digest(), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-Deno.test("verifySigV4() accepts the §7.1 test vector and rebuilds its canonical request and string to sign", async () => {
+Deno.test("verifySigV4() accepts the SigV4 test vector and rebuilds its canonical request and string to sign", async () => {
   const verdict = await verifySigV4(vectorRequest(), CREDENTIALS, SCOPE);
   assert.equal(verdict.valid, true);
   assert.equal(verdict.canonicalRequest, CANONICAL_REQUEST);
-  // §7.1's "string-to-sign hash" is the hashed canonical request, the last line of the string to sign.
+  // The vector's "string-to-sign hash" is the hashed canonical request, the last line of the string to sign.
   assert.equal(
     await sha256Hex(CANONICAL_REQUEST),
     "d2270ece1ee355e0dae3e6488cc0d01a39ed25e2bfabb61bd38d54efc09c3e74",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { signRequest, uriEncode } from "../../lib/invoke/sigv4.ts";
 
-Deno.test("signRequest() reproduces the reference §7.1 test vector exactly", () => {
+Deno.test('signRequest() reproduces the SigV4 test vector (docs/wire-format.md, "SigV4") exactly', () => {
   const headers = signRequest({
     method: "POST",
     host: "lambda.us-east-1.amazonaws.com",

@@ -40,7 +40,7 @@ const GOLDEN = [
 
 /**
  * Where lrp knowingly differs from a sample (each explained in the README):
- * a sample without content-type gets a base64 body per reference §1.3; a
+ * a sample without content-type gets a base64 body (docs/wire-format.md, "Body encoding"); a
  * captured `isBase64Encoded: true` without a body; Deno joins repeated
  * header lines with ", ".
  */

@@ -35,7 +35,7 @@ function req(target: string, init: RequestInit & { host?: string } = {}): Reques
   return request;
 }
 
-Deno.test("requestToEvent() builds the reference §1.1 event field for field", () => {
+Deno.test('requestToEvent() builds the Function URL event field for field (docs/wire-format.md, "The request event")', () => {
   const request = req("/orders/42?x=1&x=2&y=%20z", {
     method: "POST",
     headers: [
