@@ -12,9 +12,7 @@ import { invokeLocalStreaming } from "./local_stream.ts";
 import { type QueueLimits, SlotQueue } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 import { concatBytes } from "../bytes.ts";
-
-/** The only path the classic RIE routes (reference §6.2). */
-export const RIE_INVOKE_PATH = "/2015-03-31/functions/function/invocations";
+import { RIE_INVOKE_PATH, RIE_MAX_PAYLOAD_BYTES } from "./rie.ts";
 
 /** Options of a {@linkcode LocalInvoker}. */
 export interface LocalInvokerOptions extends QueueLimits {
@@ -56,13 +54,8 @@ const decoder = new TextDecoder();
  * RIE a second invocation while it still runs the first.
  */
 const HOLD_LIMIT_MS = 905_000;
-/**
- * The largest answer read from an RIE: its own cap on a result, 6 MiB + 100 B
- * (reference §6.4), which is also the size AWS names in
- * `Function.ResponseSizeTooLarge`. Anything longer is not a Lambda result, and
- * reading it whole would let one endpoint exhaust lrp's memory.
- */
-export const MAX_RESULT_BYTES = 6 * 1024 * 1024 + 100;
+/** The largest answer read from an RIE: its own cap on a result. */
+const MAX_RESULT_BYTES = RIE_MAX_PAYLOAD_BYTES;
 const TIMEOUT_RE = /^Task timed out after \d+(\.\d+)? seconds$/;
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { RIE_INVOKE_PATH } from "../../lib/invoke/local.ts";
+import { RIE_INVOKE_PATH } from "../../lib/invoke/rie.ts";
 
 /** The Deno binary running the tests, for child processes. */
 export const DENO = Deno.execPath();

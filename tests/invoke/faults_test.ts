@@ -5,7 +5,7 @@
  * resource sanitizers stay on, so a leaked timer, fetch or socket fails the test.
  */
 import assert from "node:assert/strict";
-import { MAX_RESULT_BYTES } from "../../lib/invoke/local.ts";
+import { RIE_MAX_PAYLOAD_BYTES as MAX_RESULT_BYTES } from "../../lib/invoke/rie.ts";
 import { startRie } from "../../lib/run/rie_emulator.ts";
 import { localRule, openRequest, serveLrp, type TestLrp } from "../helpers/harness.ts";
 import { type Exchange, httpResponse, startRawUpstream } from "../fakes/raw_upstream.ts";
