@@ -13,6 +13,7 @@ import { type QueueLimits, SlotQueue } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 import { concatBytes } from "../bytes.ts";
 import { RIE_INVOKE_PATH, RIE_MAX_PAYLOAD_BYTES } from "./rie.ts";
+import { Deadlines } from "./deadline.ts";
 
 /** Options of a {@linkcode LocalInvoker}. */
 export interface LocalInvokerOptions extends QueueLimits {
@@ -54,6 +55,8 @@ const decoder = new TextDecoder();
  * RIE a second invocation while it still runs the first.
  */
 const HOLD_LIMIT_MS = 905_000;
+/** Every buffered local call's hold limit, on one timer. */
+const holdDeadlines = new Deadlines(HOLD_LIMIT_MS);
 /** The largest answer read from an RIE: its own cap on a result. */
 const MAX_RESULT_BYTES = RIE_MAX_PAYLOAD_BYTES;
 const TIMEOUT_RE = /^Task timed out after \d+(\.\d+)? seconds$/;
@@ -132,17 +135,16 @@ export class LocalInvoker implements Invoker {
   ): Promise<{ status: number; bytes: Uint8Array }> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (traceId) headers["x-amzn-trace-id"] = traceId;
-    // A timer cleared as soon as the call settles: `AbortSignal.timeout()` would
+    // A deadline cancelled as soon as the call settles: `AbortSignal.timeout()` would
     // keep every call's signal (and what hangs off it) alive for 905 s.
     const hold = new AbortController();
-    const timer = setTimeout(
-      () => hold.abort(new DOMException("The RIE held the invocation too long", "TimeoutError")),
-      HOLD_LIMIT_MS,
+    const deadline = holdDeadlines.add(() =>
+      hold.abort(new DOMException("The RIE held the invocation too long", "TimeoutError"))
     );
     try {
       return await this.#send(payload, headers, hold.signal);
     } finally {
-      clearTimeout(timer);
+      deadline.cancel();
     }
   }
 
