@@ -21,6 +21,7 @@ import { Http1Pool } from "./http1.ts";
 import { invokeStreaming } from "./aws_stream.ts";
 import { abortable } from "./local.ts";
 import { type Credentials, signRequest } from "./sigv4.ts";
+import { AwsServiceError, errorName, toAwsLrpError } from "./aws_errors.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 
 type SdkModule = typeof Sdk;
@@ -56,6 +57,7 @@ export class LambdaClients {
   readonly options: LambdaClientsOptions;
   #clients = new Map<string, Promise<Sdk.LambdaClient>>();
   #pools = new Map<string, Http1Pool>();
+  #contexts = new Map<string, CachedContext>();
   #closed = false;
 
   /** Creates the pool and starts loading the SDK in the background. */
@@ -116,12 +118,54 @@ export class LambdaClients {
     return pool;
   }
 
+  /**
+   * What a buffered Invoke call needs for `region` (`""`: the SDK's chain):
+   * the resolved region, its connection pool and the credentials. Resolved
+   * through the SDK once and then handed out synchronously while the
+   * credentials are fresh; from 6 minutes before they expire a refresh runs in
+   * the background (the SDK's own providers refresh within 5 minutes of
+   * expiry), and in their last minute callers wait for new ones. Failures are
+   * not remembered: the next call asks the SDK again.
+   */
+  context(region: string): InvokeContext | Promise<InvokeContext> {
+    const cached = this.#contexts.get(region);
+    if (cached) {
+      const now = Date.now();
+      if (now < cached.refreshAt) return cached.context;
+      if (now < cached.expiresAt) {
+        cached.refreshing ??= this.#resolve(region).catch(() => cached.refreshing = undefined);
+        return cached.context;
+      }
+    }
+    return this.#resolve(region);
+  }
+
+  async #resolve(region: string): Promise<InvokeContext> {
+    const config = (await this.client(region)).config as unknown as {
+      credentials: () => Promise<Credentials & { expiration?: Date }>;
+      region: () => Promise<string>;
+    };
+    const [creds, resolved] = await Promise.all([config.credentials(), config.region()]);
+    const context: InvokeContext = { region: resolved, pool: this.pool(resolved), creds };
+    const expiry = creds.expiration?.getTime() ?? Infinity;
+    if (!this.#closed) {
+      this.#contexts.set(region, {
+        context,
+        refreshAt: expiry - 6 * 60_000,
+        expiresAt: expiry - 60_000,
+        refreshing: undefined,
+      });
+    }
+    return context;
+  }
+
   /** Destroys every client and its connections; idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const p of this.#pools.values()) p.close();
     this.#pools.clear();
+    this.#contexts.clear();
     for (const c of this.#clients.values()) {
       try {
         (await c).destroy();
@@ -131,6 +175,23 @@ export class LambdaClients {
     }
     this.#clients.clear();
   }
+}
+
+/** What one buffered Invoke call needs: see {@linkcode LambdaClients.context}. */
+export interface InvokeContext {
+  /** The region the SDK resolved (the signing region). */
+  region: string;
+  pool: Http1Pool;
+  creds: Credentials;
+}
+
+interface CachedContext {
+  context: InvokeContext;
+  /** From here a background refresh starts (epoch ms). */
+  refreshAt: number;
+  /** From here callers wait for new credentials (epoch ms). */
+  expiresAt: number;
+  refreshing: Promise<unknown> | undefined;
 }
 
 /** The region inside a full ARN (`arn:aws:lambda:eu-west-1:…`), if any. */
@@ -189,16 +250,16 @@ export class AwsInvoker implements Invoker {
     const target = qualifier ? `${functionName}:${qualifier}` : functionName;
     const { clients } = this.#options;
     const region = arnRegion(functionName) ?? clients.options.region;
-    const [sdk, client] = await abortable(
-      Promise.all([clients.sdk(), clients.client(region)]),
-      request.signal,
-    );
     const streaming = this.#options.invokeMode === "RESPONSE_STREAM";
     const delays = this.#options.retryDelaysMs ?? [50, 200];
     const retries = this.#options.throttleRetries ?? 2;
     for (let attempt = 0;; attempt++) {
       try {
         if (streaming) {
+          const [sdk, client] = await abortable(
+            Promise.all([clients.sdk(), clients.client(region)]),
+            request.signal,
+          );
           // Event-stream framing is the SDK's to decode; buffered calls take the direct path.
           const input: Sdk.InvokeWithResponseStreamCommandInput = {
             FunctionName: functionName,
@@ -210,7 +271,9 @@ export class AwsInvoker implements Invoker {
           if (request.traceId) addTraceHeader(command, request.traceId);
           return await invokeStreaming(client, command, request.signal, target);
         }
-        return await invokeDirect(client, clients, functionName, qualifier, request);
+        let context = clients.context(region);
+        if (context instanceof Promise) context = await abortable(context, request.signal);
+        return await invokeDirect(context, functionName, qualifier, request);
       } catch (err) {
         if (request.signal.aborted) throw request.signal.reason;
         if (err instanceof LrpError) throw err;
@@ -245,46 +308,21 @@ function addTraceHeader(
   );
 }
 
-/** A service error of the Invoke API, shaped as the SDK shapes them (name, `$metadata`, `retryAfterSeconds`). */
-export class AwsServiceError extends Error {
-  /** HTTP status, as the SDK reports it. */
-  readonly $metadata: { httpStatusCode: number };
-  /** `Retry-After` of a throttling answer. */
-  readonly retryAfterSeconds: string | undefined;
-  /** Creates the error. */
-  constructor(name: string, message: string, status: number, retryAfter: string | undefined) {
-    super(message);
-    this.name = name;
-    this.$metadata = { httpStatusCode: status };
-    this.retryAfterSeconds = retryAfter;
-  }
-}
-
 const decoder = new TextDecoder();
 
 /**
  * One Invoke call (docs/wire-format.md, "The Invoke API") without the SDK's per-call middleware:
  * the SDK still resolves credentials (its default chain, memoized and
- * refreshed) and the region; lrp signs with SigV4 and sends over its own
+ * refreshed) and the region, once per {@linkcode InvokeContext}; lrp signs with SigV4 and sends over its own
  * keep-alive pool. `X-Amzn-Trace-Id` goes along unsigned, as Lambda reads it
  * for X-Ray. Measured in bench/README.md against `client.send(InvokeCommand)`.
  */
 async function invokeDirect(
-  client: Sdk.LambdaClient,
-  clients: LambdaClients,
+  { region, pool, creds }: InvokeContext,
   functionName: string,
   qualifier: string | undefined,
   request: InvokeRequest,
 ): Promise<InvokeResult> {
-  const config = client.config as unknown as {
-    credentials: () => Promise<Credentials>;
-    region: () => Promise<string>;
-  };
-  const [creds, region] = await abortable(
-    Promise.all([config.credentials(), config.region()]),
-    request.signal,
-  );
-  const pool = clients.pool(region);
   const path = `/2015-03-31/functions/${encodeURIComponent(functionName)}/invocations`;
   const query: Record<string, string> = qualifier ? { Qualifier: qualifier } : {};
   const signed = signRequest({
@@ -323,94 +361,4 @@ async function invokeDirect(
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return abortable(new Promise((resolve) => setTimeout(resolve, ms)), signal);
-}
-
-function errorName(err: unknown): string {
-  return err instanceof Error ? err.name : "";
-}
-
-const AUTH_REJECTED = new Set([
-  "UnrecognizedClientException",
-  "InvalidSignatureException",
-  "ExpiredTokenException",
-  "InvalidClientTokenId",
-  "SignatureDoesNotMatch",
-  "IncompleteSignature",
-  "MissingAuthenticationToken",
-]);
-
-/**
- * Maps an SDK failure to lrp's error for the client (docs/wire-format.md, "The Invoke API"). The
- * SDK's own message goes into the private detail.
- */
-export function toAwsLrpError(err: unknown, target: string, region: string, endpointUrl: string): LrpError {
-  const name = errorName(err);
-  const message = err instanceof Error ? err.message : String(err);
-  const meta = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata;
-  const status = meta?.httpStatusCode;
-  const detail = `${name}: ${message}`;
-  const opts = { detail, cause: err };
-  if (name === "ResourceNotFoundException") {
-    return new LrpError("function_not_found", `Function "${target}" not found${inRegion(region)}`, opts);
-  }
-  if (name === "TooManyRequestsException") {
-    const retryAfter = (err as { retryAfterSeconds?: string }).retryAfterSeconds;
-    const seconds = retryAfter && /^\d+$/.test(retryAfter) ? retryAfter : "1";
-    return new LrpError("throttled", `Lambda throttled the invocation of "${target}"`, {
-      ...opts,
-      headers: { "retry-after": seconds },
-    });
-  }
-  if (name === "RequestTooLargeException") {
-    return new LrpError(
-      "payload_too_large",
-      `Lambda refused the event for "${target}": over its 6 MB payload limit`,
-      opts,
-    );
-  }
-  if (name === "CredentialsProviderError" || /could not load credentials/i.test(message)) {
-    return new LrpError(
-      "upstream_auth",
-      "No AWS credentials: set AWS_PROFILE or aws_profile, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role",
-      opts,
-    );
-  }
-  if (/region is missing/i.test(message)) {
-    return new LrpError(
-      "upstream_auth",
-      `No AWS region for "${target}": set region (--region, LRP_REGION) or AWS_REGION, or use a full ARN`,
-      opts,
-    );
-  }
-  if (AUTH_REJECTED.has(name)) {
-    return new LrpError(
-      "upstream_auth",
-      `AWS rejected the credentials (${name}): check the access key, secret and session token`,
-      opts,
-    );
-  }
-  if (name === "AccessDeniedException" || name === "AccessDenied" || status === 403) {
-    return new LrpError(
-      "upstream_auth",
-      `Permission missing: lambda:InvokeFunction on "${target}" for these credentials`,
-      opts,
-    );
-  }
-  const code = (err as { code?: unknown } | null)?.code;
-  // A connection cut after the status line (a stream's headers) still carries $metadata.
-  if (status !== undefined && !(typeof code === "string" && RESET_CODES.has(code))) {
-    return new LrpError(
-      "upstream_error",
-      `The Lambda API failed the invocation of "${target}": ${name || `HTTP ${status}`}`,
-      opts,
-    );
-  }
-  const where = endpointUrl || (region ? `lambda.${region}.amazonaws.com` : "the Lambda API");
-  return new LrpError("upstream_unreachable", `Cannot reach ${where}: ${message}`, opts);
-}
-
-const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "ECONNABORTED"]);
-
-function inRegion(region: string): string {
-  return region ? ` in ${region}` : "";
 }

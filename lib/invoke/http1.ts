@@ -12,10 +12,9 @@
  * @module
  */
 
-import { concatBytes } from "../bytes.ts";
+import { framingOf, Http1Reader, Http1ReadError, keepsAlive } from "./http1_reader.ts";
 
 const encoder = new TextEncoder();
-const latin1 = new TextDecoder("latin1");
 
 /** A failure talking to the upstream; `phase` says how far the exchange got. */
 export class Http1Error extends Error {
@@ -63,14 +62,10 @@ export interface Http1PoolOptions {
 interface PooledConn {
   conn: Deno.Conn;
   idleSince: number;
-  /** While idle: a read in flight, so that a close (or stray bytes) from the server is seen before reuse. */
-  parked: ParkedRead | undefined;
-}
-
-interface ParkedRead {
-  buf: Uint8Array;
-  read: Promise<number | null>;
-  settled: boolean;
+  /** The connection's one read buffer; while idle it keeps a read parked (see {@linkcode Http1Reader.park}). */
+  reader: Http1Reader;
+  /** The connection's one write buffer: request head and a small body, encoded into it, go in one write. */
+  out: Uint8Array;
 }
 
 /** A keep-alive pool of connections to one `http://host:port` origin. */
@@ -128,16 +123,16 @@ export class Http1Pool {
     body: Uint8Array,
     signal?: AbortSignal,
   ): Promise<Http1Response> {
-    const bytes = this.#serialize(method, path, headers, body);
     const reused = this.#takeIdle();
     if (reused) {
       try {
-        return await this.#exchange(reused, bytes, signal);
+        return await this.#exchange(reused, this.#serialize(reused, method, path, headers, body), signal);
       } catch (err) {
         if (!(err instanceof Http1Error) || err.phase !== "send" || signal?.aborted) throw err;
       }
     }
-    return await this.#exchange(await this.#connect(signal), bytes, signal);
+    const fresh = await this.#connect(signal);
+    return await this.#exchange(fresh, this.#serialize(fresh, method, path, headers, body), signal);
   }
 
   /** Closes every connection; later requests fail. */
@@ -147,30 +142,44 @@ export class Http1Pool {
     this.#idle = [];
   }
 
-  #serialize(method: string, path: string, headers: Record<string, string>, body: Uint8Array): Uint8Array[] {
+  /**
+   * Encodes the request into the connection's write buffer: head and body in
+   * one write; a large body goes as it is after its head, not copied behind it.
+   * Names and values are checked for CR/LF once, on their concatenation.
+   */
+  #serialize(
+    pc: PooledConn,
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Uint8Array,
+  ): Uint8Array[] {
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\n`;
+    let fields = "";
     for (const name in headers) {
       const value = headers[name]!;
-      if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
-        throw new TypeError(`Cannot send header ${name}: CR or LF`);
-      }
+      fields += name + value;
       head += `${name}: ${value}\r\n`;
     }
+    if (/[\r\n]/.test(fields)) {
+      const bad = Object.keys(headers).find((n) => /[\r\n]/.test(n + headers[n]));
+      throw new TypeError(`Cannot send header ${bad}: CR or LF`);
+    }
     head += `content-length: ${body.length}\r\n\r\n`;
-    const h = encoder.encode(head);
-    // One write for a small request; a large body goes as it is, not copied behind its head.
-    if (body.length >= 65536) return [h, body];
-    const out = new Uint8Array(h.length + body.length);
-    out.set(h);
-    out.set(body, h.length);
-    return [out];
+    const inline = body.length < 65536;
+    const need = head.length * 3 + (inline ? body.length : 0);
+    if (pc.out.length < need) pc.out = new Uint8Array(Math.max(need, pc.out.length * 2));
+    const { written } = encoder.encodeInto(head, pc.out);
+    if (!inline) return [pc.out.subarray(0, written), body];
+    pc.out.set(body, written);
+    return [pc.out.subarray(0, written + body.length)];
   }
 
   #takeIdle(): PooledConn | undefined {
     const now = performance.now();
     while (this.#idle.length > 0) {
       const c = this.#idle.pop()!;
-      if (now - c.idleSince < this.#idleTimeoutMs && !c.parked?.settled) return c;
+      if (now - c.idleSince < this.#idleTimeoutMs && !c.reader.parkedSettled) return c;
       this.#discard(c.conn);
     }
     return undefined;
@@ -193,15 +202,7 @@ export class Http1Pool {
       throw new Http1Error("connect", err instanceof Error ? err.message : String(err), 0, { cause: err });
     }
     this.#open.add(conn);
-    return { conn, idleSince: 0, parked: undefined };
-  }
-
-  /** Parks a read on an idle connection; its result (if any) is the start of the next response. */
-  #park(pc: PooledConn): void {
-    const parked: ParkedRead = { buf: new Uint8Array(16384), read: Promise.resolve(null), settled: false };
-    parked.read = pc.conn.read(parked.buf);
-    parked.read.then(() => parked.settled = true, () => parked.settled = true);
-    pc.parked = parked;
+    return { conn, idleSince: 0, reader: new Http1Reader(conn), out: new Uint8Array(4096) };
   }
 
   #discard(conn: Deno.Conn): void {
@@ -228,7 +229,7 @@ export class Http1Pool {
       const { response, reusable } = await this.#read(pc);
       if (reusable && !this.#closed && this.#idle.length < this.#maxIdle && !signal?.aborted) {
         pc.idleSince = performance.now();
-        this.#park(pc);
+        pc.reader.park();
         this.#idle.push(pc);
       } else {
         this.#discard(pc.conn);
@@ -244,209 +245,58 @@ export class Http1Pool {
   }
 
   async #read(pc: PooledConn): Promise<{ response: Http1Response; reusable: boolean }> {
-    const reader = new ByteReader(pc.conn, pc.parked, this.#maxResponseBytes);
-    pc.parked = undefined;
-    const headEnd = await reader.find(CRLFCRLF, this.#maxHeadBytes);
-    const head = latin1.decode(reader.take(headEnd + 4));
-    const lines = head.slice(0, -4).split("\r\n");
-    const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0]!);
-    if (!statusLine) throw reader.error(`the response does not start with an HTTP/1.x status line`);
-    const status = Number(statusLine[2]);
-    const headers: [string, string][] = [];
-    let length: number | undefined;
-    let chunked = false;
-    let close = statusLine[1] === "0";
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(":");
-      if (colon <= 0) throw reader.error(`malformed header line`);
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      headers.push([name, value]);
-      if (name === "content-length") {
-        if (!/^\d+$/.test(value) || (length !== undefined && length !== Number(value))) {
-          throw reader.error(`invalid Content-Length ${JSON.stringify(value)}`);
-        }
-        length = Number(value);
-      } else if (name === "transfer-encoding") {
-        chunked = value.toLowerCase().split(",").map((s) => s.trim()).at(-1) === "chunked";
-        if (!chunked) throw reader.error(`unsupported Transfer-Encoding ${JSON.stringify(value)}`);
-      } else if (name === "connection") {
-        const tokens = value.toLowerCase().split(",").map((s) => s.trim());
-        if (tokens.includes("close")) close = true;
-        else if (tokens.includes("keep-alive")) close = false;
-      }
-    }
-    if (status >= 100 && status < 200) throw reader.error(`unexpected interim response ${status}`);
-    let body: Uint8Array;
-    if (status === 204 || status === 304) {
-      body = new Uint8Array(0);
-    } else if (chunked) {
-      body = await readChunked(reader);
-    } else if (length !== undefined) {
-      if (length > this.#maxResponseBytes) {
-        throw reader.error(`the response body of ${length} bytes is too large`, true);
-      }
-      await reader.fill(length);
-      body = reader.take(length).slice();
-    } else {
-      body = (await reader.readToEnd()).slice();
-      close = true;
-    }
-    if (body.length > this.#maxResponseBytes) {
-      throw reader.error(`a response body over ${this.#maxResponseBytes} bytes`, true);
-    }
-    // Requests are never pipelined: bytes past the response belong to no request, and the
-    // connection that carried them cannot be trusted with the next one.
-    return { response: { status, headers, body }, reusable: !close && reader.available === 0 };
-  }
-}
-
-const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
-const CRLF = new Uint8Array([13, 10]);
-
-/** Buffered reads from a connection, with a byte budget. */
-class ByteReader {
-  #conn: Deno.Conn;
-  #buf: Uint8Array;
-  #start = 0;
-  #end: number;
-  #received = 0;
-  #max: number;
-
-  #parked: ParkedRead | undefined;
-
-  /** `parked`: a read started while the connection was idle; its bytes come first. */
-  constructor(conn: Deno.Conn, parked: ParkedRead | undefined, max: number) {
-    this.#conn = conn;
-    this.#buf = new Uint8Array(16384);
-    this.#end = 0;
-    this.#max = max;
-    this.#parked = parked;
-  }
-
-  error(message: string, tooLarge = false): Http1Error {
-    return new Http1Error("receive", `Cannot read the upstream response: ${message}`, this.#received, {
-      tooLarge,
-    });
-  }
-
-  get available(): number {
-    return this.#end - this.#start;
-  }
-
-  /** Reads more bytes; returns false at end of stream. */
-  async #more(): Promise<boolean> {
-    if (this.#end === this.#buf.length) {
-      const live = this.available;
-      if (this.#start > 0 && live < this.#buf.length / 2) {
-        this.#buf.copyWithin(0, this.#start, this.#end);
-      } else {
-        const bigger = new Uint8Array(this.#buf.length * 2);
-        bigger.set(this.#buf.subarray(this.#start, this.#end));
-        this.#buf = bigger;
-      }
-      this.#start = 0;
-      this.#end = live;
-    }
-    let n: number | null;
+    const reader = pc.reader;
     try {
-      const parked = this.#parked;
-      if (parked) {
-        this.#parked = undefined;
-        n = await parked.read;
-        if (n !== null) this.#buf.set(parked.buf.subarray(0, n), this.#end);
-      } else {
-        n = await this.#conn.read(this.#buf.subarray(this.#end));
+      const head = await reader.readHead(this.#maxHeadBytes);
+      if (head === null) throw new Http1ReadError("eof", "the connection closed before any response");
+      const status = statusOf(head.startLine);
+      if (status === undefined) {
+        throw new Http1ReadError("malformed", "the response does not start with an HTTP/1.x status line");
       }
+      if (status < 200) throw new Http1ReadError("malformed", `unexpected interim response ${status}`);
+      const framing = framingOf(head.headers);
+      let close = !keepsAlive(head.startLine.charCodeAt(7) === 0x30, head.headers);
+      let body: Uint8Array;
+      if (status === 204 || status === 304) body = new Uint8Array(0);
+      else {
+        const toEnd = !framing.chunked && framing.length === undefined;
+        body = await reader.readBody(framing, this.#maxResponseBytes, { toEnd });
+        if (toEnd) close = true;
+      }
+      // Requests are never pipelined: bytes past the response belong to no request, and the
+      // connection that carried them cannot be trusted with the next one.
+      return {
+        response: { status, headers: head.headers, body },
+        reusable: !close && reader.available === 0,
+      };
     } catch (err) {
-      throw new Http1Error(
-        "receive",
-        `Cannot read the upstream response: ${err instanceof Error ? err.message : err}`,
-        this.#received,
-        { cause: err },
-      );
-    }
-    if (n === null) return false;
-    this.#end += n;
-    this.#received += n;
-    if (this.#received > this.#max + 65536) throw this.error(`more than ${this.#max} bytes`, true);
-    return true;
-  }
-
-  /** Offset (from the current position) of `needle`, reading as needed, within `limit` bytes. */
-  async find(needle: Uint8Array, limit: number): Promise<number> {
-    let from = 0;
-    for (;;) {
-      const at = indexOf(this.#buf, needle, this.#start + from, this.#end);
-      if (at !== -1) return at - this.#start;
-      from = Math.max(0, this.available - needle.length + 1);
-      if (this.available > limit) throw this.error(`a header or chunk line over ${limit} bytes`);
-      if (!(await this.#more())) {
-        throw this.error(
-          this.#received === 0 ? "the connection closed before any response" : "unexpected end",
+      if (!(err instanceof Http1ReadError)) {
+        throw new Http1Error(
+          "receive",
+          `Cannot read the upstream response: ${err instanceof Error ? err.message : err}`,
+          reader.received,
+          { cause: err },
         );
       }
+      const message = err.kind === "too_large" && /body/.test(err.message)
+        ? `a response body over ${this.#maxResponseBytes} bytes`
+        : err.message === "the connection closed"
+        ? "the connection closed before any response"
+        : err.message;
+      throw new Http1Error("receive", `Cannot read the upstream response: ${message}`, reader.received, {
+        cause: err,
+        tooLarge: err.kind === "too_large" && /body/.test(err.message),
+      });
     }
-  }
-
-  async fill(n: number): Promise<void> {
-    while (this.available < n) {
-      if (!(await this.#more())) {
-        throw this.error(`the connection closed ${n - this.available} bytes before the end`);
-      }
-    }
-  }
-
-  /** Takes `n` buffered bytes (a view, valid until the next read). */
-  take(n: number): Uint8Array {
-    const out = this.#buf.subarray(this.#start, this.#start + n);
-    this.#start += n;
-    return out;
-  }
-
-  async readToEnd(): Promise<Uint8Array> {
-    while (await this.#more()) { /* keep reading */ }
-    return this.take(this.available);
   }
 }
 
-async function readChunked(reader: ByteReader): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for (;;) {
-    const lineEnd = await reader.find(CRLF, 4096);
-    const line = latin1.decode(reader.take(lineEnd + 2)).slice(0, -2);
-    const sizeText = line.split(";")[0]!.trim();
-    if (!/^[0-9a-fA-F]+$/.test(sizeText)) {
-      throw reader.error(`invalid chunk size ${JSON.stringify(sizeText)}`);
-    }
-    const size = parseInt(sizeText, 16);
-    if (size === 0) break;
-    await reader.fill(size + 2);
-    parts.push(reader.take(size).slice());
-    const crlf = reader.take(2);
-    if (crlf[0] !== 13 || crlf[1] !== 10) throw reader.error("a chunk is not followed by CRLF");
+/** The status of an `HTTP/1.x NNN reason` line, or undefined when it is not one. */
+function statusOf(line: string): number | undefined {
+  if (!line.startsWith("HTTP/1.") || (line[7] !== "0" && line[7] !== "1") || line[8] !== " ") {
+    return undefined;
   }
-  // Trailers: header lines up to an empty line.
-  for (;;) {
-    const end = await reader.find(CRLF, 65536);
-    reader.take(end + 2);
-    if (end === 0) break;
-  }
-  return concatBytes(parts);
-}
-
-function indexOf(hay: Uint8Array, needle: Uint8Array, from: number, to: number): number {
-  const first = needle[0]!;
-  for (let i = hay.indexOf(first, from); i !== -1 && i + needle.length <= to; i = hay.indexOf(first, i + 1)) {
-    let ok = true;
-    for (let j = 1; j < needle.length; j++) {
-      if (hay[i + j] !== needle[j]) {
-        ok = false;
-        break;
-      }
-    }
-    if (ok) return i;
-  }
-  return -1;
+  if (line.length > 12 && line[12] !== " ") return undefined;
+  const status = Number(line.slice(9, 12));
+  return Number.isInteger(status) && status >= 100 && line.length >= 12 ? status : undefined;
 }

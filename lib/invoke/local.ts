@@ -12,9 +12,8 @@ import { invokeLocalStreaming } from "./local_stream.ts";
 import { type QueueLimits, SlotQueue } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 import { concatBytes } from "../bytes.ts";
-
-/** The only path the classic RIE routes (docs/wire-format.md, "The RIE"). */
-export const RIE_INVOKE_PATH = "/2015-03-31/functions/function/invocations";
+import { RIE_INVOKE_PATH, RIE_MAX_PAYLOAD_BYTES } from "./rie.ts";
+import { Deadlines } from "./deadline.ts";
 
 /** Options of a {@linkcode LocalInvoker}. */
 export interface LocalInvokerOptions extends QueueLimits {
@@ -56,13 +55,10 @@ const decoder = new TextDecoder();
  * RIE a second invocation while it still runs the first.
  */
 const HOLD_LIMIT_MS = 905_000;
-/**
- * The largest answer read from an RIE: its own cap on a result, 6 MiB + 100 B
- * (docs/wire-format.md, "The RIE"), which is also the size AWS names in
- * `Function.ResponseSizeTooLarge`. Anything longer is not a Lambda result, and
- * reading it whole would let one endpoint exhaust lrp's memory.
- */
-export const MAX_RESULT_BYTES = 6 * 1024 * 1024 + 100;
+/** Every buffered local call's hold limit, on one timer. */
+const holdDeadlines = new Deadlines(HOLD_LIMIT_MS);
+/** The largest answer read from an RIE: its own cap on a result. */
+const MAX_RESULT_BYTES = RIE_MAX_PAYLOAD_BYTES;
 const TIMEOUT_RE = /^Task timed out after \d+(\.\d+)? seconds$/;
 
 /**
@@ -139,17 +135,16 @@ export class LocalInvoker implements Invoker {
   ): Promise<{ status: number; bytes: Uint8Array }> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (traceId) headers["x-amzn-trace-id"] = traceId;
-    // A timer cleared as soon as the call settles: `AbortSignal.timeout()` would
+    // A deadline cancelled as soon as the call settles: `AbortSignal.timeout()` would
     // keep every call's signal (and what hangs off it) alive for 905 s.
     const hold = new AbortController();
-    const timer = setTimeout(
-      () => hold.abort(new DOMException("The RIE held the invocation too long", "TimeoutError")),
-      HOLD_LIMIT_MS,
+    const deadline = holdDeadlines.add(() =>
+      hold.abort(new DOMException("The RIE held the invocation too long", "TimeoutError"))
     );
     try {
       return await this.#send(payload, headers, hold.signal);
     } finally {
-      clearTimeout(timer);
+      deadline.cancel();
     }
   }
 

@@ -23,13 +23,14 @@ import {
   readStreamStart,
 } from "../wire/stream.ts";
 import type { InvokeResult } from "./types.ts";
+import { RIE_MAX_PAYLOAD_BYTES } from "./rie.ts";
 
 /**
  * Largest answer still treated as one buffered result: the classic RIE's own
  * cap, 6 MiB + 100 B (docs/wire-format.md, "The RIE"). A JSON answer without a prelude
  * beyond it is streamed through as the body.
  */
-export const MAX_BUFFERED_BYTES = 6 * 1024 * 1024 + 100;
+export const MAX_BUFFERED_BYTES = RIE_MAX_PAYLOAD_BYTES;
 /** Largest non-200 answer read for its error message. */
 const MAX_ERROR_BYTES = 64 * 1024;
 const TIMEOUT_PREFIX = "Task timed out after ";

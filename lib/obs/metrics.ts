@@ -82,13 +82,17 @@ abstract class Metric {
     this.labelNames = labelNames;
   }
 
+  /** The series key of a label set: each value length-prefixed, so no two sets share one (no JSON per update). */
   protected key(labels: Labels): { key: string; values: string[] } {
-    const values = this.labelNames.map((n) => {
+    const values: string[] = [];
+    let key = "";
+    for (const n of this.labelNames) {
       const v = labels[n];
       if (v === undefined) throw new TypeError(`Cannot record ${this.name}: missing label "${n}"`);
-      return v;
-    });
-    return { key: JSON.stringify(values), values };
+      values.push(v);
+      key += `${v.length}:${v}`;
+    }
+    return { key, values };
   }
 
   abstract samples(): string[];

@@ -22,6 +22,7 @@ import { traceInvocation } from "../obs/tracing.ts";
 import { type RequestMeta, requestToEvent } from "../wire/request.ts";
 import { KnownLengthResponse } from "../wire/response.ts";
 import { splitTarget } from "../wire/target.ts";
+import { Deadlines } from "../invoke/deadline.ts";
 
 /** What the handler needs. */
 export interface HandlerDeps {
@@ -71,6 +72,8 @@ export function createHandler(deps: HandlerDeps): Handler {
   const healthPath = `${prefix}/healthz`;
   const metricsPath = deps.metrics ? `${prefix}/metrics` : undefined;
   const startedAt = now();
+  // Every invocation's upstream timeout on one timer (the same length for the whole generation).
+  const deadlines = new Deadlines(config.upstreamTimeoutMs);
   const trust: ForwardTrust = {
     all: config.trustForwardedHost,
     proxies: config.trustedProxies.map(parseCidr),
@@ -161,6 +164,7 @@ export function createHandler(deps: HandlerDeps): Handler {
                 },
                 request.signal,
                 config,
+                deadlines,
               ),
           );
         } finally {
@@ -208,25 +212,24 @@ async function invokeWithTimeout(
   call: Omit<InvokeRequest, "signal">,
   clientSignal: AbortSignal,
   config: Config,
+  deadlines: Deadlines,
 ): Promise<InvokeResult> {
   const controller = new AbortController();
   const onClientAbort = () =>
     controller.abort(new LrpError("client_closed", "The client closed the connection"));
   clientSignal.addEventListener("abort", onClientAbort, { once: true });
-  const timer = setTimeout(
-    () =>
-      controller.abort(
-        new LrpError(
-          "upstream_timeout",
-          `${invoker.describe} did not answer within ${config.upstreamTimeoutMs} ms`,
-        ),
+  const deadline = deadlines.add(() =>
+    controller.abort(
+      new LrpError(
+        "upstream_timeout",
+        `${invoker.describe} did not answer within ${config.upstreamTimeoutMs} ms`,
       ),
-    config.upstreamTimeoutMs,
+    )
   );
   try {
     return await invoker.invoke({ ...call, signal: controller.signal });
   } finally {
-    clearTimeout(timer);
+    deadline.cancel();
     clientSignal.removeEventListener("abort", onClientAbort);
   }
 }
@@ -355,11 +358,27 @@ const HEX = "0123456789abcdef";
 
 /** A new X-Ray trace id, `Root=1-{epoch seconds hex}-{96 random bits hex}`, as AWS adds one. */
 export function newTraceId(epochMs: number): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  // Random bytes drawn 4 KB at a time, and the `Root=1-{seconds}-` head formatted once a second.
+  if (randomAt + 12 > randomPool.length) {
+    crypto.getRandomValues(randomPool);
+    randomAt = 0;
+  }
   let rand = "";
-  for (const b of bytes) rand += HEX[b >> 4]! + HEX[b & 15]!;
-  return `Root=1-${Math.floor(epochMs / 1000).toString(16).padStart(8, "0")}-${rand}`;
+  for (let i = randomAt; i < randomAt + 12; i++) rand += HEX_BYTE[randomPool[i]!]!;
+  randomAt += 12;
+  const second = Math.floor(epochMs / 1000);
+  if (second !== traceSecond) {
+    traceSecond = second;
+    traceHead = `Root=1-${second.toString(16).padStart(8, "0")}-`;
+  }
+  return traceHead + rand;
 }
+
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => HEX[b >> 4]! + HEX[b & 15]!);
+const randomPool = new Uint8Array(4096);
+let randomAt = randomPool.length;
+let traceSecond = NaN;
+let traceHead = "";
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;

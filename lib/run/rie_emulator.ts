@@ -10,12 +10,14 @@
  * with 502, silent truncation of large events, and a second concurrent
  * invocation that crashes the whole emulator.
  *
- * It speaks HTTP/1.1 itself over `Deno.listen` rather than using `Deno.serve`,
- * because a crash must drop in-flight connections and `Deno.serve` can only
- * answer them.
+ * It speaks HTTP/1.1 itself over `Deno.listen` (`rie_http.ts`) rather than
+ * using `Deno.serve`, because a crash must drop in-flight connections and
+ * `Deno.serve` can only answer them. What the function sees (handler,
+ * context, results) is in `rie_function.ts`.
  *
  * ```ts
- * import { RIE_INVOKE_PATH, startRie } from "./rie_emulator.ts";
+ * import { RIE_INVOKE_PATH } from "../invoke/rie.ts";
+ * import { startRie } from "./rie_emulator.ts";
  *
  * await using rie = startRie({ handler: (event) => ({ statusCode: 200, body: JSON.stringify(event) }) });
  * const res = await fetch(rie.url + RIE_INVOKE_PATH, { method: "POST", body: "{}" });
@@ -24,57 +26,27 @@
  * @module
  */
 
-import { concatBytes } from "../bytes.ts";
+import { Http1Reader } from "../invoke/http1_reader.ts";
+import { RIE_INVOKE_PATH, RIE_MAX_PAYLOAD_BYTES } from "../invoke/rie.ts";
+import {
+  BadRequest,
+  encodeResponse,
+  pathOf,
+  readRequestBody,
+  readRequestHead,
+  type RequestHead,
+  writeAll,
+} from "./rie_http.ts";
+import {
+  errorJson,
+  type LambdaContext,
+  type LambdaHandler,
+  RawPayload,
+  RuntimeExit,
+} from "./rie_function.ts";
 
-/** The only path the classic RIE routes to the function (`internal/lambda/rie/http.go:20`). */
-export const RIE_INVOKE_PATH = "/2015-03-31/functions/function/invocations";
-
-/** Cap on events and results in the RIE: 6 MiB + 100 B (`interop/model.go:23`). */
-export const RIE_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024 + 100;
-
-/** The subset of the Node.js Lambda context that handlers here receive. */
-export interface LambdaContext {
-  /** A fresh UUID per invocation; the RIE never returns it to the caller. */
-  awsRequestId: string;
-  /** `arn:aws:lambda:us-east-1:012345678912:function:test_function`, as the RIE reports it. */
-  invokedFunctionArn: string;
-  /** Milliseconds left before the invocation times out. */
-  getRemainingTimeInMillis(): number;
-}
-
-/**
- * A Node.js-style Lambda handler: returns (or resolves to) the result, which is
- * sent as `JSON.stringify(result ?? null)`, or a {@linkcode RawPayload} to send
- * exact bytes. Throwing {@linkcode RuntimeExit} simulates a crashed runtime.
- */
-export type LambdaHandler = (event: unknown, context: LambdaContext) => unknown;
-
-/** A handler result sent verbatim, such as a streaming body made by {@linkcode preludeBody}. */
-export class RawPayload {
-  /** The exact response bytes. */
-  readonly bytes: Uint8Array;
-
-  /** Wraps bytes (or UTF-8 text) to be sent as they are. */
-  constructor(bytes: Uint8Array | string) {
-    this.bytes = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
-  }
-}
-
-/**
- * Thrown by a handler to simulate the runtime process exiting mid-invocation:
- * the RIE answers 502 with a `Runtime.ExitError` JSON.
- */
-export class RuntimeExit extends Error {
-  /** The exit status the runtime process reports. */
-  readonly exitStatus: number;
-
-  /** Creates an exit with the given status (default 1). */
-  constructor(exitStatus = 1) {
-    super(`Runtime exited with error: exit status ${exitStatus}`);
-    this.name = "RuntimeExit";
-    this.exitStatus = exitStatus;
-  }
-}
+export { preludeBody, RawPayload, RuntimeExit } from "./rie_function.ts";
+export type { LambdaContext, LambdaHandler } from "./rie_function.ts";
 
 /**
  * What a second invocation does while one is in flight:
@@ -242,12 +214,12 @@ export class RieServer {
   }
 
   async #serveConn(life: Life, conn: Deno.Conn): Promise<void> {
-    const reader = new ConnReader(conn);
+    const reader = new Http1Reader(conn);
     try {
       while (life.alive) {
         let head: RequestHead | null;
         try {
-          head = await readHead(reader);
+          head = await readRequestHead(reader);
         } catch (err) {
           if (!(err instanceof BadRequest)) throw err;
           // Go's server answers unparsable requests this way and closes.
@@ -259,7 +231,7 @@ export class RieServer {
         if (isInvoke && /100-continue/i.test(head.headers.get("expect") ?? "")) {
           await writeAll(conn, new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n"));
         }
-        const body = await readBody(reader, head.headers, isInvoke ? RIE_MAX_PAYLOAD_BYTES : 0);
+        const body = await readRequestBody(reader, head.headers, isInvoke ? RIE_MAX_PAYLOAD_BYTES : 0);
         const reply = isInvoke ? await this.#invoke(life, head, body) : NOT_FOUND;
         if (reply === null || !life.alive) return;
         await writeAll(
@@ -369,73 +341,6 @@ export class RieServer {
   }
 }
 
-/**
- * The body of a Function URL streaming response as the classic RIE returns it
- * for a handler using `awslambda.HttpResponseStream.from` (docs/wire-format.md,
- * "Response streaming" and "The RIE"):
- * `JSON.stringify(prelude)`, exactly eight `0x00` bytes, then the body.
- */
-export function preludeBody(
-  prelude: { statusCode: number; headers?: Record<string, string>; cookies?: string[] },
-  body: Uint8Array | string,
-): Uint8Array {
-  const encoder = new TextEncoder();
-  const head = encoder.encode(JSON.stringify(prelude));
-  const tail = typeof body === "string" ? encoder.encode(body) : body;
-  const out = new Uint8Array(head.length + 8 + tail.length);
-  out.set(head, 0);
-  out.set(tail, head.length + 8);
-  return out;
-}
-
-/**
- * The `Content-Type` Go's `http.DetectContentType` gives a body, for the cases
- * a Lambda payload meets: HTML (after leading whitespace) → `text/html`, `<?xml`
- * → `text/xml`, any binary control byte in the first 512 bytes (e.g. the NULs of
- * a streaming prelude) → `application/octet-stream`, otherwise text (JSON
- * included) → `text/plain; charset=utf-8`. Go sets no type for an empty body:
- * `undefined`. Other signatures Go knows (images, archives) are not detected.
- */
-export function sniffContentType(body: Uint8Array): string | undefined {
-  if (body.length === 0) return undefined;
-  const data = body.subarray(0, 512);
-  let start = 0;
-  while (start < data.length && WHITESPACE.has(data[start] ?? 0)) start++;
-  const lead = String.fromCharCode(...data.subarray(start, start + 16)).toUpperCase();
-  for (const tag of HTML_TAGS) {
-    const after = lead.charCodeAt(tag.length);
-    if (lead.startsWith(tag) && (after === 0x20 || after === 0x3e)) return "text/html; charset=utf-8";
-  }
-  if (lead.startsWith("<?XML")) return "text/xml; charset=utf-8";
-  for (const b of data) {
-    if (b <= 0x08 || b === 0x0b || (b >= 0x0e && b <= 0x1a) || (b >= 0x1c && b <= 0x1f)) {
-      return "application/octet-stream";
-    }
-  }
-  return "text/plain; charset=utf-8";
-}
-
-const WHITESPACE = new Set([0x09, 0x0a, 0x0c, 0x0d, 0x20]);
-const HTML_TAGS = [
-  "<!DOCTYPE HTML",
-  "<HTML",
-  "<HEAD",
-  "<SCRIPT",
-  "<IFRAME",
-  "<H1",
-  "<DIV",
-  "<FONT",
-  "<TABLE",
-  "<A",
-  "<STYLE",
-  "<TITLE",
-  "<B",
-  "<BODY",
-  "<BR",
-  "<P",
-  "<!--",
-];
-
 const DEAD = Symbol("dead");
 type Dead = typeof DEAD;
 
@@ -474,18 +379,6 @@ function textReply(status: number, text: string): Reply {
   return { status, ...textBody(text) };
 }
 
-/** The Node runtime's error JSON (`toRapidResponse` in aws-lambda-nodejs-runtime-interface-client). */
-function errorJson(error: unknown): string {
-  if (error instanceof Error) {
-    return JSON.stringify({
-      errorType: error.name,
-      errorMessage: error.message,
-      trace: (error.stack ?? "").split("\n"),
-    });
-  }
-  return JSON.stringify({ errorType: typeof error, errorMessage: String(error), trace: [] });
-}
-
 /** Go's `base64.StdEncoding` (padded) accepts it; Go skips CR and LF. */
 function isStdBase64(text: string): boolean {
   return /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text.replace(/[\r\n]/g, ""));
@@ -496,186 +389,4 @@ function sleep(ms: number, dead: Promise<Dead>): Promise<unknown> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const elapsed = new Promise((resolve) => timer = setTimeout(resolve, ms));
   return Promise.race([elapsed, dead]).finally(() => clearTimeout(timer));
-}
-
-function pathOf(target: string): string {
-  const path = target.startsWith("/") ? target : URL.canParse(target) ? new URL(target).pathname : target;
-  const q = path.indexOf("?");
-  return q === -1 ? path : path.slice(0, q);
-}
-
-// ---- Minimal HTTP/1.1 server side: enough for fetch, curl and lrp's client. ----
-
-class BadRequest extends Error {}
-
-interface RequestHead {
-  method: string;
-  target: string;
-  headers: Headers;
-  /** The connection ends after this exchange. */
-  close: boolean;
-}
-
-const MAX_HEAD_BYTES = 1 << 20;
-const CRLF = new Uint8Array([13, 10]);
-const CRLFCRLF = new Uint8Array([13, 10, 13, 10]);
-
-/** Buffered reads from a connection. */
-class ConnReader {
-  readonly #conn: Deno.Conn;
-  #buf = new Uint8Array(64 * 1024);
-  #start = 0;
-  #end = 0;
-
-  constructor(conn: Deno.Conn) {
-    this.#conn = conn;
-  }
-
-  /** Reads more bytes; false at end of stream. */
-  async #fill(): Promise<boolean> {
-    if (this.#end === this.#buf.length) {
-      // Full: move the unread bytes to the front, into a bigger buffer when they fill half of it.
-      const size = this.#end - this.#start;
-      const next = size > this.#buf.length / 2 ? new Uint8Array(this.#buf.length * 2) : this.#buf;
-      next.set(this.#buf.subarray(this.#start, this.#end));
-      this.#buf = next;
-      this.#start = 0;
-      this.#end = size;
-    }
-    const n = await this.#conn.read(this.#buf.subarray(this.#end));
-    if (n === null) return false;
-    this.#end += n;
-    return true;
-  }
-
-  /** Bytes up to `delim` (excluded, consumed); null at a clean end of stream before any byte. */
-  async readUntil(delim: Uint8Array, max: number): Promise<Uint8Array | null> {
-    let from = this.#start;
-    while (true) {
-      const at = indexOf(this.#buf.subarray(0, this.#end), delim, from);
-      if (at !== -1) {
-        const out = this.#buf.slice(this.#start, at);
-        this.#start = at + delim.length;
-        return out;
-      }
-      if (this.#end - this.#start > max) throw new BadRequest("Cannot read request: head too large");
-      from = Math.max(this.#start, this.#end - delim.length + 1);
-      const before = this.#start;
-      if (!(await this.#fill())) {
-        if (this.#end === this.#start) return null;
-        throw new BadRequest("Cannot read request: unexpected end of stream");
-      }
-      from -= before - this.#start; // #fill may have moved the data to the front.
-    }
-  }
-
-  /** Consumes `n` bytes, handing each piece to `sink`. */
-  async read(n: number, sink: (piece: Uint8Array) => void): Promise<void> {
-    while (n > 0) {
-      if (this.#start === this.#end) {
-        this.#start = this.#end = 0;
-        if (!(await this.#fill())) throw new BadRequest("Cannot read body: unexpected end of stream");
-      }
-      const take = Math.min(n, this.#end - this.#start);
-      sink(this.#buf.subarray(this.#start, this.#start + take));
-      this.#start += take;
-      n -= take;
-    }
-  }
-}
-
-function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
-  outer: for (let i = Math.max(0, from); i <= hay.length - needle.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
-
-async function readHead(reader: ConnReader): Promise<RequestHead | null> {
-  const raw = await reader.readUntil(CRLFCRLF, MAX_HEAD_BYTES);
-  if (raw === null) return null;
-  const [requestLine = "", ...lines] = new TextDecoder("latin1").decode(raw).split("\r\n");
-  const match = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(requestLine);
-  if (!match) throw new BadRequest(`Cannot parse request line: ${requestLine}`);
-  const headers = new Headers();
-  for (const line of lines) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) throw new BadRequest(`Cannot parse header line: ${line}`);
-    try {
-      headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
-    } catch {
-      throw new BadRequest(`Cannot parse header line: ${line}`);
-    }
-  }
-  const connection = headers.get("connection") ?? "";
-  const close = match[3] === "0" ? !/keep-alive/i.test(connection) : /close/i.test(connection);
-  return { method: match[1] ?? "", target: match[2] ?? "", headers, close };
-}
-
-/** Reads the whole body (Content-Length or chunked), keeping only its first `keep` bytes. */
-async function readBody(reader: ConnReader, headers: Headers, keep: number): Promise<Uint8Array> {
-  const pieces: Uint8Array[] = [];
-  let kept = 0;
-  const sink = (piece: Uint8Array) => {
-    const part = piece.subarray(0, keep - kept);
-    if (part.length === 0) return;
-    pieces.push(part.slice());
-    kept += part.length;
-  };
-  if (/chunked/i.test(headers.get("transfer-encoding") ?? "")) {
-    while (true) {
-      const line = new TextDecoder().decode((await reader.readUntil(CRLF, 4096)) ?? new Uint8Array());
-      const size = parseInt(line.split(";")[0] ?? "", 16);
-      if (!Number.isSafeInteger(size) || size < 0) throw new BadRequest(`Cannot parse chunk size: ${line}`);
-      if (size === 0) break;
-      await reader.read(size, sink);
-      await reader.readUntil(CRLF, 2);
-    }
-    // Trailer section, ended by an empty line.
-    while (((await reader.readUntil(CRLF, MAX_HEAD_BYTES)) ?? new Uint8Array()).length > 0);
-  } else {
-    const length = headers.get("content-length");
-    if (length !== null) {
-      if (!/^\d+$/.test(length)) throw new BadRequest(`Cannot parse Content-Length: ${length}`);
-      await reader.read(Number(length), sink);
-    }
-  }
-  return concatBytes(pieces);
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  200: "OK",
-  400: "Bad Request",
-  404: "Not Found",
-  500: "Internal Server Error",
-  502: "Bad Gateway",
-};
-
-/** A Go-like response: headers in Go's sorted order, only Content-Length, Content-Type and Date. */
-function encodeResponse(
-  status: number,
-  reply: { body: Uint8Array; headers?: Record<string, string> },
-  options: { close: boolean; head?: boolean },
-): Uint8Array {
-  const headers: Record<string, string> = {
-    "Content-Length": String(reply.body.length),
-    Date: new Date().toUTCString(),
-    ...reply.headers,
-  };
-  const sniffed = sniffContentType(reply.body);
-  if (headers["Content-Type"] === undefined && sniffed !== undefined) headers["Content-Type"] = sniffed;
-  if (options.close) headers["Connection"] = "close";
-  const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Unknown"}`];
-  for (const name of Object.keys(headers).sort()) lines.push(`${name}: ${headers[name]}`);
-  const head = new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n");
-  const body = options.head ? new Uint8Array() : reply.body;
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head, 0);
-  out.set(body, head.length);
-  return out;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
 }

@@ -30,6 +30,8 @@ import {
   type WritePlan,
 } from "./event_stream.ts";
 import { type SigV4Credentials, verifySigV4 } from "./sigv4_verifier.ts";
+import { framingOf, Http1Reader } from "../../lib/invoke/http1_reader.ts";
+import { concatBytes } from "../../lib/bytes.ts";
 
 /** Largest synchronous request and buffered response Lambda accepts (6 MB). */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -336,109 +338,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-function indexOfHeadEnd(buffer: Uint8Array): number {
-  for (let i = 0; i + 3 < buffer.length; i++) {
-    if (buffer[i] === 13 && buffer[i + 1] === 10 && buffer[i + 2] === 13 && buffer[i + 3] === 10) return i;
-  }
-  return -1;
-}
-
-/** Buffered reads off one connection. */
-class SocketReader {
-  #conn: Deno.Conn;
-  #buffer: Uint8Array = new Uint8Array(0);
-  constructor(conn: Deno.Conn) {
-    this.#conn = conn;
-  }
-  /** Reads more bytes; false on EOF. */
-  async #fill(): Promise<boolean> {
-    const chunk = new Uint8Array(64 * 1024);
-    const n = await this.#conn.read(chunk);
-    if (n === null) return false;
-    this.#buffer = concat([this.#buffer, chunk.subarray(0, n)]);
-    return true;
-  }
-  /** Header block up to (not including) CRLFCRLF; null on EOF before any byte. */
-  async head(): Promise<string | null> {
-    let end: number;
-    while ((end = indexOfHeadEnd(this.#buffer)) === -1) {
-      if (this.#buffer.length > MAX_HEAD_BYTES) {
-        throw new RangeError("Cannot read request: header block too large");
-      }
-      if (!(await this.#fill())) {
-        if (this.#buffer.length === 0) return null;
-        throw new RangeError("Cannot read request: connection closed mid-header");
-      }
-    }
-    const head = new TextDecoder("latin1").decode(this.#buffer.subarray(0, end));
-    this.#buffer = this.#buffer.subarray(end + 4);
-    return head;
-  }
-  async exactly(n: number): Promise<Uint8Array> {
-    while (this.#buffer.length < n) {
-      if (!(await this.#fill())) throw new RangeError("Cannot read request: connection closed mid-body");
-    }
-    const bytes = this.#buffer.slice(0, n);
-    this.#buffer = this.#buffer.subarray(n);
-    return bytes;
-  }
-  async line(): Promise<string> {
-    let end: number;
-    while ((end = this.#buffer.indexOf(10)) === -1) {
-      if (!(await this.#fill())) throw new RangeError("Cannot read request: connection closed mid-chunk");
-    }
-    const text = new TextDecoder("latin1").decode(this.#buffer.subarray(0, end)).replace(/\r$/, "");
-    this.#buffer = this.#buffer.subarray(end + 1);
-    return text;
-  }
-}
-
-async function readRequest(reader: SocketReader, conn: Deno.Conn): Promise<WireRequest | null> {
-  const head = await reader.head();
+async function readRequest(reader: Http1Reader, conn: Deno.Conn): Promise<WireRequest | null> {
+  reader.reset();
+  const head = await reader.readHead(MAX_HEAD_BYTES);
   if (head === null) return null;
-  const [requestLine = "", ...headerLines] = head.split("\r\n");
-  const [method = "", target = "", version = ""] = requestLine.split(" ");
+  const [method = "", target = "", version = ""] = head.startLine.split(" ");
   const headers = new Headers();
-  for (const line of headerLines) {
-    const colon = line.indexOf(":");
-    if (colon <= 0) throw new TypeError(`Cannot read request: bad header line ${JSON.stringify(line)}`);
-    headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
-  }
+  for (const [name, value] of head.headers) headers.append(name, value);
   if (headers.get("expect")?.toLowerCase() === "100-continue") {
     await writeAll(conn, encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
   }
-  let body: Uint8Array;
-  if (headers.get("transfer-encoding")?.toLowerCase().includes("chunked")) {
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const size = parseInt((await reader.line()).split(";")[0] ?? "", 16);
-      if (!Number.isFinite(size) || size < 0) throw new TypeError("Cannot read request: bad chunk size");
-      if (size === 0) break;
-      total += size;
-      if (total > MAX_READ_BYTES) throw new RangeError("Cannot read request: body too large");
-      parts.push(await reader.exactly(size));
-      await reader.line();
-    }
-    while ((await reader.line()) !== "");
-    body = concat(parts);
-  } else {
-    const length = Number(headers.get("content-length") ?? "0");
-    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ_BYTES) {
-      throw new RangeError("Cannot read request: bad or too large content-length");
-    }
-    body = await reader.exactly(length);
-  }
+  const body = await reader.readBody(framingOf(head.headers), MAX_READ_BYTES);
   const q = target.indexOf("?");
   const connection = headers.get("connection")?.toLowerCase() ?? "";
   return {
@@ -650,7 +560,7 @@ export function startFakeLambdaApi(options: FakeLambdaApiOptions): FakeLambdaApi
               executedVersion,
             );
           }
-          return bufferedResult(concat(parts), executedVersion);
+          return bufferedResult(concatBytes(parts), executedVersion);
         }
         return {
           kind: "stream",
@@ -811,7 +721,7 @@ export function startFakeLambdaApi(options: FakeLambdaApiOptions): FakeLambdaApi
         if (stopping.signal.aborted) return false;
         await writeAll(
           conn,
-          concat([encoder.encode(`${write.length.toString(16)}\r\n`), write, encoder.encode("\r\n")]),
+          concatBytes([encoder.encode(`${write.length.toString(16)}\r\n`), write, encoder.encode("\r\n")]),
         );
       }
     }
@@ -821,7 +731,7 @@ export function startFakeLambdaApi(options: FakeLambdaApiOptions): FakeLambdaApi
   }
 
   async function serveConnection(conn: Deno.Conn): Promise<void> {
-    const reader = new SocketReader(conn);
+    const reader = new Http1Reader(conn);
     try {
       for (;;) {
         const request = await readRequest(reader, conn);
@@ -835,7 +745,7 @@ export function startFakeLambdaApi(options: FakeLambdaApiOptions): FakeLambdaApi
         const { status, headers, body } = result.reply;
         await writeAll(
           conn,
-          concat([
+          concatBytes([
             responseHead(status, {
               ...headers,
               "x-amzn-requestid": crypto.randomUUID(),

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { RIE_INVOKE_PATH } from "../../lib/invoke/local.ts";
+import { RIE_INVOKE_PATH } from "../../lib/invoke/rie.ts";
 
 /** A fake RIE: answers every invocation with `answer(event)` as a payload 2.0 result. */
 export function fakeRie(

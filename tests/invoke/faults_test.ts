@@ -5,7 +5,7 @@
  * resource sanitizers stay on, so a leaked timer, fetch or socket fails the test.
  */
 import assert from "node:assert/strict";
-import { MAX_RESULT_BYTES } from "../../lib/invoke/local.ts";
+import { RIE_MAX_PAYLOAD_BYTES as MAX_RESULT_BYTES } from "../../lib/invoke/rie.ts";
 import { startRie } from "../../lib/run/rie_emulator.ts";
 import { localRule, serveLrp, type TestLrp } from "../helpers/in_process.ts";
 import { openRequest } from "../helpers/socket.ts";

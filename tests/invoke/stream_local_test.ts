@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { buildInvoker } from "../../lib/run/serve.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
-import { RIE_INVOKE_PATH } from "../../lib/invoke/local.ts";
+import { RIE_INVOKE_PATH } from "../../lib/invoke/rie.ts";
 import { createLogger } from "../../lib/obs/log.ts";
 import { createRouter } from "../../lib/route/router.ts";
 import { createHandler } from "../../lib/run/handler.ts";

@@ -49,3 +49,40 @@ Deno.test("createBufferedSink() completes partial writes and drops lines past it
   await sink.flush();
   assert.equal(out.join(""), "12345\n6789\n");
 });
+
+Deno.test("createBufferedSink() with a delay collects lines of separate turns into one write; flush() writes at once", async () => {
+  const writes: string[] = [];
+  const sink = createBufferedSink(
+    {
+      write(p) {
+        writes.push(new TextDecoder().decode(p));
+        return Promise.resolve(p.length);
+      },
+    },
+    undefined,
+    60_000,
+  );
+  sink.write("a");
+  await new Promise((r) => setTimeout(r, 0));
+  sink.write("b");
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(writes, []);
+  await sink.flush();
+  assert.deepEqual(writes, ["a\nb\n"]);
+});
+
+Deno.test("createLogger() lines keep their keys in order: time, level, msg, then the fields", () => {
+  const lines: string[] = [];
+  const log = createLogger("info", (l) => lines.push(l));
+  log.info('say "hi"', { n: 1, s: "x" });
+  log.info("bare");
+  log.info("empty", {});
+  log.warn("clash", { msg: "field wins" });
+  const parsed = lines.map((l) => JSON.parse(l));
+  assert.deepEqual(Object.keys(parsed[0]), ["time", "level", "msg", "n", "s"]);
+  assert.deepEqual({ ...parsed[0], time: 0 }, { time: 0, level: "info", msg: 'say "hi"', n: 1, s: "x" });
+  assert.deepEqual({ ...parsed[1], time: 0 }, { time: 0, level: "info", msg: "bare" });
+  assert.deepEqual({ ...parsed[2], time: 0 }, { time: 0, level: "info", msg: "empty" });
+  assert.equal(parsed[3].msg, "field wins");
+  for (const p of parsed) assert.match(p.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+});

@@ -3,13 +3,12 @@ import {
   type LambdaHandler,
   preludeBody,
   RawPayload,
-  RIE_INVOKE_PATH,
-  RIE_MAX_PAYLOAD_BYTES,
   type RieServer,
   RuntimeExit,
-  sniffContentType,
   startRie,
 } from "../../lib/run/rie_emulator.ts";
+import { RIE_INVOKE_PATH, RIE_MAX_PAYLOAD_BYTES } from "../../lib/invoke/rie.ts";
+import { sniffContentType } from "../../lib/run/rie_http.ts";
 import { startRieProcess } from "../helpers/process.ts";
 
 const echo: LambdaHandler = (event) => event;

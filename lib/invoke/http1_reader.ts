@@ -1,0 +1,349 @@
+/**
+ * The one HTTP/1.1 message reader of lrp: buffered reads off a connection
+ * into ONE reusable buffer, the head (status or request line plus header
+ * lines) parsed from a single latin1 decode, and bodies framed by
+ * `Content-Length`, `Transfer-Encoding: chunked` (trailers skipped) or the end
+ * of the stream. Shared by the upstream client (`http1.ts`), the in-process
+ * RIE (`run/rie_http.ts`) and the test fakes, which differ only in what they
+ * do with a head and how they answer a malformed message.
+ *
+ * Failures are {@linkcode Http1ReadError}s; `kind` says which: `eof` (the
+ * stream ended mid-message), `malformed`, or `too_large` (over a caller's cap).
+ *
+ * @module
+ */
+
+const latin1 = new TextDecoder("latin1");
+
+/** Why a message could not be read. */
+export type Http1ReadErrorKind = "eof" | "malformed" | "too_large";
+
+/** A message that cannot be read; the connection it came on is unusable. */
+export class Http1ReadError extends Error {
+  /** What went wrong. */
+  readonly kind: Http1ReadErrorKind;
+  /** Creates the error. */
+  constructor(kind: Http1ReadErrorKind, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "Http1ReadError";
+    this.kind = kind;
+  }
+}
+
+/** A parsed message head. */
+export interface Http1Head {
+  /** The status or request line. */
+  startLine: string;
+  /** Header lines in order, names lower-cased, values trimmed. */
+  headers: [string, string][];
+}
+
+/** How a message body is delimited. */
+export interface Http1Framing {
+  chunked: boolean;
+  /** `Content-Length`, when the body is not chunked and declares one. */
+  length: number | undefined;
+}
+
+/** What a reader reads from: a `Deno.Conn` or anything with its `read`. */
+export interface Http1Source {
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+/** The buffer a reader starts with and shrinks back to between messages. */
+const DEFAULT_SIZE = 16 * 1024;
+const CR = 13;
+const LF = 10;
+
+/** Buffered reads of HTTP/1.1 messages from one connection, in one buffer reused for every message. */
+export class Http1Reader {
+  #source: Http1Source;
+  #buf: Uint8Array;
+  #start = 0;
+  #end = 0;
+  /** A read started while the connection was idle; it fills the buffer's free tail. */
+  #parked: Promise<number | null> | undefined;
+  #parkedSettled = false;
+  /** Bytes read since the last {@linkcode Http1Reader.reset}. */
+  received = 0;
+
+  /** Creates a reader over `source`. */
+  constructor(source: Http1Source, size = DEFAULT_SIZE) {
+    this.#source = source;
+    this.#buf = new Uint8Array(size);
+  }
+
+  /** Buffered bytes not consumed yet. */
+  get available(): number {
+    return this.#end - this.#start;
+  }
+
+  /** A parked read has completed: the peer closed, failed or sent bytes nobody asked for. */
+  get parkedSettled(): boolean {
+    return this.#parkedSettled;
+  }
+
+  /**
+   * Starts the next message: the byte count restarts, and a buffer grown for a
+   * large head goes back to its usual size when nothing is buffered.
+   */
+  reset(): void {
+    this.received = 0;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      if (this.#buf.length > DEFAULT_SIZE) this.#buf = new Uint8Array(DEFAULT_SIZE);
+    }
+  }
+
+  /**
+   * Keeps a read in flight on an idle connection, so that a close (or stray
+   * bytes) from the peer is seen before the connection is used again. Its bytes
+   * land in the same buffer and are the start of the next message.
+   */
+  park(): void {
+    this.reset();
+    this.#parkedSettled = false;
+    const read = this.#source.read(this.#buf.subarray(this.#end));
+    read.then(() => this.#parkedSettled = true, () => this.#parkedSettled = true);
+    this.#parked = read;
+  }
+
+  /** Reads more bytes into the buffer; false at the end of the stream. */
+  async #more(): Promise<boolean> {
+    if (this.#end === this.#buf.length) {
+      const live = this.available;
+      if (this.#start > 0 && live < this.#buf.length / 2) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+      } else {
+        const bigger = new Uint8Array(this.#buf.length * 2);
+        bigger.set(this.#buf.subarray(this.#start, this.#end));
+        this.#buf = bigger;
+      }
+      this.#start = 0;
+      this.#end = live;
+    }
+    const parked = this.#parked;
+    this.#parked = undefined;
+    const n = await (parked ?? this.#source.read(this.#buf.subarray(this.#end)));
+    if (n === null) return false;
+    this.#end += n;
+    this.received += n;
+    return true;
+  }
+
+  /** Offset from the current position of the byte sequence CR LF (CR LF when `double`), within `limit`. */
+  async #findLineEnd(double: boolean, limit: number, what: string): Promise<number> {
+    const need = double ? 4 : 2;
+    let from = this.#start;
+    for (;;) {
+      const buf = this.#buf;
+      for (let i = buf.indexOf(LF, from); i !== -1 && i < this.#end; i = buf.indexOf(LF, i + 1)) {
+        if (i - this.#start + 1 < need || buf[i - 1] !== CR) continue;
+        if (!double || (buf[i - 2] === LF && buf[i - 3] === CR)) return i + 1 - need - this.#start;
+      }
+      const scanned = this.available;
+      if (scanned > limit) throw new Http1ReadError("too_large", `${what} over ${limit} bytes`);
+      if (!(await this.#more())) {
+        throw new Http1ReadError("eof", this.received === 0 ? "the connection closed" : `unexpected end`);
+      }
+      // `#more` may have moved the buffered bytes to the front: rescan from the same relative offset.
+      from = this.#start + Math.max(0, scanned - need + 1);
+    }
+  }
+
+  /**
+   * Reads a message head of at most `limit` bytes. `null` when the stream
+   * ends cleanly before its first byte (a peer closing an idle connection).
+   */
+  async readHead(limit: number): Promise<Http1Head | null> {
+    if (this.available === 0 && !(await this.#more())) return null;
+    const end = await this.#findLineEnd(true, limit, "a message head");
+    const text = latin1.decode(this.#buf.subarray(this.#start, this.#start + end));
+    this.#start += end + 4;
+    const lineEnd = text.indexOf("\r\n");
+    const startLine = lineEnd === -1 ? text : text.slice(0, lineEnd);
+    const headers: [string, string][] = [];
+    for (let at = lineEnd; at !== -1;) {
+      const from = at + 2;
+      const next = text.indexOf("\r\n", from);
+      const to = next === -1 ? text.length : next;
+      const colon = text.indexOf(":", from);
+      if (colon <= from || colon >= to) {
+        throw new Http1ReadError(
+          "malformed",
+          `malformed header line ${JSON.stringify(text.slice(from, to))}`,
+        );
+      }
+      headers.push([text.slice(from, colon).trim().toLowerCase(), text.slice(colon + 1, to).trim()]);
+      at = next;
+    }
+    return { startLine, headers };
+  }
+
+  /**
+   * Reads a body framed by `framing` (or by the end of the stream when it
+   * has neither a length nor chunks and `toEnd`). Over `max` bytes the body
+   * is refused with `too_large`, or with `truncate` only its first `max`
+   * bytes are kept while the rest is read and dropped. The result is a copy:
+   * the reader's buffer is reused for the next message.
+   */
+  async readBody(framing: Http1Framing, max: number, options: { toEnd?: boolean; truncate?: boolean } = {}) {
+    if (framing.chunked) return await this.#readChunked(max, options.truncate === true);
+    if (framing.length !== undefined) {
+      if (framing.length > max && !options.truncate) {
+        throw new Http1ReadError("too_large", `a body of ${framing.length} bytes is over ${max}`);
+      }
+      return await this.#readLength(framing.length, max);
+    }
+    if (!options.toEnd) return new Uint8Array(0);
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      if (this.available > 0) {
+        const piece = this.#take(this.available);
+        size += piece.length;
+        if (size > max && !options.truncate) {
+          throw new Http1ReadError("too_large", `a body over ${max} bytes`);
+        }
+        parts.push(piece.slice());
+      }
+      if (!(await this.#more())) break;
+    }
+    return keepFirst(parts, max);
+  }
+
+  /** `length` bytes, of which the first `keep` are returned; large bodies are read straight into the result. */
+  async #readLength(length: number, keep: number): Promise<Uint8Array> {
+    const out = new Uint8Array(Math.min(length, keep));
+    let filled = 0;
+    let left = length;
+    while (left > 0) {
+      if (this.available === 0) {
+        // Past the buffered bytes, a large body goes straight into its own array, not through the buffer.
+        if (left >= DEFAULT_SIZE && filled + left <= out.length) {
+          const n = await this.#source.read(out.subarray(filled));
+          if (n === null) {
+            throw new Http1ReadError("eof", `the connection closed ${left} bytes before the end`);
+          }
+          this.received += n;
+          filled += n;
+          left -= n;
+          continue;
+        }
+        this.#start = this.#end = 0;
+        if (!(await this.#more())) {
+          throw new Http1ReadError("eof", `the connection closed ${left} bytes before the end`);
+        }
+      }
+      const piece = this.#take(Math.min(left, this.available));
+      const kept = piece.subarray(0, Math.max(0, out.length - filled));
+      out.set(kept, filled);
+      filled += kept.length;
+      left -= piece.length;
+    }
+    return out;
+  }
+
+  async #readChunked(max: number, truncate: boolean): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const lineEnd = await this.#findLineEnd(false, 4096, "a chunk size line");
+      const line = latin1.decode(this.#take(lineEnd + 2)).slice(0, -2);
+      const semi = line.indexOf(";");
+      const sizeText = (semi === -1 ? line : line.slice(0, semi)).trim();
+      if (!/^[0-9a-fA-F]{1,12}$/.test(sizeText)) {
+        throw new Http1ReadError("malformed", `invalid chunk size ${JSON.stringify(sizeText)}`);
+      }
+      const chunk = parseInt(sizeText, 16);
+      if (chunk === 0) break;
+      size += chunk;
+      if (size > max && !truncate) throw new Http1ReadError("too_large", `a body over ${max} bytes`);
+      parts.push(await this.#readLength(chunk, Math.max(0, max - (size - chunk))));
+      await this.#fill(2);
+      const crlf = this.#take(2);
+      if (crlf[0] !== CR || crlf[1] !== LF) {
+        throw new Http1ReadError("malformed", "a chunk is not followed by CRLF");
+      }
+    }
+    for (;;) { // trailer lines up to an empty line
+      const end = await this.#findLineEnd(false, 65536, "a trailer line");
+      this.#take(end + 2);
+      if (end === 0) break;
+    }
+    return keepFirst(parts, max);
+  }
+
+  async #fill(n: number): Promise<void> {
+    while (this.available < n) {
+      if (!(await this.#more())) throw new Http1ReadError("eof", "unexpected end");
+    }
+  }
+
+  /** `n` buffered bytes, consumed (a view, valid until the next read). */
+  #take(n: number): Uint8Array {
+    const out = this.#buf.subarray(this.#start, this.#start + n);
+    this.#start += n;
+    return out;
+  }
+}
+
+function keepFirst(parts: Uint8Array[], max: number): Uint8Array {
+  if (parts.length === 1 && parts[0]!.length <= max) return parts[0]!;
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(Math.min(size, max));
+  let at = 0;
+  for (const p of parts) {
+    if (at >= out.length) break;
+    const part = p.subarray(0, out.length - at);
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * The framing a head declares: chunked when the last transfer coding is
+ * `chunked`, else its `Content-Length` (all copies equal, digits only). Any
+ * other transfer coding or a bad length is `malformed`.
+ */
+export function framingOf(headers: readonly [string, string][]): Http1Framing {
+  let length: number | undefined;
+  let chunked = false;
+  for (const [name, value] of headers) {
+    if (name === "content-length") {
+      if (!/^\d{1,15}$/.test(value) || (length !== undefined && length !== Number(value))) {
+        throw new Http1ReadError("malformed", `invalid Content-Length ${JSON.stringify(value)}`);
+      }
+      length = Number(value);
+    } else if (name === "transfer-encoding") {
+      const codings = value.toLowerCase().split(",");
+      chunked = codings[codings.length - 1]!.trim() === "chunked";
+      if (!chunked) {
+        throw new Http1ReadError("malformed", `unsupported Transfer-Encoding ${JSON.stringify(value)}`);
+      }
+    }
+  }
+  return { chunked, length: chunked ? undefined : length };
+}
+
+/** Whether the connection stays open after this message, by its HTTP version and `Connection` tokens. */
+export function keepsAlive(http10: boolean, headers: readonly [string, string][]): boolean {
+  let keep = !http10;
+  for (const [name, value] of headers) {
+    if (name !== "connection") continue;
+    for (const token of value.toLowerCase().split(",")) {
+      const t = token.trim();
+      if (t === "close") return false;
+      if (t === "keep-alive") keep = true;
+    }
+  }
+  return keep;
+}
+
+/** The first value of header `name` (lower-case) in a parsed head. */
+export function headerValue(headers: readonly [string, string][], name: string): string | undefined {
+  for (const [n, v] of headers) if (n === name) return v;
+  return undefined;
+}
