@@ -15,6 +15,7 @@ import type { Logger } from "../obs/log.ts";
 import { LrpMetrics, type QueueSource } from "../obs/metrics.ts";
 import { createRouter, type Router } from "../route/router.ts";
 import { createHandler, type Handler } from "./handler.ts";
+import { serveResilient } from "./listen.ts";
 
 /** A running lrp. */
 export interface RunningLrp {
@@ -175,22 +176,25 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
     }
   };
 
-  const server = Deno.serve({
+  const server = serveResilient({
     hostname: config.host,
     port: config.port,
-    onListen: () => {},
+    log,
     onError: (err) => {
       log.error("bug: unhandled error in handler", { error: String(err) });
       return Response.json({ error: "internal", message: "Internal error in lrp" }, { status: 500 });
     },
-  }, serve);
-  const addr = server.addr as Deno.NetAddr;
+    handler: serve,
+  });
+  const addr = server.addr;
   listenPort = addr.port;
   current = generation(config);
   log.info("lrp listening", {
     address: `http://${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`,
     config: config.source,
     routes: describeRules(config),
+    descriptorLimit: server.descriptorLimit ?? "unknown",
+    connectionCap: server.connectionCap ?? "unknown",
   });
 
   let reloading: Promise<unknown> = Promise.resolve();

@@ -53,10 +53,21 @@ export interface LrpChild {
  */
 export async function startLrpChild(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string; entry?: string; denoArgs?: string[] } = {},
+  options: {
+    env?: Record<string, string>;
+    cwd?: string;
+    entry?: string;
+    denoArgs?: string[];
+    /** Runs lrp under `ulimit -n` with this descriptor limit (through `sh`). */
+    openFilesLimit?: number;
+  } = {},
 ): Promise<LrpChild> {
-  const process = new Deno.Command(DENO, {
-    args: ["run", "-A", ...(options.denoArgs ?? []), options.entry ?? MAIN, ...args],
+  const denoArgs = ["run", "-A", ...(options.denoArgs ?? []), options.entry ?? MAIN, ...args];
+  const limited = options.openFilesLimit !== undefined;
+  const process = new Deno.Command(limited ? "sh" : DENO, {
+    args: limited
+      ? ["-c", `ulimit -n ${options.openFilesLimit} && exec "$0" "$@"`, DENO, ...denoArgs]
+      : denoArgs,
     env: { NO_COLOR: "1", ...options.env },
     cwd: options.cwd ?? ROOT,
     stdin: "null",
