@@ -27,6 +27,8 @@ export interface RunningLrp {
   finished: Promise<void>;
   /** The configuration serving new requests. */
   readonly config: Config;
+  /** Requests being handled now, across configuration generations. */
+  readonly inFlight: number;
   /** Metrics, also served at `{prefix}/metrics` while the setting is on. */
   readonly metrics: LrpMetrics;
   /**
@@ -237,6 +239,11 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
     metrics,
     get config() {
       return current.config;
+    },
+    get inFlight() {
+      let n = current.inFlight;
+      for (const g of retiring) if (g !== current) n += g.inFlight;
+      return n;
     },
     reload(load) {
       const run = reloading.then(() => reloadOnce(load));
