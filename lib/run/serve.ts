@@ -16,6 +16,7 @@ import { LrpMetrics, type QueueSource } from "../obs/metrics.ts";
 import { createRouter, type Router } from "../route/router.ts";
 import { createHandler, type Handler } from "./handler.ts";
 import { serveResilient } from "./listen.ts";
+import { InFlightBudget } from "./admission.ts";
 
 /** A running lrp. */
 export interface RunningLrp {
@@ -130,6 +131,8 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
   // Outlive every generation: an endpoint keeps one queue across rules and reloads.
   const queues = new EndpointQueues();
   const metrics = new LrpMetrics(version, () => queueSources(current));
+  // One bound for the process: requests of a retiring generation still count.
+  const budget = new InFlightBudget({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes });
 
   const generation = (cfg: Config, previous?: Generation): Generation => {
     const pool = new Map<string, Invoker[]>();
@@ -155,7 +158,9 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
       version,
       listenPort,
       metrics: cfg.metrics ? metrics : undefined,
+      budget,
     });
+    budget.setLimits({ maxRequests: cfg.maxInFlight, maxBytes: cfg.maxInFlightBytes });
     return { config: cfg, router, handler, inFlight: 0, retired: false, owned, clients };
   };
 
