@@ -69,7 +69,8 @@ ${
   -h, --help                       show this help
   -V, --version                    show the version
 
-Signals: SIGINT/SIGTERM stop gracefully; SIGHUP reloads the configuration.
+Signals: SIGINT/SIGTERM stop gracefully (a second one is logged, a third forces the exit);
+SIGHUP reloads the configuration.
 `;
 
 /** Runs the CLI and returns the exit code. */
@@ -205,14 +206,62 @@ export async function main(args: string[], env: Record<string, string | undefine
       void reload();
     })
     : undefined;
-  const signal = await waitForStopSignal(running.finished);
+  const signals = stopSignals(running.finished);
+  const signal = await signals.first;
   watch?.close();
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", onHangup);
   if (signal) {
-    log.info("shutting down", { signal });
+    log.info("shutting down", { signal, inFlight: running.inFlight });
+    // `deno task` and terminals send a second SIGINT on a second Ctrl-C: only a third one cuts requests.
+    signals.later = (name, count) => {
+      if (count === 2) {
+        log.warn("already shutting down; a third signal forces the exit", {
+          signal: name,
+          inFlight: running.inFlight,
+        });
+        return;
+      }
+      log.error("forced exit: in-flight requests were cut", { signal: name, inFlight: running.inFlight });
+      void stderrLines.flush().finally(() => Deno.exit(128 + (name === "SIGINT" ? 2 : 15)));
+    };
     await running.shutdown();
   }
+  signals.dispose();
   return 0;
+}
+
+/** SIGINT/SIGTERM, listened to until disposed (so that a later one cannot end the process unasked). */
+interface StopSignals {
+  /** The first signal's name, or `undefined` if `finished` settles first. */
+  first: Promise<string | undefined>;
+  /** Called for every signal after the first, with its name and count (2, 3, …). */
+  later: (name: string, count: number) => void;
+  dispose(): void;
+}
+
+function stopSignals(finished: Promise<void>): StopSignals {
+  const first = Promise.withResolvers<string | undefined>();
+  const handlers: [Deno.Signal, () => void][] = [];
+  let count = 0;
+  const signals: StopSignals = {
+    first: first.promise,
+    later: () => {},
+    dispose() {
+      for (const [sig, h] of handlers.splice(0)) Deno.removeSignalListener(sig, h);
+    },
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    if (Deno.build.os === "windows" && sig === "SIGTERM") continue;
+    const h = () => {
+      count++;
+      if (count === 1) first.resolve(sig);
+      else signals.later(sig, count);
+    };
+    handlers.push([sig, h]);
+    Deno.addSignalListener(sig, h);
+  }
+  finished.then(() => first.resolve(undefined));
+  return signals;
 }
 
 /** Resolves with the name of the first SIGINT/SIGTERM, or `undefined` if `finished` settles first. */

@@ -29,6 +29,8 @@ export const ERROR_STATUS = {
   upstream_auth: 502,
   queue_full: 503,
   queue_timeout: 503,
+  /** lrp is at its global in-flight bound (`max_in_flight`, `max_in_flight_bytes`). */
+  overloaded: 503,
   upstream_timeout: 504,
   /** The client went away before the answer; nginx's convention, never seen by the client. */
   client_closed: 499,

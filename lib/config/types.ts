@@ -36,6 +36,10 @@ export interface Config {
   /** Defaults for local rules that do not set their own. */
   queueLimit: number;
   queueTimeoutMs: number;
+  /** Requests handled at once across all rules (then 503). */
+  maxInFlight: number;
+  /** Request-body bytes reserved at once across all rules (then 503). */
+  maxInFlightBytes: number;
   /** Serve Prometheus metrics at `{prefix}/metrics`. */
   metrics: boolean;
   /** Reload the configuration when its file changes. */

@@ -94,8 +94,12 @@ export class LocalInvoker implements Invoker {
     // twice as fast as fetch; https endpoints and streaming rules go through fetch.
     this.#streaming = options.invokeMode === "RESPONSE_STREAM";
     if (this.#url.startsWith("http:") && !this.#streaming) {
+      // A fresh connection per invocation (no idle connection is kept): HTTP/1.1 cannot tell an
+      // answer a misbehaving endpoint sends late (or twice) from the answer to the next request
+      // written on the same connection, so a reused connection could hand one client another's
+      // answer. A loopback or container-network connect costs far less than an RIE invocation.
       this.#pool = new Http1Pool(this.#url, {
-        maxIdle: options.concurrency,
+        maxIdle: 0,
         maxResponseBytes: MAX_RESULT_BYTES,
       });
     } else this.#client = Deno.createHttpClient({ poolMaxIdlePerHost: Math.max(1, options.concurrency) });

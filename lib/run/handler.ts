@@ -8,6 +8,7 @@
 
 import type { Config } from "../config/types.ts";
 import { admitRequest } from "../route/edge.ts";
+import { bodyReservation, InFlightBudget } from "./admission.ts";
 import { concatBytes } from "../bytes.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
 import { encodeEvent, type FormatOptions, formatResultToResponse } from "../wire/formats.ts";
@@ -38,6 +39,8 @@ export interface HandlerDeps {
   newRequestId?: () => string;
   /** Prometheus metrics: served at `{prefix}/metrics` (when set) and told about every request. */
   metrics?: LrpMetrics | undefined;
+  /** The process-wide in-flight bound, shared across reloads; one from `config` when absent. */
+  budget?: InFlightBudget | undefined;
 }
 
 /** The connection facts the handler uses (a subset of `Deno.ServeHandlerInfo`). */
@@ -74,6 +77,8 @@ export function createHandler(deps: HandlerDeps): Handler {
   const startedAt = now();
   // Every invocation's upstream timeout on one timer (the same length for the whole generation).
   const deadlines = new Deadlines(config.upstreamTimeoutMs);
+  const budget = deps.budget ??
+    new InFlightBudget({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes });
   const trust: ForwardTrust = {
     all: config.trustForwardedHost,
     proxies: config.trustedProxies.map(parseCidr),
@@ -113,6 +118,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     let route = "unrouted";
     let bytesIn = 0;
     let upstreamMs: number | undefined;
+    let release: (() => void) | undefined;
     try {
       const own = internal(path, request.method);
       if (own) {
@@ -121,6 +127,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       } else {
         // Admission validates method and Host; the route comes from the (maybe forwarded) routing host.
         admitRequest(request);
+        release = budget.admitOrThrow(bodyReservation(request, config.maxBodyBytes));
         const matched = router.match(host);
         if (!matched) {
           throw new LrpError("route_not_found", `No route for host "${host}"`);
@@ -183,6 +190,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       }
       response = errorResponse(e, { requestId, exposeDetails: config.errorDetails });
     }
+    release?.();
     entry.status = response.status;
     entry.durationMs = round(performance.now() - t0);
     if (result?.queueWaitMs !== undefined) entry.queueWaitMs = round(result.queueWaitMs);

@@ -17,6 +17,8 @@ import { FunctionInvoker } from "../runtime/invoker.ts";
 import { LrpMetrics, type QueueSource } from "../obs/metrics.ts";
 import { createRouter, type Router } from "../route/router.ts";
 import { createHandler, type Handler } from "./handler.ts";
+import { serveResilient } from "./listen.ts";
+import { InFlightBudget } from "./admission.ts";
 
 /** A running lrp. */
 export interface RunningLrp {
@@ -28,6 +30,8 @@ export interface RunningLrp {
   finished: Promise<void>;
   /** The configuration serving new requests. */
   readonly config: Config;
+  /** Requests being handled now, across configuration generations. */
+  readonly inFlight: number;
   /** Metrics, also served at `{prefix}/metrics` while the setting is on. */
   readonly metrics: LrpMetrics;
   /**
@@ -136,6 +140,8 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
   // Outlive every generation: an endpoint keeps one queue across rules and reloads.
   const queues = new EndpointQueues();
   const metrics = new LrpMetrics(version, () => queueSources(current));
+  // One bound for the process: requests of a retiring generation still count.
+  const budget = new InFlightBudget({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes });
 
   const generation = (cfg: Config, previous?: Generation): Generation => {
     const pool = new Map<string, Invoker[]>();
@@ -161,7 +167,9 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
       version,
       listenPort,
       metrics: cfg.metrics ? metrics : undefined,
+      budget,
     });
+    budget.setLimits({ maxRequests: cfg.maxInFlight, maxBytes: cfg.maxInFlightBytes });
     return { config: cfg, router, handler, inFlight: 0, retired: false, owned, clients };
   };
 
@@ -184,24 +192,27 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
     }
   };
 
-  const server = Deno.serve({
+  const server = serveResilient({
     hostname: config.host,
     port: config.port,
-    onListen: () => {},
+    log,
     onError: (err) => {
       // The handler answers every failure itself, so reaching here is a bug; answer in the usual shape.
       const requestId = crypto.randomUUID();
       log.error("bug: unhandled error in handler", { requestId, error: String(err) });
       return errorResponse(err, { requestId, exposeDetails: false });
     },
-  }, serve);
-  const addr = server.addr as Deno.NetAddr;
+    handler: serve,
+  });
+  const addr = server.addr;
   listenPort = addr.port;
   current = generation(config);
   log.info("lrp listening", {
     address: `http://${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`,
     config: config.source,
     routes: describeRules(config),
+    descriptorLimit: server.descriptorLimit ?? "unknown",
+    connectionCap: server.connectionCap ?? "unknown",
   });
 
   let reloading: Promise<unknown> = Promise.resolve();
@@ -244,6 +255,11 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
     metrics,
     get config() {
       return current.config;
+    },
+    get inFlight() {
+      let n = current.inFlight;
+      for (const g of retiring) if (g !== current) n += g.inFlight;
+      return n;
     },
     reload(load) {
       const run = reloading.then(() => reloadOnce(load));

@@ -24,6 +24,8 @@ export interface SpawnOptions {
   clearEnv?: boolean;
   /** Working directory; the repository root by default. */
   cwd?: string;
+  /** Runs the child under `ulimit -n` with this descriptor limit (through `sh`). */
+  openFilesLimit?: number;
 }
 
 /** A running child with its output collected line by line. */
@@ -66,8 +68,9 @@ export function spawnDeno(
   options: SpawnOptions = {},
   onLine: (line: string) => void = () => {},
 ): Child {
-  const process = new Deno.Command(DENO, {
-    args,
+  const limited = options.openFilesLimit !== undefined;
+  const process = new Deno.Command(limited ? "sh" : DENO, {
+    args: limited ? ["-c", `ulimit -n ${options.openFilesLimit} && exec "$0" "$@"`, DENO, ...args] : args,
     cwd: options.cwd ?? ROOT,
     clearEnv: options.clearEnv ?? false,
     env: { NO_COLOR: "1", ...(options.clearEnv && { DENO_DIR }), ...options.env },
