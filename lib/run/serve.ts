@@ -10,6 +10,7 @@ import { type Config, ConfigError } from "../config/types.ts";
 import type { Rule } from "../route/rule.ts";
 import { AwsInvoker, LambdaClients } from "../invoke/aws.ts";
 import { EndpointQueues, LocalInvoker } from "../invoke/local.ts";
+import type { SlotSource } from "../invoke/queue.ts";
 import type { Invoker } from "../invoke/types.ts";
 import type { Logger } from "../obs/log.ts";
 import { LrpMetrics, type QueueSource } from "../obs/metrics.ts";
@@ -58,7 +59,7 @@ function invokerKey(rule: Config["rules"][number]): string {
  * Builds the invoker for one rule. `aws` rules share `clients` (one
  * `LambdaClient` per region); it is required when there are aws rules.
  */
-export function buildInvoker(rule: Rule, clients?: LambdaClients, queues?: EndpointQueues): Invoker {
+export function buildInvoker(rule: Rule, clients?: LambdaClients, queues?: SlotSource): Invoker {
   if (rule.kind === "local") {
     const limits = {
       concurrency: rule.concurrency,
@@ -109,6 +110,16 @@ export function buildRouter(config: Config): Router<Invoker> {
   return router;
 }
 
+/** How one serving process of several differs from a lone lrp (see `workers.ts`). */
+export interface StartOptions {
+  /** Share the port with sibling processes (`SO_REUSEPORT`). */
+  reusePort?: boolean;
+  /** Where local endpoints get their queues; default: this process's own. */
+  queues?: SlotSource;
+  /** Builds the metric set; default {@linkcode LrpMetrics}. */
+  createMetrics?: (version: string, queues: () => Iterable<QueueSource>) => LrpMetrics;
+}
+
 /**
  * Starts serving `config`; logs the address and the route table once
  * listening.
@@ -120,13 +131,19 @@ export function buildRouter(config: Config): Router<Invoker> {
  * invocations at once across a reload); the others are closed when the last
  * request of the old generation is done. The listen address cannot change.
  */
-export function startLrp(config: Config, log: Logger, version: string): RunningLrp {
+export function startLrp(
+  config: Config,
+  log: Logger,
+  version: string,
+  options: StartOptions = {},
+): RunningLrp {
   let current: Generation;
   let listenPort = 0;
   const retiring = new Set<Generation>();
   // Outlive every generation: an endpoint keeps one queue across rules and reloads.
-  const queues = new EndpointQueues();
-  const metrics = new LrpMetrics(version, () => queueSources(current));
+  const queues = options.queues ?? new EndpointQueues();
+  const metricSet = options.createMetrics ?? ((v, q) => new LrpMetrics(v, q));
+  const metrics = metricSet(version, () => queueSources(current));
 
   const generation = (cfg: Config, previous?: Generation): Generation => {
     const pool = new Map<string, Invoker[]>();
@@ -178,6 +195,7 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
   const server = Deno.serve({
     hostname: config.host,
     port: config.port,
+    reusePort: options.reusePort ?? false,
     onListen: () => {},
     onError: (err) => {
       log.error("bug: unhandled error in handler", { error: String(err) });
