@@ -108,6 +108,7 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
   let collectId = 0;
   let port: number | undefined;
   let stopping = false;
+  let announced = false;
   let resolveStarted!: (port: number) => void;
   let rejectStarted!: (err: Error) => void;
   const started = new Promise<number>((resolve, reject) => {
@@ -198,7 +199,8 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
       port = at;
       for (const other of workers) if (other.id !== w.id && !stopping) start(other);
     }
-    if (workers.every((x) => x.ready)) {
+    if (!announced && workers.every((x) => x.ready)) {
+      announced = true;
       log.info("workers ready", { workers: workers.length, port, pids: workers.map((x) => x.child?.pid) });
       resolveStarted(port);
     }
