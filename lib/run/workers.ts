@@ -12,9 +12,10 @@
  * - `reload()` (SIGHUP) sends SIGHUP to every worker, which reloads itself;
  * - `shutdown()` (SIGINT/SIGTERM) sends SIGTERM to every worker, which drains
  *   like a lone lrp, and resolves once all have exited;
- * - the supervisor holds one slot queue per local endpoint for all workers
- *   (see `worker_link.ts`) and answers `/metrics` scrapes by gathering every
- *   worker's labelled series.
+ * - each worker connects back to the supervisor over loopback TCP (address
+ *   and a secret token in its environment; see `worker_link.ts`); the
+ *   supervisor holds one slot queue per local endpoint for all workers there,
+ *   and answers `/metrics` scrapes by gathering every worker's labelled series.
  *
  * @module
  */
@@ -29,17 +30,17 @@ import { type Channel, openChannel, type SupervisorMessage, type WorkerMessage }
 /** A started worker process, as the supervisor sees it. */
 export interface WorkerProcess {
   pid: number;
-  /** The worker's stdout: messages to the supervisor. */
-  stdout: ReadableStream<Uint8Array>;
-  /** The worker's stdin: messages to the worker. */
-  stdin: WritableStream<Uint8Array>;
   /** Settles when the process has exited. */
   status: Promise<{ code: number; signal: string | null }>;
   /** Sends a signal; throws if the process is gone. */
   kill(signal: "SIGHUP" | "SIGTERM" | "SIGKILL"): void;
 }
 
-/** Starts worker `id` with `env` added to the supervisor's environment. */
+/**
+ * Starts worker `id` with `env` added to the supervisor's environment
+ * (`LRP_WORKER_ID`, `LRP_WORKER_LINK`, `LRP_WORKER_TOKEN`, and
+ * `LRP_WORKER_PORT` once the port is known).
+ */
 export type SpawnWorker = (id: number, env: Record<string, string>) => WorkerProcess;
 
 /** Options of {@linkcode superviseWorkers}. */
@@ -117,6 +118,9 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
   });
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => resolveFinished = resolve);
+  const token = crypto.randomUUID();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const link = `127.0.0.1:${listener.addr.port}`;
   const workers: Worker[] = [];
   for (let id = 1; id <= options.count; id++) {
     workers.push({
@@ -206,9 +210,32 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
     }
   };
 
+  const accept = async () => {
+    for await (const conn of listener) {
+      conn.setNoDelay(true);
+      let owner: Worker | undefined;
+      const channel: Channel<SupervisorMessage> = openChannel<WorkerMessage, SupervisorMessage>(conn, (m) => {
+        if (owner) return onMessage(owner, m);
+        const w = m.t === "hello" && m.token === token ? workers[m.worker - 1] : undefined;
+        // Only the running process of that worker, once: anything else local is not a worker of ours.
+        if (!w || !w.child || w.channel) return channel.close();
+        owner = w;
+        w.channel = channel;
+      });
+      channel.closed.then(() => {
+        if (owner?.channel === channel) owner.channel = undefined;
+      });
+    }
+  };
+  const accepting = accept().catch(() => {});
+
   const start = (w: Worker) => {
     w.restartTimer = undefined;
-    const env: Record<string, string> = { LRP_WORKER_ID: String(w.id) };
+    const env: Record<string, string> = {
+      LRP_WORKER_ID: String(w.id),
+      LRP_WORKER_LINK: link,
+      LRP_WORKER_TOKEN: token,
+    };
     if (port !== undefined) env.LRP_WORKER_PORT = String(port);
     let child: WorkerProcess;
     try {
@@ -219,11 +246,6 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
     w.child = child;
     w.ready = false;
     w.startedAt = Date.now();
-    w.channel = openChannel<WorkerMessage, SupervisorMessage>(
-      child.stdout,
-      child.stdin,
-      (m) => onMessage(w, m),
-    );
     log.info("worker started", { child: w.id, pid: child.pid });
     child.status.then(
       (s) => exited(w, child, s.signal ? `signal ${s.signal}` : `code ${s.code}`),
@@ -234,6 +256,7 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
   const exited = (w: Worker, child: WorkerProcess | undefined, how: string) => {
     const wasReady = w.ready;
     w.child = undefined;
+    w.channel?.close();
     w.channel = undefined;
     w.ready = false;
     for (const control of w.waiting.values()) {
@@ -287,6 +310,7 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
     finishedOnce = true;
     for (const timer of holding) clearTimeout(timer);
     holding.clear();
+    listener.close();
     rejectStarted(new Error("Cannot start workers: shut down before every worker served"));
     resolveFinished();
   };
@@ -308,7 +332,10 @@ export function superviseWorkers(options: SupervisorOptions): Supervisor {
       }
     }, options.shutdownTimeoutMs + KILL_GRACE_MS);
     if (children.length === 0) done();
-    shuttingDown = finished.then(() => clearTimeout(killer));
+    shuttingDown = finished.then(async () => {
+      clearTimeout(killer);
+      await accepting;
+    });
     return shuttingDown;
   };
 
