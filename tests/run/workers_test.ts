@@ -212,3 +212,23 @@ Deno.test({
     assert.equal(lrp.lines.filter((l) => l.msg === "worker exited" && l.exit === "code 0").length, 2);
   },
 });
+
+Deno.test({
+  name: "workers drain and exit when their supervisor is killed outright",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using rie = recordingRie();
+    const config = await tempConfig(configText(rie.url, 4));
+    await using lrp = await twoWorkers(config);
+    lrp.process.kill("SIGKILL");
+    for (const w of [1, 2]) {
+      await lrp.waitForLine((l) => l.msg === "shutting down" && l.worker === w && l.signal === "SIGTERM");
+    }
+    const status = await lrp.stop();
+    assert.equal(status.signal, "SIGKILL");
+    // stop() also waited for the end of stderr, which the workers held open until they exited.
+    for (const pid of lrp.pids) {
+      assert.equal(await alive(pid), false, `worker ${pid} outlived its supervisor`);
+    }
+  },
+});
