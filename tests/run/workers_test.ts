@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { RIE_INVOKE_PATH } from "../../lib/invoke/local.ts";
-import { type LrpChild, startLrpChild } from "../helpers/process_util.ts";
+import { type LrpChild, ROOT, startLrpChild } from "../helpers/process_util.ts";
 import { tempConfig } from "../helpers/proc.ts";
 import { request } from "../helpers/util.ts";
 
@@ -229,6 +229,40 @@ Deno.test({
     // stop() also waited for the end of stderr, which the workers held open until they exited.
     for (const pid of lrp.pids) {
       assert.equal(await alive(pid), false, `worker ${pid} outlived its supervisor`);
+    }
+  },
+});
+
+Deno.test({
+  name: "deno run <URL of main.ts> --workers 2 starts its workers from the same URL",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    // The repository over HTTP, as raw.githubusercontent.com would serve it.
+    await using repo = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      const path = decodeURIComponent(new URL(req.url).pathname);
+      if (path.includes("..")) return new Response("bad path", { status: 400 });
+      try {
+        return new Response(await Deno.readFile(`${ROOT}${path.slice(1)}`), {
+          headers: { "content-type": path.endsWith(".json") ? "application/json" : "application/typescript" },
+        });
+      } catch {
+        return new Response("not found", { status: 404 });
+      }
+    });
+    const base = `http://127.0.0.1:${repo.addr.port}/`;
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(`${dir}/lrp.yaml`, "host: 127.0.0.1\nport: 0\n");
+      await using lrp = await startLrpChild(["--workers", "2", "lrp.yaml"], {
+        entry: `${base}main.ts`,
+        cwd: dir,
+        denoArgs: ["--no-config", "--no-lock", `--reload=${base}`],
+      });
+      const ready = await lrp.waitForLine((l) => l.msg === "workers ready");
+      assert.equal((await request(Number(ready.port), "127.0.0.1", "/ping")).text, "pong");
+      assert.equal(lrp.lines.filter((l) => l.msg === "lrp listening").length, 2);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
