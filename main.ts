@@ -28,6 +28,8 @@ import { reportInitError, runLambdaRuntime } from "./lib/run/lambda_runtime.ts";
 import { createBufferedSink, createLogger } from "./lib/obs/log.ts";
 import { createHandler } from "./lib/run/handler.ts";
 import { watchFile } from "./lib/run/watch.ts";
+import { linkToSupervisor, withFields } from "./lib/run/worker_link.ts";
+import { type SpawnWorker, superviseWorkers } from "./lib/run/workers.ts";
 
 /**
  * Log lines go to stderr in asynchronous batches, off the request path, collected for up to 10 ms so
@@ -70,7 +72,8 @@ ${
   -V, --version                    show the version
 
 Signals: SIGINT/SIGTERM stop gracefully (a second one is logged, a third forces the exit);
-SIGHUP reloads the configuration.
+SIGHUP reloads the configuration (with --workers, send signals to the first process:
+it relays them to all).
 `;
 
 /** Runs the CLI and returns the exit code. */
@@ -102,6 +105,8 @@ export async function main(args: string[], env: Record<string, string | undefine
     if (typeof v === "string") flags[s.flag] = v;
     else if (v === true) flags[s.flag] = "true";
   }
+  // A worker binds the port its supervisor found (port 0 picks it once, for all).
+  if (env.LRP_WORKER_ID && env.LRP_WORKER_PORT) flags.port = env.LRP_WORKER_PORT;
   const [first, ...rest] = positionals;
   const named = ["check", "demo", "healthcheck", "lambda", "extension"].find((c) => c === first);
   const command = named ?? (env.AWS_LAMBDA_RUNTIME_API ? "lambda" : "serve");
@@ -184,10 +189,30 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 0;
   }
 
-  const log = createLogger(config.logLevel, stderrLines.write);
+  const workerId = env.LRP_WORKER_ID ? Number(env.LRP_WORKER_ID) : undefined;
+  const workers = config.workers === "auto" ? navigator.hardwareConcurrency : config.workers;
+  if (workerId === undefined && workers > 1) return await supervise(config, workers);
+  let link;
+  try {
+    if (workerId !== undefined) {
+      link = await linkToSupervisor(workerId, env.LRP_WORKER_LINK ?? "", env.LRP_WORKER_TOKEN ?? "");
+    }
+  } catch (err) {
+    console.error(
+      `lrp: worker ${workerId} cannot reach its supervisor: ${err instanceof Error ? err.message : err}`,
+    );
+    return 1;
+  }
+  const base = createLogger(config.logLevel, stderrLines.write);
+  const log = link ? withFields(base, { worker: workerId }) : base;
   let running;
   try {
-    running = startLrp(config, log, VERSION);
+    running = startLrp(
+      config,
+      log,
+      VERSION,
+      link && { reusePort: true, queues: link.queues, createMetrics: link.createMetrics },
+    );
   } catch (err) {
     console.error(
       `lrp: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : err}`,
@@ -200,6 +225,9 @@ export async function main(args: string[], env: Record<string, string | undefine
     void reload();
   };
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", onHangup);
+  // A worker whose supervisor is gone drains like on SIGTERM (no orphans serving on).
+  link?.lost.then(() => Deno.kill(Deno.pid, "SIGTERM"));
+  link?.ready(running.addr.port);
   const watch = config.watchConfig
     ? watchFile(path, () => {
       log.info("reloading the configuration", { changed: path });
@@ -262,6 +290,76 @@ function stopSignals(finished: Promise<void>): StopSignals {
   }
   finished.then(() => first.resolve(undefined));
   return signals;
+}
+
+/**
+ * Runs `workers` copies of this very command line (same executable, same
+ * arguments: `deno run … main.ts …` or a compiled binary alike) as workers
+ * sharing the port, and supervises them until SIGINT/SIGTERM (see
+ * lib/run/workers.ts). The command line comes from `/proc/self/cmdline`:
+ * `SO_REUSEPORT` balancing is Linux's anyway.
+ */
+async function supervise(config: Config, workers: number): Promise<number> {
+  const log = withFields(createLogger(config.logLevel, stderrLines.write), { worker: 0 });
+  if (config.workers === "auto" && Deno.build.os !== "linux") workers = 1;
+  let args: string[];
+  try {
+    if (Deno.build.os !== "linux") throw new Error("workers above 1 need Linux (SO_REUSEPORT)");
+    const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
+    if (argv.at(-1) === "") argv.pop();
+    args = argv.slice(1);
+    // `Deno.serve({ reusePort })` is behind --unstable-net in `deno run` (compiled binaries carry it).
+    const deno = /^deno(\.exe)?$/.test(Deno.execPath().split(/[\\/]/).at(-1) ?? "");
+    if (deno && args[0] === "run" && !args.includes("--unstable-net")) args.splice(1, 0, "--unstable-net");
+  } catch (err) {
+    console.error(`lrp: cannot start ${workers} workers: ${err instanceof Error ? err.message : err}`);
+    return 1;
+  }
+  const spawn: SpawnWorker = (_id, env) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args,
+      env,
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    return {
+      pid: child.pid,
+      status: child.status.then((s) => ({ code: s.code, signal: s.signal })),
+      kill: (signal) => child.kill(signal),
+    };
+  };
+  const supervisor = superviseWorkers({
+    count: workers,
+    spawn,
+    log,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    slotHoldMs: config.upstreamTimeoutMs,
+  });
+  const signals: [Deno.Signal, () => void][] = [
+    ["SIGHUP", () => {
+      log.info("reloading the configuration of every worker", { signal: "SIGHUP" });
+      supervisor.reload();
+    }],
+  ];
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    signals.push([name, () => {
+      // Later signals must not cut the drain short.
+      log.info("shutting down", { signal: name });
+      void supervisor.shutdown();
+    }]);
+  }
+  for (const [name, handler] of signals) Deno.addSignalListener(name, handler);
+  let code = 0;
+  try {
+    await supervisor.started;
+  } catch (err) {
+    console.error(`lrp: ${err instanceof Error ? err.message : err}`);
+    code = 1;
+  }
+  await supervisor.finished;
+  for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
+  return code;
 }
 
 /** Resolves with the name of the first SIGINT/SIGTERM, or `undefined` if `finished` settles first. */

@@ -33,7 +33,9 @@ export const TARGETS = [
 /**
  * Permission flags baked into every binary, plus `--unstable-no-legacy-abort`: a
  * request's signal then aborts only when the client goes away, which is all
- * lrp uses it for (and Deno stops warning about the legacy behaviour).
+ * lrp uses it for (and Deno stops warning about the legacy behaviour); and
+ * `--allow-run --unstable-net` for `workers` (copies of the binary itself,
+ * listening with `reusePort`).
  */
 export const PERMISSIONS = [
   "--allow-net",
@@ -41,6 +43,9 @@ export const PERMISSIONS = [
   "--allow-env",
   "--allow-sys",
   "--unstable-no-legacy-abort",
+  // `workers` above 1: the binary starts copies of itself sharing the port (SO_REUSEPORT).
+  "--allow-run",
+  "--unstable-net",
 ] as const;
 
 /** The host's target triple, when it is one lrp is released for. */

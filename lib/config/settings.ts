@@ -22,7 +22,8 @@ export type Kind =
   | "prefix"
   | "count"
   | "url"
-  | "cidrs";
+  | "cidrs"
+  | "workers";
 
 /** One top-level setting, declared once for file, flag, environment and help. */
 export interface Setting {
@@ -231,7 +232,19 @@ export const SETTINGS: readonly Setting[] = [
     help: "reload the configuration when its file changes (SIGHUP always reloads)",
     switch: true,
   },
+  {
+    key: "workers",
+    field: "workers",
+    flag: "workers",
+    env: "LRP_WORKERS",
+    kind: "workers",
+    default: "1",
+    help: "serving processes sharing the port, or auto (one per CPU); Linux only above 1",
+  },
 ];
+
+/** The most serving processes `workers` accepts. */
+export const MAX_WORKERS = 256;
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i;
@@ -319,6 +332,14 @@ export function convert(kind: Kind, raw: unknown, where: string): any {
           throw new ConfigError(`${where}: ${(err as Error).message}`);
         }
       });
+    }
+    case "workers": {
+      if (text === "auto") return "auto";
+      const n = typeof text === "number" ? text : /^\d+$/.test(String(text)) ? Number(text) : NaN;
+      if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
+        fail(`must be auto or a whole number from 1 to ${MAX_WORKERS}`);
+      }
+      return n;
     }
     case "prefix": {
       if (typeof text !== "string") return fail("must be a string");

@@ -44,6 +44,8 @@ export interface Config {
   metrics: boolean;
   /** Reload the configuration when its file changes. */
   watchConfig: boolean;
+  /** Serving processes sharing the port; `auto` means one per CPU (see `lib/run/workers.ts`). */
+  workers: number | "auto";
   rules: Rule[];
 }
 

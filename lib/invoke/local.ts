@@ -9,7 +9,7 @@
 import { LrpError } from "../errors.ts";
 import { Http1Error, Http1Pool } from "./http1.ts";
 import { invokeLocalStreaming } from "./local_stream.ts";
-import { type QueueLimits, SlotQueue } from "./queue.ts";
+import { type QueueLimits, SlotQueue, type Slots, type SlotSource } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 import { concatBytes } from "../bytes.ts";
 import { RIE_INVOKE_PATH, RIE_MAX_PAYLOAD_BYTES } from "./rie.ts";
@@ -26,7 +26,7 @@ export interface LocalInvokerOptions extends QueueLimits {
    * generation) that names the same endpoint: the one-at-a-time guarantee is
    * the endpoint's, not the rule's. A private queue when absent.
    */
-  queue?: SlotQueue | undefined;
+  queue?: Slots | undefined;
 }
 
 /** The key under which rules share an endpoint's queue: the endpoint URL, normalised. */
@@ -35,7 +35,7 @@ export function endpointKey(endpoint: string): string {
 }
 
 /** One {@linkcode SlotQueue} per endpoint, created on first use and kept for the process's life. */
-export class EndpointQueues {
+export class EndpointQueues implements SlotSource {
   #queues = new Map<string, SlotQueue>();
 
   /** The queue of `endpoint`, its limits set to `limits` (the latest configuration's). */
@@ -74,7 +74,7 @@ const TIMEOUT_RE = /^Task timed out after \d+(\.\d+)? seconds$/;
  */
 export class LocalInvoker implements Invoker {
   readonly describe: string;
-  readonly queue: SlotQueue;
+  readonly queue: Slots;
   #url: string;
   #endpoint: string;
   #path: string;

@@ -30,8 +30,26 @@ export interface QueueStats {
   waiting: number;
 }
 
+/**
+ * What an invoker needs of its endpoint's queue: a slot per invocation, and
+ * the counts for metrics. A {@linkcode SlotQueue} in one process; with
+ * several workers, a proxy to the supervisor's queue (`lib/run/worker_link.ts`).
+ */
+export interface Slots {
+  /** Resolves with the slot's `release` (call it exactly once), or rejects like {@linkcode SlotQueue.acquire}. */
+  acquire(signal: AbortSignal): Promise<() => void>;
+  /** In-flight and waiting counts. */
+  readonly stats: QueueStats;
+}
+
+/** Hands out the one queue of each endpoint, with the latest limits. */
+export interface SlotSource {
+  /** The queue of `endpoint`, its limits set to `limits`. */
+  get(endpoint: string, limits: QueueLimits): Slots;
+}
+
 /** FIFO queue of invocation slots. */
-export class SlotQueue {
+export class SlotQueue implements Slots {
   #limits: QueueLimits;
   #inFlight = 0;
   #waiters: Waiter[] = [];

@@ -85,6 +85,8 @@ export interface ResilientServeOptions {
   handler: Deno.ServeHandler<Deno.NetAddr>;
   onError: (error: unknown) => Response | Promise<Response>;
   log: Logger;
+  /** Share the port with other processes (`SO_REUSEPORT`; `workers` above 1). */
+  reusePort?: boolean;
   /** Defaults to {@linkcode procDescriptors}. */
   descriptors?: Descriptors;
   /** How often to check for free descriptors after accepting failed (ms); default 100. */
@@ -131,6 +133,7 @@ export function serveResilient(options: ResilientServeOptions): ResilientServer 
     const server = Deno.serve({
       hostname: options.hostname,
       port,
+      reusePort: options.reusePort ?? false,
       onListen: () => {},
       onError: options.onError,
     }, options.handler);

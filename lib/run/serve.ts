@@ -10,6 +10,7 @@ import { type Config, ConfigError } from "../config/types.ts";
 import type { Rule } from "../route/rule.ts";
 import { AwsInvoker, LambdaClients } from "../invoke/aws.ts";
 import { EndpointQueues, LocalInvoker } from "../invoke/local.ts";
+import type { SlotSource } from "../invoke/queue.ts";
 import type { Invoker } from "../invoke/types.ts";
 import { errorResponse } from "../errors.ts";
 import { type Logger, silentLogger } from "../obs/log.ts";
@@ -68,7 +69,7 @@ function invokerKey(rule: Config["rules"][number]): string {
 export function buildInvoker(
   rule: Rule,
   clients?: LambdaClients,
-  queues?: EndpointQueues,
+  queues?: SlotSource,
   log: Logger = silentLogger,
 ): Invoker {
   if (rule.kind === "function") return new FunctionInvoker(rule, log);
@@ -122,6 +123,16 @@ export function buildRouter(config: Config): Router<Invoker> {
   return router;
 }
 
+/** How one serving process of several differs from a lone lrp (see `workers.ts`). */
+export interface StartOptions {
+  /** Share the port with sibling processes (`SO_REUSEPORT`). */
+  reusePort?: boolean;
+  /** Where local endpoints get their queues; default: this process's own. */
+  queues?: SlotSource;
+  /** Builds the metric set; default {@linkcode LrpMetrics}. */
+  createMetrics?: (version: string, queues: () => Iterable<QueueSource>) => LrpMetrics;
+}
+
 /**
  * Starts serving `config`; logs the address and the route table once
  * listening.
@@ -133,13 +144,19 @@ export function buildRouter(config: Config): Router<Invoker> {
  * invocations at once across a reload); the others are closed when the last
  * request of the old generation is done. The listen address cannot change.
  */
-export function startLrp(config: Config, log: Logger, version: string): RunningLrp {
+export function startLrp(
+  config: Config,
+  log: Logger,
+  version: string,
+  options: StartOptions = {},
+): RunningLrp {
   let current: Generation;
   let listenPort = 0;
   const retiring = new Set<Generation>();
   // Outlive every generation: an endpoint keeps one queue across rules and reloads.
-  const queues = new EndpointQueues();
-  const metrics = new LrpMetrics(version, () => queueSources(current));
+  const queues = options.queues ?? new EndpointQueues();
+  const metricSet = options.createMetrics ?? ((v, q) => new LrpMetrics(v, q));
+  const metrics = metricSet(version, () => queueSources(current));
   // One bound for the process: requests of a retiring generation still count.
   const budget = new InFlightBudget({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes });
 
@@ -196,6 +213,7 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
     hostname: config.host,
     port: config.port,
     log,
+    reusePort: options.reusePort ?? false,
     onError: (err) => {
       // The handler answers every failure itself, so reaching here is a bug; answer in the usual shape.
       const requestId = crypto.randomUUID();

@@ -15,6 +15,8 @@ Deno.test("compileArgs() builds main.ts for one target with lrp's permissions in
     "--allow-env",
     "--allow-sys",
     "--unstable-no-legacy-abort",
+    "--allow-run",
+    "--unstable-net",
     "--target",
     "aarch64-apple-darwin",
     "--output",
