@@ -20,7 +20,7 @@ import { selectFunction } from "../route/select.ts";
 import { observeStream, streamResultToResponse } from "../wire/stream.ts";
 import { traceInvocation } from "../obs/tracing.ts";
 import { type RequestMeta, requestToEvent } from "../wire/request.ts";
-import { KnownLengthResponse } from "../wire/response.ts";
+import { checkHeaderBlock, type HeaderLimits, KnownLengthResponse } from "../wire/response.ts";
 import { splitTarget } from "../wire/target.ts";
 
 /** What the handler needs. */
@@ -71,6 +71,10 @@ export function createHandler(deps: HandlerDeps): Handler {
   const healthPath = `${prefix}/healthz`;
   const metricsPath = deps.metrics ? `${prefix}/metrics` : undefined;
   const startedAt = now();
+  const headerLimits: HeaderLimits = {
+    maxCount: config.maxResultHeaders,
+    maxBytes: config.maxResultHeaderBytes,
+  };
   const trust: ForwardTrust = {
     all: config.trustForwardedHost,
     proxies: config.trustedProxies.map(parseCidr),
@@ -167,7 +171,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           upstreamMs = performance.now() - invokedAt;
         }
         if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
-        response = toResponse(result, request.method, matched.rule);
+        response = toResponse(result, request.method, matched.rule, headerLimits);
       }
     } catch (err) {
       const e = toLrpError(err);
@@ -235,17 +239,30 @@ async function invokeWithTimeout(
  * Turns an invocation result into the client's response: a function error
  * is a 502 (its error JSON only in the private detail); otherwise the bytes
  * are a result in the rule's payload format (2.0 also decodes a body framed
- * with a streaming prelude).
+ * with a streaming prelude). A header block over `limits` is a 502.
  */
-export function toResponse(result: InvokeResult, method = "GET", format: FormatOptions = {}): Response {
+export function toResponse(
+  result: InvokeResult,
+  method = "GET",
+  format: FormatOptions = {},
+  limits: HeaderLimits = { maxCount: Infinity, maxBytes: Infinity },
+): Response {
   if (result.functionError !== undefined) {
     throw new LrpError("function_error", `The function failed with ${result.functionError}`, {
       detail: parseDetail(result.body),
     });
   }
   const body = result.body;
-  if (!(body instanceof Uint8Array)) return streamResultToResponse({ ...result, body }, method);
-  return formatResultToResponse(format, body, method);
+  const response = body instanceof Uint8Array
+    ? formatResultToResponse(format, body, method)
+    : streamResultToResponse({ ...result, body }, method);
+  try {
+    checkHeaderBlock(response.headers, limits);
+  } catch (err) {
+    response.body?.cancel(err).catch(() => {});
+    throw err;
+  }
+  return response;
 }
 
 /**
