@@ -90,7 +90,7 @@ Deno.test("the header block defaults are 100 lines and 60 KiB", () => {
   assert.equal(config.maxResultHeaderBytes, 60 * 1024);
 });
 
-Deno.test("toResponse() refuses a control character in the headers of 1.0, ALB, a buffered prelude and a streamed prelude", async () => {
+Deno.test("toResponse() refuses a control character in the headers of 1.0, ALB, a buffered prelude and a streamed prelude", () => {
   const te = new TextEncoder();
   const bad = { statusCode: 200, headers: { "x-v": "a\u0007b" } };
   const prelude = (p: unknown) => te.encode(`${JSON.stringify(p)}\0\0\0\0\0\0\0\0body`);
