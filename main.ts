@@ -177,6 +177,11 @@ export async function main(args: string[], env: Record<string, string | undefine
   if (command === "check") {
     console.log(`${path}: ok, ${config.rules.length} route(s), listening on ${config.host}:${config.port}`);
     for (const line of describeRules(config)) console.log(`  ${line}`);
+    if (config.rules.length === 0) {
+      console.error(
+        `lrp: warning: ${path} has no routes: every request will get 404 (add "local:" or "aws:" rules)`,
+      );
+    }
     return 0;
   }
 

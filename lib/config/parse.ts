@@ -11,6 +11,7 @@
 import { isMap, isScalar, LineCounter, parseDocument } from "npm:yaml@2.9.1";
 import type { Node as YamlNode } from "npm:yaml@2.9.1";
 import { INVOKE_MODES, type InvokeMode } from "../invoke/types.ts";
+import { endpointKey } from "../invoke/queue.ts";
 import { compileHostPattern, isAllowGlob, isHostPattern, templateNames } from "../route/pattern.ts";
 import { type AwsRule, isFunctionName, isQualifier, type LocalRule, type Rule } from "../route/rule.ts";
 import { PAYLOAD_FORMATS, type PayloadFormat } from "../wire/formats.ts";
@@ -265,8 +266,12 @@ function endpointOf(value: unknown, path: (string | number)[], loc: Loc): string
   if (url.search || url.hash || url.username || url.password) {
     throw new ConfigError(`${loc(path)}: "${value}" must not carry a query, fragment or credentials`);
   }
-  return value.replace(/\/+$/, "");
+  // The form the AWS docs print (the RIE's full invocation URL) names the same endpoint.
+  return value.replace(/\/+$/, "").replace(INVOKE_PATH_SUFFIX, "").replace(/\/+$/, "");
 }
+
+/** The RIE invocation path, as found at the end of an endpoint written as the full invocation URL. */
+const INVOKE_PATH_SUFFIX = /\/2015-03-31\/functions\/function\/invocations$/;
 
 function formatOf(
   r: Record<string, unknown>,
@@ -419,5 +424,5 @@ function templateOf(
 }
 
 function sameEndpoint(a: string, b: string): boolean {
-  return new URL(a).href.replace(/\/+$/, "") === new URL(b).href.replace(/\/+$/, "");
+  return endpointKey(a) === endpointKey(b);
 }

@@ -20,7 +20,12 @@ import { selectFunction } from "../route/select.ts";
 import { observeStream, streamResultToResponse } from "../wire/stream.ts";
 import { traceInvocation } from "../obs/tracing.ts";
 import { type RequestMeta, requestToEvent } from "../wire/request.ts";
-import { checkHeaderBlock, type HeaderLimits, KnownLengthResponse } from "../wire/response.ts";
+import {
+  checkHeaderBlock,
+  type HeaderLimits,
+  KnownLengthResponse,
+  ResultResponse,
+} from "../wire/response.ts";
 import { splitTarget } from "../wire/target.ts";
 
 /** What the handler needs. */
@@ -257,7 +262,7 @@ export function toResponse(
     ? formatResultToResponse(format, body, method)
     : streamResultToResponse({ ...result, body }, method);
   try {
-    checkHeaderBlock(response.headers, limits);
+    if (response instanceof ResultResponse) checkHeaderBlock(response.resultHeaders, limits);
   } catch (err) {
     response.body?.cancel(err).catch(() => {});
     throw err;

@@ -209,6 +209,17 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
       return false;
     }
     const old = current;
+    if (next.rules.length === 0 && old.config.rules.length > 0 && !next.allowEmptyReload) {
+      // An empty or half-written file (an editor's save, a failed deploy) would otherwise
+      // turn every request into a 404.
+      metrics.reloads.inc({ result: "error" });
+      log.error("reload rejected: the new configuration has no routes; still serving the previous one", {
+        config: next.source,
+        routes: old.config.rules.length,
+        hint: "set allow_empty_reload (--allow-empty-reload, LRP_ALLOW_EMPTY_RELOAD) to accept it",
+      });
+      return false;
+    }
     if (next.host !== old.config.host || next.port !== old.config.port) {
       log.warn("reload cannot change the listen address; restart lrp to move it", {
         listening: `${old.config.host}:${old.config.port}`,

@@ -184,7 +184,23 @@ export function makeResponse(
   if (body instanceof Uint8Array) {
     return new KnownLengthResponse(body as BodyInit, { status, headers }, body.byteLength);
   }
-  return new Response(body, { status, headers });
+  return new ResultResponse(body, { status, headers });
+}
+
+/**
+ * A response lrp built from a function's result, keeping the `Headers` it
+ * was built from, so the header block can be checked without reading
+ * `Response.headers` (reading it makes Deno's server send some buffered
+ * bodies chunked instead of with a `Content-Length`).
+ */
+export class ResultResponse extends Response {
+  /** The headers lrp built from the result (the response holds a copy). */
+  readonly resultHeaders: Headers;
+  /** Creates the response. */
+  constructor(body: BodyInit | null, init: { status: number; headers: Headers }) {
+    super(body, init);
+    this.resultHeaders = init.headers;
+  }
 }
 
 /**
@@ -192,9 +208,13 @@ export function makeResponse(
  * length, so metrics can count bytes out without wrapping the body in a
  * stream (which would turn a `Content-Length` response into a chunked one).
  */
-export class KnownLengthResponse extends Response {
+export class KnownLengthResponse extends ResultResponse {
   /** Creates the response; `bodyLength` is what the client will receive (0 for `HEAD`). */
-  constructor(body: BodyInit | null, init: ResponseInit, readonly bodyLength: number) {
+  constructor(
+    body: BodyInit | null,
+    init: { status: number; headers: Headers },
+    readonly bodyLength: number,
+  ) {
     super(body, init);
   }
 }
