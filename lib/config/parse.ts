@@ -149,7 +149,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
     // Rules naming one endpoint share its queue, so they must agree on its limits.
     const rule = rules[rules.length - 1] as LocalRule;
     const twin = rules.find((o): o is LocalRule =>
-      o !== rule && o.kind === "local" && sameEndpoint(o.endpoint, rule.endpoint)
+      o !== rule && o.kind === "local" && endpointKey(o.endpoint) === endpointKey(rule.endpoint)
     );
     if (
       twin &&
@@ -421,8 +421,4 @@ function templateOf(
     throw new ConfigError(`${loc(path)}: ${JSON.stringify(value)} is not ${what}`);
   }
   return text;
-}
-
-function sameEndpoint(a: string, b: string): boolean {
-  return endpointKey(a) === endpointKey(b);
 }

@@ -12,6 +12,7 @@ import { concatBytes } from "../bytes.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
 import { encodeEvent, type FormatOptions, formatResultToResponse } from "../wire/formats.ts";
 import { type ForwardTrust, isTrustedPeer, parseCidr, routingHost } from "../route/forwarded.ts";
+import { internalAccess } from "../route/internal.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "../invoke/types.ts";
 import type { Logger } from "../obs/log.ts";
 import type { LrpMetrics } from "../obs/metrics.ts";
@@ -26,7 +27,7 @@ import {
   KnownLengthResponse,
   ResultResponse,
 } from "../wire/response.ts";
-import { splitTarget } from "../wire/target.ts";
+import { normalizeHost, splitTarget } from "../wire/target.ts";
 
 /** What the handler needs. */
 export interface HandlerDeps {
@@ -85,8 +86,11 @@ export function createHandler(deps: HandlerDeps): Handler {
     proxies: config.trustedProxies.map(parseCidr),
   };
 
-  const internal = (path: string, method: string): Response | undefined => {
+  const mayReachInternal = internalAccess(config.internalHosts);
+  const internal = (path: string, method: string, host: string, peer: string): Response | undefined => {
     if (path !== pingPath && path !== healthPath && path !== metricsPath) return undefined;
+    // Anyone else is routed as usual: the function behind the Host, or 404.
+    if (!mayReachInternal(host, peer)) return undefined;
     if (method !== "GET" && method !== "HEAD") {
       throw new LrpError(
         "method_not_allowed",
@@ -120,7 +124,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     let bytesIn = 0;
     let upstreamMs: number | undefined;
     try {
-      const own = internal(path, request.method);
+      const own = internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
       if (own) {
         entry.target = route = "internal";
         response = own;

@@ -126,7 +126,9 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
   const retiring = new Set<Generation>();
   // Outlive every generation: an endpoint keeps one queue across rules and reloads.
   const queues = new EndpointQueues();
-  const metrics = new LrpMetrics(version, () => queueSources(current));
+  const metrics = new LrpMetrics(version, () => queueSources(current), {
+    endpointLabels: config.metricsEndpointLabels,
+  });
 
   const generation = (cfg: Config, previous?: Generation): Generation => {
     const pool = new Map<string, Invoker[]>();
