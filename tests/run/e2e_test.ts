@@ -112,7 +112,7 @@ Deno.test("lrp --help, --version and a bad flag", async () => {
   assert.match(version.stdout, /^lrp \d+\.\d+\.\d+$/);
   const bad = await run(["--nope"]);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /Unknown option '--nope'/);
+  assert.match(bad.stderr, /^lrp: unknown option --nope/);
 });
 
 Deno.test("lrp flags and LRP_* variables override the file", async () => {
