@@ -189,6 +189,19 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
   const addr = server.addr as Deno.NetAddr;
   listenPort = addr.port;
   current = generation(config);
+  // Said once, at start-up, without holding it up: otherwise the first sign is a 502 per request.
+  if (current.clients) {
+    void credentialsProblem(current.clients).then((problem) => {
+      if (problem === undefined) log.debug("AWS credentials found", {});
+      else {
+        log.warn("no AWS credentials: aws rules will answer 502 until some can be found", {
+          error: problem,
+          hint:
+            "set AWS_PROFILE or aws_profile, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role",
+        });
+      }
+    });
+  }
   log.info("lrp listening", {
     address: `http://${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`,
     config: config.source,
@@ -267,6 +280,22 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
       retiring.clear();
     },
   };
+}
+
+/**
+ * Why no credentials can be had from the SDK's chain for the default
+ * region, or `undefined` when they resolve. Contacts no AWS API: the chain
+ * reads the environment, profile files and (on AWS) the instance or
+ * container metadata endpoint.
+ */
+export async function credentialsProblem(clients: LambdaClients): Promise<string | undefined> {
+  try {
+    const client = await clients.client(clients.options.region);
+    await (client.config as unknown as { credentials: () => Promise<unknown> }).credentials();
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 /** The local endpoints of a generation, for the queue gauges. */

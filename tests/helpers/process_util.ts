@@ -53,11 +53,19 @@ export interface LrpChild {
  */
 export async function startLrpChild(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string; entry?: string; denoArgs?: string[] } = {},
+  options: {
+    env?: Record<string, string>;
+    /** Start from an empty environment: only `env` (and `NO_COLOR`). */
+    clearEnv?: boolean;
+    cwd?: string;
+    entry?: string;
+    denoArgs?: string[];
+  } = {},
 ): Promise<LrpChild> {
   const process = new Deno.Command(DENO, {
     args: ["run", "-A", ...(options.denoArgs ?? []), options.entry ?? MAIN, ...args],
     env: { NO_COLOR: "1", ...options.env },
+    clearEnv: options.clearEnv ?? false,
     cwd: options.cwd ?? ROOT,
     stdin: "null",
     stdout: "piped",
