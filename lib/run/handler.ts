@@ -55,7 +55,8 @@ export type Handler = (request: Request, info: ConnInfo) => Promise<Response>;
 
 /**
  * Creates the handler. Steps, in order:
- * 1. internal routes (`{prefix}/ping`, `{prefix}/healthz`) answer for any Host;
+ * 1. internal routes (`{prefix}/ping`, `/healthz`, `/metrics`) answer for any Host, or only
+ *    those `internal_hosts` allows (anyone else is routed as usual);
  * 2. the method and Host are admitted ({@linkcode admitRequest}: 501, 400),
  *    then the Host (or, from a trusted proxy, the forwarded host) picks a
  *    route, or 404 naming the host; an aws rule then picks the function (host
