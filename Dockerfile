@@ -9,7 +9,7 @@ ARG DENO_VERSION=2.9.6
 
 FROM denoland/deno:debian-${DENO_VERSION} AS build
 WORKDIR /src
-COPY deno.json deno.lock ./
+COPY deno.json main.lock ./
 COPY main.ts ./
 COPY lib/ lib/
 RUN deno install --frozen --entrypoint main.ts

@@ -49,7 +49,7 @@ payload format 2.0 events.
 Usage:
   lrp [options] [CONFIG]        serve; CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml
   lrp check [options] [CONFIG]  validate CONFIG and print the route table
-  lrp healthcheck [URL]         exit 0 if lrp answers "pong" (default: the
+  lrp healthcheck [URL]         exit 0 if lrp answers "pong" or /healthz "ok" (default: the
                                 /ping of CONFIG's port and prefix on 127.0.0.1)
   lrp lambda [options] [CONFIG] run as a Lambda function behind a Function URL
                                 (custom runtime; the default when
@@ -87,7 +87,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
-    console.error(`lrp: ${err instanceof Error ? err.message : String(err)}\nRun "lrp --help" for usage.`);
+    console.error(`lrp: ${argsProblem(err, Object.keys(options))}; run "lrp --help" for usage`);
     return 2;
   }
   const { values, positionals } = parsed;
@@ -108,7 +108,12 @@ export async function main(args: string[], env: Record<string, string | undefine
   // A worker binds the port its supervisor found (port 0 picks it once, for all).
   if (env.LRP_WORKER_ID && env.LRP_WORKER_PORT) flags.port = env.LRP_WORKER_PORT;
   const [first, ...rest] = positionals;
-  const named = ["check", "demo", "healthcheck", "lambda", "extension"].find((c) => c === first);
+  const named = COMMANDS.find((c) => c === first);
+  const meant = first !== undefined && !named && !/[./]/.test(first) ? closest(first, COMMANDS) : undefined;
+  if (meant && !exists(first!)) {
+    console.error(`lrp: unknown command "${first}" (did you mean "${meant}"?); run "lrp --help" for usage`);
+    return 2;
+  }
   const command = named ?? (env.AWS_LAMBDA_RUNTIME_API ? "lambda" : "serve");
   const operands = named ? rest : positionals;
   if (operands.length > 1) {
@@ -186,6 +191,11 @@ export async function main(args: string[], env: Record<string, string | undefine
   if (command === "check") {
     console.log(`${path}: ok, ${config.rules.length} route(s), listening on ${config.host}:${config.port}`);
     for (const line of describeRules(config)) console.log(`  ${line}`);
+    if (config.rules.length === 0) {
+      console.error(
+        `lrp: warning: ${path} has no routes: every request will get 404 (add "local:" or "aws:" rules)`,
+      );
+    }
     return 0;
   }
 
@@ -214,9 +224,12 @@ export async function main(args: string[], env: Record<string, string | undefine
       link && { reusePort: true, queues: link.queues, createMetrics: link.createMetrics },
     );
   } catch (err) {
-    console.error(
-      `lrp: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : err}`,
-    );
+    const why = err instanceof Deno.errors.AddrInUse
+      ? "the port is in use; pick another with --port (or LRP_PORT, or port: in the file)"
+      : err instanceof Error
+      ? err.message
+      : err;
+    console.error(`lrp: cannot listen on ${config.host}:${config.port}: ${why}`);
     return 1;
   }
   const reload = () => running.reload(() => loadConfig(path, { env, flags }));
@@ -360,6 +373,61 @@ async function supervise(config: Config, workers: number): Promise<number> {
   await supervisor.finished;
   for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   return code;
+}
+
+/** The subcommands. */
+const COMMANDS = ["check", "demo", "healthcheck", "lambda", "extension"];
+
+/**
+ * One line for a command-line mistake `parseArgs` reported, in lrp's words
+ * and with the closest known option for an unknown one.
+ */
+function argsProblem(err: unknown, known: string[]): string {
+  const code = (err as { code?: string }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  const option = /'(-{1,2}[^' ]+)/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option) {
+    const meant = closest(option.replace(/^-+/, ""), known);
+    return `unknown option ${option}${meant ? ` (did you mean "--${meant}"?)` : ""}`;
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option) return `option ${option} needs a value`;
+  return message;
+}
+
+/**
+ * The candidate closest to `word` by edit distance (Levenshtein), if it is
+ * within 2 edits and closer than the word is long — a likely typo, not a
+ * different word.
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.min(3, word.length);
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Resolves with the name of the first SIGINT/SIGTERM, or `undefined` if `finished` settles first. */

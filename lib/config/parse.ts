@@ -11,6 +11,7 @@
 import { isMap, isScalar, LineCounter, parseDocument } from "npm:yaml@2.9.1";
 import type { Node as YamlNode } from "npm:yaml@2.9.1";
 import { INVOKE_MODES, type InvokeMode } from "../invoke/types.ts";
+import { endpointKey } from "../invoke/queue.ts";
 import { compileHostPattern, isAllowGlob, isHostPattern, templateNames } from "../route/pattern.ts";
 import { type AwsRule, isFunctionName, isQualifier, type LocalRule, type Rule } from "../route/rule.ts";
 import { PAYLOAD_FORMATS, type PayloadFormat } from "../wire/formats.ts";
@@ -149,7 +150,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
     // Rules naming one endpoint share its queue, so they must agree on its limits.
     const rule = rules[rules.length - 1] as LocalRule;
     const twin = rules.find((o): o is LocalRule =>
-      o !== rule && o.kind === "local" && sameEndpoint(o.endpoint, rule.endpoint)
+      o !== rule && o.kind === "local" && endpointKey(o.endpoint) === endpointKey(rule.endpoint)
     );
     if (
       twin &&
@@ -284,8 +285,12 @@ function endpointOf(value: unknown, path: (string | number)[], loc: Loc): string
   if (url.search || url.hash || url.username || url.password) {
     throw new ConfigError(`${loc(path)}: "${value}" must not carry a query, fragment or credentials`);
   }
-  return value.replace(/\/+$/, "");
+  // The form the AWS docs print (the RIE's full invocation URL) names the same endpoint.
+  return value.replace(/\/+$/, "").replace(INVOKE_PATH_SUFFIX, "").replace(/\/+$/, "");
 }
+
+/** The RIE invocation path, as found at the end of an endpoint written as the full invocation URL. */
+const INVOKE_PATH_SUFFIX = /\/2015-03-31\/functions\/function\/invocations$/;
 
 function formatOf(
   r: Record<string, unknown>,
@@ -435,8 +440,4 @@ function templateOf(
     throw new ConfigError(`${loc(path)}: ${JSON.stringify(value)} is not ${what}`);
   }
   return text;
-}
-
-function sameEndpoint(a: string, b: string): boolean {
-  return new URL(a).href.replace(/\/+$/, "") === new URL(b).href.replace(/\/+$/, "");
 }

@@ -8,7 +8,7 @@
  */
 
 import { LOG_LEVELS, type LogLevel } from "../obs/log.ts";
-import { parseCidr } from "../route/forwarded.ts";
+import { parseCidr, parseIp } from "../route/forwarded.ts";
 import { type Config, ConfigError } from "./types.ts";
 
 /** The type of a setting's value. */
@@ -23,7 +23,8 @@ export type Kind =
   | "count"
   | "url"
   | "cidrs"
-  | "workers";
+  | "workers"
+  | "hosts";
 
 /** One top-level setting, declared once for file, flag, environment and help. */
 export interface Setting {
@@ -241,6 +242,53 @@ export const SETTINGS: readonly Setting[] = [
     default: "1",
     help: "serving processes sharing the port, or auto (one per CPU); Linux only above 1",
   },
+  {
+    key: "max_result_headers",
+    field: "maxResultHeaders",
+    flag: "max-result-headers",
+    env: "LRP_MAX_RESULT_HEADERS",
+    kind: "count",
+    default: "100",
+    help: "most header lines (cookies included) a function result may set (then 502)",
+  },
+  {
+    key: "max_result_header_bytes",
+    field: "maxResultHeaderBytes",
+    flag: "max-result-header-bytes",
+    env: "LRP_MAX_RESULT_HEADER_BYTES",
+    kind: "size",
+    default: "60KiB",
+    help: "largest header block a function result may set (then 502)",
+  },
+  {
+    key: "allow_empty_reload",
+    field: "allowEmptyReload",
+    flag: "allow-empty-reload",
+    env: "LRP_ALLOW_EMPTY_RELOAD",
+    kind: "boolean",
+    default: "false",
+    help: "accept a reloaded configuration with no routes (else it is refused and the old one kept)",
+    switch: true,
+  },
+  {
+    key: "internal_hosts",
+    field: "internalHosts",
+    flag: "internal-hosts",
+    env: "LRP_INTERNAL_HOSTS",
+    kind: "hosts",
+    default: "",
+    help: "Host names and peer CIDRs that may reach /ping, /healthz, /metrics (comma-separated; empty: all)",
+  },
+  {
+    key: "metrics_endpoint_labels",
+    field: "metricsEndpointLabels",
+    flag: "metrics-endpoint-labels",
+    env: "LRP_METRICS_ENDPOINT_LABELS",
+    kind: "boolean",
+    default: "false",
+    help: "label /metrics series with endpoint URLs and function names",
+    switch: true,
+  },
 ];
 
 /** The most serving processes `workers` accepts. */
@@ -340,6 +388,31 @@ export function convert(kind: Kind, raw: unknown, where: string): any {
         fail(`must be auto or a whole number from 1 to ${MAX_WORKERS}`);
       }
       return n;
+    }
+    case "hosts": {
+      const items = Array.isArray(raw)
+        ? raw
+        : typeof text === "string"
+        ? text.split(",").map((x) => x.trim()).filter((x) => x !== "")
+        : fail("must be a list of host names or CIDRs such as lrp.internal, 10.0.0.0/8");
+      return items.map((item: unknown) => {
+        if (typeof item !== "string" || item.trim() === "") {
+          throw new ConfigError(`${where}: ${JSON.stringify(item)} is not a host name or CIDR`);
+        }
+        const entry = item.trim().toLowerCase();
+        if (parseIp(entry.split("/")[0]!) !== undefined) {
+          try {
+            parseCidr(entry);
+          } catch (err) {
+            throw new ConfigError(`${where}: ${(err as Error).message}`);
+          }
+          return entry;
+        }
+        if (!/^[a-z0-9.-]+$/.test(entry)) {
+          throw new ConfigError(`${where}: ${JSON.stringify(item)} is not a host name or CIDR`);
+        }
+        return entry;
+      });
     }
     case "prefix": {
       if (typeof text !== "string") return fail("must be a string");

@@ -46,6 +46,19 @@ export interface Config {
   watchConfig: boolean;
   /** Serving processes sharing the port; `auto` means one per CPU (see `lib/run/workers.ts`). */
   workers: number | "auto";
+  /** Most header lines a function result may carry (then 502). */
+  maxResultHeaders: number;
+  /** Largest header block of a function result, bytes as on the wire (then 502). */
+  maxResultHeaderBytes: number;
+  /** Accept a reload that leaves no routes (otherwise it is refused and the old routes kept). */
+  allowEmptyReload: boolean;
+  /**
+   * Hosts (lower-case, no port) and peer CIDRs that may reach the internal
+   * routes; empty means everyone.
+   */
+  internalHosts: string[];
+  /** Label `/metrics` series with endpoint URLs (`target`). */
+  metricsEndpointLabels: boolean;
   rules: Rule[];
 }
 

@@ -9,7 +9,7 @@
 import { LrpError } from "../errors.ts";
 import { Http1Error, Http1Pool } from "./http1.ts";
 import { invokeLocalStreaming } from "./local_stream.ts";
-import { type QueueLimits, SlotQueue, type Slots, type SlotSource } from "./queue.ts";
+import { endpointKey, type QueueLimits, SlotQueue, type Slots, type SlotSource } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 import { concatBytes } from "../bytes.ts";
 import { RIE_INVOKE_PATH, RIE_MAX_PAYLOAD_BYTES } from "./rie.ts";
@@ -29,10 +29,7 @@ export interface LocalInvokerOptions extends QueueLimits {
   queue?: Slots | undefined;
 }
 
-/** The key under which rules share an endpoint's queue: the endpoint URL, normalised. */
-export function endpointKey(endpoint: string): string {
-  return new URL(endpoint).href.replace(/\/+$/, "");
-}
+export { endpointKey };
 
 /** One {@linkcode SlotQueue} per endpoint, created on first use and kept for the process's life. */
 export class EndpointQueues implements SlotSource {
@@ -43,7 +40,7 @@ export class EndpointQueues implements SlotSource {
     const key = endpointKey(endpoint);
     let queue = this.#queues.get(key);
     if (queue) queue.setLimits(limits);
-    else this.#queues.set(key, queue = new SlotQueue(key, limits));
+    else this.#queues.set(key, queue = new SlotQueue(endpoint.replace(/\/+$/, ""), limits));
     return queue;
   }
 }

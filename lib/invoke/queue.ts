@@ -8,6 +8,23 @@
 
 import { LrpError } from "../errors.ts";
 
+/** Names that all reach this machine's loopback interface. */
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "0.0.0.0", "[::]"]);
+
+/**
+ * The key under which rules share an endpoint's queue: scheme, host and
+ * port as `URL` normalises them (case, default port, trailing slashes), with
+ * every loopback name (`localhost`, `127.0.0.1`, `[::1]`) counted as one
+ * host — `localhost` may reach either address, and sharing a queue can only
+ * make invocations wait, never let an RIE see two at once.
+ */
+export function endpointKey(endpoint: string): string {
+  const url = new URL(endpoint);
+  const host = LOOPBACK.has(url.hostname) ? "localhost" : url.hostname;
+  const path = url.pathname.replace(/\/+$/, "");
+  return `${url.protocol}//${host}${url.port ? `:${url.port}` : ""}${path}`;
+}
+
 /** Limits of a {@linkcode SlotQueue}. */
 export interface QueueLimits {
   /** Invocations allowed in flight at once. */

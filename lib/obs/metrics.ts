@@ -16,23 +16,9 @@ export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 /** Label names to values. */
 export type Labels = Record<string, string>;
 
+const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 /** Latency buckets in seconds, from 1 ms to 60 s. */
-export const LATENCY_BUCKETS: readonly number[] = [
-  0.001,
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-  30,
-  60,
-];
+export const LATENCY_BUCKETS: readonly number[] = SECONDS;
 
 /**
  * Escapes a label value: backslash, double quote and line feed, the three
@@ -47,11 +33,17 @@ export function escapeHelp(text: string): string {
   return text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 }
 
-/** Formats a sample value: `+Inf`, `-Inf`, `NaN` as the format spells them. */
+/**
+ * Formats a sample value: `+Inf`, `-Inf`, `NaN` as the format spells them,
+ * fractions to 15 significant digits.
+ */
 export function formatValue(n: number): string {
   if (n === Infinity) return "+Inf";
   if (n === -Infinity) return "-Inf";
   if (Number.isNaN(n)) return "NaN";
+  // Sums of fractional seconds pick up binary noise (0.1 + 0.2 = 0.30000000000000004);
+  // 15 significant digits drop it and keep far more precision than any latency has.
+  if (!Number.isInteger(n)) return String(Number(n.toPrecision(15)));
   return String(n);
 }
 
@@ -287,6 +279,12 @@ export interface RequestDone {
   bytesOut?: number | undefined;
 }
 
+/** Options of {@linkcode LrpMetrics}. */
+export interface MetricsOptions {
+  /** Label the queue series with endpoint URLs (`metrics_endpoint_labels`). */
+  endpointLabels?: boolean;
+}
+
 /** A local endpoint's queue, as metrics see it (a `SlotQueue`'s stats). */
 export interface QueueSource {
   route: string;
@@ -311,8 +309,11 @@ export class LrpMetrics {
   readonly bytesOut: Counter;
   readonly reloads: Counter;
 
-  /** Creates the metric set; `queues` lists the current local endpoints at scrape time. */
-  constructor(version: string, queues: () => Iterable<QueueSource>) {
+  /**
+   * Creates the metric set; `queues` lists the current local endpoints at scrape time. Queue gauges
+   * carry endpoint URLs (internal hosts and ports) only with `endpointLabels`.
+   */
+  constructor(version: string, queues: () => Iterable<QueueSource>, opts: MetricsOptions = {}) {
     const r = this.registry;
     r.gauge("lrp_build_info", "lrp's version; always 1", ["version"]).set({ version }, 1);
     this.requests = r.counter(
@@ -337,20 +338,23 @@ export class LrpMetrics {
     );
     this.errors = r.counter(
       "lrp_invocation_errors_total",
-      "Failed requests by route and cause (lrp's error code)",
+      "Failed invocations by route and cause (lrp's error code); requests that never invoked are not counted",
       ["route", "cause"],
     );
     this.inFlight = r.gauge("lrp_in_flight_requests", "Requests being handled now");
     this.inFlight.set({}, 0);
-    r.gauge("lrp_queue_depth", "Requests waiting for a local endpoint slot", ["route", "endpoint"], (g) => {
-      for (const q of queues()) g.set({ route: q.route, endpoint: q.endpoint }, q.stats.waiting);
+    const queueLabels = opts.endpointLabels ? ["route", "endpoint"] : ["route"];
+    const labelsOf = (q: QueueSource): Labels =>
+      opts.endpointLabels ? { route: q.route, endpoint: q.endpoint } : { route: q.route };
+    r.gauge("lrp_queue_depth", "Requests waiting for a local endpoint slot", queueLabels, (g) => {
+      for (const q of queues()) g.set(labelsOf(q), q.stats.waiting);
     });
     r.gauge(
       "lrp_queue_in_flight",
       "Invocations running on a local endpoint (slots taken)",
-      ["route", "endpoint"],
+      queueLabels,
       (g) => {
-        for (const q of queues()) g.set({ route: q.route, endpoint: q.endpoint }, q.stats.inFlight);
+        for (const q of queues()) g.set(labelsOf(q), q.stats.inFlight);
       },
     );
     this.bytesIn = r.counter("lrp_request_bytes_total", "Request body bytes received, by route", ["route"]);
@@ -369,7 +373,10 @@ export class LrpMetrics {
     this.duration.observe({ route }, done.durationMs / 1000);
     if (done.upstreamMs !== undefined) this.upstream.observe({ route }, done.upstreamMs / 1000);
     if (done.queueWaitMs !== undefined) this.queueWait.observe({ route }, done.queueWaitMs / 1000);
-    if (done.error !== undefined) this.errors.inc({ route, cause: done.error });
+    // Only failures of an invocation: a 404, 400 or 413 never reached a function.
+    if (done.error !== undefined && done.upstreamMs !== undefined) {
+      this.errors.inc({ route, cause: done.error });
+    }
     if (done.bytesIn > 0) this.bytesIn.inc({ route }, done.bytesIn);
     if (!response.body) return response;
     const known = done.bytesOut;

@@ -119,35 +119,158 @@ export function isTrustedPeer(peerIp: string, trust: ForwardTrust): boolean {
   return ip !== undefined && trust.proxies.some((c) => cidrContains(c, ip));
 }
 
+/** One element of a `Forwarded` header: its parameters, names lower-cased, values unquoted. */
+export type ForwardedElement = Record<string, string>;
+
+const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+
 /**
- * The host of the first `Forwarded` element that names one (`host=a.example`
- * or `host="a.example:8080"`), i.e. the one the outermost proxy recorded.
+ * Parses an RFC 7239 `Forwarded` value (repeated header lines arrive joined
+ * with `, `) into its elements, in order: `element *( "," element )`, each
+ * `pair *( ";" pair )`, each `token "=" ( token / quoted-string )`. A
+ * quoted string may hold `,`, `;`, `=` and `\`-escaped characters; they
+ * never split it. Returns `undefined` for a value that does not follow the
+ * grammar, so that nothing is read from a header whose boundaries are in
+ * doubt.
  */
-export function forwardedHeaderHost(value: string | null): string | undefined {
-  if (!value) return undefined;
-  for (const element of value.split(",")) {
-    for (const pair of element.split(";")) {
-      const eq = pair.indexOf("=");
-      if (eq === -1 || pair.slice(0, eq).trim().toLowerCase() !== "host") continue;
-      let v = pair.slice(eq + 1).trim();
-      if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1).replace(/\\(.)/g, "$1");
-      if (v !== "") return v;
+export function parseForwarded(value: string): ForwardedElement[] | undefined {
+  const elements: ForwardedElement[] = [];
+  let element: ForwardedElement = {};
+  let i = 0;
+  const skipSpace = () => {
+    while (value[i] === " " || value[i] === "\t") i++;
+  };
+  for (;;) {
+    skipSpace();
+    if (value[i] === "," || value[i] === ";" || i >= value.length) {
+      // An empty pair or element is tolerated, as RFC 7230 list syntax allows.
+    } else {
+      const nameStart = i;
+      while (i < value.length && TOKEN_CHAR.test(value[i]!)) i++;
+      const name = value.slice(nameStart, i).toLowerCase();
+      if (name === "" || value[i] !== "=") return undefined;
+      i++;
+      let v = "";
+      if (value[i] === '"') {
+        i++;
+        for (;;) {
+          const c = value[i];
+          if (c === undefined) return undefined;
+          i++;
+          if (c === '"') break;
+          if (c === "\\") {
+            if (i >= value.length) return undefined;
+            v += value[i++];
+          } else v += c;
+        }
+      } else {
+        const start = i;
+        while (i < value.length && TOKEN_CHAR.test(value[i]!)) i++;
+        v = value.slice(start, i);
+      }
+      element[name] = v;
+      skipSpace();
     }
+    if (i >= value.length) break;
+    const sep = value[i++];
+    if (sep === ",") {
+      if (Object.keys(element).length > 0) elements.push(element);
+      element = {};
+    } else if (sep !== ";") return undefined;
+  }
+  if (Object.keys(element).length > 0) elements.push(element);
+  return elements;
+}
+
+/**
+ * The IP address of a node as `Forwarded: for=` or `X-Forwarded-For` writes
+ * it: `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]:4711`, `2001:db8::1`.
+ * `undefined` for `unknown`, obfuscated names (`_hidden`) and anything else.
+ */
+export function nodeIp(node: string | undefined): Uint8Array | undefined {
+  if (node === undefined) return undefined;
+  let text = node.trim();
+  if (text.startsWith("[")) {
+    const end = text.indexOf("]");
+    if (end === -1) return undefined;
+    text = text.slice(1, end);
+  } else if (/^[\d.]+:\d+$/.test(text)) text = text.slice(0, text.indexOf(":"));
+  return parseIp(text);
+}
+
+/**
+ * Whether the hop that wrote `node` (a `for=` or `X-Forwarded-For` entry) is
+ * a trusted proxy. A node lrp cannot place is trusted only under
+ * `trust_forwarded_host` (every hop trusted).
+ */
+function trustedNode(node: string | undefined, trust: ForwardTrust): boolean {
+  if (trust.all) return true;
+  const ip = nodeIp(node);
+  return ip !== undefined && trust.proxies.some((c) => cidrContains(c, ip));
+}
+
+/**
+ * The host forwarded by the outermost trusted proxy in an RFC 7239
+ * `Forwarded` value, the peer being trusted. The rightmost element was
+ * appended by the peer; its `for=` names the peer's own client: when that
+ * client is a trusted proxy too, the element to its left is that proxy's,
+ * and so on. The walk stops at the first element whose `for=` is not a
+ * trusted proxy — everything further left was written by the client or an
+ * untrusted hop and is never read. The host is the leftmost `host=` among
+ * the elements walked over (the one closest to what the client asked for).
+ * `undefined` when no walked element names a host or the value is malformed.
+ */
+export function forwardedHeaderHost(value: string | null, trust: ForwardTrust): string | undefined {
+  if (!value) return undefined;
+  const elements = parseForwarded(value);
+  if (!elements || elements.length === 0) return undefined;
+  let first = elements.length - 1;
+  while (first > 0 && trustedNode(elements[first]!.for, trust)) first--;
+  for (let i = first; i < elements.length; i++) {
+    const host = elements[i]!.host;
+    if (host) return host;
   }
   return undefined;
 }
 
 /**
- * The normalised host to route by: with a trusted peer, `Forwarded: host=`
- * first, then the first `X-Forwarded-Host` value, then `Host`; otherwise
- * always `Host`.
+ * The host forwarded by the outermost trusted proxy in `X-Forwarded-Host`,
+ * the peer being trusted: its rightmost value is the peer's; each
+ * `X-Forwarded-For` entry, from the right, names the client of one hop, and
+ * while that client is a trusted proxy the walk moves one `X-Forwarded-Host`
+ * value to the left. Without `X-Forwarded-For`, only the rightmost value is
+ * believed (unless every hop is trusted).
+ */
+export function xForwardedHost(
+  hostValue: string | null,
+  forValue: string | null,
+  trust: ForwardTrust,
+): string | undefined {
+  const hosts = (hostValue ?? "").split(",").map((h) => h.trim()).filter((h) => h !== "");
+  if (hosts.length === 0) return undefined;
+  const fors = (forValue ?? "").split(",").map((f) => f.trim()).filter((f) => f !== "");
+  let index = hosts.length - 1;
+  for (let hop = fors.length - 1; index > 0; hop--) {
+    if (!trustedNode(hop >= 0 ? fors[hop] : undefined, trust)) break;
+    index--;
+  }
+  return hosts[index];
+}
+
+/**
+ * The normalised host to route by. With a trusted peer, the host its proxy
+ * chain forwarded, read from the right ({@linkcode xForwardedHost}, then
+ * {@linkcode forwardedHeaderHost}): `X-Forwarded-Host` wins when both are
+ * present, because it is the header common proxies (nginx setups, Traefik,
+ * Caddy, Envoy) set or overwrite, while most pass a client's `Forwarded`
+ * through untouched. Otherwise — and when neither names a host — `Host`.
  */
 export function routingHost(headers: Headers, peerIp: string, trust: ForwardTrust): string {
   if (isTrustedPeer(peerIp, trust)) {
-    const forwarded = forwardedHeaderHost(headers.get("forwarded"));
-    if (forwarded) return normalizeHost(forwarded);
-    const xfh = headers.get("x-forwarded-host")?.split(",")[0]?.trim();
+    const xfh = xForwardedHost(headers.get("x-forwarded-host"), headers.get("x-forwarded-for"), trust);
     if (xfh) return normalizeHost(xfh);
+    const forwarded = forwardedHeaderHost(headers.get("forwarded"), trust);
+    if (forwarded) return normalizeHost(forwarded);
   }
   return normalizeHost(headers.get("host"));
 }

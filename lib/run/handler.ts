@@ -13,6 +13,7 @@ import { concatBytes } from "../bytes.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
 import { encodeEvent, type FormatOptions, formatResultToResponse } from "../wire/formats.ts";
 import { type ForwardTrust, isTrustedPeer, parseCidr, routingHost } from "../route/forwarded.ts";
+import { internalAccess } from "../route/internal.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "../invoke/types.ts";
 import type { Logger } from "../obs/log.ts";
 import type { LrpMetrics } from "../obs/metrics.ts";
@@ -21,8 +22,13 @@ import { selectFunction } from "../route/select.ts";
 import { observeStream, streamResultToResponse } from "../wire/stream.ts";
 import { traceInvocation } from "../obs/tracing.ts";
 import { type RequestMeta, requestToEvent } from "../wire/request.ts";
-import { KnownLengthResponse } from "../wire/response.ts";
-import { splitTarget } from "../wire/target.ts";
+import {
+  checkHeaderBlock,
+  type HeaderLimits,
+  KnownLengthResponse,
+  ResultResponse,
+} from "../wire/response.ts";
+import { normalizeHost, splitTarget } from "../wire/target.ts";
 import { Deadlines } from "../invoke/deadline.ts";
 
 /** What the handler needs. */
@@ -53,7 +59,8 @@ export type Handler = (request: Request, info: ConnInfo) => Promise<Response>;
 
 /**
  * Creates the handler. Steps, in order:
- * 1. internal routes (`{prefix}/ping`, `{prefix}/healthz`) answer for any Host;
+ * 1. internal routes (`{prefix}/ping`, `/healthz`, `/metrics`) answer for any Host, or only
+ *    those `internal_hosts` allows (anyone else is routed as usual);
  * 2. the method and Host are admitted ({@linkcode admitRequest}: 501, 400),
  *    then the Host (or, from a trusted proxy, the forwarded host) picks a
  *    route, or 404 naming the host; an aws rule then picks the function (host
@@ -79,13 +86,20 @@ export function createHandler(deps: HandlerDeps): Handler {
   const deadlines = new Deadlines(config.upstreamTimeoutMs);
   const budget = deps.budget ??
     new InFlightBudget({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes });
+  const headerLimits: HeaderLimits = {
+    maxCount: config.maxResultHeaders,
+    maxBytes: config.maxResultHeaderBytes,
+  };
   const trust: ForwardTrust = {
     all: config.trustForwardedHost,
     proxies: config.trustedProxies.map(parseCidr),
   };
 
-  const internal = (path: string, method: string): Response | undefined => {
+  const mayReachInternal = internalAccess(config.internalHosts);
+  const internal = (path: string, method: string, host: string, peer: string): Response | undefined => {
     if (path !== pingPath && path !== healthPath && path !== metricsPath) return undefined;
+    // Anyone else is routed as usual: the function behind the Host, or 404.
+    if (!mayReachInternal(host, peer)) return undefined;
     if (method !== "GET" && method !== "HEAD") {
       throw new LrpError(
         "method_not_allowed",
@@ -120,7 +134,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     let upstreamMs: number | undefined;
     let release: (() => void) | undefined;
     try {
-      const own = internal(path, request.method);
+      const own = internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
       if (own) {
         entry.target = route = "internal";
         response = own;
@@ -178,7 +192,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           upstreamMs = performance.now() - invokedAt;
         }
         if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
-        response = toResponse(result, request.method, matched.rule);
+        response = toResponse(result, request.method, matched.rule, headerLimits);
       }
     } catch (err) {
       const e = toLrpError(err);
@@ -246,17 +260,30 @@ async function invokeWithTimeout(
  * Turns an invocation result into the client's response: a function error
  * is a 502 (its error JSON only in the private detail); otherwise the bytes
  * are a result in the rule's payload format (2.0 also decodes a body framed
- * with a streaming prelude).
+ * with a streaming prelude). A header block over `limits` is a 502.
  */
-export function toResponse(result: InvokeResult, method = "GET", format: FormatOptions = {}): Response {
+export function toResponse(
+  result: InvokeResult,
+  method = "GET",
+  format: FormatOptions = {},
+  limits: HeaderLimits = { maxCount: Infinity, maxBytes: Infinity },
+): Response {
   if (result.functionError !== undefined) {
     throw new LrpError("function_error", `The function failed with ${result.functionError}`, {
       detail: parseDetail(result.body),
     });
   }
   const body = result.body;
-  if (!(body instanceof Uint8Array)) return streamResultToResponse({ ...result, body }, method);
-  return formatResultToResponse(format, body, method);
+  const response = body instanceof Uint8Array
+    ? formatResultToResponse(format, body, method)
+    : streamResultToResponse({ ...result, body }, method);
+  try {
+    if (response instanceof ResultResponse) checkHeaderBlock(response.resultHeaders, limits);
+  } catch (err) {
+    response.body?.cancel(err).catch(() => {});
+    throw err;
+  }
+  return response;
 }
 
 /**

@@ -24,7 +24,10 @@ export function defaultHealthUrl(config: Config): string {
   return `http://${host}:${config.port}${config.internalRoutePrefix}/ping`;
 }
 
-/** Healthy means: answered 200 with the body `pong` within `timeoutMs`. */
+/**
+ * Healthy means: answered 200 within `timeoutMs` with the body `pong`
+ * (`/ping`) or a JSON object whose `status` is `"ok"` (`/healthz`).
+ */
 export async function checkHealth(url: string, timeoutMs = 3000): Promise<HealthResult> {
   let response: Response;
   try {
@@ -38,9 +41,21 @@ export async function checkHealth(url: string, timeoutMs = 3000): Promise<Health
     return { ok: false, message: `unhealthy: ${url}: ${why}` };
   }
   const body = await response.text().catch(() => "");
-  if (response.status === 200 && body.trim() === "pong") return { ok: true, message: `healthy: ${url}` };
+  if (response.status === 200 && (body.trim() === "pong" || jsonStatus(body) === "ok")) {
+    return { ok: true, message: `healthy: ${url}` };
+  }
   return {
     ok: false,
     message: `unhealthy: ${url} answered ${response.status} ${JSON.stringify(body.slice(0, 80))}`,
   };
+}
+
+/** The `status` field of a JSON object body, or `undefined`. */
+function jsonStatus(body: string): unknown {
+  try {
+    const parsed = JSON.parse(body);
+    return typeof parsed === "object" && parsed !== null ? parsed.status : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -15,7 +15,7 @@ import type { Invoker } from "../invoke/types.ts";
 import { errorResponse } from "../errors.ts";
 import { type Logger, silentLogger } from "../obs/log.ts";
 import { FunctionInvoker } from "../runtime/invoker.ts";
-import { LrpMetrics, type QueueSource } from "../obs/metrics.ts";
+import { LrpMetrics, type MetricsOptions, type QueueSource } from "../obs/metrics.ts";
 import { createRouter, type Router } from "../route/router.ts";
 import { createHandler, type Handler } from "./handler.ts";
 import { serveResilient } from "./listen.ts";
@@ -130,7 +130,11 @@ export interface StartOptions {
   /** Where local endpoints get their queues; default: this process's own. */
   queues?: SlotSource;
   /** Builds the metric set; default {@linkcode LrpMetrics}. */
-  createMetrics?: (version: string, queues: () => Iterable<QueueSource>) => LrpMetrics;
+  createMetrics?: (
+    version: string,
+    queues: () => Iterable<QueueSource>,
+    options: MetricsOptions,
+  ) => LrpMetrics;
 }
 
 /**
@@ -155,8 +159,10 @@ export function startLrp(
   const retiring = new Set<Generation>();
   // Outlive every generation: an endpoint keeps one queue across rules and reloads.
   const queues = options.queues ?? new EndpointQueues();
-  const metricSet = options.createMetrics ?? ((v, q) => new LrpMetrics(v, q));
-  const metrics = metricSet(version, () => queueSources(current));
+  const metricSet = options.createMetrics ?? ((v, q, o) => new LrpMetrics(v, q, o));
+  const metrics = metricSet(version, () => queueSources(current), {
+    endpointLabels: config.metricsEndpointLabels,
+  });
   // One bound for the process: requests of a retiring generation still count.
   const budget = new InFlightBudget({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes });
 
@@ -225,6 +231,19 @@ export function startLrp(
   const addr = server.addr;
   listenPort = addr.port;
   current = generation(config);
+  // Said once, at start-up, without holding it up: otherwise the first sign is a 502 per request.
+  if (current.clients) {
+    void credentialsProblem(current.clients).then((problem) => {
+      if (problem === undefined) log.debug("AWS credentials found", {});
+      else {
+        log.warn("no AWS credentials: aws rules will answer 502 until some can be found", {
+          error: problem,
+          hint:
+            "set AWS_PROFILE or aws_profile, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role",
+        });
+      }
+    });
+  }
   log.info("lrp listening", {
     address: `http://${addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname}:${addr.port}`,
     config: config.source,
@@ -249,6 +268,17 @@ export function startLrp(
       return false;
     }
     const old = current;
+    if (next.rules.length === 0 && old.config.rules.length > 0 && !next.allowEmptyReload) {
+      // An empty or half-written file (an editor's save, a failed deploy) would otherwise
+      // turn every request into a 404.
+      metrics.reloads.inc({ result: "error" });
+      log.error("reload rejected: the new configuration has no routes; still serving the previous one", {
+        config: next.source,
+        routes: old.config.rules.length,
+        hint: "set allow_empty_reload (--allow-empty-reload, LRP_ALLOW_EMPTY_RELOAD) to accept it",
+      });
+      return false;
+    }
     if (next.host !== old.config.host || next.port !== old.config.port) {
       log.warn("reload cannot change the listen address; restart lrp to move it", {
         listening: `${old.config.host}:${old.config.port}`,
@@ -299,6 +329,22 @@ export function startLrp(
       retiring.clear();
     },
   };
+}
+
+/**
+ * Why no credentials can be had from the SDK's chain for the default
+ * region, or `undefined` when they resolve. Contacts no AWS API: the chain
+ * reads the environment, profile files and (on AWS) the instance or
+ * container metadata endpoint.
+ */
+export async function credentialsProblem(clients: LambdaClients): Promise<string | undefined> {
+  try {
+    const client = await clients.client(clients.options.region);
+    await (client.config as unknown as { credentials: () => Promise<unknown> }).credentials();
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 /** The local endpoints of a generation, for the queue gauges. */

@@ -21,7 +21,7 @@ import { LrpError } from "../errors.ts";
 import { endpointKey } from "../invoke/local.ts";
 import type { QueueLimits, QueueStats, Slots, SlotSource } from "../invoke/queue.ts";
 import type { LogFields, Logger } from "../obs/log.ts";
-import { LrpMetrics, METRICS_CONTENT_TYPE, type QueueSource } from "../obs/metrics.ts";
+import { LrpMetrics, METRICS_CONTENT_TYPE, type MetricsOptions, type QueueSource } from "../obs/metrics.ts";
 import { labelSamples } from "../obs/metrics_merge.ts";
 
 /** Messages from a worker to the supervisor. */
@@ -149,7 +149,7 @@ export interface WorkerLink {
   /** Endpoint queues held by the supervisor; pass to `startLrp`. */
   readonly queues: SlotSource;
   /** Builds the worker's metric set; pass to `startLrp`. */
-  createMetrics(version: string, queues: () => Iterable<QueueSource>): LrpMetrics;
+  createMetrics(version: string, queues: () => Iterable<QueueSource>, options: MetricsOptions): LrpMetrics;
   /** Tells the supervisor this worker serves on `port`. */
   ready(port: number): void;
   /** Resolves when the supervisor is gone: the worker should drain and exit. */
@@ -271,7 +271,7 @@ export async function linkToSupervisor(worker: number, address: string, token: s
         return s;
       },
     },
-    createMetrics(version, queues) {
+    createMetrics(version, queues, options) {
       const gather = (): Promise<string> => {
         if (gone) return Promise.resolve(own());
         const id = ++next;
@@ -286,7 +286,7 @@ export async function linkToSupervisor(worker: number, address: string, token: s
           channel.send({ t: "scrape", id });
         });
       };
-      metrics = new ClusterMetrics(version, queues, gather);
+      metrics = new ClusterMetrics(version, queues, gather, options);
       return metrics;
     },
     ready(port) {
@@ -300,8 +300,13 @@ export async function linkToSupervisor(worker: number, address: string, token: s
 class ClusterMetrics extends LrpMetrics {
   #gather: () => Promise<string>;
 
-  constructor(version: string, queues: () => Iterable<QueueSource>, gather: () => Promise<string>) {
-    super(version, queues);
+  constructor(
+    version: string,
+    queues: () => Iterable<QueueSource>,
+    gather: () => Promise<string>,
+    options: MetricsOptions,
+  ) {
+    super(version, queues, options);
     this.#gather = gather;
   }
 

@@ -50,9 +50,11 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
  * each cookie becomes its own `Set-Cookie`; numbers and booleans are
  * stringified; hop-by-hop headers, `x-lrp-error` and `Content-Length` are
  * dropped (lrp frames the body itself) — except a `HEAD` answer's `Content-Length`, which states
- * the length of the body a `GET` would get, as the origin would. A name or value `Headers` rejects (CR/LF, non-token
- * names) makes the result unusable → 502, so a function can never split the
- * response.
+ * the length of the body a `GET` would get, as the origin would. A name that
+ * is not an RFC 9110 token, or a value or cookie outside the field-value
+ * grammar ({@linkcode headerValueProblem}), makes the result unusable → 502,
+ * so a function can never split the response nor hand the server a header
+ * it cannot write.
  */
 export function buildHeaders(headersField: unknown, cookiesField: unknown, method = "GET"): Headers {
   const keepLength = method === "HEAD";
@@ -65,7 +67,8 @@ export function buildHeaders(headersField: unknown, cookiesField: unknown, metho
     if (!Array.isArray(cookiesField)) throw badResult("`cookies` must be an array of strings");
     for (const c of cookiesField) {
       if (typeof c !== "string") throw badResult("`cookies` must be an array of strings");
-      if (/[\r\n\0]/.test(c)) throw badResult("a cookie contains CR, LF or NUL");
+      const problem = headerValueProblem(c);
+      if (problem) throw badResult(`a cookie ${problem}`);
       try {
         headers.append("set-cookie", c);
       } catch {
@@ -79,8 +82,8 @@ export function buildHeaders(headersField: unknown, cookiesField: unknown, metho
 /**
  * Appends one header value from a result, with the rules of
  * {@linkcode buildHeaders}: `null`/absent skipped, numbers and booleans
- * stringified, hop-by-hop and `Content-Length` dropped, anything `Headers`
- * rejects (or CR/LF/NUL) a `bad_result`.
+ * stringified, hop-by-hop and `Content-Length` dropped, a name or value
+ * outside the RFC 9110 grammar a `bad_result`.
  */
 export function appendResultHeader(headers: Headers, name: string, raw: unknown, keepLength = false): void {
   if (raw === null || raw === undefined) return;
@@ -89,12 +92,67 @@ export function appendResultHeader(headers: Headers, name: string, raw: unknown,
   }
   const lower = name.toLowerCase();
   if (DROPPED_HEADERS.has(lower) && !(keepLength && lower === "content-length")) return;
+  if (!TOKEN.test(name)) throw badResult(`header "${name}" has a name that is not an HTTP token`);
   const value = String(raw);
-  if (/[\r\n\0]/.test(value)) throw badResult(`header "${name}" contains CR, LF or NUL`);
+  const problem = headerValueProblem(value);
+  if (problem) throw badResult(`header "${name}" ${problem}`);
   try {
     headers.append(name, value);
   } catch {
     throw badResult(`header "${name}" is not a valid HTTP header`);
+  }
+}
+
+/** RFC 9110 `token`: the only names a header field may have. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Why `value` cannot be a header field value, or `undefined` when it can.
+ * RFC 9110 `field-value` allows no control character but HTAB, and no DEL;
+ * Deno's server does not check them itself, and a response header carrying
+ * one aborts the whole process, so they must never reach a `Response`. A
+ * character above U+00FF has no single-byte form on the wire. `obs-text`
+ * (U+0080–U+00FF) is accepted and sent as that one Latin-1 byte, as RFC 9110
+ * still lets recipients accept it and Deno's server writes it.
+ */
+export function headerValueProblem(value: string): string | undefined {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
+      return `contains the control character 0x${c.toString(16).padStart(2, "0")}`;
+    }
+    if (c > 0xff) return "contains a character above U+00FF, which has no byte form in HTTP/1.1";
+  }
+  return undefined;
+}
+
+/** The largest header block lrp passes on from a result. */
+export interface HeaderLimits {
+  /** Most header lines (each `Set-Cookie` counts). */
+  maxCount: number;
+  /** Most bytes, counted as on the wire: `name: value` plus CRLF per line. */
+  maxBytes: number;
+}
+
+/**
+ * Refuses a result whose header block is over `limits` with `bad_result`
+ * (502), as a proxy refuses an oversized upstream header block (Envoy's
+ * defaults are 100 headers and 60 KiB).
+ */
+export function checkHeaderBlock(headers: Headers, limits: HeaderLimits): void {
+  let count = 0;
+  let bytes = 0;
+  for (const [name, value] of headers) {
+    count++;
+    bytes += name.length + value.length + 4;
+  }
+  if (count > limits.maxCount) {
+    throw badResult(`its ${count} headers are more than the ${limits.maxCount} allowed (max_result_headers)`);
+  }
+  if (bytes > limits.maxBytes) {
+    throw badResult(
+      `its header block of ${bytes} bytes is over the ${limits.maxBytes} allowed (max_result_header_bytes)`,
+    );
   }
 }
 
@@ -126,7 +184,23 @@ export function makeResponse(
   if (body instanceof Uint8Array) {
     return new KnownLengthResponse(body as BodyInit, { status, headers }, body.byteLength);
   }
-  return new Response(body, { status, headers });
+  return new ResultResponse(body, { status, headers });
+}
+
+/**
+ * A response lrp built from a function's result, keeping the `Headers` it
+ * was built from, so the header block can be checked without reading
+ * `Response.headers` (reading it makes Deno's server send some buffered
+ * bodies chunked instead of with a `Content-Length`).
+ */
+export class ResultResponse extends Response {
+  /** The headers lrp built from the result (the response holds a copy). */
+  readonly resultHeaders: Headers;
+  /** Creates the response. */
+  constructor(body: BodyInit | null, init: { status: number; headers: Headers }) {
+    super(body, init);
+    this.resultHeaders = init.headers;
+  }
 }
 
 /**
@@ -134,9 +208,13 @@ export function makeResponse(
  * length, so metrics can count bytes out without wrapping the body in a
  * stream (which would turn a `Content-Length` response into a chunked one).
  */
-export class KnownLengthResponse extends Response {
+export class KnownLengthResponse extends ResultResponse {
   /** Creates the response; `bodyLength` is what the client will receive (0 for `HEAD`). */
-  constructor(body: BodyInit | null, init: ResponseInit, readonly bodyLength: number) {
+  constructor(
+    body: BodyInit | null,
+    init: { status: number; headers: Headers },
+    readonly bodyLength: number,
+  ) {
     super(body, init);
   }
 }

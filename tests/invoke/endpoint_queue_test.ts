@@ -10,6 +10,7 @@ import { ConfigError } from "../../lib/config/types.ts";
 import { silentLogger } from "../../lib/obs/log.ts";
 import { startRie } from "../../lib/run/rie_emulator.ts";
 import { request } from "../helpers/socket.ts";
+import { endpointKey } from "../../lib/invoke/local.ts";
 
 const slowEcho = () => new Promise((r) => setTimeout(() => r({ statusCode: 200, body: "ok" }), 60));
 
@@ -76,4 +77,44 @@ Deno.test("durations longer than a timer can wait are refused", () => {
     },
   );
   assert.equal(parseConfig("upstream_timeout: 24h\n", { source: "x" }).upstreamTimeoutMs, 86_400_000);
+});
+
+Deno.test("localhost, 127.0.0.1, case, default port, trailing slash and the full invocation URL share one queue", async () => {
+  await using rie = startRie({ handler: slowEcho, onConcurrent: "allow" });
+  const port = new URL(rie.url).port;
+  const endpoints = [
+    `http://127.0.0.1:${port}`,
+    `HTTP://LOCALHOST:${port}/`,
+    `http://localhost:${port}/2015-03-31/functions/function/invocations`,
+  ];
+  const config = parseConfig(
+    `host: 127.0.0.1\nport: 0\nlocal:\n` +
+      endpoints.map((e, i) => `  - hostname: h${i}.test\n    endpoint: ${e}\n    concurrency: 1\n`).join(""),
+    { source: "t" },
+  );
+  assert.deepEqual(config.rules.map((r) => r.kind === "local" && r.endpoint), [
+    `http://127.0.0.1:${port}`,
+    `HTTP://LOCALHOST:${port}`,
+    `http://localhost:${port}`,
+  ]);
+  const lrp = startLrp(config, silentLogger, "test");
+  try {
+    const answers = await Promise.all(
+      ["h0.test", "h1.test", "h2.test", "h0.test", "h1.test", "h2.test"].map((h) =>
+        request(lrp.addr.port, h, "/")
+      ),
+    );
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200]);
+    assert.equal(rie.stats.maxConcurrent, 1);
+  } finally {
+    await lrp.shutdown();
+  }
+});
+
+Deno.test("endpointKey() treats loopback names, default ports, case and trailing slashes as one address", () => {
+  assert.equal(endpointKey("http://localhost:80/"), endpointKey("http://127.0.0.1"));
+  assert.equal(endpointKey("HTTP://[::1]:9000"), endpointKey("http://localhost:9000//"));
+  assert.equal(endpointKey("https://Fn.Test:443"), endpointKey("https://fn.test/"));
+  assert.notEqual(endpointKey("http://127.0.0.1:9000"), endpointKey("http://127.0.0.1:9001"));
+  assert.notEqual(endpointKey("http://a.test:9000"), endpointKey("http://b.test:9000"));
 });

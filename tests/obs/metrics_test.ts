@@ -81,6 +81,7 @@ Deno.test("LrpMetrics.observe() counts by route and status class, errors by caus
   const m = new LrpMetrics(
     "1.2.3",
     () => [{ route: "a.test", endpoint: "http://x:1", stats: { inFlight: 1, waiting: 4 } }],
+    { endpointLabels: true },
   );
   const response = m.observe(
     {
@@ -152,16 +153,19 @@ Deno.test("GET /metrics after traffic shows requests, latency, errors, bytes and
     const text = await scrape.text();
     assert.equal(metricValue(text, 'lrp_requests_total{route="127.0.0.1",code="2xx"}'), 3);
     assert.equal(metricValue(text, 'lrp_requests_total{route="unrouted",code="4xx"}'), 1);
+    // A request that never reached a function is not an invocation error.
     assert.equal(
       metricValue(text, 'lrp_invocation_errors_total{route="unrouted",cause="route_not_found"}'),
-      1,
+      undefined,
     );
     assert.equal(metricValue(text, 'lrp_request_duration_seconds_count{route="127.0.0.1"}'), 3);
     assert.equal(metricValue(text, 'lrp_upstream_duration_seconds_bucket{route="127.0.0.1",le="+Inf"}'), 3);
     assert.equal(metricValue(text, 'lrp_queue_wait_seconds_count{route="127.0.0.1"}'), 3);
     assert.equal(metricValue(text, 'lrp_request_bytes_total{route="127.0.0.1"}'), 15);
     assert.equal(metricValue(text, 'lrp_response_bytes_total{route="127.0.0.1"}'), 15);
-    assert.equal(metricValue(text, 'lrp_queue_depth{route="127.0.0.1",endpoint="' + rie.url + '"}'), 0);
+    // Endpoint URLs stay out of the series unless metrics_endpoint_labels asks for them.
+    assert.equal(metricValue(text, 'lrp_queue_depth{route="127.0.0.1"}'), 0);
+    assert.equal(text.includes(rie.url), false);
     // The scrape itself is in flight while it renders.
     assert.equal(metricValue(text, "lrp_in_flight_requests"), 1);
     assert.equal(rie.invocations, 3);
@@ -187,4 +191,32 @@ Deno.test("metrics: false leaves /metrics to the routed function", async () => {
   } finally {
     await running.shutdown();
   }
+});
+
+Deno.test("LrpMetrics sums carry no float noise and requests that never invoked are not invocation errors", () => {
+  const m = new LrpMetrics(
+    "1",
+    () => [{ route: "a.test", endpoint: "http://x:1", stats: { inFlight: 0, waiting: 0 } }],
+  );
+  const done = { route: "a.test", status: 200, bytesIn: 0, bytesOut: 0 };
+  m.observe({ ...done, durationMs: 100, upstreamMs: 100 }, new Response(null));
+  m.observe({ ...done, durationMs: 200, upstreamMs: 200 }, new Response(null));
+  for (const error of ["route_not_found", "bad_request", "body_too_large", "method_not_allowed"]) {
+    m.observe({ ...done, status: 400, durationMs: 1, error }, new Response(null));
+  }
+  m.observe(
+    { ...done, status: 502, durationMs: 1, upstreamMs: 1, error: "function_error" },
+    new Response(null),
+  );
+  const text = m.registry.render();
+  assert.ok(text.includes('lrp_upstream_duration_seconds_sum{route="a.test"} 0.301\n'), text);
+  assert.ok(text.includes('lrp_request_duration_seconds_sum{route="a.test"} 0.305\n'), text);
+  assert.equal(text.includes("0000000"), false);
+  assert.equal(
+    text.split("\n").filter((l) => l.startsWith("lrp_invocation_errors_total{")).join("\n"),
+    'lrp_invocation_errors_total{route="a.test",cause="function_error"} 1',
+  );
+  assert.ok(text.includes('lrp_queue_depth{route="a.test"} 0\n'));
+  assert.equal(formatValue(0.1 + 0.2), "0.3");
+  assert.equal(formatValue(2 ** 53), "9007199254740992");
 });

@@ -196,10 +196,11 @@ Deno.test("parseIp() and cidrContains() handle IPv4, IPv6 and IPv4-mapped peers"
   assert.equal(parseIp("300.0.0.1"), undefined);
 });
 
-Deno.test("forwardedHeaderHost() reads the first host= of RFC 7239 Forwarded, quoted or not", () => {
-  assert.equal(forwardedHeaderHost('for=1.2.3.4;host="a.test:8080", host=b.test'), "a.test:8080");
-  assert.equal(forwardedHeaderHost("for=1.2.3.4, Host=b.test"), "b.test");
-  assert.equal(forwardedHeaderHost("for=1.2.3.4"), undefined);
+Deno.test("forwardedHeaderHost() reads host= of RFC 7239 Forwarded from the right, quoted or not", () => {
+  const none = { all: false, proxies: [] };
+  assert.equal(forwardedHeaderHost('host=b.test, for=1.2.3.4;host="a.test:8080"', none), "a.test:8080");
+  assert.equal(forwardedHeaderHost("for=1.2.3.4, Host=b.test", none), "b.test");
+  assert.equal(forwardedHeaderHost("for=1.2.3.4", none), undefined);
   assert.equal(
     routingHost(new Headers({ host: "h.test", forwarded: "host=f.test" }), "1.1.1.1", {
       all: false,

@@ -105,7 +105,7 @@ Deno.test("lrp --help, --version and a bad flag", async () => {
   assert.match(version.stdout, /^lrp \d+\.\d+\.\d+\n$/);
   const bad = await runLrp(["--nope"]);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /Unknown option '--nope'/);
+  assert.match(bad.stderr, /^lrp: unknown option --nope/);
 });
 
 Deno.test("lrp flags and LRP_* variables override the file", async () => {

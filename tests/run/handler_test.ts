@@ -42,7 +42,7 @@ function setup(answer: ScriptedInvoker["answer"], yaml = "") {
     if (!headers.has("host")) headers.set("host", "fn.test");
     return handler(new Request(`http://${headers.get("host")}${target}`, { ...init, headers }), INFO);
   };
-  return { call, invoker, lines };
+  return { call, invoker, lines, handler };
 }
 
 const ok = (v: unknown): InvokeResult => ({ body: te.encode(JSON.stringify(v)) });
@@ -211,4 +211,25 @@ Deno.test("readBody() returns null without a body and the exact bytes otherwise"
     10,
   );
   assert.deepEqual(bytes, new Uint8Array([0, 255]));
+});
+
+Deno.test("internal_hosts keeps /ping, /healthz and /metrics to named Hosts and peer CIDRs; others are routed as usual", async () => {
+  const { call, invoker, handler } = setup(() => ok("fn"), "internal_hosts: [lrp.internal, 10.0.0.0/8]\n");
+  const fromPeer = async (peer: string, host: string, path: string) => {
+    const request = new Request(`http://${host}${path}`, { headers: { host } });
+    return await (await handler(request, { remoteAddr: { hostname: peer } })).text();
+  };
+  assert.equal(await (await call("/ping", { headers: { host: "LRP.internal:8080" } })).text(), "pong");
+  assert.equal((await call("/healthz", { headers: { host: "lrp.internal" } })).status, 200);
+  // A routed host gets its function, even on an internal path.
+  assert.equal(await (await call("/ping")).text(), '"fn"');
+  assert.equal(await (await call("/metrics")).text(), '"fn"');
+  // An unrouted host gets the usual 404.
+  const missing = await call("/healthz", { headers: { host: "other.test" } });
+  assert.equal(missing.status, 404);
+  assert.equal((await missing.json()).error, "route_not_found");
+  // A peer inside a listed CIDR reaches them by any Host.
+  assert.equal(await fromPeer("10.1.2.3", "other.test", "/ping"), "pong");
+  assert.equal(await fromPeer("::ffff:10.1.2.3", "fn.test", "/ping"), "pong");
+  assert.equal(invoker.events.length, 2);
 });

@@ -57,3 +57,19 @@ Deno.test("lrp healthcheck exits 0 against a running lrp and 1 when nothing list
   assert.match(down.stderr, /^lrp: unhealthy: http:\/\/127\.0\.0\.1:\d+\/_lrp\/ping: /);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("checkHealth() accepts /healthz's JSON status ok; another status or JSON is unhealthy", async () => {
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (r) => {
+    const path = new URL(r.url).pathname;
+    if (path === "/healthz") return Response.json({ status: "ok", version: "1", routes: 2 });
+    if (path === "/degraded") return Response.json({ status: "degraded" });
+    return new Response('{"status": "ok"', { headers: { "content-type": "application/json" } });
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  assert.deepEqual(await checkHealth(`${base}/healthz`), { ok: true, message: `healthy: ${base}/healthz` });
+  assert.deepEqual(await checkHealth(`${base}/degraded`), {
+    ok: false,
+    message: `unhealthy: ${base}/degraded answered 200 "{\\"status\\":\\"degraded\\"}"`,
+  });
+  assert.equal((await checkHealth(`${base}/broken`)).ok, false);
+});

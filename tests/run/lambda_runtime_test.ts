@@ -245,3 +245,37 @@ Deno.test("eventToRequest() keeps rawPath exactly, dot segments and encoding inc
   const request = eventToRequest(event({ rawPath: "/a/../b%2Fc/./d" }));
   assert.equal(splitTarget(request.url).path, "/a/../b%2Fc/./d");
 });
+
+Deno.test("runLambdaRuntime() answers 502 bad_result for a function result whose header holds a control character", async () => {
+  await using rie = fakeRie(() => ({
+    statusCode: 200,
+    headers: { "x-v": "a\u0001b" },
+    cookies: ["s=\u007f"],
+  }));
+  await using runtime = fakeRuntimeApi([event({}, { "x-forwarded-host": "fn.test" })]);
+  const config = parseConfig(`local:\n  - hostname: fn.test\n    endpoint: ${rie.url}\n`, {
+    source: "t.yaml",
+  });
+  const handler = createHandler({
+    config,
+    router: buildRouter(config),
+    log: silentLogger,
+    version: "t",
+    listenPort: 443,
+    newRequestId: () => "req",
+  });
+  const stop = new AbortController();
+  const loop = runLambdaRuntime({ api: runtime.api, handler, log: silentLogger, signal: stop.signal });
+  await runtime.answered(1);
+  stop.abort();
+  await loop;
+  const answer = runtime.answers[0]!;
+  assert.equal(answer.path, `${RUNTIME_PATH}/invocation/id-1/response`);
+  const result = answer.body as { statusCode: number; body: string };
+  assert.equal(result.statusCode, 502);
+  assert.deepEqual(JSON.parse(result.body), {
+    error: "bad_result",
+    message: 'Cannot use the Lambda result: header "x-v" contains the control character 0x01',
+    requestId: "req",
+  });
+});

@@ -84,3 +84,22 @@ Deno.test("examples: the systemd unit reloads with SIGHUP and runs hardened", as
     ]
   ) assert.ok(unit.split("\n").includes(line), line);
 });
+
+Deno.test("main.lock, the lock of deno.json (tasks, deno run, compile, Docker), holds exactly main.ts's npm packages", async () => {
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "main.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  assert.equal(info.code, 0);
+  const graph = Object.keys(JSON.parse(new TextDecoder().decode(info.stdout)).npmPackages).sort();
+  const lock = Object.keys(JSON.parse(await read("main.lock")).npm).sort();
+  assert.deepEqual(lock, graph);
+  // Test-only packages live in deno.lock, which only the test, check and bench tasks read.
+  for (const testOnly of ["express@", "hono@", "fast-check@"]) {
+    assert.equal(lock.some((p) => p.startsWith(testOnly)), false, testOnly);
+  }
+  const config = JSON.parse(await read("deno.json"));
+  assert.deepEqual(config.lock, { path: "./main.lock", frozen: true });
+});

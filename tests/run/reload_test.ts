@@ -3,7 +3,7 @@ import { startLrp } from "../../lib/run/serve.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { createLogger } from "../../lib/obs/log.ts";
 import { fakeRie } from "../fakes/rie.ts";
-import { startLrpChild } from "../helpers/process.ts";
+import { runLrp, startLrpChild } from "../helpers/process.ts";
 
 const configFor = (endpoint: string, extra = "") =>
   parseConfig(
@@ -190,4 +190,44 @@ Deno.test("watch_config: true reloads when the file is replaced", async () => {
   await lrp.waitForLine((l) => l.msg === "configuration reloaded");
   assert.equal(await (await fetch(`${lrp.url}/`)).text(), "B");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("reload() refuses an empty file or one without routes and keeps serving, unless allow_empty_reload", async () => {
+  await using rie = fakeRie(() => ({ statusCode: 200, body: "still here" }));
+  const { log, lines } = capture();
+  const running = startLrp(configFor(rie.url), log, "test");
+  try {
+    const url = `http://127.0.0.1:${running.addr.port}/`;
+    for (const text of ["", "# all rules commented out\nlocal: []\n"]) {
+      assert.equal(await running.reload(() => parseConfig(text, { source: "lrp.yaml" })), false);
+      assert.equal(await (await fetch(url)).text(), "still here");
+    }
+    const rejected = lines.filter((l) => l.level === "error");
+    assert.deepEqual(rejected.map((l) => [l.msg, l.routes]), [
+      ["reload rejected: the new configuration has no routes; still serving the previous one", 1],
+      ["reload rejected: the new configuration has no routes; still serving the previous one", 1],
+    ]);
+    assert.equal(running.metrics.reloads.get({ result: "error" }), 2);
+    const allowed = parseConfig("", { source: "lrp.yaml", env: { LRP_ALLOW_EMPTY_RELOAD: "true" } });
+    assert.equal(await running.reload(() => allowed), true);
+    assert.equal((await fetch(url)).status, 404);
+  } finally {
+    await running.shutdown();
+  }
+});
+
+Deno.test("lrp check warns about a configuration with no routes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/lrp.yaml`, "port: 9000\n");
+    const { code, stdout, stderr } = await runLrp(["check", `${dir}/lrp.yaml`]);
+    assert.equal(code, 0);
+    assert.equal(stdout, `${dir}/lrp.yaml: ok, 0 route(s), listening on 0.0.0.0:9000\n`);
+    assert.equal(
+      stderr,
+      `lrp: warning: ${dir}/lrp.yaml has no routes: every request will get 404 (add "local:" or "aws:" rules)\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,0 +1,57 @@
+/**
+ * What a new user sees from the command line: lrp's own one-line messages,
+ * with a suggestion, for unknown flags, misspelt subcommands and a busy port.
+ */
+import assert from "node:assert/strict";
+import { runLrp } from "../helpers/process.ts";
+import { closest } from "../../main.ts";
+
+Deno.test("an unknown flag gets lrp's one-line message with the closest flag", async () => {
+  const { code, stdout, stderr } = await runLrp(["--prot", "9000"]);
+  assert.deepEqual([code, stdout, stderr], [
+    2,
+    "",
+    'lrp: unknown option --prot (did you mean "--port"?); run "lrp --help" for usage\n',
+  ]);
+  const far = await runLrp(["--zzzzzzzz"]);
+  assert.equal(far.stderr, 'lrp: unknown option --zzzzzzzz; run "lrp --help" for usage\n');
+  const missing = await runLrp(["--port"]);
+  assert.equal(missing.stderr, 'lrp: option --port needs a value; run "lrp --help" for usage\n');
+});
+
+Deno.test("a misspelt subcommand gets a suggestion instead of being read as a config path", async () => {
+  const { code, stderr } = await runLrp(["chek", "lrp.yaml"]);
+  assert.equal(code, 2);
+  assert.equal(stderr, 'lrp: unknown command "chek" (did you mean "check"?); run "lrp --help" for usage\n');
+  const demo = await runLrp(["dmeo"]);
+  assert.equal(
+    demo.stderr,
+    'lrp: unknown command "dmeo" (did you mean "demo"?); run "lrp --help" for usage\n',
+  );
+});
+
+Deno.test("a busy port says so and suggests --port", async () => {
+  using busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (busy.addr as Deno.NetAddr).port;
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/lrp.yaml`,
+      "local:\n  - hostname: a.test\n    endpoint: http://127.0.0.1:1\n",
+    );
+    const { code, stderr } = await runLrp(["--host", "127.0.0.1", "--port", String(port), `${dir}/lrp.yaml`]);
+    assert.equal(code, 1);
+    assert.equal(
+      stderr,
+      `lrp: cannot listen on 127.0.0.1:${port}: the port is in use; pick another with --port (or LRP_PORT, or port: in the file)\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("closest() suggests within edit distance 2 and nothing further", () => {
+  assert.equal(closest("chek", ["check", "demo"]), "check");
+  assert.equal(closest("helthcheck", ["check", "healthcheck"]), "healthcheck");
+  assert.equal(closest("xyz", ["check", "demo"]), undefined);
+});
