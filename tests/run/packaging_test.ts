@@ -14,6 +14,8 @@ Deno.test("compileArgs() builds main.ts for one target with lrp's permissions in
     "--allow-read",
     "--allow-env",
     "--allow-sys",
+    "--allow-run",
+    "--allow-write",
     "--unstable-no-legacy-abort",
     "--target",
     "aarch64-apple-darwin",
