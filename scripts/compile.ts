@@ -31,7 +31,9 @@ export const TARGETS = [
 ] as const;
 
 /**
- * Permission flags baked into every binary, plus `--unstable-no-legacy-abort`: a
+ * Permission flags baked into every binary (`--allow-run` and `--allow-write`
+ * for `functions:` rules: runtime processes, and the bundled runtime clients
+ * written to a temporary folder), plus `--unstable-no-legacy-abort`: a
  * request's signal then aborts only when the client goes away, which is all
  * lrp uses it for (and Deno stops warning about the legacy behaviour); and
  * `--allow-run --unstable-net` for `workers` (copies of the binary itself,
@@ -42,9 +44,10 @@ export const PERMISSIONS = [
   "--allow-read",
   "--allow-env",
   "--allow-sys",
+  "--allow-run",
+  "--allow-write",
   "--unstable-no-legacy-abort",
   // `workers` above 1: the binary starts copies of itself sharing the port (SO_REUSEPORT).
-  "--allow-run",
   "--unstable-net",
 ] as const;
 

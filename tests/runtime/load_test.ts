@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { startLrpChild } from "../helpers/process.ts";
 import { tempConfig } from "../helpers/process.ts";
-import { rawHttp, request } from "../helpers/socket.ts";
+import { rawHttp, readResponse, request } from "../helpers/socket.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 
@@ -19,7 +19,22 @@ function alive(pid: number): boolean {
   }
 }
 
-Deno.test("concurrency 4 with 64 connections: all 200, at most 4 in flight, one per process, processes reused", async () => {
+/** How long the load runs, and the most requests it sends whatever the machine's speed. */
+const LOAD_MS = 5_000;
+const LOAD_MAX_REQUESTS = 4_000;
+
+/** One keep-alive connection's request/response; the status and the JSON body. */
+async function ask(
+  conn: Deno.Conn,
+  target: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  await conn.write(new TextEncoder().encode(`GET ${target} HTTP/1.1\r\nHost: fn.test\r\n\r\n`));
+  const text = await readResponse(conn);
+  const status = Number(text.slice(9, 12));
+  return { status, body: status === 200 ? JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4)) : {} };
+}
+
+Deno.test("concurrency 4 with 64 connections for 5 s: all 200, at most 4 in flight, never two in one process, each process reused", async () => {
   let inFlight = 0;
   let maxInFlight = 0;
   await using tracker = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
@@ -34,28 +49,44 @@ Deno.test("concurrency 4 with 64 connections: all 200, at most 4 in flight, one 
     code: ${FIXTURES}node_echo
     concurrency: 4
     timeout: 30s
+    queue_limit: 64
+    queue_timeout: 30s
 `);
   await using lrp = await startLrpChild([path]);
   const port = Number(new URL(lrp.url).port);
-  const track = encodeURIComponent(`http://127.0.0.1:${tracker.addr.port}`);
-  const pids = new Set<number>();
-  const statuses: number[] = [];
+  const target = `/?sleep=2&track=${encodeURIComponent(`http://127.0.0.1:${tracker.addr.port}`)}`;
+  const perPid = new Map<number, number>();
+  const statuses = new Map<number, number>();
+  let sent = 0;
   let overlaps = 0;
+  const until = Date.now() + LOAD_MS;
   await Promise.all(Array.from({ length: 64 }, async () => {
-    for (let i = 0; i < 3; i++) {
-      const res = await request(port, "fn.test", `/?sleep=2&track=${track}`);
-      statuses.push(res.status);
-      const body = JSON.parse(res.text);
-      pids.add(body.pid);
-      if (body.overlap) overlaps++;
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      while (Date.now() < until && sent < LOAD_MAX_REQUESTS) {
+        sent++;
+        const { status, body } = await ask(conn, target);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        if (status !== 200) continue;
+        perPid.set(body.pid as number, (perPid.get(body.pid as number) ?? 0) + 1);
+        if (body.overlap) overlaps++;
+      }
+    } finally {
+      conn.close();
     }
   }));
-  assert.deepEqual(statuses, Array(192).fill(200));
+  assert.deepEqual([...statuses], [[200, sent]], "every response is a 200");
+  assert.ok(sent >= 64, `requests: ${sent}`);
   assert.equal(overlaps, 0, "never two invocations in one process");
-  assert.ok(maxInFlight <= 4 && maxInFlight >= 1, `max in flight ${maxInFlight}`);
-  assert.ok(pids.size <= 4, `processes: ${pids.size}`);
+  assert.ok(maxInFlight >= 1 && maxInFlight <= 4, `max in flight ${maxInFlight}`);
+  assert.ok(perPid.size >= 1 && perPid.size <= 4, `processes: ${perPid.size}`);
+  // Each process took a fair part of the work (FIFO hands the next request to whichever is free):
+  // at least a sixteenth of the requests, a quarter of an even share.
+  for (const [pid, served] of perPid) {
+    assert.ok(served >= 2 && served >= sent / 16, `process ${pid} served ${served} of ${sent}`);
+  }
   await lrp.stop();
-  for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} outlived lrp`);
+  for (const pid of perPid.keys()) assert.equal(alive(pid), false, `process ${pid} outlived lrp`);
 });
 
 Deno.test("a client that leaves while running or queued disturbs nothing after it", async () => {
