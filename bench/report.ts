@@ -60,16 +60,20 @@ export function median(values: number[]): number {
 /**
  * CPU µs per request from two tick readings of a process tree around a run:
  * `(after − before) / ticksPerSecond` seconds spread over the requests the
- * load tool saw completed. Undefined when a reading is missing or nothing
- * completed.
+ * load tool saw completed. Undefined when a reading is missing, or when
+ * fewer than 10 requests per connection completed: then the requests in
+ * flight at the start and the end of the run (up to one per connection,
+ * their CPU counted but not them) would skew the figure by more than 10 %.
  */
 export function cpuUsPerRequest(
   before: number | undefined,
   after: number | undefined,
   ticksPerSecond: number,
   requests: number,
+  connections: number,
 ): number | undefined {
-  if (before === undefined || after === undefined || requests <= 0 || after < before) return undefined;
+  if (before === undefined || after === undefined || after < before) return undefined;
+  if (requests <= 0 || requests < 10 * connections) return undefined;
   return ((after - before) / ticksPerSecond) * 1e6 / requests;
 }
 

@@ -320,6 +320,11 @@ async function settle(root: number): Promise<void> {
   }
 }
 
+/** The 1-minute load average (`/proc/loadavg`), to show how busy the machine was. */
+async function loadAvg(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0] ?? "?";
+}
+
 /** Adds a target, or the reason it is skipped. */
 function add(targets: Target[], info: SystemInfo, points: readonly Point[], rest: Partial<Target>): void {
   targets.push({ ...info, url: "", points, ...rest });
@@ -329,6 +334,7 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
   const tool = await ensureLoadTool();
   const nginxPath = await ensure("nginx", "nginx-light");
   const ticksPerSecond = await clockTicksPerSecond();
+  const loadAvgStart = await loadAvg();
   const targets: Target[] = [];
 
   // The backend prints its URL as its first line.
@@ -594,7 +600,7 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
     const before = target.root === undefined ? undefined : await treeCpuTicks(target.root);
     const sample: Sample = await runLoad(tool, spec, tmp);
     const after = target.root === undefined ? undefined : await treeCpuTicks(target.root);
-    const cpu = cpuUsPerRequest(before, after, ticksPerSecond, sample.requests);
+    const cpu = cpuUsPerRequest(before, after, ticksPerSecond, sample.requests, point.connections);
     if (cpu !== undefined) sample.cpuUsPerRequest = cpu;
     if (target.root !== undefined && point.connections === 64) {
       const now = await processTree(target.root);
@@ -671,8 +677,16 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
     }
   }
 
-  const machine = await machineInfo(tool, nginxPath, opts, ticksPerSecond);
+  const machine: Record<string, unknown> = {
+    ...await machineInfo(tool, nginxPath, opts, ticksPerSecond),
+    loadAvgStart,
+    loadAvgEnd: await loadAvg(),
+  };
   console.log(`## lrp bench — ${machine.date} — ${machine.cpuModel}, ${machine.nproc} cores\n`);
+  console.log(
+    `Load average (1 min) at start ${loadAvgStart}, at end ${machine.loadAvgEnd}: above the core count, other ` +
+      `programs shared the machine and absolute figures are low; compare rows of this run only.\n`,
+  );
   console.log(
     `${opts.rounds} round(s) × ${opts.durationS} s per run, medians; ${tool} 1 thread; 0 B = GET, ` +
       `1 MB = POST application/octet-stream. CPU: the system's own processes (utime+stime from /proc) ` +

@@ -117,13 +117,22 @@ Deno.test("descendants() collects a process and its children's children, not its
   assert.deepEqual(descendants(99, all), []);
 });
 
-Deno.test("cpuUsPerRequest() spreads the tick delta over the completed requests", () => {
+Deno.test("cpuUsPerRequest() spreads the tick delta over the completed requests, given enough of them", () => {
   // 250 ticks at 100 per second = 2.5 s of CPU over 10,000 requests.
-  assert.equal(cpuUsPerRequest(1000, 1250, 100, 10_000), 250);
+  assert.equal(cpuUsPerRequest(1000, 1250, 100, 10_000, 64), 250);
   assert.deepEqual(
-    [cpuUsPerRequest(undefined, 5, 100, 1), cpuUsPerRequest(5, 9, 100, 0), cpuUsPerRequest(9, 5, 100, 1)],
+    [
+      cpuUsPerRequest(undefined, 5, 100, 1, 1),
+      cpuUsPerRequest(5, 9, 100, 0, 1),
+      cpuUsPerRequest(9, 5, 100, 1, 1),
+    ],
     [undefined, undefined, undefined],
   );
+  // 639 requests over 64 connections: in-flight requests at the edges would skew it; 640 is enough.
+  assert.deepEqual([cpuUsPerRequest(0, 64, 100, 639, 64), cpuUsPerRequest(0, 64, 100, 640, 64)], [
+    undefined,
+    1000,
+  ]);
 });
 
 Deno.test("helpFlags() lists the long flags of a --help text, so absent settings stay absent", () => {
