@@ -194,7 +194,9 @@ async function lrpCheck(
     }
     const lines = out.output.trim().split("\n");
     const first = Math.max(0, lines.findIndex((line) => /error/i.test(line)));
-    return `lrp check exited ${out.code}: ${lines.slice(first, first + 2).join(" | ").slice(0, 300)}`;
+    // The first line naming the error says why; a path of the temp dir would only add noise.
+    const why = lines.slice(first, first + 2).join(" | ").replaceAll(`${config}:`, "").slice(0, 160);
+    return `lrp check exited ${out.code}: ${why}`;
   } catch (err) {
     return `lrp check failed: ${errorText(err)}`;
   }
@@ -346,6 +348,7 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
   add(targets, { name: "direct", label: "backend alone, no proxy (CPU: the backend's)" }, FULL_POINTS, {
     url: `${backendUrl}/`,
     root: backend.pid,
+    child: backend,
   });
   log(`backend: ${backendUrl}`);
 
@@ -371,7 +374,11 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
     ]);
     try {
       await waitUntil(nginx, port, "/", "127.0.0.1", (r) => r.status === 200, 10_000);
-      add(targets, nginxInfo, FULL_POINTS, { url: `http://127.0.0.1:${port}/`, root: nginx.pid });
+      add(targets, nginxInfo, FULL_POINTS, {
+        url: `http://127.0.0.1:${port}/`,
+        root: nginx.pid,
+        child: nginx,
+      });
     } catch (err) {
       add(targets, nginxInfo, FULL_POINTS, { skipped: `nginx did not start: ${errorText(err)}` });
     }
@@ -649,7 +656,9 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
         } catch (err) {
           log(`${at} failed: ${errorText(err)}`);
           if (/exited during the bench/.test(errorText(err))) {
-            for (const t of targets) if (t.child === target.child) t.skipped = errorText(err);
+            for (const t of targets) {
+              if (target.child !== undefined && t.child === target.child) t.skipped = errorText(err);
+            }
           }
         }
       }

@@ -7,7 +7,8 @@
  * Function URL payload 2.0 event (rawPath, rawQueryString, cookies, headers
  * lower-cased and joined, hop-by-hop dropped, `x-forwarded-*` and
  * `x-amzn-trace-id` added, queryStringParameters, a complete requestContext,
- * body as text or base64) as ONE JSON string; POSTs it over a pool of
+ * body as text or base64) as ONE JSON string (a base64 body kept beside it
+ * and encoded straight into the write buffer); POSTs it over a pool of
  * keep-alive `Deno.connect` connections, each with one reusable read buffer,
  * the request head and body `encodeInto` one buffer and sent in one write;
  * parses the response head as bytes (Content-Length bodies only); turns the
@@ -111,11 +112,6 @@ function rekey(today: string): void {
   }
 }
 
-/** SHA-256 of the body: from the string while small (Deno hashes strings faster), else from the bytes. */
-function bodyHash(payload: string, body: Uint8Array): string {
-  return hash("sha256", payload.length < 65536 ? payload : body, "hex") as string;
-}
-
 function authorization(payloadHash: string): string {
   const canonical = CANON_HEAD + amzDate + CANON_TAIL + payloadHash;
   const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hash("sha256", canonical, "hex")}`;
@@ -162,7 +158,12 @@ function queryJson(query: string): string {
   return `,"queryStringParameters":{${out}}`;
 }
 
-/** The whole event as one JSON string, keys in the order AWS writes them. */
+/**
+ * The event as one JSON string, keys in the order AWS writes them. A base64
+ * body is returned beside it rather than inside it (`[before, base64, after]`,
+ * else `[json, "", ""]`), so a large body is encoded into the write buffer
+ * without first being copied into one big event string.
+ */
 function eventJson(
   req: Request,
   body: Uint8Array | null,
@@ -170,7 +171,7 @@ function eventJson(
   now: number,
   id: string,
   trace: string,
-) {
+): [string, string, string] {
   const url = req.url;
   const pathStart = url.indexOf("/", url.indexOf("//") + 2);
   const q = url.indexOf("?", pathStart);
@@ -207,7 +208,8 @@ function eventJson(
   const domainName = (colon <= 0 ? host : host.slice(0, colon)).toLowerCase();
   const dot = domainName.startsWith("[") ? -1 : domainName.indexOf(".");
   const domainPrefix = JSON.stringify(dot === -1 ? domainName : domainName.slice(0, dot));
-  let bodyPart = `"isBase64Encoded":false`;
+  let bodyPart = `"isBase64Encoded":false}`;
+  let base64 = "";
   if (body !== null && body.length > 0) {
     let text: string | undefined;
     if (isText(contentType)) {
@@ -215,22 +217,23 @@ function eventJson(
         text = fatalUtf8.decode(body);
       } catch { /* not UTF-8: base64 */ }
     }
-    bodyPart = text !== undefined
-      ? `"body":${JSON.stringify(text)},"isBase64Encoded":false`
-      : `"body":"${Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("base64")}",` +
-        `"isBase64Encoded":true`;
+    if (text !== undefined) bodyPart = `"body":${JSON.stringify(text)},"isBase64Encoded":false}`;
+    else {
+      base64 = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("base64");
+      bodyPart = `"body":"`;
+    }
   }
   const jpath = JSON.stringify(path);
-  return `{"version":"2.0","routeKey":"$default","rawPath":${jpath},"rawQueryString":${
-    JSON.stringify(query)
-  }` +
+  const json =
+    `{"version":"2.0","routeKey":"$default","rawPath":${jpath},"rawQueryString":${JSON.stringify(query)}` +
     `${cookies},"headers":{${headers}}${queryJson(query)},"requestContext":{"accountId":"anonymous",` +
     `"apiId":${domainPrefix},"domainName":${JSON.stringify(domainName)},"domainPrefix":${domainPrefix},` +
     `"http":{"method":"${req.method}","path":${jpath},"protocol":"HTTP/1.1","sourceIp":"${sourceIp}",` +
     `"userAgent":${
       JSON.stringify(userAgent)
     }},"requestId":"${id}","routeKey":"$default","stage":"$default",` +
-    `"time":"${clfTime}","timeEpoch":${now}},${bodyPart}}`;
+    `"time":"${clfTime}","timeEpoch":${now}},${bodyPart}`;
+  return base64 === "" ? [json, "", ""] : [json, base64, `","isBase64Encoded":true}`];
 }
 
 // ---- the upstream pool -----------------------------------------------------------------------
@@ -246,27 +249,42 @@ class Upstream {
 const idle: Upstream[] = [];
 
 /** The request head and body in one buffer: the body is encoded first so its length is known. */
-function frame(up: Upstream, payload: string, trace: string): Uint8Array {
+function frame(up: Upstream, parts: [string, string, string], trace: string): Uint8Array {
+  const chars = parts[0].length + parts[1].length + parts[2].length;
   let buf = up.write;
-  if (buf.length < HEAD_ROOM + payload.length) buf = new Uint8Array(HEAD_ROOM + payload.length);
-  let r = encoder.encodeInto(payload, buf.subarray(HEAD_ROOM));
-  if (r.read < payload.length) {
-    buf = new Uint8Array(HEAD_ROOM + payload.length * 3);
-    r = encoder.encodeInto(payload, buf.subarray(HEAD_ROOM));
+  if (buf.length < HEAD_ROOM + chars) buf = new Uint8Array(HEAD_ROOM + chars);
+  let end = encodeParts(parts, buf);
+  if (end < 0) {
+    // Not all ASCII: room for the worst case (3 bytes per UTF-16 unit).
+    buf = new Uint8Array(HEAD_ROOM + chars * 3);
+    end = encodeParts(parts, buf);
   }
   if (buf.length <= KEEP_WRITE_BUFFER) up.write = buf;
-  const body = buf.subarray(HEAD_ROOM, HEAD_ROOM + r.written);
+  const body = buf.subarray(HEAD_ROOM, end);
   let head = `POST ${PATH} HTTP/1.1\r\nHost: ${HOST_HEADER}\r\nContent-Type: application/json\r\n` +
-    `Content-Length: ${r.written}\r\nX-Amzn-Trace-Id: ${trace}\r\n`;
+    `Content-Length: ${body.length}\r\nX-Amzn-Trace-Id: ${trace}\r\n`;
   if (SIGN) {
-    head += `X-Amz-Date: ${amzDate}\r\nAuthorization: ${authorization(bodyHash(payload, body))}\r\n`;
+    // Deno hashes a short string faster than the same bytes; large bodies go as bytes.
+    const payloadHash = hash("sha256", parts[1] === "" && chars < 65536 ? parts[0] : body, "hex") as string;
+    head += `X-Amz-Date: ${amzDate}\r\nAuthorization: ${authorization(payloadHash)}\r\n`;
     if (TOKEN) head += `X-Amz-Security-Token: ${TOKEN}\r\n`;
   }
   head += "\r\n";
   const h = encoder.encodeInto(head, buf.subarray(0, HEAD_ROOM)).written;
   if (h === HEAD_ROOM) throw new Error("Cannot frame the request: head too large");
   buf.copyWithin(HEAD_ROOM - h, 0, h);
-  return buf.subarray(HEAD_ROOM - h, HEAD_ROOM + r.written);
+  return buf.subarray(HEAD_ROOM - h, end);
+}
+
+/** Encodes the parts one after another from `HEAD_ROOM`; the end offset, or -1 when `buf` is too small. */
+function encodeParts(parts: [string, string, string], buf: Uint8Array): number {
+  let at = HEAD_ROOM;
+  for (const part of parts) {
+    const r = encoder.encodeInto(part, buf.subarray(at));
+    if (r.read < part.length) return -1;
+    at += r.written;
+  }
+  return at;
 }
 
 async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
@@ -353,12 +371,12 @@ async function readAnswer(up: Upstream): Promise<Answer> {
   return { status, text: decoder.decode(body), functionError, close };
 }
 
-async function invoke(payload: string, trace: string): Promise<Answer> {
+async function invoke(parts: [string, string, string], trace: string): Promise<Answer> {
   for (let attempt = 0;; attempt++) {
     const reused = idle.length > 0;
     const up = idle.pop() ?? new Upstream(await Deno.connect({ hostname: UP_HOST, port: UP_PORT }));
     try {
-      await writeAll(up.conn, frame(up, payload, trace));
+      await writeAll(up.conn, frame(up, parts, trace));
       const answer = await readAnswer(up);
       if (answer.close) up.conn.close();
       else idle.push(up);
@@ -407,9 +425,9 @@ const server = Deno.serve(
     const n = (counter++).toString(16).padStart(12, "0");
     const body = req.body === null ? null : new Uint8Array(await req.arrayBuffer());
     const trace = traceHead + n;
-    const payload = eventJson(req, body, info.remoteAddr.hostname, now, ID_PREFIX + n, trace);
+    const parts = eventJson(req, body, info.remoteAddr.hostname, now, ID_PREFIX + n, trace);
     try {
-      return toResponse(await invoke(payload, trace), req.method);
+      return toResponse(await invoke(parts, trace), req.method);
     } catch {
       return new Response("Bad Gateway\n", { status: 502, headers: ERROR_HEADERS });
     }
