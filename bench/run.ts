@@ -195,7 +195,7 @@ async function lrpCheck(
     const lines = out.output.trim().split("\n");
     const first = Math.max(0, lines.findIndex((line) => /error/i.test(line)));
     // The first line naming the error says why; a path of the temp dir would only add noise.
-    const why = lines.slice(first, first + 2).join(" | ").replaceAll(`${config}:`, "").slice(0, 160);
+    const why = lines.slice(first, first + 2).join(" | ").replaceAll(`${config}:`, "line ").slice(0, 160);
     return `lrp check exited ${out.code}: ${why}`;
   } catch (err) {
     return `lrp check failed: ${errorText(err)}`;
