@@ -247,13 +247,22 @@ http {
 `;
 }
 
-/** A rule of the generated lrp config. */
+/** A `functions:` rule of the generated lrp config: lrp runs the handler itself. */
+export interface FunctionRule {
+  hostname: string;
+  /** Folder holding `index.mjs` (absolute). */
+  code: string;
+  concurrency: number;
+}
+
+/** The rules of a generated lrp config. */
 export interface LrpRules {
   local?: { hostname: string; endpoint: string };
   aws?: { hostname: string; function_name: string };
+  functions?: FunctionRule[];
 }
 
-/** An lrp config (gabrielelana/lambda-reverse-proxy YAML shape). */
+/** An lrp config (gabrielelana/lambda-reverse-proxy YAML shape, plus `functions:`). */
 export function lrpConfig(port: number, rules: LrpRules): string {
   const lines = ["host: 127.0.0.1", `port: ${port}`];
   if (rules.local) {
@@ -266,7 +275,120 @@ export function lrpConfig(port: number, rules: LrpRules): string {
       `    function_name: ${rules.aws.function_name}`,
     );
   }
+  if (rules.functions && rules.functions.length > 0) {
+    lines.push("functions:");
+    for (const f of rules.functions) {
+      lines.push(
+        `  - hostname: ${f.hostname}`,
+        "    runtime: nodejs",
+        "    handler: index.handler",
+        `    code: ${JSON.stringify(f.code)}`,
+        `    concurrency: ${f.concurrency}`,
+      );
+    }
+  }
   return lines.join("\n") + "\n";
+}
+
+/** The Node.js handler the `functions:` rows run: the same small 2.0 result as the backend, at once. */
+export const FUNCTION_HANDLER =
+  `export const handler = async () => ({ statusCode: 200, headers: { "content-type": "text/plain" }, body: "ok" });\n`;
+
+/** The flags (`--name`) a program's `--help` text lists, so the bench can use a setting only where it exists. */
+export function helpFlags(help: string): Set<string> {
+  return new Set([...help.matchAll(/(?:^|[\s,])(--[a-z][a-z0-9-]*)/gm)].map((m) => m[1]!));
+}
+
+/** CPU figures of one `/proc/<pid>/stat` line, in clock ticks. */
+export interface ProcStat {
+  pid: number;
+  ppid: number;
+  /** User plus system time of the process itself (all its threads). */
+  ticks: number;
+  /** User plus system time of its children that have exited and been waited for. */
+  childTicks: number;
+}
+
+/**
+ * Parses `/proc/<pid>/stat`. The command name (field 2) is in parentheses
+ * and may hold spaces and `)`, so fields are counted from the LAST `)`:
+ * after it come state (3), ppid (4), … utime (14), stime (15), cutime (16),
+ * cstime (17).
+ */
+export function parseProcStat(text: string): ProcStat {
+  const close = text.lastIndexOf(")");
+  const pid = Number(text.slice(0, text.indexOf(" (")));
+  const fields = text.slice(close + 2).trim().split(" ");
+  const field = (n: number): number => {
+    const value = Number(fields[n - 3]);
+    if (fields[n - 3] === undefined || !Number.isFinite(value)) {
+      throw new TypeError(`Cannot parse /proc stat: field ${n} in ${text.slice(0, 80)}`);
+    }
+    return value;
+  };
+  if (close === -1 || !Number.isInteger(pid)) {
+    throw new TypeError(`Cannot parse /proc stat: ${text.slice(0, 80)}`);
+  }
+  return { pid, ppid: field(4), ticks: field(14) + field(15), childTicks: field(16) + field(17) };
+}
+
+/** `pid` and every descendant, from a list of all processes' stats. */
+export function descendants(root: number, all: ProcStat[]): ProcStat[] {
+  const out = all.filter((p) => p.pid === root);
+  for (let i = 0; i < out.length; i++) {
+    for (const p of all) if (p.ppid === out[i]!.pid) out.push(p);
+  }
+  return out;
+}
+
+async function allStats(): Promise<ProcStat[]> {
+  const out: ProcStat[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      out.push(parseProcStat(await Deno.readTextFile(`/proc/${entry.name}/stat`)));
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return out;
+}
+
+/** The pids of a process tree (a supervisor and its workers, nginx's master and workers). */
+export async function processTree(root: number): Promise<number[]> {
+  return descendants(root, await allStats()).map((p) => p.pid);
+}
+
+/**
+ * CPU time used so far by a process tree, in clock ticks: every live
+ * member's own time plus what its exited children used. Read before and
+ * after a run, the difference is what the system spent on that run.
+ */
+export async function treeCpuTicks(root: number): Promise<number | undefined> {
+  const tree = descendants(root, await allStats());
+  return tree.length === 0 ? undefined : tree.reduce((n, p) => n + p.ticks + p.childTicks, 0);
+}
+
+/** Clock ticks per second (`getconf CLK_TCK`, 100 on Linux when that fails). */
+export async function clockTicksPerSecond(): Promise<number> {
+  try {
+    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped", stderr: "null" })
+      .output();
+    const n = Number(new TextDecoder().decode(out.stdout).trim());
+    return Number.isInteger(n) && n > 0 ? n : 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** Sum of a memory field over a process tree, in MB (shared pages count once per process). */
+export async function treeMemoryMb(pids: number[], field: "VmHWM" | "VmRSS"): Promise<number | undefined> {
+  let total: number | undefined;
+  for (const pid of pids) {
+    const mb = await procMemoryMb(pid, field);
+    if (mb !== undefined) total = (total ?? 0) + mb;
+  }
+  return total;
 }
 
 /** Reads a `kB` field (VmHWM, VmRSS) of `/proc/<pid>/status` in MB. */

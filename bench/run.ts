@@ -1,13 +1,19 @@
 /**
- * The lrp benchmark: `deno task bench` (about 8 minutes) or
+ * The lrp benchmark: `deno task bench` (about 4–5 minutes on 2 cores) or
  * `deno task bench --quick` (about a minute).
  *
- * Starts a fake backend (`bench/backend.ts`), nginx as a plain reverse proxy
- * to it, and lrp with a local (RIE) rule and, where lrp accepts it, an AWS
- * (Invoke API) rule pointed at the same backend. Then, in alternating rounds,
- * loads each system with wrk at 1, 16 and 64 connections and 0 B, 4 KB and
- * 1 MB request bodies, and prints the medians as one markdown table, the
- * README's targets with verdicts, and `bench/results/latest.json`.
+ * Starts a fake backend (`bench/backend.ts`) and, in front of it, nginx as a
+ * plain reverse proxy, two Deno baselines that are not lrp
+ * (`bench/baselines/fetch_proxy.ts`, `bench/baselines/lean_proxy.ts`, the
+ * latter also with `--sign`), and lrp with a local (RIE) rule and an AWS
+ * (Invoke API) rule. Where lrp supports them (probed through `--help` and
+ * `lrp check`, so new rows appear on their own once lrp has the feature), also
+ * lrp with `--workers 2`, with `--inspect`, and with `functions:` rules.
+ * Then, in rounds whose system order rotates, loads each system with wrk at
+ * 1 connection and 64 connections (0 B, and 1 MB request bodies), reading
+ * around each run the CPU time and memory of the system's own processes from
+ * `/proc`. Prints one summary table, every load point, the targets with
+ * verdicts, and writes `bench/results/latest.json`.
  *
  * Flags: `--quick`, `--rounds N`, `--duration S`, `--lrp PATH/TO/main.ts`,
  * `--nginx-workers N|auto`, `--keep` (keep the temp dir with all logs).
@@ -15,32 +21,42 @@
  * @module
  */
 
-import { type LoadSample, type LoadTool, runLoad } from "./load.ts";
+import { type LoadTool, runLoad } from "./load.ts";
 import {
   type Child,
   Children,
+  clockTicksPerSecond,
   firstLogLine,
   freePort,
+  FUNCTION_HANDLER,
+  helpFlags,
   logTail,
   lrpConfig,
   type LrpRules,
   nginxConfig,
-  procMemoryMb,
+  processTree,
   procName,
+  rawGet,
   resetPeakRss,
+  treeCpuTicks,
+  treeMemoryMb,
   waitUntil,
 } from "./procs.ts";
 import {
   addRatios,
   type Cell,
+  cpuUsPerRequest,
+  detailTable,
   find,
   formatBytes,
+  LARGE_BODY,
   makeCell,
-  markdownTable,
   markdownVerdicts,
   median,
-  type SystemName,
-  SYSTEMS,
+  type Sample,
+  summaryRows,
+  summaryTable,
+  type SystemInfo,
   verdicts,
 } from "./report.ts";
 import { ensure, ensureLoadTool, versionOf } from "./tools.ts";
@@ -50,21 +66,38 @@ export interface Options {
   quick: boolean;
   rounds: number;
   durationS: number;
-  connections: number[];
-  bodies: number[];
   lrpMain: string;
   nginxWorkers: string;
   startupReps: number;
   keep: boolean;
 }
 
+/** A load point: connections × request body size. */
+export interface Point {
+  connections: number;
+  bodyBytes: number;
+}
+
+/** Every main system runs these: p50 at 1 connection, throughput, CPU and RSS at 64, RSS with 1 MB bodies. */
+export const FULL_POINTS: readonly Point[] = [
+  { connections: 1, bodyBytes: 0 },
+  { connections: 64, bodyBytes: 0 },
+  { connections: 64, bodyBytes: LARGE_BODY },
+];
+/** Variants (workers, inspect, functions) skip the 1 MB point to keep a run under five minutes. */
+export const LIGHT_POINTS: readonly Point[] = FULL_POINTS.slice(0, 2);
+
 const LOCAL_HOST = "local.bench";
 const AWS_HOST = "aws.bench";
 const FUNCTION_NAME = "bench-fn";
+const FUNCTION_HOSTS = [{ hostname: "fn1.bench", concurrency: 1 }, { hostname: "fn4.bench", concurrency: 4 }];
+/** What every proxy answers for the backend's result. */
+const PROXIED_BODY = "ok";
 
 /** Parses the command line; throws a `RangeError` on a bad flag. */
 export function parseOptions(args: string[]): Options {
   const quick = args.includes("--quick");
+  const withValue = ["--rounds", "--duration", "--lrp", "--nginx-workers"];
   const value = (flag: string): string | undefined => {
     const i = args.indexOf(flag);
     return i === -1 ? undefined : args[i + 1];
@@ -76,19 +109,17 @@ export function parseOptions(args: string[]): Options {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`Cannot parse ${flag}: ${raw}`);
     return n;
   };
-  const known = new Set(["--quick", "--keep", "--rounds", "--duration", "--lrp", "--nginx-workers"]);
   for (const [i, arg] of args.entries()) {
     const prev = args[i - 1];
-    const isValue = prev !== undefined &&
-      ["--rounds", "--duration", "--lrp", "--nginx-workers"].includes(prev);
-    if (!isValue && !known.has(arg)) throw new RangeError(`Cannot parse arguments: unknown flag ${arg}`);
+    const isValue = prev !== undefined && withValue.includes(prev);
+    if (!isValue && !["--quick", "--keep", ...withValue].includes(arg)) {
+      throw new RangeError(`Cannot parse arguments: unknown flag ${arg}`);
+    }
   }
   return {
     quick,
     rounds: int("--rounds", quick ? 1 : 3),
-    durationS: int("--duration", quick ? 1 : 4),
-    connections: [1, 16, 64],
-    bodies: [0, 4096, 1 << 20],
+    durationS: int("--duration", quick ? 1 : 3),
     lrpMain: value("--lrp") ?? new URL("../main.ts", import.meta.url).pathname,
     nginxWorkers: value("--nginx-workers") ?? "1",
     startupReps: quick ? 3 : 5,
@@ -96,21 +127,22 @@ export function parseOptions(args: string[]): Options {
   };
 }
 
-/** A system under load: where to send requests, or why it cannot be measured. */
-interface Target {
+/** A system under load: where to send requests, whose processes to read, or why it cannot be measured. */
+interface Target extends SystemInfo {
   url: string;
   host?: string;
-  skipped?: string;
-  /** The deno pid whose memory is read (lrp only). */
-  pid?: number;
+  /** The pid whose process tree is the system (CPU, memory). */
+  root?: number;
   child?: Child;
+  points: readonly Point[];
+  skipped?: string;
 }
 
 const log = (line: string) => console.error(line);
 const errorText = (err: unknown) => err instanceof Error ? err.message : String(err);
 
-/** Environment for lrp: the AWS SDK is pointed at the fake backend with dummy credentials. */
-function lrpEnv(backendUrl: string): Record<string, string> {
+/** Environment for lrp and the signing baseline: AWS pointed at the fake backend with dummy credentials. */
+function awsEnv(backendUrl: string): Record<string, string> {
   return {
     AWS_ENDPOINT_URL_LAMBDA: backendUrl,
     AWS_REGION: "us-east-1",
@@ -121,31 +153,53 @@ function lrpEnv(backendUrl: string): Record<string, string> {
   };
 }
 
-/** Runs `lrp check <config>`; returns undefined when it exits 0, else the reason. */
-async function lrpCheck(opts: Options, config: string, backendUrl: string): Promise<string | undefined> {
+function dirname(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
+/** Runs `deno run --allow-all main.ts ARGS`; resolves with its exit status and output. */
+async function runLrpCommand(
+  opts: Options,
+  args: string[],
+  backendUrl: string,
+): Promise<{ success: boolean; code: number; output: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", opts.lrpMain, ...args],
+    cwd: dirname(opts.lrpMain),
+    env: awsEnv(backendUrl),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const output = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  return { success: out.success, code: out.code, output };
+}
+
+/**
+ * Runs `lrp check <config>`; undefined when it exits 0 and its route table
+ * names every `mustList` hostname, else the reason.
+ */
+async function lrpCheck(
+  opts: Options,
+  config: string,
+  backendUrl: string,
+  mustList: string[],
+): Promise<string | undefined> {
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", opts.lrpMain, "check", config],
-      cwd: dirname(opts.lrpMain),
-      env: lrpEnv(backendUrl),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(60_000),
-    }).output();
-    if (out.success) return undefined;
-    const lines = (new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout)).trim().split(
-      "\n",
-    );
+    const out = await runLrpCommand(opts, ["check", config], backendUrl);
+    if (out.success) {
+      const missing = mustList.filter((h) => !out.output.includes(h));
+      return missing.length === 0 ? undefined : `lrp check does not list ${missing.join(", ")}`;
+    }
+    const lines = out.output.trim().split("\n");
     const first = Math.max(0, lines.findIndex((line) => /error/i.test(line)));
-    return `lrp check exited ${out.code}: ${lines.slice(first, first + 2).join(" | ").slice(0, 300)}`;
+    // The first line naming the error says why; a path of the temp dir would only add noise.
+    const why = lines.slice(first, first + 2).join(" | ").replaceAll(`${config}:`, "line ").slice(0, 160);
+    return `lrp check exited ${out.code}: ${why}`;
   } catch (err) {
     return `lrp check failed: ${errorText(err)}`;
   }
-}
-
-function dirname(path: string): string {
-  return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
 /**
@@ -160,15 +214,21 @@ async function startLrp(
   name: string,
   rules: LrpRules,
   backendUrl: string,
+  flags: string[] = [],
 ): Promise<{ child: Child; port: number; ms: number }> {
   const port = freePort();
   const config = `${tmp}/${name}.yaml`;
   await Deno.writeTextFile(config, lrpConfig(port, rules));
   const start = performance.now();
-  const child = children.spawn(name, Deno.execPath(), ["run", "--allow-all", opts.lrpMain, config], {
-    cwd: dirname(opts.lrpMain),
-    env: lrpEnv(backendUrl),
-  });
+  const child = children.spawn(
+    name,
+    Deno.execPath(),
+    ["run", "--allow-all", opts.lrpMain, ...flags, config],
+    {
+      cwd: dirname(opts.lrpMain),
+      env: awsEnv(backendUrl),
+    },
+  );
   try {
     await waitUntil(child, port, "/", LOCAL_HOST, (r) => r.status === 200, 20_000, 1);
   } catch (err) {
@@ -195,10 +255,39 @@ async function measureStartup(
   return { medianMs: median(samples), samplesMs: samples };
 }
 
+/** Starts a program that prints its URL as its first line and waits until it proxies the backend's result. */
+async function startBaseline(
+  children: Children,
+  name: string,
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ child: Child; url: string }> {
+  const path = new URL(`./baselines/${file}`, import.meta.url).pathname;
+  const child = children.spawn(name, Deno.execPath(), ["run", "-A", path, "--port", "0", ...args], { env });
+  try {
+    const url = await firstLogLine(child, 30_000);
+    const port = Number(new URL(url).port);
+    await waitUntil(
+      child,
+      port,
+      "/",
+      "127.0.0.1",
+      (r) => r.status === 200 && r.body === PROXIED_BODY,
+      10_000,
+    );
+    return { child, url: `${url}/` };
+  } catch (err) {
+    await children.stop(child);
+    throw err;
+  }
+}
+
 async function machineInfo(
   tool: LoadTool,
   nginx: string | undefined,
   opts: Options,
+  ticksPerSecond: number,
 ): Promise<Record<string, unknown>> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
@@ -210,6 +299,7 @@ async function machineInfo(
     memTotalMb: Math.round(Number(/^MemTotal:\s+(\d+)/m.exec(meminfo)?.[1] ?? 0) / 1024),
     kernel: Deno.osRelease(),
     deno: Deno.version.deno,
+    clockTicksPerSecond: ticksPerSecond,
     benchCommit: await git(dirname(new URL(import.meta.url).pathname)),
     lrpCommit: await git(dirname(opts.lrpMain)),
     loadTool: await versionOf(tool, tool === "wrk" ? ["-v"] : ["-h"]),
@@ -217,10 +307,37 @@ async function machineInfo(
   };
 }
 
+/**
+ * Waits (at most 3 s) until a process tree is idle — at most one clock tick
+ * of CPU in 100 ms — so that requests still in flight when the load tool
+ * stopped do not run into the next system's measurement.
+ */
+async function settle(root: number): Promise<void> {
+  let last = await treeCpuTicks(root);
+  for (let i = 0; i < 30 && last !== undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = await treeCpuTicks(root);
+    if (now === undefined || now - last <= 1) return;
+    last = now;
+  }
+}
+
+/** The 1-minute load average (`/proc/loadavg`), to show how busy the machine was. */
+async function loadAvg(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")[0] ?? "?";
+}
+
+/** Adds a target, or the reason it is skipped. */
+function add(targets: Target[], info: SystemInfo, points: readonly Point[], rest: Partial<Target>): void {
+  targets.push({ ...info, url: "", points, ...rest });
+}
+
 async function run(opts: Options, tmp: string, children: Children): Promise<void> {
   const tool = await ensureLoadTool();
   const nginxPath = await ensure("nginx", "nginx-light");
-  const targets = new Map<SystemName, Target>();
+  const ticksPerSecond = await clockTicksPerSecond();
+  const loadAvgStart = await loadAvg();
+  const targets: Target[] = [];
 
   // The backend prints its URL as its first line.
   const backendPath = new URL("./backend.ts", import.meta.url).pathname;
@@ -228,11 +345,19 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
   const backendUrl = await firstLogLine(backend, 30_000);
   const backendPort = Number(new URL(backendUrl).port);
   await waitUntil(backend, backendPort, "/", "127.0.0.1", (r) => r.status === 200, 10_000);
-  targets.set("direct", { url: `${backendUrl}/` });
+  add(targets, { name: "direct", label: "backend alone, no proxy (CPU: the backend's)" }, FULL_POINTS, {
+    url: `${backendUrl}/`,
+    root: backend.pid,
+    child: backend,
+  });
   log(`backend: ${backendUrl}`);
 
+  const nginxInfo = {
+    name: "nginx",
+    label: `nginx (${opts.nginxWorkers} worker, plain proxy, no transform)`,
+  };
   if (nginxPath === undefined) {
-    targets.set("nginx", { url: "", skipped: "nginx could not be installed" });
+    add(targets, nginxInfo, FULL_POINTS, { skipped: "nginx could not be installed" });
   } else {
     const port = freePort();
     const conf = `${tmp}/nginx.conf`;
@@ -249,142 +374,290 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
     ]);
     try {
       await waitUntil(nginx, port, "/", "127.0.0.1", (r) => r.status === 200, 10_000);
-      targets.set("nginx", { url: `http://127.0.0.1:${port}/` });
-      log(`nginx: http://127.0.0.1:${port}/ (${opts.nginxWorkers} worker(s))`);
+      add(targets, nginxInfo, FULL_POINTS, {
+        url: `http://127.0.0.1:${port}/`,
+        root: nginx.pid,
+        child: nginx,
+      });
     } catch (err) {
-      targets.set("nginx", { url: "", skipped: `nginx did not start: ${errorText(err)}` });
+      add(targets, nginxInfo, FULL_POINTS, { skipped: `nginx did not start: ${errorText(err)}` });
     }
   }
 
-  // lrp: probe what it supports, measure start-up, then start the instance under load.
+  // The baselines: Deno proxies that are not lrp.
+  const baselines: (SystemInfo & { file: string; args: string[]; points: readonly Point[] })[] = [
+    {
+      name: "fetch-proxy",
+      label: "30-line Deno proxy: `fetch` upstream, minimal event",
+      file: "fetch_proxy.ts",
+      args: [],
+      // At 64 connections with 1 MB bodies it completes no request within a run and keeps working
+      // after it, which would load the next system's run: measured at 0 B only.
+      points: LIGHT_POINTS,
+    },
+    {
+      name: "lean",
+      label: "lean Deno proxy: full 2.0 event, own keep-alive pool",
+      file: "lean_proxy.ts",
+      args: [],
+      points: FULL_POINTS,
+    },
+    {
+      name: "lean-signed",
+      label: "lean Deno proxy + SigV4 (Invoke API)",
+      file: "lean_proxy.ts",
+      args: ["--sign", "--function", FUNCTION_NAME],
+      points: FULL_POINTS,
+    },
+  ];
+  for (const b of baselines) {
+    try {
+      const { child, url } = await startBaseline(children, b.name, b.file, [
+        "--upstream",
+        backendUrl,
+        ...b.args,
+      ], awsEnv(backendUrl));
+      add(targets, b, b.points, { url, root: child.pid, child });
+    } catch (err) {
+      add(targets, b, b.points, { skipped: `${b.file} did not start: ${errorText(err)}` });
+    }
+  }
+
+  // lrp: probe what it supports, measure start-up, then start the instances under load.
   const localRule = { hostname: LOCAL_HOST, endpoint: backendUrl };
   const awsRule = { hostname: AWS_HOST, function_name: FUNCTION_NAME };
-  let startup: Record<string, unknown> = {};
+  const code = `${tmp}/function`;
+  await Deno.mkdir(code, { recursive: true });
+  await Deno.writeTextFile(`${code}/index.mjs`, FUNCTION_HANDLER);
+  const functionRules = FUNCTION_HOSTS.map((f) => ({ ...f, code }));
+  const startup: Record<string, unknown> = {};
+  const cold: Record<string, number> = {};
   let startupLocalMs: number | undefined;
-  let awsSkip: string | undefined;
   let lrpSkip: string | undefined;
+  let awsSkip: string | undefined;
+  let fnSkip: string | undefined;
+  let flags = new Set<string>();
   try {
     await Deno.stat(opts.lrpMain);
-  } catch {
-    lrpSkip = `lrp did not start: ${opts.lrpMain} not found (use --lrp PATH)`;
+    const help = await runLrpCommand(opts, ["--help"], backendUrl);
+    flags = helpFlags(help.output);
+  } catch (err) {
+    lrpSkip = `lrp did not start: ${opts.lrpMain}: ${errorText(err)} (use --lrp PATH)`;
   }
   if (lrpSkip === undefined) {
     const probe = `${tmp}/lrp-check.yaml`;
     await Deno.writeTextFile(probe, lrpConfig(freePort(), { local: localRule, aws: awsRule }));
-    awsSkip = await lrpCheck(opts, probe, backendUrl);
-    if (awsSkip !== undefined) log(`lrp-aws skipped: ${awsSkip}`);
+    awsSkip = await lrpCheck(opts, probe, backendUrl, [AWS_HOST]);
+    await Deno.writeTextFile(probe, lrpConfig(freePort(), { local: localRule, functions: functionRules }));
+    fnSkip = await lrpCheck(opts, probe, backendUrl, FUNCTION_HOSTS.map((f) => f.hostname));
+    log(
+      `lrp flags: --workers ${flags.has("--workers")}, --inspect ${flags.has("--inspect")}; ` +
+        `aws rule: ${awsSkip ?? "yes"}; functions rule: ${fnSkip ?? "yes"}`,
+    );
     try {
       const local = await measureStartup(children, opts, tmp, { local: localRule }, backendUrl);
       startupLocalMs = local.medianMs;
-      startup = { localOnly: local };
+      startup.localOnly = local;
       log(`start-up, local-only: ${local.medianMs.toFixed(1)} ms (median of ${local.samplesMs.length})`);
       if (awsSkip === undefined) {
-        const both = await measureStartup(
+        startup.withAws = await measureStartup(
           children,
           opts,
           tmp,
           { local: localRule, aws: awsRule },
           backendUrl,
         );
-        startup = { ...startup, withAws: both };
-        log(`start-up, local + aws rules: ${both.medianMs.toFixed(1)} ms`);
       }
     } catch (err) {
       lrpSkip = `lrp did not start: ${errorText(err)}`;
     }
   }
-  if (lrpSkip === undefined) {
-    try {
-      const rules: LrpRules = awsSkip === undefined
-        ? { local: localRule, aws: awsRule }
-        : { local: localRule };
-      const { child, port } = await startLrp(children, opts, tmp, "lrp", rules, backendUrl);
-      const name = await procName(child.pid);
-      if (name !== "deno") log(`warning: lrp pid ${child.pid} is "${name}", not deno: RSS may be wrong`);
-      const url = `http://127.0.0.1:${port}/`;
-      targets.set("lrp-local", { url, host: LOCAL_HOST, pid: child.pid, child });
-      if (awsSkip === undefined) {
-        try {
-          await waitUntil(child, port, "/", AWS_HOST, (r) => r.status === 200, 10_000);
-          targets.set("lrp-aws", { url, host: AWS_HOST, pid: child.pid, child });
-        } catch (err) {
-          awsSkip = `aws rule did not answer 200: ${errorText(err)}`;
-        }
-      }
-      log(`lrp: ${url} (pid ${child.pid})`);
-    } catch (err) {
-      lrpSkip = `lrp did not start: ${errorText(err)}`;
-    }
-  }
+  const workers = flags.has("--workers");
+  const lrpRules: LrpRules = awsSkip === undefined
+    ? { local: localRule, aws: awsRule }
+    : { local: localRule };
+  const mainRule = awsSkip === undefined
+    ? { host: AWS_HOST, rule: "aws" }
+    : { host: LOCAL_HOST, rule: "local" };
+  const w1 = workers ? ", workers 1" : "";
+  const lrpLocal = { name: "lrp-local", label: `**lrp, local rule**${w1}` };
+  const lrpAws = { name: "lrp-aws", label: `**lrp, aws rule** (SigV4 Invoke API)${w1}` };
+  const variants = [
+    {
+      info: { name: "lrp-aws-w2", label: `lrp, ${mainRule.rule} rule, workers 2` },
+      skip: workers ? undefined : "lrp --help lists no --workers",
+      flags: ["--workers", "2"],
+      rules: lrpRules,
+    },
+    {
+      info: { name: "lrp-aws-inspect", label: `lrp, ${mainRule.rule} rule, --inspect on` },
+      skip: flags.has("--inspect") ? undefined : "lrp --help lists no --inspect",
+      flags: ["--inspect", ...(workers ? ["--workers", "1"] : [])],
+      rules: lrpRules,
+    },
+  ];
   if (lrpSkip !== undefined) {
     log(`lrp skipped: ${lrpSkip}`);
-    targets.set("lrp-local", { url: "", skipped: lrpSkip });
+    add(targets, lrpLocal, FULL_POINTS, { skipped: lrpSkip });
+    add(targets, lrpAws, FULL_POINTS, { skipped: lrpSkip });
+  } else {
+    try {
+      const { child, port } = await startLrp(
+        children,
+        opts,
+        tmp,
+        "lrp",
+        lrpRules,
+        backendUrl,
+        workers ? ["--workers", "1"] : [],
+      );
+      const name = await procName(child.pid);
+      if (name !== "deno") {
+        log(`warning: lrp pid ${child.pid} is "${name}", not deno: CPU and RSS may be wrong`);
+      }
+      const url = `http://127.0.0.1:${port}/`;
+      add(targets, lrpLocal, FULL_POINTS, { url, host: LOCAL_HOST, root: child.pid, child });
+      if (awsSkip === undefined) {
+        try {
+          await waitUntil(
+            child,
+            port,
+            "/",
+            AWS_HOST,
+            (r) => r.status === 200 && r.body === PROXIED_BODY,
+            10_000,
+          );
+          add(targets, lrpAws, FULL_POINTS, { url, host: AWS_HOST, root: child.pid, child });
+        } catch (err) {
+          add(targets, lrpAws, FULL_POINTS, { skipped: `aws rule did not answer 200: ${errorText(err)}` });
+        }
+      } else add(targets, lrpAws, FULL_POINTS, { skipped: awsSkip });
+      log(`lrp: ${url} (pid ${child.pid})`);
+    } catch (err) {
+      add(targets, lrpLocal, FULL_POINTS, { skipped: `lrp did not start: ${errorText(err)}` });
+      add(targets, lrpAws, FULL_POINTS, { skipped: `lrp did not start: ${errorText(err)}` });
+    }
   }
-  if (!targets.has("lrp-aws")) targets.set("lrp-aws", { url: "", skipped: lrpSkip ?? awsSkip ?? "unknown" });
+  for (const v of variants) {
+    const skip = lrpSkip ?? v.skip;
+    if (skip !== undefined) {
+      add(targets, v.info, LIGHT_POINTS, { skipped: skip });
+      continue;
+    }
+    try {
+      const { child, port } = await startLrp(children, opts, tmp, v.info.name, v.rules, backendUrl, v.flags);
+      await waitUntil(child, port, "/", mainRule.host, (r) => r.status === 200, 10_000);
+      const url = `http://127.0.0.1:${port}/`;
+      add(targets, v.info, LIGHT_POINTS, { url, host: mainRule.host, root: child.pid, child });
+    } catch (err) {
+      add(targets, v.info, LIGHT_POINTS, {
+        skipped: `lrp ${v.flags.join(" ")} did not start: ${errorText(err)}`,
+      });
+    }
+  }
+  const fnInfos = FUNCTION_HOSTS.map((f) => ({
+    name: `lrp-fn-c${f.concurrency}`,
+    label: `lrp, functions rule (nodejs, concurrency ${f.concurrency}; CPU includes the runtime)`,
+    hostname: f.hostname,
+  }));
+  if ((lrpSkip ?? fnSkip) !== undefined) {
+    for (const f of fnInfos) add(targets, f, LIGHT_POINTS, { skipped: lrpSkip ?? fnSkip! });
+  } else {
+    try {
+      const { child, port } = await startLrp(
+        children,
+        opts,
+        tmp,
+        "lrp-fn",
+        {
+          local: localRule,
+          functions: functionRules,
+        },
+        backendUrl,
+        workers ? ["--workers", "1"] : [],
+      );
+      const url = `http://127.0.0.1:${port}/`;
+      for (const f of fnInfos) {
+        // Cold: the first request to the hostname starts the runtime process.
+        const start = performance.now();
+        const first = await rawGet(port, "/", f.hostname, 30_000);
+        cold[f.name] = Math.round((performance.now() - start) * 10) / 10;
+        if (first.status !== 200 || first.body !== PROXIED_BODY) {
+          add(targets, f, LIGHT_POINTS, {
+            skipped: `functions rule answered ${first.status}: ${first.body.slice(0, 80)}`,
+          });
+        } else add(targets, f, LIGHT_POINTS, { url, host: f.hostname, root: child.pid, child });
+      }
+    } catch (err) {
+      for (const f of fnInfos) {
+        add(targets, f, LIGHT_POINTS, { skipped: `lrp with functions did not start: ${errorText(err)}` });
+      }
+    }
+  }
 
-  const live = SYSTEMS.filter((s) => targets.get(s)?.skipped === undefined);
-  const samples = new Map<string, LoadSample[]>();
-  const key = (s: SystemName, c: number, b: number) => `${s}|${c}|${b}`;
-  const rss: Record<string, number> = {};
+  const live = targets.filter((t) => t.skipped === undefined);
+  const samples = new Map<string, Sample[]>();
+  const key = (s: string, p: Point) => `${s}|${p.connections}|${p.bodyBytes}`;
   let rssResettable = true;
 
-  const load = async (system: SystemName, connections: number, bodyBytes: number, durationS: number) => {
-    const target = targets.get(system)!;
-    const spec = {
-      url: target.url,
-      connections,
-      durationS,
-      bodyBytes,
-      ...(target.host ? { host: target.host } : {}),
-    };
-    const measureRss = target.pid !== undefined && connections === 64;
-    if (measureRss) rssResettable = await resetPeakRss(target.pid!) && rssResettable;
-    const sample = await runLoad(tool, spec, tmp);
-    if (measureRss) {
-      const peak = await procMemoryMb(target.pid!, "VmHWM");
-      const k = `${system} ${formatBytes(bodyBytes)}`;
-      if (peak !== undefined) rss[k] = Math.max(rss[k] ?? 0, peak);
+  const load = async (target: Target, point: Point, durationS: number): Promise<Sample> => {
+    const spec = { url: target.url, ...point, durationS, ...(target.host ? { host: target.host } : {}) };
+    const tree = target.root === undefined ? [] : await processTree(target.root);
+    for (const pid of tree) rssResettable = await resetPeakRss(pid) && rssResettable;
+    const before = target.root === undefined ? undefined : await treeCpuTicks(target.root);
+    const sample: Sample = await runLoad(tool, spec, tmp);
+    const after = target.root === undefined ? undefined : await treeCpuTicks(target.root);
+    const cpu = cpuUsPerRequest(before, after, ticksPerSecond, sample.requests, point.connections);
+    if (cpu !== undefined) sample.cpuUsPerRequest = cpu;
+    if (target.root !== undefined && point.connections === 64) {
+      const now = await processTree(target.root);
+      const rss = await treeMemoryMb(now, "VmRSS");
+      const hwm = await treeMemoryMb(now, "VmHWM");
+      if (rss !== undefined && hwm !== undefined) Object.assign(sample, { rssMb: rss, hwmMb: hwm });
     }
     if (target.child?.exited !== undefined) {
-      throw new Error(`lrp exited during the bench: ${await logTail(target.child)}`);
+      throw new Error(`${target.child.name} exited during the bench: ${await logTail(target.child)}`);
     }
+    if (target.root !== undefined) await settle(target.root);
     return sample;
   };
 
-  // Warm-up (JIT, connection pools), not recorded.
-  for (const system of live) {
-    await load(system, 16, 4096, opts.quick ? 1 : 2).catch((err) =>
-      log(`warm-up ${system}: ${errorText(err)}`)
+  // Warm-up (JIT, connection pools, runtime processes), not recorded.
+  for (const target of live) {
+    await load(target, { connections: 64, bodyBytes: 0 }, 1).catch((err) =>
+      log(`warm-up ${target.name}: ${errorText(err)}`)
     );
   }
 
+  // Points outside, systems inside: in the first round every system serves 0 B at 64 connections
+  // before it has seen a 1 MB body, so that round's RSS is the figure of a fresh process.
   for (let round = 0; round < opts.rounds; round++) {
-    for (const connections of opts.connections) {
-      for (const bodyBytes of opts.bodies) {
-        // Rotate the order each round so that no system always runs first or last.
-        const order = live.map((_, i) => live[(i + round) % live.length]!);
-        for (const system of order) {
-          if (targets.get(system)?.skipped !== undefined) continue;
-          try {
-            const sample = await load(system, connections, bodyBytes, opts.durationS);
-            const list = samples.get(key(system, connections, bodyBytes)) ?? [];
-            list.push(sample);
-            samples.set(key(system, connections, bodyBytes), list);
-            log(
-              `[round ${round + 1}/${opts.rounds}] ${system} c=${connections} body=${
-                formatBytes(bodyBytes)
-              }: ` +
-                `${Math.round(sample.rps)} req/s, p50 ${sample.p50Us} µs, p99 ${sample.p99Us} µs` +
-                (sample.non2xx + sample.socketErrors > 0
-                  ? `, ${sample.non2xx} non-2xx, ${sample.socketErrors} socket errors`
-                  : ""),
-            );
-          } catch (err) {
-            log(`${system} c=${connections} body=${formatBytes(bodyBytes)} failed: ${errorText(err)}`);
-            if (system.startsWith("lrp") && /lrp exited/.test(errorText(err))) {
-              for (const s of ["lrp-local", "lrp-aws"] as const) {
-                targets.set(s, { url: "", skipped: errorText(err) });
-              }
+    for (const point of FULL_POINTS) {
+      // Rotate the order each round so that no system always runs first or last.
+      const order = live.map((_, i) => live[(i + round) % live.length]!);
+      for (const target of order) {
+        if (target.skipped !== undefined || !target.points.includes(point)) continue;
+        const at = `${target.name} c=${point.connections} body=${formatBytes(point.bodyBytes)}`;
+        try {
+          const sample = await load(target, point, opts.durationS);
+          samples.set(key(target.name, point), [...samples.get(key(target.name, point)) ?? [], sample]);
+          log(
+            `[round ${round + 1}/${opts.rounds}] ${at}: ${
+              Math.round(sample.rps)
+            } req/s, p50 ${sample.p50Us} µs, ` +
+              `CPU ${sample.cpuUsPerRequest?.toFixed(0) ?? "?"} µs/req` +
+              (sample.hwmMb !== undefined
+                ? `, RSS ${sample.rssMb!.toFixed(0)}/${sample.hwmMb.toFixed(0)} MB`
+                : "") +
+              (sample.non2xx + sample.socketErrors > 0
+                ? `, ${sample.non2xx} non-2xx, ${sample.socketErrors} socket errors`
+                : ""),
+          );
+        } catch (err) {
+          log(`${at} failed: ${errorText(err)}`);
+          if (/exited during the bench/.test(errorText(err))) {
+            for (const t of targets) {
+              if (target.child !== undefined && t.child === target.child) t.skipped = errorText(err);
             }
           }
         }
@@ -393,46 +666,55 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
   }
 
   const cells: Cell[] = [];
-  for (const connections of opts.connections) {
-    for (const bodyBytes of opts.bodies) {
-      for (const system of SYSTEMS) {
-        const list = samples.get(key(system, connections, bodyBytes)) ?? [];
-        const skipped = targets.get(system)?.skipped ?? (list.length === 0 ? "every run failed" : undefined);
-        cells.push(makeCell(system, connections, bodyBytes, list, skipped));
-      }
+  for (const target of targets) {
+    for (const point of target.points) {
+      const list = samples.get(key(target.name, point)) ?? [];
+      const skipped = target.skipped ?? (list.length === 0 ? "every run failed" : undefined);
+      cells.push(makeCell(target.name, point.connections, point.bodyBytes, list, skipped));
     }
   }
   addRatios(cells);
-  const rssValues = Object.values(rss);
-  const peakRssMb = rssValues.length > 0 ? Math.max(...rssValues) : undefined;
-  const list = verdicts(cells, { startupLocalMs, peakRssMb });
+  const rows = summaryRows(targets, cells);
+  const list = verdicts(cells, rows, { startupLocalMs });
 
   const direct1 = find(cells, "direct", 1, 0);
   const serialized: Record<string, number> = {};
-  for (const connections of opts.connections) {
+  for (const connections of [1, 64]) {
     const lrp = find(cells, "lrp-local", connections, 0);
     if (lrp?.skipped === undefined && direct1?.skipped === undefined && lrp && direct1) {
       serialized[`c${connections}`] = lrp.rps / direct1.rps;
     }
   }
 
-  const machine = await machineInfo(tool, nginxPath, opts);
+  const machine: Record<string, unknown> = {
+    ...await machineInfo(tool, nginxPath, opts, ticksPerSecond),
+    loadAvgStart,
+    loadAvgEnd: await loadAvg(),
+  };
   console.log(`## lrp bench — ${machine.date} — ${machine.cpuModel}, ${machine.nproc} cores\n`);
   console.log(
-    `${opts.rounds} round(s) × ${opts.durationS} s per run, medians; ${tool} 1 thread; ` +
-      `nginx ${opts.nginxWorkers} worker(s); 0 B = GET, larger = POST application/octet-stream.\n`,
+    `Load average (1 min) at start ${loadAvgStart}, at end ${machine.loadAvgEnd}: above the core count, other ` +
+      `programs shared the machine and absolute figures are low; compare rows of this run only.\n`,
   );
-  console.log(markdownTable(cells));
-  const reasons = [...targets].filter(([, t]) => t.skipped !== undefined);
-  if (reasons.length > 0) console.log("");
-  for (const [system, t] of reasons) console.log(`- ${system} skipped: ${t.skipped}`);
+  console.log(
+    `${opts.rounds} round(s) × ${opts.durationS} s per run, medians; ${tool} 1 thread; 0 B = GET, ` +
+      `1 MB = POST application/octet-stream. CPU: the system's own processes (utime+stime from /proc) ` +
+      `÷ requests completed. RSS: VmRSS after / VmHWM during the run, summed over the system's processes.\n`,
+  );
+  console.log(summaryTable(rows));
+  const reasons = targets.filter((t) => t.skipped !== undefined);
+  if (reasons.length > 0) console.log("\nNot measured:");
+  for (const t of reasons) console.log(`- ${t.name}: ${t.skipped}`);
+  console.log(`\n### Every load point\n\n${detailTable(cells)}`);
   console.log("\nlrp-local req/s ÷ backend serialized rate (direct, 1 conn, 0 B):");
   for (const [k, v] of Object.entries(serialized)) console.log(`- ${k}: ${v.toFixed(2)}×`);
-  console.log(`\nstart-up to first proxied request: ${JSON.stringify(startup)}`);
-  console.log(
-    `lrp peak RSS (VmHWM${rssResettable ? ", reset before each run" : " since start"}) at 64 conns: ` +
-      JSON.stringify(Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, Math.round(v * 10) / 10]))),
-  );
+  if (Object.keys(cold).length > 0) {
+    console.log(
+      `\nfunctions rule, first (cold) request: ${JSON.stringify(cold)} ms; warm p50: see "p50, 1 conn"`,
+    );
+  }
+  console.log(`\nstart-up to first proxied request (ms): ${JSON.stringify(startup)}`);
+  if (!rssResettable) console.log("(VmHWM could not be reset before each run: peaks are since start)");
   console.log(`\n### Targets\n${markdownVerdicts(list)}`);
 
   const result = {
@@ -444,12 +726,15 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
       nginxWorkers: opts.nginxWorkers,
       lrpMain: opts.lrpMain,
       loadTool: tool,
+      lrpFlags: { workers: workers, inspect: flags.has("--inspect") },
     },
-    skipped: Object.fromEntries([...targets].filter(([, t]) => t.skipped).map(([s, t]) => [s, t.skipped])),
+    skipped: Object.fromEntries(reasons.map((t) => [t.name, t.skipped])),
+    summary: rows,
     cells,
     localVsSerializedBackend: serialized,
+    functionsColdMs: cold,
     startup,
-    peakRssMb: { byRun: rss, max: peakRssMb, resetBeforeEachRun: rssResettable },
+    peakRssResetBeforeEachRun: rssResettable,
     targets: list,
   };
   const outDir = new URL("./results/", import.meta.url);
