@@ -22,7 +22,8 @@ export type Kind =
   | "prefix"
   | "count"
   | "url"
-  | "cidrs";
+  | "cidrs"
+  | "headers";
 
 /** One top-level setting, declared once for file, flag, environment and help. */
 export interface Setting {
@@ -213,6 +214,53 @@ export const SETTINGS: readonly Setting[] = [
     help: "reload the configuration when its file changes (SIGHUP always reloads)",
     switch: true,
   },
+  {
+    key: "inspect",
+    field: "inspect",
+    flag: "inspect",
+    env: "LRP_INSPECT",
+    kind: "boolean",
+    default: "false",
+    help: "serve the live inspector page at {prefix}/inspect (on in lrp demo)",
+    switch: true,
+  },
+  {
+    key: "inspect_buffer",
+    field: "inspectBuffer",
+    flag: "inspect-buffer",
+    env: "LRP_INSPECT_BUFFER",
+    kind: "count",
+    default: "200",
+    help: "exchanges the inspector keeps (the oldest go first)",
+  },
+  {
+    key: "inspect_body_limit",
+    field: "inspectBodyLimit",
+    flag: "inspect-body-limit",
+    env: "LRP_INSPECT_BODY_LIMIT",
+    kind: "size",
+    default: "64KB",
+    help: "bytes the inspector keeps of each body, event and result (the rest is marked truncated)",
+  },
+  {
+    key: "redact",
+    field: "redact",
+    flag: "redact",
+    env: "LRP_REDACT",
+    kind: "headers",
+    default: "",
+    help: "more header names the inspector shows as ‹redacted› (comma-separated)",
+  },
+  {
+    key: "inspect_show_secrets",
+    field: "inspectShowSecrets",
+    flag: "inspect-show-secrets",
+    env: "LRP_INSPECT_SHOW_SECRETS",
+    kind: "boolean",
+    default: "false",
+    help: "show Authorization, cookies and redact headers in the inspector",
+    switch: true,
+  },
 ];
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
@@ -300,6 +348,20 @@ export function convert(kind: Kind, raw: unknown, where: string): any {
         } catch (err) {
           throw new ConfigError(`${where}: ${(err as Error).message}`);
         }
+      });
+    }
+    case "headers": {
+      const items = Array.isArray(raw)
+        ? raw
+        : typeof text === "string"
+        ? text.split(",").map((x) => x.trim()).filter((x) => x !== "")
+        : fail("must be a list of header names such as x-api-key");
+      return items.map((item: unknown) => {
+        const name = typeof item === "string" ? item.trim() : "";
+        if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) {
+          throw new ConfigError(`${where}: ${JSON.stringify(item)} is not an HTTP header name`);
+        }
+        return name.toLowerCase();
       });
     }
     case "prefix": {

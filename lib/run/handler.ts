@@ -20,6 +20,8 @@ import { observeStream, streamResultToResponse } from "../wire/stream.ts";
 import { traceInvocation } from "../obs/tracing.ts";
 import { type RequestMeta, requestToEvent, splitTarget } from "../wire/transform.ts";
 import { concatBytes } from "../bytes.ts";
+import type { InspectRecorder } from "../obs/inspect.ts";
+import { createInspectRoutes } from "./inspect_routes.ts";
 
 /** What the handler needs. */
 export interface HandlerDeps {
@@ -35,6 +37,8 @@ export interface HandlerDeps {
   newRequestId?: () => string;
   /** Prometheus metrics: served at `{prefix}/metrics` (when set) and told about every request. */
   metrics?: LrpMetrics | undefined;
+  /** The inspector's recorder: when set, `{prefix}/inspect` is served and every routed request recorded. */
+  inspector?: InspectRecorder | undefined;
 }
 
 /** The connection facts the handler uses (a subset of `Deno.ServeHandlerInfo`). */
@@ -69,6 +73,17 @@ export function createHandler(deps: HandlerDeps): Handler {
   const healthPath = `${prefix}/healthz`;
   const metricsPath = deps.metrics ? `${prefix}/metrics` : undefined;
   const startedAt = now();
+  const inspector = deps.inspector;
+  const inspectRoutes = inspector && createInspectRoutes({
+    prefix,
+    recorder: inspector,
+    router,
+    config,
+    now,
+    newRequestId,
+    invoke: (target, call, signal) => invokeWithTimeout(target, call, signal, config),
+    toResponse,
+  });
   const trust: ForwardTrust = {
     all: config.trustForwardedHost,
     proxies: config.trustedProxies.map(parseCidr),
@@ -108,8 +123,14 @@ export function createHandler(deps: HandlerDeps): Handler {
     let route = "unrouted";
     let bytesIn = 0;
     let upstreamMs: number | undefined;
+    let body: Uint8Array | null = null;
+    let payload: Uint8Array | undefined;
+    let rawResult: Uint8Array | undefined;
     try {
-      const own = internal(path, request.method);
+      // The inspector's own requests are internal: answered here, never recorded.
+      const inspecting = inspectRoutes?.owns(path) === true;
+      if (inspecting) route = "internal";
+      const own = inspecting ? await inspectRoutes!.handle(request, path) : internal(path, request.method);
       if (own) {
         entry.target = route = "internal";
         response = own;
@@ -126,7 +147,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           ? selectFunction(matched.rule, matched.params, request.headers, host)
           : undefined;
         if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
-        const body = await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
+        body = await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
         bytesIn = body?.length ?? 0;
         const meta: RequestMeta = {
           requestId,
@@ -152,7 +173,7 @@ export function createHandler(deps: HandlerDeps): Handler {
               invokeWithTimeout(
                 matched.target,
                 {
-                  payload: encodeEvent(matched.rule, event),
+                  payload: payload = encodeEvent(matched.rule, event),
                   traceId: event.headers["x-amzn-trace-id"],
                   functionName: choice?.functionName,
                   qualifier: choice?.qualifier,
@@ -165,6 +186,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           upstreamMs = performance.now() - invokedAt;
         }
         if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
+        else rawResult = result.body;
         response = toResponse(result, request.method, matched.rule);
       }
     } catch (err) {
@@ -195,6 +217,10 @@ export function createHandler(deps: HandlerDeps): Handler {
         bytesIn,
         streamed: result?.body instanceof ReadableStream,
       }, response);
+    }
+    if (inspector && route !== "internal") {
+      const facts = { request, entry, time: timeEpoch, sourceIp, route, body, payload, result, rawResult };
+      response = (await inspector.record({ ...facts, upstreamMs }, response)).response;
     }
     return response;
   };

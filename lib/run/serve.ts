@@ -12,6 +12,7 @@ import { AwsInvoker, LambdaClients } from "../invoke/aws.ts";
 import { EndpointQueues, LocalInvoker } from "../invoke/local.ts";
 import type { Invoker } from "../invoke/types.ts";
 import type { Logger } from "../obs/log.ts";
+import { type InspectOptions, InspectRecorder } from "../obs/inspect.ts";
 import { LrpMetrics, type QueueSource } from "../obs/metrics.ts";
 import { createRouter, type Router } from "../route/router.ts";
 import { createHandler, type Handler } from "./handler.ts";
@@ -28,6 +29,8 @@ export interface RunningLrp {
   readonly config: Config;
   /** Metrics, also served at `{prefix}/metrics` while the setting is on. */
   readonly metrics: LrpMetrics;
+  /** The inspector's recorder while the `inspect` setting is on (kept across reloads). */
+  readonly inspector: InspectRecorder | undefined;
   /**
    * Loads a new configuration with `load` and swaps it in without dropping a
    * request; resolves `false` (old configuration kept, error logged) when
@@ -127,6 +130,17 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
   // Outlive every generation: an endpoint keeps one queue across rules and reloads.
   const queues = new EndpointQueues();
   const metrics = new LrpMetrics(version, () => queueSources(current));
+  // Outlives generations too, so the page keeps its history and its live feed across a reload.
+  let inspector: InspectRecorder | undefined;
+  const inspectorFor = (cfg: Config): InspectRecorder | undefined => {
+    if (!cfg.inspect) {
+      inspector?.close();
+      return inspector = undefined;
+    }
+    if (inspector) inspector.configure(inspectOptions(cfg));
+    else inspector = new InspectRecorder(inspectOptions(cfg));
+    return inspector;
+  };
 
   const generation = (cfg: Config, previous?: Generation): Generation => {
     const pool = new Map<string, Invoker[]>();
@@ -152,6 +166,7 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
       version,
       listenPort,
       metrics: cfg.metrics ? metrics : undefined,
+      inspector: inspectorFor(cfg),
     });
     return { config: cfg, router, handler, inFlight: 0, retired: false, owned, clients };
   };
@@ -231,6 +246,9 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
     addr,
     finished: server.finished,
     metrics,
+    get inspector() {
+      return inspector;
+    },
     get config() {
       return current.config;
     },
@@ -240,6 +258,8 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
       return run;
     },
     async shutdown() {
+      // The page's event streams would otherwise hold the graceful shutdown open until its timeout.
+      inspector?.close();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), current.config.shutdownTimeoutMs);
@@ -253,6 +273,15 @@ export function startLrp(config: Config, log: Logger, version: string): RunningL
       }
       retiring.clear();
     },
+  };
+}
+
+function inspectOptions(cfg: Config): InspectOptions {
+  return {
+    capacity: cfg.inspectBuffer,
+    bodyLimit: cfg.inspectBodyLimit,
+    redact: cfg.redact,
+    showSecrets: cfg.inspectShowSecrets,
   };
 }
 
