@@ -8,6 +8,7 @@
  * ```sh
  * deno run -A bench/inspect_memory.ts            # 10,000 requests
  * deno run -A bench/inspect_memory.ts 2000       # fewer
+ * deno run -A bench/inspect_memory.ts 10000 on   # only with the inspector on (or off)
  * ```
  *
  * @module
@@ -85,7 +86,8 @@ if (import.meta.main) {
   const rieUrl = `http://127.0.0.1:${rie.addr.port}`;
   const budgetMb = (200 * 4 * 64 * 1024) / (1024 * 1024);
   console.log(`ring body budget: ${budgetMb} MB (200 exchanges × 4 × 64 KB)`);
-  for (const inspect of [true, false]) {
+  const modes = Deno.args[1] === "on" ? [true] : Deno.args[1] === "off" ? [false] : [true, false];
+  for (const inspect of modes) {
     const r = await run(inspect, requests, rieUrl, 18000 + Math.floor(Math.random() * 2000));
     console.log(
       `inspect ${inspect ? "on " : "off"}: ${r.requests} × 1 MB in ${r.seconds} s, ${r.failed} failed; ` +

@@ -11,7 +11,14 @@
 
 import type { InvokeResult } from "../invoke/types.ts";
 import type { StreamingPrelude } from "../wire/event.ts";
-import { capture, type Captured, redactedCapture, secretNames, type SecretTest } from "./inspect_view.ts";
+import {
+  capture,
+  type Captured,
+  redactedCapture,
+  SECRET_HEADERS,
+  secretNames,
+  type SecretTest,
+} from "./inspect_view.ts";
 
 /** The recorder's settings (reloadable). */
 export interface InspectOptions {
@@ -111,6 +118,8 @@ export class InspectRecorder {
   readonly boot: string = crypto.randomUUID();
   #options: InspectOptions;
   #secret: SecretTest | undefined;
+  /** Lower-case secret header names, for a cheap look before parsing a long event. */
+  #secretNames: string[] = [];
   #ring: Exchange[] = [];
   #nextId = 1;
   #subscribers = new Set<Subscriber>();
@@ -119,6 +128,7 @@ export class InspectRecorder {
   constructor(options: InspectOptions) {
     this.#options = options;
     this.#secret = options.showSecrets ? undefined : secretNames(options.redact);
+    this.#secretNames = [...SECRET_HEADERS, ...options.redact];
   }
 
   /** The settings in force. */
@@ -135,6 +145,7 @@ export class InspectRecorder {
   configure(options: InspectOptions): void {
     this.#options = options;
     this.#secret = options.showSecrets ? undefined : secretNames(options.redact);
+    this.#secretNames = [...SECRET_HEADERS, ...options.redact];
     if (this.#ring.length > options.capacity) this.#ring.splice(0, this.#ring.length - options.capacity);
   }
 
@@ -207,10 +218,12 @@ export class InspectRecorder {
       function: typeof entry.function === "string" ? entry.function : undefined,
       requestHeaders: original?.requestHeaders ?? [...request.headers],
       requestBody: original ? original.requestBody : facts.body ? capture(facts.body, bodyLimit) : undefined,
-      event: facts.payload ? redactedCapture(facts.payload, bodyLimit, secret) : undefined,
+      event: facts.payload ? redactedCapture(facts.payload, bodyLimit, secret, this.#secretNames) : undefined,
       result: result && {
         streamed,
-        body: facts.rawResult ? redactedCapture(facts.rawResult, bodyLimit, secret) : undefined,
+        body: facts.rawResult
+          ? redactedCapture(facts.rawResult, bodyLimit, secret, this.#secretNames)
+          : undefined,
         prelude: result.prelude,
         functionError: result.functionError,
         executedVersion: result.executedVersion,
