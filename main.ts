@@ -21,7 +21,7 @@ import { describeRules } from "./lib/config/describe.ts";
 import { loadConfig, parseConfig } from "./lib/config/parse.ts";
 import { SETTINGS } from "./lib/config/settings.ts";
 import { type Config, ConfigError } from "./lib/config/types.ts";
-import { runDemo } from "./lib/run/demo.ts";
+import { DEMO_DEFAULTS, runDemo } from "./lib/run/demo.ts";
 import { runExtension } from "./lib/run/extension.ts";
 import { checkHealth, defaultHealthUrl } from "./lib/run/healthcheck.ts";
 import { reportInitError, runLambdaRuntime } from "./lib/run/lambda_runtime.ts";
@@ -122,7 +122,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   }
 
   if (command === "demo") {
-    const config = parseConfig("", { source: "<demo>", env, flags });
+    const config = parseConfig("", { source: "<demo>", env: { ...DEMO_DEFAULTS, ...env }, flags });
     const log = createLogger(config.logLevel, stderrLines.write);
     return await runDemo(config, log, VERSION, waitForStopSignal, (text) => console.log(text));
   }

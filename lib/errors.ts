@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   /** The request chose a function (host placeholder or header) its rule's `allow` list does not name. */
   function_not_allowed: 403,
   route_not_found: 404,
+  /** An internal resource that does not exist (an inspector exchange no longer kept). */
+  not_found: 404,
   method_not_allowed: 405,
   /** The client sent the body too slowly (`body_timeout`). */
   body_timeout: 408,

@@ -24,7 +24,8 @@ export type Kind =
   | "url"
   | "cidrs"
   | "workers"
-  | "hosts";
+  | "hosts"
+  | "headers";
 
 /** One top-level setting, declared once for file, flag, environment and help. */
 export interface Setting {
@@ -289,6 +290,53 @@ export const SETTINGS: readonly Setting[] = [
     help: "label /metrics series with endpoint URLs and function names",
     switch: true,
   },
+  {
+    key: "inspect",
+    field: "inspect",
+    flag: "inspect",
+    env: "LRP_INSPECT",
+    kind: "boolean",
+    default: "false",
+    help: "serve the live inspector page at {prefix}/inspect (on in lrp demo)",
+    switch: true,
+  },
+  {
+    key: "inspect_buffer",
+    field: "inspectBuffer",
+    flag: "inspect-buffer",
+    env: "LRP_INSPECT_BUFFER",
+    kind: "count",
+    default: "200",
+    help: "exchanges the inspector keeps (the oldest go first)",
+  },
+  {
+    key: "inspect_body_limit",
+    field: "inspectBodyLimit",
+    flag: "inspect-body-limit",
+    env: "LRP_INSPECT_BODY_LIMIT",
+    kind: "size",
+    default: "64KB",
+    help: "bytes the inspector keeps of each body, event and result (the rest is marked truncated)",
+  },
+  {
+    key: "redact",
+    field: "redact",
+    flag: "redact",
+    env: "LRP_REDACT",
+    kind: "headers",
+    default: "",
+    help: "more header names the inspector shows as ‹redacted› (comma-separated)",
+  },
+  {
+    key: "inspect_show_secrets",
+    field: "inspectShowSecrets",
+    flag: "inspect-show-secrets",
+    env: "LRP_INSPECT_SHOW_SECRETS",
+    kind: "boolean",
+    default: "false",
+    help: "show Authorization, cookies and redact headers in the inspector",
+    switch: true,
+  },
 ];
 
 /** The most serving processes `workers` accepts. */
@@ -365,22 +413,15 @@ export function convert(kind: Kind, raw: unknown, where: string): any {
       }
       return text.replace(/\/+$/, "");
     }
-    case "cidrs": {
-      const items = Array.isArray(raw)
-        ? raw
-        : typeof text === "string"
-        ? text.split(",").map((x) => x.trim()).filter((x) => x !== "")
-        : fail("must be a list of CIDRs such as 10.0.0.0/8");
-      return items.map((item: unknown) => {
+    case "cidrs":
+      return listOf(raw, text, "CIDRs such as 10.0.0.0/8", where).map((item) => {
         try {
-          if (typeof item !== "string") throw new TypeError(`${JSON.stringify(item)} is not a string`);
-          parseCidr(item.trim());
-          return item.trim();
+          parseCidr(item);
+          return item;
         } catch (err) {
           throw new ConfigError(`${where}: ${(err as Error).message}`);
         }
       });
-    }
     case "workers": {
       if (text === "auto") return "auto";
       const n = typeof text === "number" ? text : /^\d+$/.test(String(text)) ? Number(text) : NaN;
@@ -389,17 +430,9 @@ export function convert(kind: Kind, raw: unknown, where: string): any {
       }
       return n;
     }
-    case "hosts": {
-      const items = Array.isArray(raw)
-        ? raw
-        : typeof text === "string"
-        ? text.split(",").map((x) => x.trim()).filter((x) => x !== "")
-        : fail("must be a list of host names or CIDRs such as lrp.internal, 10.0.0.0/8");
-      return items.map((item: unknown) => {
-        if (typeof item !== "string" || item.trim() === "") {
-          throw new ConfigError(`${where}: ${JSON.stringify(item)} is not a host name or CIDR`);
-        }
-        const entry = item.trim().toLowerCase();
+    case "hosts":
+      return listOf(raw, text, "host names or CIDRs such as lrp.internal, 10.0.0.0/8", where).map((item) => {
+        const entry = item.toLowerCase();
         if (parseIp(entry.split("/")[0]!) !== undefined) {
           try {
             parseCidr(entry);
@@ -413,7 +446,13 @@ export function convert(kind: Kind, raw: unknown, where: string): any {
         }
         return entry;
       });
-    }
+    case "headers":
+      return listOf(raw, text, "header names such as x-api-key", where).map((name) => {
+        if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) {
+          throw new ConfigError(`${where}: ${JSON.stringify(name)} is not an HTTP header name`);
+        }
+        return name.toLowerCase();
+      });
     case "prefix": {
       if (typeof text !== "string") return fail("must be a string");
       const trimmed = text.replace(/^\/+|\/+$/g, "");
@@ -422,4 +461,18 @@ export function convert(kind: Kind, raw: unknown, where: string): any {
       return `/${trimmed}`;
     }
   }
+}
+
+/**
+ * A list setting's items, trimmed: a YAML list, or one comma-separated
+ * string (a flag or an environment variable). Empty items are dropped.
+ */
+function listOf(raw: unknown, text: unknown, what: string, where: string): string[] {
+  const items = Array.isArray(raw) ? raw : typeof text === "string" ? text.split(",") : [raw];
+  return items.map((item: unknown) => {
+    if (typeof item !== "string") {
+      throw new ConfigError(`${where}: ${JSON.stringify(item)} must be a list of ${what}`);
+    }
+    return item.trim();
+  }).filter((item) => item !== "");
 }

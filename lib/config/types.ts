@@ -59,6 +59,16 @@ export interface Config {
   internalHosts: string[];
   /** Label `/metrics` series with endpoint URLs (`target`). */
   metricsEndpointLabels: boolean;
+  /** Serve the live inspector page at `{prefix}/inspect` and record exchanges for it. */
+  inspect: boolean;
+  /** Exchanges the inspector keeps (a ring: the oldest goes first). */
+  inspectBuffer: number;
+  /** Bytes kept of each body, event and result the inspector records. */
+  inspectBodyLimit: number;
+  /** Header names (lower case) the inspector hides besides the built-in secret ones. */
+  redact: string[];
+  /** Show secret headers and cookies in the inspector instead of `‹redacted›`. */
+  inspectShowSecrets: boolean;
   rules: Rule[];
 }
 

@@ -13,6 +13,13 @@ import { onPath } from "../config/functions.ts";
 import type { FunctionRule } from "../route/rule.ts";
 import { type LambdaHandler, preludeBody, RawPayload, startRie } from "./rie_emulator.ts";
 
+/**
+ * Defaults the demo changes, as environment values under the user's own
+ * (`LRP_INSPECT=false lrp demo` still switches the inspector off): a
+ * newcomer's first question is what the function saw.
+ */
+export const DEMO_DEFAULTS: Readonly<Record<string, string>> = { LRP_INSPECT: "true" };
+
 /** The demo's functions, by host name. */
 export const DEMO_HANDLERS: Record<
   string,
@@ -122,6 +129,12 @@ export async function runDemo(
     lines.push(`  curl -i -H 'Host: node.localhost' 'http://127.0.0.1:${port}/?name=lrp'`);
   }
   lines.push("", `  curl http://127.0.0.1:${port}/healthz`);
+  if (config.inspect) {
+    lines.push(
+      "",
+      `See what each function saw: http://127.0.0.1:${port}${config.internalRoutePrefix}/inspect`,
+    );
+  }
   print(lines.join("\n"));
   const signal = await waitForStop(running.finished);
   if (signal) log.info("shutting down", { signal });

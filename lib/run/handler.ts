@@ -30,6 +30,8 @@ import {
 } from "../wire/response.ts";
 import { normalizeHost, splitTarget } from "../wire/target.ts";
 import { Deadlines } from "../invoke/deadline.ts";
+import type { InspectRecorder } from "../obs/inspect.ts";
+import { createInspectRoutes } from "./inspect_routes.ts";
 
 /** What the handler needs. */
 export interface HandlerDeps {
@@ -47,6 +49,8 @@ export interface HandlerDeps {
   metrics?: LrpMetrics | undefined;
   /** The process-wide in-flight bound, shared across reloads; one from `config` when absent. */
   budget?: InFlightBudget | undefined;
+  /** The inspector's recorder: when set, `{prefix}/inspect` is served and every routed request recorded. */
+  inspector?: InspectRecorder | undefined;
 }
 
 /** The connection facts the handler uses (a subset of `Deno.ServeHandlerInfo`). */
@@ -90,6 +94,17 @@ export function createHandler(deps: HandlerDeps): Handler {
     maxCount: config.maxResultHeaders,
     maxBytes: config.maxResultHeaderBytes,
   };
+  const inspector = deps.inspector;
+  const inspectRoutes = inspector && createInspectRoutes({
+    prefix,
+    recorder: inspector,
+    router,
+    config,
+    now,
+    newRequestId,
+    invoke: (target, call, signal) => invokeWithTimeout(target, call, signal, config, deadlines),
+    toResponse: (result, method, format) => toResponse(result, method, format, headerLimits),
+  });
   const trust: ForwardTrust = {
     all: config.trustForwardedHost,
     proxies: config.trustedProxies.map(parseCidr),
@@ -133,8 +148,16 @@ export function createHandler(deps: HandlerDeps): Handler {
     let bytesIn = 0;
     let upstreamMs: number | undefined;
     let release: (() => void) | undefined;
+    let body: Uint8Array | null = null;
+    let payload: Uint8Array | undefined;
+    let rawResult: Uint8Array | undefined;
     try {
-      const own = internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
+      // The inspector's own requests are internal: answered here, never recorded.
+      const inspecting = inspectRoutes?.owns(path) === true;
+      if (inspecting) route = "internal";
+      const own = inspecting
+        ? await inspectRoutes!.handle(request, path)
+        : internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
       if (own) {
         entry.target = route = "internal";
         response = own;
@@ -152,7 +175,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           ? selectFunction(matched.rule, matched.params, request.headers, host)
           : undefined;
         if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
-        const body = await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
+        body = await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
         bytesIn = body?.length ?? 0;
         const meta: RequestMeta = {
           requestId,
@@ -178,7 +201,7 @@ export function createHandler(deps: HandlerDeps): Handler {
               invokeWithTimeout(
                 matched.target,
                 {
-                  payload: encodeEvent(matched.rule, event),
+                  payload: payload = encodeEvent(matched.rule, event),
                   traceId: event.headers["x-amzn-trace-id"],
                   functionName: choice?.functionName,
                   qualifier: choice?.qualifier,
@@ -192,6 +215,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           upstreamMs = performance.now() - invokedAt;
         }
         if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
+        else rawResult = result.body;
         response = toResponse(result, request.method, matched.rule, headerLimits);
       }
     } catch (err) {
@@ -224,6 +248,10 @@ export function createHandler(deps: HandlerDeps): Handler {
         streamed: result?.body instanceof ReadableStream,
         bytesOut: response instanceof KnownLengthResponse ? response.bodyLength : undefined,
       }, response);
+    }
+    if (inspector && route !== "internal") {
+      const facts = { request, entry, time: timeEpoch, sourceIp, route, body, payload, result, rawResult };
+      response = (await inspector.record({ ...facts, upstreamMs }, response)).response;
     }
     return response;
   };

@@ -16,6 +16,7 @@ import { errorResponse } from "../errors.ts";
 import { type Logger, silentLogger } from "../obs/log.ts";
 import { FunctionInvoker } from "../runtime/invoker.ts";
 import { LrpMetrics, type MetricsOptions, type QueueSource } from "../obs/metrics.ts";
+import { type InspectOptions, InspectRecorder } from "../obs/inspect.ts";
 import { createRouter, type Router } from "../route/router.ts";
 import { createHandler, type Handler } from "./handler.ts";
 import { serveResilient } from "./listen.ts";
@@ -35,6 +36,8 @@ export interface RunningLrp {
   readonly inFlight: number;
   /** Metrics, also served at `{prefix}/metrics` while the setting is on. */
   readonly metrics: LrpMetrics;
+  /** The inspector's recorder while the `inspect` setting is on (kept across reloads). */
+  readonly inspector: InspectRecorder | undefined;
   /**
    * Loads a new configuration with `load` and swaps it in without dropping a
    * request; resolves `false` (old configuration kept, error logged) when
@@ -165,6 +168,17 @@ export function startLrp(
   });
   // One bound for the process: requests of a retiring generation still count.
   const budget = new InFlightBudget({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes });
+  // Outlives generations too, so the page keeps its history and its live feed across a reload.
+  let inspector: InspectRecorder | undefined;
+  const inspectorFor = (cfg: Config): InspectRecorder | undefined => {
+    if (!cfg.inspect) {
+      inspector?.close();
+      return inspector = undefined;
+    }
+    if (inspector) inspector.configure(inspectOptions(cfg));
+    else inspector = new InspectRecorder(inspectOptions(cfg));
+    return inspector;
+  };
 
   const generation = (cfg: Config, previous?: Generation): Generation => {
     const pool = new Map<string, Invoker[]>();
@@ -191,6 +205,7 @@ export function startLrp(
       listenPort,
       metrics: cfg.metrics ? metrics : undefined,
       budget,
+      inspector: inspectorFor(cfg),
     });
     budget.setLimits({ maxRequests: cfg.maxInFlight, maxBytes: cfg.maxInFlightBytes });
     return { config: cfg, router, handler, inFlight: 0, retired: false, owned, clients };
@@ -301,6 +316,9 @@ export function startLrp(
     addr,
     finished: server.finished,
     metrics,
+    get inspector() {
+      return inspector;
+    },
     get config() {
       return current.config;
     },
@@ -315,6 +333,8 @@ export function startLrp(
       return run;
     },
     async shutdown() {
+      // The page's event streams would otherwise hold the graceful shutdown open until its timeout.
+      inspector?.close();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const deadline = new Promise<"timeout">((resolve) => {
         timer = setTimeout(() => resolve("timeout"), current.config.shutdownTimeoutMs);
@@ -345,6 +365,15 @@ export async function credentialsProblem(clients: LambdaClients): Promise<string
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
+}
+
+function inspectOptions(cfg: Config): InspectOptions {
+  return {
+    capacity: cfg.inspectBuffer,
+    bodyLimit: cfg.inspectBodyLimit,
+    redact: cfg.redact,
+    showSecrets: cfg.inspectShowSecrets,
+  };
 }
 
 /** The local endpoints of a generation, for the queue gauges. */
