@@ -9,7 +9,8 @@
 
 import { dirname, isAbsolute, resolve } from "node:path";
 import { FUNCTION_RUNTIMES, type FunctionRule, type FunctionRuntime } from "../route/rule.ts";
-import { convert } from "./settings.ts";
+import { convert } from "./convert.ts";
+import type { Loc } from "./rules.ts";
 import { type Config, ConfigError } from "./types.ts";
 
 /** Keys of a `functions:` rule. */
@@ -38,8 +39,6 @@ export const DEFAULT_FUNCTION_TIMEOUT_MS = 3_000;
 export const DEFAULT_FUNCTION_MEMORY_MB = 128;
 /** How long an idle runtime process is kept warm by default. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
-
-type Loc = (path: (string | number)[]) => string;
 
 /** What the caller already validated: host name, payload format, invoke mode, queue defaults. */
 export interface FunctionRuleBase {
