@@ -20,6 +20,7 @@ import { buildRouter, startLrp } from "./lib/run/serve.ts";
 import { describeRules } from "./lib/config/describe.ts";
 import { loadConfig, parseConfig } from "./lib/config/parse.ts";
 import { SETTINGS } from "./lib/config/settings.ts";
+import { argsProblem, closest, COMMANDS, helpText } from "./lib/run/cli.ts";
 import { type Config, ConfigError } from "./lib/config/types.ts";
 import { DEMO_DEFAULTS, runDemo } from "./lib/run/demo.ts";
 import { runExtension } from "./lib/run/extension.ts";
@@ -40,42 +41,6 @@ const stderrLines = createBufferedSink(Deno.stderr, undefined, 10);
 /** lrp's version. */
 export const VERSION: string = denoJson.version;
 
-const HELP = `lrp ${VERSION} — the Lambda Reverse Proxy
-
-Routes HTTP requests by Host to AWS Lambda functions: a local Runtime Interface
-Emulator (RIE) endpoint or the Lambda Invoke API, as API Gateway / Function URL
-payload format 2.0 events.
-
-Usage:
-  lrp [options] [CONFIG]        serve; CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml
-  lrp check [options] [CONFIG]  validate CONFIG and print the route table
-  lrp healthcheck [URL]         exit 0 if lrp answers "pong" or /healthz "ok" (default: the
-                                /ping of CONFIG's port and prefix on 127.0.0.1)
-  lrp lambda [options] [CONFIG] run as a Lambda function behind a Function URL
-                                (custom runtime; the default when
-                                $AWS_LAMBDA_RUNTIME_API is set)
-  lrp extension [options] [CONFIG]
-                                run as a Lambda extension serving lrp on its
-                                host:port until Lambda shuts down
-  lrp demo [options]            run example functions behind lrp (no config needed)
-
-Options (flag > environment variable > file > default):
-${
-  SETTINGS.map((s) =>
-    `  --${`${s.flag}${s.switch ? "" : " <value>"}`.padEnd(30)} ${s.help} [env ${s.env}, default ${
-      s.inverse ? "off" : JSON.stringify(s.default)
-    }]`
-  )
-    .join("\n")
-}
-  -h, --help                       show this help
-  -V, --version                    show the version
-
-Signals: SIGINT/SIGTERM stop gracefully (a second one is logged, a third forces the exit);
-SIGHUP reloads the configuration (with --workers, send signals to the first process:
-it relays them to all).
-`;
-
 /** Runs the CLI and returns the exit code. */
 export async function main(args: string[], env: Record<string, string | undefined>): Promise<number> {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
@@ -92,7 +57,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    console.log(HELP);
+    console.log(helpText(VERSION));
     return 0;
   }
   if (values.version) {
@@ -373,52 +338,6 @@ async function supervise(config: Config, workers: number): Promise<number> {
   await supervisor.finished;
   for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   return code;
-}
-
-/** The subcommands. */
-const COMMANDS = ["check", "demo", "healthcheck", "lambda", "extension"];
-
-/**
- * One line for a command-line mistake `parseArgs` reported, in lrp's words
- * and with the closest known option for an unknown one.
- */
-function argsProblem(err: unknown, known: string[]): string {
-  const code = (err as { code?: string }).code;
-  const message = err instanceof Error ? err.message : String(err);
-  const option = /'(-{1,2}[^' ]+)/.exec(message)?.[1];
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option) {
-    const meant = closest(option.replace(/^-+/, ""), known);
-    return `unknown option ${option}${meant ? ` (did you mean "--${meant}"?)` : ""}`;
-  }
-  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option) return `option ${option} needs a value`;
-  return message;
-}
-
-/**
- * The candidate closest to `word` by edit distance (Levenshtein), if it is
- * within 2 edits and closer than the word is long — a likely typo, not a
- * different word.
- */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.min(3, word.length);
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c);
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    row = next;
-  }
-  return row[b.length]!;
 }
 
 function exists(path: string): boolean {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { runLrp } from "../helpers/process.ts";
-import { closest } from "../../main.ts";
+import { closest } from "../../lib/run/cli.ts";
 
 Deno.test("an unknown flag gets lrp's one-line message with the closest flag", async () => {
   const { code, stdout, stderr } = await runLrp(["--prot", "9000"]);
