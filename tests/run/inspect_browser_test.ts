@@ -1,6 +1,6 @@
 /**
  * The inspector page in a real browser: Debian's chromium (installed by
- * `scripts/install-chromium.sh`, which `.ci/run` calls) driven headless by
+ * `scripts/install_chromium.sh`, which `.ci/run` calls) driven headless by
  * puppeteer-core, in front of a real lrp child and a fake RIE that keeps
  * every event it receives. Saves a screenshot: to `docs/inspector.png` with
  * `LRP_UPDATE_SCREENSHOT=1` (how the one in the docs was made), else to a
@@ -24,7 +24,7 @@ function chromiumPath(): string {
   } catch {
     // Reported below: the test must not pass, nor skip, without a browser.
   }
-  throw new Error(`Cannot run the browser test: ${CHROMIUM} is missing; run scripts/install-chromium.sh`);
+  throw new Error(`Cannot run the browser test: ${CHROMIUM} is missing; run scripts/install_chromium.sh`);
 }
 
 Deno.test("the inspector page shows exchanges live, the exact event sent, redacted cookies, and replays", async () => {
