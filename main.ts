@@ -89,7 +89,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   if (command === "demo") {
     const config = parseConfig("", { source: "<demo>", env: { ...DEMO_DEFAULTS, ...env }, flags });
     const log = createLogger(config.logLevel, stderrLines.write);
-    return await runDemo(config, log, VERSION, waitForStopSignal, (text) => console.log(text));
+    return await runDemo(config, log, VERSION, waitForStopSignal, (text) => console.log(text), env);
   }
 
   if (command === "healthcheck") {

@@ -11,6 +11,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { FUNCTION_RUNTIMES, type FunctionRule, type FunctionRuntime } from "../route/rule.ts";
 import { convert } from "./convert.ts";
 import type { Loc } from "./rules.ts";
+import { isDeno, onPath } from "../runtime/interpreters.ts";
 import { type Config, ConfigError } from "./types.ts";
 
 /** Keys of a `functions:` rule. */
@@ -181,20 +182,6 @@ export function handlerFile(rule: Pick<FunctionRule, "runtime" | "handler" | "co
   return undefined;
 }
 
-/** Whether `command` is an executable on `PATH` (or an absolute path to one). */
-export function onPath(command: string, env: Record<string, string | undefined> = {}): boolean {
-  const dirs = command.includes("/") ? [""] : (env.PATH ?? "").split(":").filter((d) => d !== "");
-  for (const d of dirs) {
-    try {
-      const info = Deno.statSync(d ? `${d}/${command}` : command);
-      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return true;
-    } catch {
-      // not here
-    }
-  }
-  return false;
-}
-
 function isFile(path: string): boolean {
   try {
     return Deno.statSync(path).isFile;
@@ -242,9 +229,4 @@ export function checkFunctionFiles(config: Config, env: Record<string, string | 
       );
     }
   }
-}
-
-/** Whether lrp itself runs on a `deno` executable (not a compiled binary), which can run deno functions. */
-export function isDeno(): boolean {
-  return /(^|\/)deno(\.exe)?$/.test(Deno.execPath());
 }

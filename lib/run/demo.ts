@@ -9,7 +9,7 @@
 import { startLrp } from "./serve.ts";
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../obs/log.ts";
-import { onPath } from "../config/functions.ts";
+import { onPath } from "../runtime/interpreters.ts";
 import type { FunctionRule } from "../route/rule.ts";
 import { type LambdaHandler, preludeBody, RawPayload, startRie } from "./rie_emulator.ts";
 
@@ -78,15 +78,14 @@ export async function runDemo(
   version: string,
   waitForStop: (finished: Promise<void>) => Promise<string | undefined>,
   print: (text: string) => void,
+  env: Record<string, string | undefined> = {},
 ): Promise<number> {
   const endpoints = Object.entries(DEMO_HANDLERS).map(([hostname, d]) => ({
     hostname,
     rie: startRie({ handler: d.handler, onConcurrent: "reject400" }),
   }));
   // A functions rule (lrp runs the handler itself) when node is installed.
-  const nodeDir = onPath("node", { PATH: Deno.env.get("PATH") })
-    ? await Deno.makeTempDir({ prefix: "lrp-demo-" })
-    : undefined;
+  const nodeDir = onPath("node", env) ? await Deno.makeTempDir({ prefix: "lrp-demo-" }) : undefined;
   if (nodeDir) await Deno.writeTextFile(`${nodeDir}/index.mjs`, DEMO_NODE_HANDLER);
   const config: Config = {
     ...base,

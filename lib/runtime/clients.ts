@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isDeno, onPath } from "../config/functions.ts";
+import { isDeno, onPath } from "./interpreters.ts";
 import type { FunctionRule, FunctionRuntime } from "../route/rule.ts";
 import { DENO_CLIENT } from "./clients/deno.ts";
 import { NODE_CLIENT } from "./clients/node.ts";
