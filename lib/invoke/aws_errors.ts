@@ -50,12 +50,16 @@ export function toAwsLrpError(err: unknown, target: string, region: string, endp
   const detail = `${name}: ${message}`;
   const opts = { detail, cause: err };
   if (name === "ResourceNotFoundException") {
-    return new LrpError("function_not_found", `Function "${target}" not found${inRegion(region)}`, opts);
+    return new LrpError(
+      "function_not_found",
+      `Cannot invoke "${target}": no such function${inRegion(region)}`,
+      opts,
+    );
   }
   if (name === "TooManyRequestsException") {
     const retryAfter = (err as { retryAfterSeconds?: string }).retryAfterSeconds;
     const seconds = retryAfter && /^\d+$/.test(retryAfter) ? retryAfter : "1";
-    return new LrpError("throttled", `Lambda throttled the invocation of "${target}"`, {
+    return new LrpError("throttled", `Cannot invoke "${target}": Lambda throttled the invocation`, {
       ...opts,
       headers: { "retry-after": seconds },
     });
@@ -63,35 +67,35 @@ export function toAwsLrpError(err: unknown, target: string, region: string, endp
   if (name === "RequestTooLargeException") {
     return new LrpError(
       "payload_too_large",
-      `Lambda refused the event for "${target}": over its 6 MB payload limit`,
+      `Cannot invoke "${target}": the event is over Lambda's 6 MB payload limit`,
       opts,
     );
   }
   if (name === "CredentialsProviderError" || /could not load credentials/i.test(message)) {
     return new LrpError(
       "upstream_auth",
-      "No AWS credentials: set AWS_PROFILE or aws_profile, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role",
+      "Cannot sign the Invoke call: no AWS credentials (set AWS_PROFILE or aws_profile, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role)",
       opts,
     );
   }
   if (/region is missing/i.test(message)) {
     return new LrpError(
       "upstream_auth",
-      `No AWS region for "${target}": set region (--region, LRP_REGION) or AWS_REGION, or use a full ARN`,
+      `Cannot invoke "${target}": no AWS region (set region, --region, LRP_REGION or AWS_REGION, or use a full ARN)`,
       opts,
     );
   }
   if (AUTH_REJECTED.has(name)) {
     return new LrpError(
       "upstream_auth",
-      `AWS rejected the credentials (${name}): check the access key, secret and session token`,
+      `Cannot invoke "${target}": AWS rejected the credentials (${name}); check the access key, secret and session token`,
       opts,
     );
   }
   if (name === "AccessDeniedException" || name === "AccessDenied" || status === 403) {
     return new LrpError(
       "upstream_auth",
-      `Permission missing: lambda:InvokeFunction on "${target}" for these credentials`,
+      `Cannot invoke "${target}": these credentials lack lambda:InvokeFunction on it`,
       opts,
     );
   }
@@ -100,7 +104,7 @@ export function toAwsLrpError(err: unknown, target: string, region: string, endp
   if (status !== undefined && !(typeof code === "string" && RESET_CODES.has(code))) {
     return new LrpError(
       "upstream_error",
-      `The Lambda API failed the invocation of "${target}": ${name || `HTTP ${status}`}`,
+      `Cannot invoke "${target}": the Lambda API answered ${name || `HTTP ${status}`}`,
       opts,
     );
   }

@@ -51,7 +51,7 @@ export class EventStreamSource implements ChunkSource {
       if (next.done) {
         throw new LrpError(
           "upstream_unreachable",
-          `The response stream of "${this.#target}" ended without InvokeComplete`,
+          `Cannot read the response stream of "${this.#target}": it ended without InvokeComplete`,
         );
       }
       const event = next.value;
@@ -64,9 +64,13 @@ export class EventStreamSource implements ChunkSource {
         this.#complete = true;
         const { ErrorCode, ErrorDetails } = event.InvokeComplete;
         if (ErrorCode !== undefined && ErrorCode !== "") {
-          throw new LrpError("function_error", `The function failed with ${ErrorCode}`, {
-            detail: { errorType: ErrorCode, errorMessage: ErrorDetails ?? "" },
-          });
+          throw new LrpError(
+            "function_error",
+            `Cannot use the answer: the function failed with ${ErrorCode}`,
+            {
+              detail: { errorType: ErrorCode, errorMessage: ErrorDetails ?? "" },
+            },
+          );
         }
         return null;
       }
@@ -87,13 +91,13 @@ export class EventStreamSource implements ChunkSource {
     if (modeled || (name !== "" && name !== "Error" && name !== "TypeError")) {
       return new LrpError(
         "upstream_error",
-        `The Lambda API failed the response stream of "${this.#target}": ${name}`,
+        `Cannot read the response stream of "${this.#target}": the Lambda API answered ${name}`,
         { detail: `${name}: ${message}`, cause: err },
       );
     }
     return new LrpError(
       "upstream_unreachable",
-      `The response stream of "${this.#target}" broke: ${message}`,
+      `Cannot read the response stream of "${this.#target}": ${message}`,
       { detail: message, cause: err },
     );
   }
@@ -121,7 +125,10 @@ export async function invokeStreaming(
   try {
     const out = await client.send(command, { abortSignal: abort.signal });
     if (!out.EventStream) {
-      throw new LrpError("upstream_error", `The Lambda API sent no response stream for "${target}"`);
+      throw new LrpError(
+        "upstream_error",
+        `Cannot read the response stream of "${target}": the Lambda API sent none`,
+      );
     }
     const source = new EventStreamSource(out.EventStream, abort, target);
     let start;

@@ -90,7 +90,7 @@ export function selectFunction(
   if (chosenByRequest && !allowRegExps(rule).some((re) => re.test(target))) {
     throw new LrpError(
       "function_not_allowed",
-      `Function "${target}" is not allowed for host "${host}"`,
+      `Cannot invoke "${target}" for host "${host}": the rule's allow list does not name it`,
     );
   }
   return qualifier === undefined ? { functionName } : { functionName, qualifier };

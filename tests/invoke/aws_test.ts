@@ -132,7 +132,8 @@ Deno.test("aws host pattern {alias}.example.com invokes example:{alias} within i
   assert.equal(denied.status, 403);
   assert.deepEqual(await denied.json(), {
     error: "function_not_allowed",
-    message: 'Function "example:beta" is not allowed for host "beta.example.com"',
+    message:
+      'Cannot invoke "example:beta" for host "beta.example.com": the rule\'s allow list does not name it',
     requestId: "req-1",
   });
   assert.equal(t.fake.requests.length, 2);
@@ -161,7 +162,7 @@ Deno.test("aws header rule takes the function and qualifier from configured head
   assert.equal(denied.status, 403);
   assert.equal(
     (await denied.json()).message,
-    'Function "secret-admin" is not allowed for host "header.test"',
+    'Cannot invoke "secret-admin" for host "header.test": the rule\'s allow list does not name it',
   );
   const arn = await t.call("header.test", "/", {
     headers: { "x-lambda-function": "arn:aws:lambda:us-east-1:123456789012:function:app-web" },
@@ -204,7 +205,7 @@ Deno.test("aws ResourceNotFoundException is 502 function_not_found naming the fu
   assert.equal(missing.status, 502);
   assert.deepEqual(await missing.json(), {
     error: "function_not_found",
-    message: 'Function "example:live" not found in us-east-1',
+    message: 'Cannot invoke "example:live": no such function in us-east-1',
     requestId: "req-1",
   });
 });
@@ -221,7 +222,7 @@ Deno.test("aws TooManyRequestsException is retried, then 429 throttled with Lamb
   assert.equal(res.headers.get("retry-after"), "7");
   assert.deepEqual(await res.json(), {
     error: "throttled",
-    message: 'Lambda throttled the invocation of "example"',
+    message: 'Cannot invoke "example": Lambda throttled the invocation',
     requestId: "req-1",
   });
   assert.equal(t.fake.requests.length, 5);
@@ -261,14 +262,14 @@ Deno.test("aws rejected credentials and missing permission are 502 upstream_auth
   assert.deepEqual(await res.json(), {
     error: "upstream_auth",
     message:
-      "AWS rejected the credentials (InvalidSignatureException): check the access key, secret and session token",
+      'Cannot invoke "example": AWS rejected the credentials (InvalidSignatureException); check the access key, secret and session token',
     requestId: "req-1",
   });
   await using denied = setup();
   denied.fake.enqueue("example", { kind: "serviceError", name: "AccessDeniedException" });
   assert.equal(
     (await (await denied.call("name.test")).json()).message,
-    'Permission missing: lambda:InvokeFunction on "example" for these credentials',
+    'Cannot invoke "example": these credentials lack lambda:InvokeFunction on it',
   );
 });
 

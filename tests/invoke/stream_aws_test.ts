@@ -144,7 +144,7 @@ Deno.test("RESPONSE_STREAM answers 502 function_error when InvokeComplete report
   assert.equal(res.status, 502);
   assert.deepEqual(await res.json(), {
     error: "function_error",
-    message: "The function failed with Runtime.Boom",
+    message: "Cannot use the answer: the function failed with Runtime.Boom",
     requestId: "req-1",
   });
 });
@@ -160,7 +160,7 @@ Deno.test("RESPONSE_STREAM answers 502 when the stream resets or ends with an ex
   assert.equal(exception.status, 502);
   assert.deepEqual(await exception.json(), {
     error: "upstream_error",
-    message: 'The Lambda API failed the invocation of "fn": ServiceException',
+    message: 'Cannot invoke "fn": the Lambda API answered ServiceException',
     requestId: "req-1",
   });
 });
@@ -220,7 +220,7 @@ Deno.test("a mid-stream InvokeComplete ErrorCode, exception frame or reset abort
       "upstream_unreachable",
     ),
   );
-  assert.equal(aborted[0]!.errorMessage, "The function failed with Runtime.Boom");
+  assert.equal(aborted[0]!.errorMessage, "Cannot use the answer: the function failed with Runtime.Boom");
   assert.equal(aborted[0]!.bytes, 18);
 });
 
