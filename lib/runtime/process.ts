@@ -111,7 +111,7 @@ export class RuntimeProcess {
       this.#fail(
         new LrpError(
           "upstream_timeout",
-          `The function ${name} did not initialise within ${INIT_TIMEOUT_MS / 1000} s`,
+          `Cannot invoke ${name}: its runtime did not initialise within ${INIT_TIMEOUT_MS / 1000} s`,
         ),
       );
       this.kill();
@@ -217,7 +217,7 @@ export class RuntimeProcess {
       requestId: current.id,
     });
     current.fail(
-      new LrpError("upstream_timeout", `The function ${this.#spec.rule.name} timed out: ${message}`),
+      new LrpError("upstream_timeout", `Cannot finish ${this.#spec.rule.name}: ${message}`),
     );
     void this.kill();
   }
@@ -241,7 +241,7 @@ export class RuntimeProcess {
     this.#fail(
       new LrpError(
         "function_error",
-        `The function ${this.#spec.rule.name} failed to initialise: ${errorType}: ${message}`,
+        `Cannot invoke ${this.#spec.rule.name}: its initialisation failed with ${errorType}: ${message}`,
         {
           detail,
         },
@@ -264,7 +264,7 @@ export class RuntimeProcess {
     const errorMessage = `RequestId: ${id} Error: Runtime exited with error: ${how}`;
     return new LrpError(
       "function_error",
-      `The function ${this.#spec.rule.name} failed with Runtime.ExitError: ${errorMessage}`,
+      `Cannot finish ${this.#spec.rule.name}: its runtime exited (Runtime.ExitError): ${errorMessage}`,
       {
         detail: { errorType: "Runtime.ExitError", errorMessage },
       },

@@ -104,7 +104,7 @@ Deno.test("function failures: a throw, an exit, a timeout and an oversized resul
   assert.equal(exited.status, 502);
   assert.match(
     JSON.parse(exited.text).message,
-    /Runtime\.ExitError: RequestId: \S+ Error: Runtime exited with error: exit status 3$/,
+    /^Cannot finish fn-test: its runtime exited \(Runtime\.ExitError\): RequestId: \S+ Error: Runtime exited with error: exit status 3$/,
   );
   const afterExit = JSON.parse((await request(port, "fn.test", "/")).text);
   assert.notEqual(afterExit.pid, pid, "a new process replaces the one that exited");
@@ -113,7 +113,7 @@ Deno.test("function failures: a throw, an exit, a timeout and an oversized resul
   assert.equal(timedOut.status, 504);
   assert.equal(
     JSON.parse(timedOut.text).message,
-    "The function fn-test timed out: Task timed out after 1.00 seconds",
+    "Cannot finish fn-test: Task timed out after 1.00 seconds",
   );
   await lrp.waitForLine((l) => / Task timed out after 1\.00 seconds$/.test(String(l.msg)));
   const afterTimeout = JSON.parse((await request(port, "fn.test", "/")).text);
@@ -140,7 +140,7 @@ Deno.test("an init error answers 502 with the error and a clear log line, every 
     assert.equal(res.status, 502);
     assert.equal(
       JSON.parse(res.text).message,
-      "The function broken-test failed to initialise: Error: cannot load the configuration",
+      "Cannot invoke broken-test: its initialisation failed with Error: cannot load the configuration",
     );
   }
   const line = await lrp.waitForLine((l) => String(l.msg).startsWith("INIT_REPORT"));
