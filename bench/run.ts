@@ -403,6 +403,13 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
       points: FULL_POINTS,
     },
     {
+      name: "lean-fresh",
+      label: "lean Deno proxy, fresh connection per call (lrp-local's guarantee)",
+      file: "lean_proxy.ts",
+      args: ["--fresh"],
+      points: FULL_POINTS,
+    },
+    {
       name: "lean-signed",
       label: "lean Deno proxy + SigV4 (Invoke API)",
       file: "lean_proxy.ts",
