@@ -223,7 +223,8 @@ async function startLrp(
   const child = children.spawn(
     name,
     Deno.execPath(),
-    ["run", "--allow-all", opts.lrpMain, ...flags, config],
+    // `--unstable-no-legacy-abort`: how every packaged form runs lrp (deno task start, compile, Dockerfile).
+    ["run", "--allow-all", "--unstable-no-legacy-abort", opts.lrpMain, ...flags, config],
     {
       cwd: dirname(opts.lrpMain),
       env: awsEnv(backendUrl),
