@@ -253,7 +253,13 @@ export function verdicts(cells: Cell[], rows: SummaryRow[], extras: Extras): Ver
   const out: Verdict[] = [];
   const missing = (target: string) => out.push({ target, value: "not measured", pass: undefined });
 
-  for (const [lrp, lean] of [["lrp-aws", "lean-signed"], ["lrp-local", "lean"]] as const) {
+  for (
+    const [lrp, lean] of [
+      ["lrp-aws", "lean-signed"],
+      ["lrp-local", "lean"],
+      ["lrp-local", "lean-fresh"],
+    ] as const
+  ) {
     const target = `64 conns 0 B: ${lrp} CPU/request ≤ 1.25 × ${lean}`;
     const a = find(cells, lrp, 64, 0)?.cpuUsPerRequest;
     const b = find(cells, lean, 64, 0)?.cpuUsPerRequest;

@@ -223,7 +223,8 @@ async function startLrp(
   const child = children.spawn(
     name,
     Deno.execPath(),
-    ["run", "--allow-all", opts.lrpMain, ...flags, config],
+    // `--unstable-no-legacy-abort`: how every packaged form runs lrp (deno task start, compile, Dockerfile).
+    ["run", "--allow-all", "--unstable-no-legacy-abort", opts.lrpMain, ...flags, config],
     {
       cwd: dirname(opts.lrpMain),
       env: awsEnv(backendUrl),
@@ -400,6 +401,13 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
       label: "lean Deno proxy: full 2.0 event, own keep-alive pool",
       file: "lean_proxy.ts",
       args: [],
+      points: FULL_POINTS,
+    },
+    {
+      name: "lean-fresh",
+      label: "lean Deno proxy, fresh connection per call (lrp-local's guarantee)",
+      file: "lean_proxy.ts",
+      args: ["--fresh"],
       points: FULL_POINTS,
     },
     {

@@ -26,7 +26,7 @@
  * timeouts, queues, logs, metrics, chunked upstream answers, header checks.
  *
  * Run: `deno run -A bench/baselines/lean_proxy.ts --port 0 --upstream http://127.0.0.1:PORT
- * [--sign] [--function NAME] [--region REGION]`; the first line on stdout is its URL.
+ * [--sign] [--fresh] [--function NAME] [--region REGION]`; the first line on stdout is its URL.
  *
  * @module
  */
@@ -40,6 +40,12 @@ const arg = (flag: string, fallback: string): string => {
 };
 const upstream = new URL(arg("--upstream", "http://127.0.0.1:9000"));
 const SIGN = Deno.args.includes("--sign");
+/**
+ * `--fresh`: a new connection per call, none kept idle — the guarantee lrp's local rule gives (a late or
+ * duplicate answer on a reused connection could be taken for the next request's); a spare connection is
+ * opened in the background while a call runs, so the next call does not wait for a handshake.
+ */
+const FRESH = Deno.args.includes("--fresh");
 const FUNCTION = arg("--function", "bench-fn");
 const REGION = arg("--region", Deno.env.get("AWS_REGION") ?? "us-east-1");
 const UP_HOST = upstream.hostname;
@@ -371,7 +377,25 @@ async function readAnswer(up: Upstream): Promise<Answer> {
   return { status, text: decoder.decode(body), functionError, close };
 }
 
+let spare: Promise<Deno.TcpConn> | undefined;
+const connect = () => Deno.connect({ hostname: UP_HOST, port: UP_PORT }).then((c) => (c.setNoDelay(true), c));
+
+/** `--fresh`: one call on a connection of its own (the spare opened during the last call), then closed. */
+async function invokeFresh(parts: [string, string, string], trace: string): Promise<Answer> {
+  const next = spare ?? connect();
+  spare = connect();
+  spare.catch(() => spare = undefined);
+  const up = new Upstream(await next);
+  try {
+    await writeAll(up.conn, frame(up, parts, trace));
+    return await readAnswer(up);
+  } finally {
+    up.conn.close();
+  }
+}
+
 async function invoke(parts: [string, string, string], trace: string): Promise<Answer> {
+  if (FRESH) return invokeFresh(parts, trace);
   for (let attempt = 0;; attempt++) {
     const reused = idle.length > 0;
     const up = idle.pop() ?? new Upstream(await Deno.connect({ hostname: UP_HOST, port: UP_PORT }));

@@ -57,6 +57,20 @@ export interface Http1PoolOptions {
   maxResponseBytes?: number;
   /** Largest response head accepted (bytes). */
   maxHeadBytes?: number;
+  /**
+   * Keep one spare connection, opened in the background while a request runs, for a pool that sends
+   * each request on a fresh connection (`maxIdle: 0`): the next request then does not wait for a
+   * handshake. The spare never carries anything before its request, and bytes or a close arriving on
+   * it first get it discarded; it is closed after `idleTimeoutMs` unused.
+   */
+  spare?: boolean;
+}
+
+/** A spare connection, connecting or connected (`undefined` when the connect failed). */
+interface Spare {
+  ready: Promise<PooledConn | undefined>;
+  since: number;
+  abort: AbortController;
 }
 
 interface PooledConn {
@@ -81,6 +95,9 @@ export class Http1Pool {
   #closed = false;
   #tls: boolean;
   #open = new Set<Deno.Conn>();
+  #keepSpare: boolean;
+  #spare: Spare | undefined;
+  #sweep: ReturnType<typeof setTimeout> | undefined;
 
   /** Creates a pool for the origin of `url` (`http:` or `https:`). */
   constructor(url: string, options: Http1PoolOptions = {}) {
@@ -96,6 +113,7 @@ export class Http1Pool {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 4_000;
     this.#maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024;
     this.#maxHeadBytes = options.maxHeadBytes ?? 64 * 1024;
+    this.#keepSpare = options.spare ?? false;
   }
 
   /** The `Host` header this pool sends (what a signature must cover). */
@@ -131,13 +149,17 @@ export class Http1Pool {
         if (!(err instanceof Http1Error) || err.phase !== "send" || signal?.aborted) throw err;
       }
     }
-    const fresh = await this.#connect(signal);
+    const fresh = (this.#keepSpare && await this.#takeSpare()) || await this.#connect(signal);
+    if (this.#keepSpare && this.#spare === undefined) this.#startSpare();
     return await this.#exchange(fresh, this.#serialize(fresh, method, path, headers, body), signal);
   }
 
   /** Closes every connection; later requests fail. */
   close(): void {
     this.#closed = true;
+    this.#spare?.abort.abort();
+    this.#spare = undefined;
+    clearTimeout(this.#sweep);
     for (const c of this.#open) this.#discard(c);
     this.#idle = [];
   }
@@ -173,6 +195,52 @@ export class Http1Pool {
     if (!inline) return [pc.out.subarray(0, written), body];
     pc.out.set(body, written);
     return [pc.out.subarray(0, written + body.length)];
+  }
+
+  /**
+   * The spare, if it connected and nothing arrived on it, and a new spare started at once so that its
+   * handshake overlaps this request.
+   */
+  async #takeSpare(): Promise<PooledConn | undefined> {
+    const taken = this.#spare;
+    if (taken === undefined) return undefined;
+    this.#startSpare();
+    const pc = await taken.ready;
+    if (pc && !pc.reader.parkedSettled && !this.#closed) return pc;
+    if (pc) this.#discard(pc.conn);
+    return undefined;
+  }
+
+  #startSpare(): void {
+    if (this.#closed) return;
+    const abort = new AbortController();
+    const spare: Spare = { ready: undefined!, since: performance.now(), abort };
+    spare.ready = this.#connect(abort.signal).then((pc) => {
+      // A read parked at once: a close or stray bytes from the server are seen before the spare is used.
+      if (this.#closed) {
+        this.#discard(pc.conn);
+        return undefined;
+      }
+      pc.reader.park();
+      return pc;
+    }, () => undefined);
+    this.#spare = spare;
+    if (this.#sweep === undefined) this.#armSweep(this.#idleTimeoutMs);
+  }
+
+  /** Closes a spare left unused for `idleTimeoutMs`; one timer, re-armed while a spare exists. */
+  #armSweep(ms: number): void {
+    this.#sweep = setTimeout(() => {
+      this.#sweep = undefined;
+      const spare = this.#spare;
+      if (!spare) return;
+      const age = performance.now() - spare.since;
+      if (age < this.#idleTimeoutMs) return this.#armSweep(this.#idleTimeoutMs - age);
+      this.#spare = undefined;
+      spare.abort.abort();
+      void spare.ready.then((pc) => pc && this.#discard(pc.conn));
+    }, ms);
+    Deno.unrefTimer(this.#sweep);
   }
 
   #takeIdle(): PooledConn | undefined {

@@ -9,29 +9,30 @@
 import type { Config } from "../config/types.ts";
 import { admitRequest } from "../route/edge.ts";
 import { bodyReservation, InFlightBudget } from "./admission.ts";
-import { concatBytes } from "../bytes.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
-import { encodeEvent, type FormatOptions, formatResultToResponse } from "../wire/formats.ts";
+import { encodeEvent } from "../wire/formats.ts";
 import { type ForwardTrust, isTrustedPeer, parseCidr, routingHost } from "../route/forwarded.ts";
 import { internalAccess } from "../route/internal.ts";
-import type { Invoker, InvokeRequest, InvokeResult } from "../invoke/types.ts";
+import type { Invoker, InvokeResult } from "../invoke/types.ts";
 import type { Logger } from "../obs/log.ts";
 import type { LrpMetrics } from "../obs/metrics.ts";
 import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
-import { observeStream, streamResultToResponse } from "../wire/stream.ts";
 import { traceInvocation } from "../obs/tracing.ts";
 import { type RequestMeta, requestToEvent } from "../wire/request.ts";
-import {
-  checkHeaderBlock,
-  type HeaderLimits,
-  KnownLengthResponse,
-  ResultResponse,
-} from "../wire/response.ts";
+import { type HeaderLimits, KnownLengthResponse } from "../wire/response.ts";
 import { normalizeHost, splitTarget } from "../wire/target.ts";
 import { Deadlines } from "../invoke/deadline.ts";
 import type { InspectRecorder } from "../obs/inspect.ts";
 import { createInspectRoutes } from "./inspect_routes.ts";
+import { readBody } from "./body.ts";
+import { invokeWithTimeout } from "./invoke_call.ts";
+import { logStream, toResponse } from "./result_response.ts";
+import { newTraceId, requestIds } from "./ids.ts";
+
+export { readBody } from "./body.ts";
+export { toResponse } from "./result_response.ts";
+export { newTraceId } from "./ids.ts";
 
 /** What the handler needs. */
 export interface HandlerDeps {
@@ -80,7 +81,7 @@ export type Handler = (request: Request, info: ConnInfo) => Promise<Response>;
 export function createHandler(deps: HandlerDeps): Handler {
   const { config, router, log } = deps;
   const now = deps.now ?? Date.now;
-  const newRequestId = deps.newRequestId ?? (() => crypto.randomUUID());
+  const newRequestId = deps.newRequestId ?? requestIds();
   const prefix = config.internalRoutePrefix;
   const pingPath = `${prefix}/ping`;
   const healthPath = `${prefix}/healthz`;
@@ -256,192 +257,6 @@ export function createHandler(deps: HandlerDeps): Handler {
     return response;
   };
 }
-
-async function invokeWithTimeout(
-  invoker: Invoker,
-  call: Omit<InvokeRequest, "signal">,
-  clientSignal: AbortSignal,
-  config: Config,
-  deadlines: Deadlines,
-): Promise<InvokeResult> {
-  const controller = new AbortController();
-  const onClientAbort = () =>
-    controller.abort(new LrpError("client_closed", "The client closed the connection"));
-  clientSignal.addEventListener("abort", onClientAbort, { once: true });
-  const deadline = deadlines.add(() =>
-    controller.abort(
-      new LrpError(
-        "upstream_timeout",
-        `${invoker.describe} did not answer within ${config.upstreamTimeoutMs} ms`,
-      ),
-    )
-  );
-  try {
-    return await invoker.invoke({ ...call, signal: controller.signal });
-  } finally {
-    deadline.cancel();
-    clientSignal.removeEventListener("abort", onClientAbort);
-  }
-}
-
-/**
- * Turns an invocation result into the client's response: a function error
- * is a 502 (its error JSON only in the private detail); otherwise the bytes
- * are a result in the rule's payload format (2.0 also decodes a body framed
- * with a streaming prelude). A header block over `limits` is a 502.
- */
-export function toResponse(
-  result: InvokeResult,
-  method = "GET",
-  format: FormatOptions = {},
-  limits: HeaderLimits = { maxCount: Infinity, maxBytes: Infinity },
-): Response {
-  if (result.functionError !== undefined) {
-    throw new LrpError("function_error", `The function failed with ${result.functionError}`, {
-      detail: parseDetail(result.body),
-    });
-  }
-  const body = result.body;
-  const response = body instanceof Uint8Array
-    ? formatResultToResponse(format, body, method)
-    : streamResultToResponse({ ...result, body }, method);
-  try {
-    if (response instanceof ResultResponse) checkHeaderBlock(response.resultHeaders, limits);
-  } catch (err) {
-    response.body?.cancel(err).catch(() => {});
-    throw err;
-  }
-  return response;
-}
-
-/**
- * Logs how a streamed body ended, after the access line: a failure after the
- * response started (the client's response is aborted, never cut short as if
- * complete) is a warning; a client that left, info.
- */
-function logStream(
-  body: ReadableStream<Uint8Array>,
-  log: Logger,
-  entry: Record<string, unknown>,
-): ReadableStream<Uint8Array> {
-  const t0 = performance.now();
-  const fields = (bytes: number) => ({
-    requestId: entry.requestId,
-    host: entry.host,
-    target: entry.target,
-    bytes,
-    durationMs: round(performance.now() - t0),
-  });
-  return observeStream(body, {
-    onError(err, bytes) {
-      const e = toLrpError(err);
-      log.warn("response stream aborted", { ...fields(bytes), error: e.code, errorMessage: e.message });
-    },
-    onCancel: (bytes) => log.info("response stream cancelled by client", fields(bytes)),
-    onEnd: (bytes) => log.debug("response stream complete", fields(bytes)),
-  });
-}
-
-function parseDetail(body: InvokeResult["body"]): unknown {
-  if (!(body instanceof Uint8Array)) return undefined;
-  const text = new TextDecoder().decode(body);
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/**
- * Reads the request body, refusing more than `max` bytes with 413: at once
- * when `Content-Length` says so, otherwise as soon as the count passes the
- * limit while reading. A body not complete within `timeoutMs` is refused with
- * 408 (`body_timeout`): Deno's server has no body read timeout, so without
- * this a client trickling bytes would hold a request open forever. Returns
- * `null` for no body.
- */
-export async function readBody(
-  request: Request,
-  max: number,
-  timeoutMs = Infinity,
-): Promise<Uint8Array | null> {
-  if (!request.body) return null;
-  const declared = request.headers.get("content-length");
-  const tooLarge = () =>
-    new LrpError(
-      "body_too_large",
-      `Cannot accept a request body over ${max} bytes (the Lambda payload limit)`,
-      { headers: { connection: "close" } },
-    );
-  if (declared !== null && Number(declared) > max) {
-    await request.body.cancel().catch(() => {});
-    throw tooLarge();
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = Number.isFinite(timeoutMs)
-    ? new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), timeoutMs))
-    : undefined;
-  try {
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array> | "timeout";
-      try {
-        chunk = await (deadline ? Promise.race([reader.read(), deadline]) : reader.read());
-      } catch (err) {
-        throw new LrpError("bad_request", "Cannot read the request body: the client stopped sending", {
-          cause: err,
-        });
-      }
-      if (chunk === "timeout") {
-        await reader.cancel().catch(() => {});
-        // `Connection: close`: otherwise Deno keeps the half-read connection open for the client.
-        throw new LrpError(
-          "body_timeout",
-          `Cannot accept the request body: it did not arrive within ${timeoutMs} ms`,
-          { headers: { connection: "close" } },
-        );
-      }
-      if (chunk.done) break;
-      size += chunk.value.length;
-      if (size > max) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge();
-      }
-      chunks.push(chunk.value);
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  return concatBytes(chunks);
-}
-
-const HEX = "0123456789abcdef";
-
-/** A new X-Ray trace id, `Root=1-{epoch seconds hex}-{96 random bits hex}`, as AWS adds one. */
-export function newTraceId(epochMs: number): string {
-  // Random bytes drawn 4 KB at a time, and the `Root=1-{seconds}-` head formatted once a second.
-  if (randomAt + 12 > randomPool.length) {
-    crypto.getRandomValues(randomPool);
-    randomAt = 0;
-  }
-  let rand = "";
-  for (let i = randomAt; i < randomAt + 12; i++) rand += HEX_BYTE[randomPool[i]!]!;
-  randomAt += 12;
-  const second = Math.floor(epochMs / 1000);
-  if (second !== traceSecond) {
-    traceSecond = second;
-    traceHead = `Root=1-${second.toString(16).padStart(8, "0")}-`;
-  }
-  return traceHead + rand;
-}
-
-const HEX_BYTE = Array.from({ length: 256 }, (_, b) => HEX[b >> 4]! + HEX[b & 15]!);
-const randomPool = new Uint8Array(4096);
-let randomAt = randomPool.length;
-let traceSecond = NaN;
-let traceHead = "";
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;

@@ -30,11 +30,16 @@ async function startBaseline(file: string, args: string[]): Promise<Child & { po
 const header = (headers: [string, string][], name: string) =>
   headers.filter(([n]) => n === name).map(([, v]) => v);
 
-for (const file of ["fetch_proxy.ts", "lean_proxy.ts"]) {
-  Deno.test(`${file} answers the bench backend's 2.0 result as 200 text/plain "ok"`, async () => {
+for (
+  const [file, flags] of [["fetch_proxy.ts", []], ["lean_proxy.ts", []], ["lean_proxy.ts", [
+    "--fresh",
+  ]]] as const
+) {
+  const name = [file, ...flags].join(" ");
+  Deno.test(`${name} answers the bench backend's 2.0 result as 200 text/plain "ok"`, async () => {
     const backend = startBackend(0);
     try {
-      await using proxy = await startBaseline(file, ["--upstream", backend.url]);
+      await using proxy = await startBaseline(file, ["--upstream", backend.url, ...flags]);
       for (const head of ["GET /any?x=1 HTTP/1.1\r\nHost: a.bench", "POST / HTTP/1.1\r\nHost: a.bench"]) {
         const body = head.startsWith("POST") ? new TextEncoder().encode("xyz") : undefined;
         const res = await rawHttp(proxy.port, body ? `${head}\r\nContent-Length: 3` : head, body);

@@ -227,6 +227,10 @@ Deno.test("verdicts() judge lrp's CPU against the lean proxy and its RSS against
     "not measured",
     undefined,
   ]);
+  assert.deepEqual(byTarget["64 conns 0 B: lrp-local CPU/request ≤ 1.25 × lean-fresh"], [
+    "not measured",
+    undefined,
+  ]);
   assert.deepEqual(byTarget["1 conn 0 B: lrp-aws p50 ≤ nginx p50 + 60 µs"], ["+215 µs", false]);
   assert.deepEqual(byTarget["lrp peak RSS at 64 conns, 0 B ≤ 100 MB"], ["165.0 MB", false]);
   assert.deepEqual(byTarget["lrp peak RSS at 64 conns, 1 MB ≤ 300 MB"], ["760.0 MB", false]);

@@ -8,15 +8,19 @@ const td = new TextDecoder();
  * A raw TCP server: for each request it reads up to the end of the request
  * (head + content-length body) and lets the test write any bytes back.
  */
-function rawServer(answer: (conn: Deno.TcpConn, request: string, n: number) => Promise<void>) {
+function rawServer(
+  answer: (conn: Deno.TcpConn, request: string, n: number) => Promise<void>,
+  onAccept?: (conn: Deno.TcpConn, index: number) => Promise<void>,
+) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   let connections = 0;
   const conns = new Set<Deno.TcpConn>();
   const serving = (async () => {
     for await (const conn of listener) {
-      connections++;
+      const index = connections++;
       conns.add(conn);
       (async () => {
+        await onAccept?.(conn, index).catch(() => {});
         const buf = new Uint8Array(65536);
         let pending = "";
         let n = 0;
@@ -266,4 +270,64 @@ Deno.test("Http1Pool gives up when the signal aborts while connecting", async ()
   const pool = new Http1Pool("http://127.0.0.1:9");
   await assert.rejects(pool.request("POST", "/", {}, new Uint8Array(), controller.signal), /too late/);
   assert.equal(pool.openConnections, 0);
+});
+
+/** A server that numbers its connections and answers each request with `{connection}/{request on it}`. */
+function numberingServer() {
+  const indexes = new WeakMap<Deno.Conn, number>();
+  return rawServer(async (conn, _req, n) => {
+    const answer = `${indexes.get(conn)}/${n}`;
+    await write(conn, `HTTP/1.1 200 OK\r\nContent-Length: ${answer.length}\r\n\r\n${answer}`);
+  }, (conn, index) => {
+    indexes.set(conn, index);
+    return Promise.resolve();
+  });
+}
+
+Deno.test("Http1Pool with a spare sends every request on a connection that carried nothing before", async () => {
+  await using server = numberingServer();
+  const pool = new Http1Pool(server.url, { maxIdle: 0, spare: true });
+  const answers: string[] = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      answers.push(td.decode((await pool.request("POST", "/", {}, new Uint8Array())).body));
+    }
+  } finally {
+    pool.close();
+  }
+  // Each answer is the first request on its connection, and no connection served two.
+  assert.equal(answers.every((a) => a.endsWith("/0")), true);
+  assert.equal(new Set(answers).size, 4);
+  assert.equal(pool.openConnections, 0);
+});
+
+Deno.test("Http1Pool discards a spare the server wrote to or closed before it was used", async () => {
+  let spareWritten: () => void = () => {};
+  const written = new Promise<void>((resolve) => spareWritten = resolve);
+  // The second connection is the first spare: the server sends it an answer nobody asked for, and closes it.
+  await using server = rawServer(async (conn, req) => {
+    const who = /x-who: (\w+)/.exec(req)?.[1]!;
+    await write(conn, `HTTP/1.1 200 OK\r\nContent-Length: ${who.length}\r\n\r\n${who}`);
+  }, async (conn, index) => {
+    if (index !== 1) return;
+    await write(conn, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ninjected");
+    conn.close();
+    spareWritten();
+  });
+  const pool = new Http1Pool(server.url, { maxIdle: 0, spare: true });
+  try {
+    assert.equal(
+      td.decode((await pool.request("POST", "/", { "x-who": "alice" }, new Uint8Array())).body),
+      "alice",
+    );
+    await written;
+    // Let the spare's parked read see the bytes and the close (delivery on loopback, not a timing assertion).
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(
+      td.decode((await pool.request("POST", "/", { "x-who": "bob" }, new Uint8Array())).body),
+      "bob",
+    );
+  } finally {
+    pool.close();
+  }
 });

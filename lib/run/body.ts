@@ -1,0 +1,73 @@
+/**
+ * Reading a request body whole, within the size cap and the body timeout.
+ *
+ * @module
+ */
+
+import { concatBytes } from "../bytes.ts";
+import { LrpError } from "../errors.ts";
+
+/**
+ * Reads the request body, refusing more than `max` bytes with 413: at once
+ * when `Content-Length` says so, otherwise as soon as the count passes the
+ * limit while reading. A body not complete within `timeoutMs` is refused with
+ * 408 (`body_timeout`): Deno's server has no body read timeout, so without
+ * this a client trickling bytes would hold a request open forever. Returns
+ * `null` for no body.
+ */
+export async function readBody(
+  request: Request,
+  max: number,
+  timeoutMs = Infinity,
+): Promise<Uint8Array | null> {
+  if (!request.body) return null;
+  const declared = request.headers.get("content-length");
+  const tooLarge = () =>
+    new LrpError(
+      "body_too_large",
+      `Cannot accept a request body over ${max} bytes (the Lambda payload limit)`,
+      { headers: { connection: "close" } },
+    );
+  if (declared !== null && Number(declared) > max) {
+    await request.body.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = Number.isFinite(timeoutMs)
+    ? new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), timeoutMs))
+    : undefined;
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array> | "timeout";
+      try {
+        chunk = await (deadline ? Promise.race([reader.read(), deadline]) : reader.read());
+      } catch (err) {
+        throw new LrpError("bad_request", "Cannot read the request body: the client stopped sending", {
+          cause: err,
+        });
+      }
+      if (chunk === "timeout") {
+        await reader.cancel().catch(() => {});
+        // `Connection: close`: otherwise Deno keeps the half-read connection open for the client.
+        throw new LrpError(
+          "body_timeout",
+          `Cannot accept the request body: it did not arrive within ${timeoutMs} ms`,
+          { headers: { connection: "close" } },
+        );
+      }
+      if (chunk.done) break;
+      size += chunk.value.length;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(chunk.value);
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return concatBytes(chunks);
+}
