@@ -211,7 +211,7 @@ export class LocalInvoker implements Invoker {
       if (bytes.length < 64 && bytes[0] === 0x54 /* T */) {
         const text = decoder.decode(bytes);
         if (TIMEOUT_RE.test(text)) {
-          throw new LrpError("upstream_timeout", `The function at ${this.#endpoint} timed out: ${text}`);
+          throw new LrpError("upstream_timeout", `Cannot invoke the function at ${this.#endpoint}: ${text}`);
         }
       }
       const errorType = rieErrorType(bytes);
@@ -222,13 +222,13 @@ export class LocalInvoker implements Invoker {
     if (status === 404) {
       throw new LrpError(
         "upstream_error",
-        `The endpoint ${this.#endpoint} answered 404 to ${RIE_INVOKE_PATH}: it is not a Lambda RIE`,
+        `Cannot invoke ${this.#endpoint}: it answered 404 to ${RIE_INVOKE_PATH}, so it is not a Lambda RIE`,
         { detail: text },
       );
     }
     const type = rieErrorType(bytes);
     const what = type ? `${type}` : `HTTP ${status}`;
-    throw new LrpError("upstream_error", `The RIE at ${this.#endpoint} failed the invocation: ${what}`, {
+    throw new LrpError("upstream_error", `Cannot invoke the RIE at ${this.#endpoint}: it answered ${what}`, {
       detail: text,
     });
   }

@@ -168,7 +168,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         release = budget.admitOrThrow(bodyReservation(request, config.maxBodyBytes));
         const matched = router.match(host);
         if (!matched) {
-          throw new LrpError("route_not_found", `No route for host "${host}"`);
+          throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
         }
         route = matched.rule.hostname;
         entry.target = matched.target.describe;

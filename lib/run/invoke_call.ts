@@ -23,13 +23,13 @@ export async function invokeWithTimeout(
 ): Promise<InvokeResult> {
   const controller = new AbortController();
   const onClientAbort = () =>
-    controller.abort(new LrpError("client_closed", "The client closed the connection"));
+    controller.abort(new LrpError("client_closed", "Cannot answer: the client closed the connection"));
   clientSignal.addEventListener("abort", onClientAbort, { once: true });
   const deadline = deadlines.add(() =>
     controller.abort(
       new LrpError(
         "upstream_timeout",
-        `${invoker.describe} did not answer within ${config.upstreamTimeoutMs} ms`,
+        `Cannot invoke ${invoker.describe}: no answer within ${config.upstreamTimeoutMs} ms`,
       ),
     )
   );

@@ -25,9 +25,13 @@ export function toResponse(
   limits: HeaderLimits = { maxCount: Infinity, maxBytes: Infinity },
 ): Response {
   if (result.functionError !== undefined) {
-    throw new LrpError("function_error", `The function failed with ${result.functionError}`, {
-      detail: parseDetail(result.body),
-    });
+    throw new LrpError(
+      "function_error",
+      `Cannot use the answer: the function failed with ${result.functionError}`,
+      {
+        detail: parseDetail(result.body),
+      },
+    );
   }
   const body = result.body;
   const response = body instanceof Uint8Array

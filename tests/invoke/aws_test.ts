@@ -184,7 +184,7 @@ Deno.test("aws function error is 502 function_error with the error JSON only und
   assert.equal(res.status, 502);
   assert.deepEqual(await res.json(), {
     error: "function_error",
-    message: "The function failed with Unhandled",
+    message: "Cannot use the answer: the function failed with Unhandled",
     requestId: "req-1",
   });
   await using shown = setup({ yaml: "error_details: true\n" });
@@ -242,7 +242,7 @@ Deno.test("aws call not answered within upstream_timeout is 504 and not retried"
   t.fake.enqueue("example", { kind: "delay", ms: 3000, then: { kind: "result", value: null } });
   const res = await t.call("name.test");
   assert.equal(res.status, 504);
-  assert.equal((await res.json()).message, "aws example did not answer within 1000 ms");
+  assert.equal((await res.json()).message, "Cannot invoke aws example: no answer within 1000 ms");
   assert.equal(t.fake.requests.length, 1);
 });
 

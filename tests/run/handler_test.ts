@@ -81,7 +81,7 @@ Deno.test("handler answers 404 with a JSON body naming an unknown host", async (
   assert.equal(res.status, 404);
   assert.deepEqual(await res.json(), {
     error: "route_not_found",
-    message: 'No route for host "other.test"',
+    message: 'Cannot route host "other.test": no rule names it',
     requestId: "req-1",
   });
   assert.equal(invoker.events.length, 0);
@@ -121,7 +121,7 @@ Deno.test("handler answers 504 when the function does not answer within upstream
   assert.equal(res.status, 504);
   const body = await res.json();
   assert.equal(body.error, "upstream_timeout");
-  assert.equal(body.message, "scripted did not answer within 200 ms");
+  assert.equal(body.message, "Cannot invoke scripted: no answer within 200 ms");
   const line = lines.find((l) => l.msg === "request");
   assert.equal(line?.status, 504);
   assert.equal(line?.error, "upstream_timeout");
@@ -134,7 +134,7 @@ Deno.test("handler answers 502 for a function error and shows its JSON only with
   assert.equal(res.status, 502);
   assert.deepEqual(await res.json(), {
     error: "function_error",
-    message: "The function failed with Unhandled",
+    message: "Cannot use the answer: the function failed with Unhandled",
     requestId: "req-1",
   });
   const shown = setup(() => ({ ...ok(error), functionError: "Unhandled" }), "error_details: true\n");

@@ -190,7 +190,7 @@ Deno.test("runLambdaRuntime() answers Function URL events through lrp's routes, 
   assert.equal(notFound.statusCode, 404);
   assert.deepEqual(JSON.parse(notFound.body), {
     error: "route_not_found",
-    message: 'No route for host "nobody.test"',
+    message: 'Cannot route host "nobody.test": no rule names it',
     requestId: "req",
   });
   assert.equal(broken!.path, `${RUNTIME_PATH}/invocation/id-3/error`);

@@ -47,7 +47,7 @@ Deno.test("X-Forwarded-Host, Forwarded and X-Original-Host never pick the route:
   ) {
     const res = await request(port, "evil.test", "/", { headers });
     assert.equal(res.status, 404);
-    assert.equal(JSON.parse(res.text).message, 'No route for host "evil.test"');
+    assert.equal(JSON.parse(res.text).message, 'Cannot route host "evil.test": no rule names it');
     const routed = await request(port, "two.test", "/", { headers });
     assert.equal(JSON.parse(routed.text).fn, "two");
   }

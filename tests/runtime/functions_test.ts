@@ -93,7 +93,7 @@ Deno.test("function failures: a throw, an exit, a timeout and an oversized resul
   const thrown = await request(port, "fn.test", "/throw");
   assert.equal(thrown.status, 502);
   assert.equal(thrown.header("x-lrp-error"), "function_error");
-  assert.equal(JSON.parse(thrown.text).message, "The function failed with TypeError");
+  assert.equal(JSON.parse(thrown.text).message, "Cannot use the answer: the function failed with TypeError");
   assert.equal(
     JSON.parse((await request(port, "fn.test", "/")).text).pid,
     pid,
@@ -122,7 +122,10 @@ Deno.test("function failures: a throw, an exit, a timeout and an oversized resul
 
   const big = await request(port, "fn.test", "/big");
   assert.equal(big.status, 502);
-  assert.equal(JSON.parse(big.text).message, "The function failed with Function.ResponseSizeTooLarge");
+  assert.equal(
+    JSON.parse(big.text).message,
+    "Cannot use the answer: the function failed with Function.ResponseSizeTooLarge",
+  );
   assert.equal((await request(port, "fn.test", "/")).status, 200);
   await lrp.stop();
   assert.equal(alive(afterTimeout.pid), false);
@@ -189,7 +192,10 @@ Deno.test("python, deno, streaming and callback handlers answer", async () => {
   assert.equal((await request(port, "py.test", "/")).text, "python py-test 128 True app.handler");
   const pyError = await request(port, "py.test", "/throw");
   assert.equal(pyError.status, 502);
-  assert.equal(JSON.parse(pyError.text).message, "The function failed with ValueError");
+  assert.equal(
+    JSON.parse(pyError.text).message,
+    "Cannot use the answer: the function failed with ValueError",
+  );
   assert.equal((await request(port, "deno.test", "/d")).text, "deno /d 36");
   for (const host of ["stream.test", "buffered-stream.test"]) {
     const streamed = await request(port, host, "/s");

@@ -69,7 +69,10 @@ Deno.test({
     const failed = await request(port, "ric.test", "/throw");
     assert.equal(failed.status, 502);
     assert.equal(failed.header("x-lrp-error"), "function_error");
-    assert.equal(JSON.parse(failed.text).message, "The function failed with TypeError");
+    assert.equal(
+      JSON.parse(failed.text).message,
+      "Cannot use the answer: the function failed with TypeError",
+    );
     const after = await request(port, "ric.test", "/after");
     assert.equal(after.status, 200);
     assert.equal(JSON.parse(after.text).pid, body.pid, "the same warm process answers after an error");
