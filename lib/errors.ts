@@ -97,7 +97,7 @@ export function errorResponse(err: unknown, options: ErrorRenderOptions): Respon
 /** Wraps anything that is not an {@linkcode LrpError} as an `internal` error. */
 export function toLrpError(err: unknown): LrpError {
   if (err instanceof LrpError) return err;
-  return new LrpError("internal", "Internal error in lrp", {
+  return new LrpError("internal", "Cannot answer: an internal error in lrp (logged as a bug)", {
     detail: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
     cause: err,
   });

@@ -245,7 +245,9 @@ export class AwsInvoker implements Invoker {
     const functionName = request.functionName ?? this.#options.functionName;
     const qualifier = request.functionName !== undefined ? request.qualifier : this.#options.qualifier;
     if (functionName === undefined) {
-      throw new LrpError("internal", "Internal error in lrp", { detail: "aws rule without a function" });
+      throw new LrpError("internal", "Cannot answer: an internal error in lrp (logged as a bug)", {
+        detail: "aws rule without a function",
+      });
     }
     const target = qualifier ? `${functionName}:${qualifier}` : functionName;
     const { clients } = this.#options;

@@ -165,7 +165,7 @@ Deno.test("handler turns an unexpected exception into a 500 and logs it as a bug
   assert.equal(res.status, 500);
   assert.deepEqual(await res.json(), {
     error: "internal",
-    message: "Internal error in lrp",
+    message: "Cannot answer: an internal error in lrp (logged as a bug)",
     requestId: "req-1",
   });
   assert.ok(lines.some((l) => l.msg === "bug: unexpected exception" && l.error === "TypeError: oops"));
