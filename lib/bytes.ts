@@ -1,6 +1,7 @@
 /**
  * Byte helpers shared by the readers of request bodies, upstream answers and
- * the RIE emulator: joining chunks, and base64 through Node's native codec.
+ * the RIE emulator: joining chunks, reading a stream whole within a cap, and
+ * base64 through Node's native codec.
  *
  * @module
  */
@@ -36,4 +37,36 @@ export function decodeBase64(text: string): Uint8Array {
   // Validated above, because Buffer itself would silently skip bad characters.
   const buf = Buffer.from(clean, "base64");
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/**
+ * Reads a body whole, or stops and cancels it once it passes `max` bytes and
+ * resolves `undefined`. `null` (no body) reads as no bytes. A stream that
+ * fails midway rejects, or with `keepPartial` ends what was read so far (a peer
+ * that dropped the connection sent what arrived).
+ */
+export async function readAtMost(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+  options: { keepPartial?: boolean } = {},
+): Promise<Uint8Array | undefined> {
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        return undefined;
+      }
+      chunks.push(value);
+    }
+  } catch (err) {
+    if (!options.keepPartial) throw err;
+  }
+  return concatBytes(chunks);
 }

@@ -11,7 +11,7 @@ import { Http1Error, Http1Pool } from "./http1.ts";
 import { invokeLocalStreaming } from "./local_stream.ts";
 import { endpointKey, type QueueLimits, SlotQueue, type Slots, type SlotSource } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
-import { concatBytes } from "../bytes.ts";
+import { readAtMost } from "../bytes.ts";
 import { RIE_INVOKE_PATH, RIE_MAX_PAYLOAD_BYTES } from "./rie.ts";
 import { Deadlines } from "./deadline.ts";
 
@@ -293,29 +293,4 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<
       },
     );
   });
-}
-
-/**
- * Reads a body whole, or stops and cancels it once it passes `max` bytes and
- * resolves `undefined`. `null` (no body) reads as no bytes.
- */
-export async function readAtMost(
-  body: ReadableStream<Uint8Array> | null,
-  max: number,
-): Promise<Uint8Array | undefined> {
-  if (body === null) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return concatBytes(chunks);
 }

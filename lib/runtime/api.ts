@@ -11,6 +11,7 @@
  * @module
  */
 
+import { readAtMost } from "../bytes.ts";
 import type { ChunkSource } from "../wire/stream.ts";
 
 /** Largest buffered response or error a runtime may post: 6 MiB + 100 B, as Lambda's and the RIE's. */
@@ -161,23 +162,16 @@ export class RuntimeApi {
         "State transition from Ready to InitError failed for runtime. Error: State transition is not allowed",
       );
     }
-    const bytes = await readCapped(req, MAX_RESPONSE_BYTES) ?? encoder.encode("{}");
+    const bytes = await readAtMost(req.body, MAX_RESPONSE_BYTES, { keepPartial: true }) ??
+      encoder.encode("{}");
     this.#hooks.onInitError(bytes, errorTypeOf(req, bytes, "Runtime.Unknown"));
     return ACCEPTED();
   }
 
   async #error(req: Request, inv: Invocation): Promise<Response> {
     this.#state = "answered";
-    const bytes = await readCapped(req, MAX_RESPONSE_BYTES);
-    if (bytes === undefined) {
-      inv.answer(tooLarge());
-      inv.finished();
-      return lambdaError(
-        413,
-        "RequestEntityTooLarge",
-        `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
-      );
-    }
+    const bytes = await readAtMost(req.body, MAX_RESPONSE_BYTES, { keepPartial: true });
+    if (bytes === undefined) return tooLargeAnswer(inv);
     inv.answer({ kind: "error", bytes, errorType: errorTypeOf(req, bytes, "Unhandled") });
     inv.finished();
     return ACCEPTED();
@@ -211,16 +205,8 @@ export class RuntimeApi {
         ? lambdaError(500, "Runtime.StreamError", "The response stream failed")
         : ACCEPTED();
     }
-    const bytes = await readCapped(req, MAX_RESPONSE_BYTES);
-    if (bytes === undefined) {
-      inv.answer(tooLarge());
-      inv.finished();
-      return lambdaError(
-        413,
-        "RequestEntityTooLarge",
-        `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
-      );
-    }
+    const bytes = await readAtMost(req.body, MAX_RESPONSE_BYTES, { keepPartial: true });
+    if (bytes === undefined) return tooLargeAnswer(inv);
     inv.answer({ kind: "buffered", bytes, contentType });
     inv.finished();
     return ACCEPTED();
@@ -251,35 +237,6 @@ function errorTypeOf(req: Request, bytes: Uint8Array, fallback: string): string 
     // not JSON: the header or the fallback names it
   }
   return fallback;
-}
-
-/** Reads a request body whole; `undefined` once it passes `max` (the rest is discarded). */
-async function readCapped(req: Request, max: number): Promise<Uint8Array | undefined> {
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > max) {
-        await reader.cancel().catch(() => {});
-        return undefined;
-      }
-      parts.push(value);
-    }
-  } catch {
-    // The runtime dropped the connection mid-body: what arrived is what it sent.
-  }
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /**
@@ -335,4 +292,15 @@ class BodySource implements ChunkSource {
       }
     })();
   }
+}
+
+/** Lambda's answer to a response or error body over the limit; the invocation fails as too large. */
+function tooLargeAnswer(inv: Invocation): Response {
+  inv.answer(tooLarge());
+  inv.finished();
+  return lambdaError(
+    413,
+    "RequestEntityTooLarge",
+    `Exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+  );
 }
