@@ -240,3 +240,13 @@ export async function tempConfig(text: string): Promise<string> {
   await Deno.writeTextFile(path, text);
   return path;
 }
+
+/** Whether process `pid` still runs (a zombie, exited but not yet collected, does not count). */
+export async function alive(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}

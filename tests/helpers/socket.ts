@@ -6,6 +6,8 @@
  * @module
  */
 
+import { concatBytes } from "../../lib/bytes.ts";
+
 const te = new TextEncoder();
 const td = new TextDecoder();
 
@@ -38,22 +40,12 @@ export async function rawHttp(
       if (n === null) break;
       chunks.push(buf.slice(0, n));
     }
-    return parseRawResponse(concat(chunks));
+    return parseRawResponse(concatBytes(chunks));
   } finally {
     try {
       conn.close();
     } catch { /* already closed */ }
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
 }
 
 /** Parses a complete HTTP/1.1 response (Content-Length or chunked body). */
@@ -84,7 +76,7 @@ export function parseRawResponse(bytes: Uint8Array): RawResponse {
       parts.push(body.subarray(j + 2, j + 2 + size));
       i = j + 2 + size + 2;
     }
-    body = concat(parts);
+    body = concatBytes(parts);
   }
   return { status, headers, body };
 }

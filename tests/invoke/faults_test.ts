@@ -8,10 +8,9 @@ import assert from "node:assert/strict";
 import { RIE_MAX_PAYLOAD_BYTES as MAX_RESULT_BYTES } from "../../lib/invoke/rie.ts";
 import { startRie } from "../../lib/run/rie_emulator.ts";
 import { localRule, serveLrp, type TestLrp } from "../helpers/in_process.ts";
-import { openRequest } from "../helpers/socket.ts";
+import { openRequest, request } from "../helpers/socket.ts";
 import { type Exchange, httpResponse, startRawUpstream } from "../fakes/raw_upstream.ts";
 import { waitFor } from "../helpers/process.ts";
-import { request } from "../helpers/socket.ts";
 
 const OK_RESULT = JSON.stringify({ statusCode: 200, headers: { "content-type": "text/plain" }, body: "ok" });
 const answerOk = (ex: Exchange) => ex.write(httpResponse(200, OK_RESULT));

@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { startRie } from "../../lib/run/rie_emulator.ts";
 import { localRule, serveLrp } from "../helpers/in_process.ts";
-import { openRequest, readResponse } from "../helpers/socket.ts";
-import { rawHttp, request } from "../helpers/socket.ts";
+import { openRequest, rawHttp, readResponse, request } from "../helpers/socket.ts";
 
 const td = new TextDecoder();
 

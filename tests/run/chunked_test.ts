@@ -9,9 +9,8 @@
 
 import assert from "node:assert/strict";
 import { serveLrp } from "../helpers/in_process.ts";
-import { readAll } from "../helpers/socket.ts";
+import { readAll, request } from "../helpers/socket.ts";
 import { fakeRie } from "../fakes/rie.ts";
-import { request } from "../helpers/socket.ts";
 
 const te = new TextEncoder();
 const HEAD = "POST / HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n";

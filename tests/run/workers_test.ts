@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { RIE_INVOKE_PATH } from "../../lib/invoke/rie.ts";
-import { type LrpChild, ROOT, startLrpChild } from "../helpers/process.ts";
-import { tempConfig } from "../helpers/process.ts";
+import { alive, type LrpChild, ROOT, startLrpChild, tempConfig } from "../helpers/process.ts";
 import { request } from "../helpers/socket.ts";
 
 /**
@@ -74,16 +73,6 @@ async function scrape(port: number): Promise<string> {
   assert.equal(res.status, 200);
   return res.text;
 }
-
-const alive = async (pid: number) => {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // A zombie has exited; only its parent has not collected it yet.
-    return !/^\d+ \(.*\) Z /.test(stat);
-  } catch {
-    return false;
-  }
-};
 
 Deno.test({
   name: "two workers both serve, their logs carry the worker id, and one scrape counts the requests of both",

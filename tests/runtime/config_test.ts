@@ -2,8 +2,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { ConfigError } from "../../lib/config/types.ts";
-import { runLrp } from "../helpers/process.ts";
-import { tempConfig } from "../helpers/process.ts";
+import { runLrp, tempConfig } from "../helpers/process.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 

@@ -4,8 +4,7 @@
  * bootstrap) and answers through its usual handler.
  */
 import assert from "node:assert/strict";
-import { startLrpChild } from "../helpers/process.ts";
-import { tempConfig } from "../helpers/process.ts";
+import { alive, startLrpChild, tempConfig } from "../helpers/process.ts";
 import { request } from "../helpers/socket.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -16,15 +15,6 @@ function functionsConfig(rules: string): string {
 
 function portOf(url: string): number {
   return Number(new URL(url).port);
-}
-
-function alive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("a nodejs handler folder answers with Lambda's environment and context, and logs START/END/REPORT", async () => {
@@ -76,7 +66,7 @@ Deno.test("a nodejs handler folder answers with Lambda's environment and context
     "cold start only once",
   );
   await lrp.stop();
-  assert.equal(alive(body.pid), false, "no runtime process outlives lrp");
+  assert.equal(await alive(body.pid), false, "no runtime process outlives lrp");
 });
 
 Deno.test("function failures: a throw, an exit, a timeout and an oversized result each fail alone", async () => {
@@ -118,7 +108,7 @@ Deno.test("function failures: a throw, an exit, a timeout and an oversized resul
   await lrp.waitForLine((l) => / Task timed out after 1\.00 seconds$/.test(String(l.msg)));
   const afterTimeout = JSON.parse((await request(port, "fn.test", "/")).text);
   assert.notEqual(afterTimeout.pid, afterExit.pid, "the timed-out process was killed");
-  assert.equal(alive(afterExit.pid), false);
+  assert.equal(await alive(afterExit.pid), false);
 
   const big = await request(port, "fn.test", "/big");
   assert.equal(big.status, 502);
@@ -128,7 +118,7 @@ Deno.test("function failures: a throw, an exit, a timeout and an oversized resul
   );
   assert.equal((await request(port, "fn.test", "/")).status, 200);
   await lrp.stop();
-  assert.equal(alive(afterTimeout.pid), false);
+  assert.equal(await alive(afterTimeout.pid), false);
 });
 
 Deno.test("an init error answers 502 with the error and a clear log line, every time", async () => {

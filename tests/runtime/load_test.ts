@@ -4,20 +4,10 @@
  * that leave; the code changing under `watch: true`.
  */
 import assert from "node:assert/strict";
-import { startLrpChild } from "../helpers/process.ts";
-import { tempConfig } from "../helpers/process.ts";
+import { alive, startLrpChild, tempConfig } from "../helpers/process.ts";
 import { rawHttp, readResponse, request } from "../helpers/socket.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
-
-function alive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** How long the load runs, and the most requests it sends whatever the machine's speed. */
 const LOAD_MS = 5_000;
@@ -86,7 +76,7 @@ Deno.test("concurrency 4 with 64 connections for 5 s: all 200, at most 4 in flig
     assert.ok(served >= 2 && served >= sent / 16, `process ${pid} served ${served} of ${sent}`);
   }
   await lrp.stop();
-  for (const pid of perPid.keys()) assert.equal(alive(pid), false, `process ${pid} outlived lrp`);
+  for (const pid of perPid.keys()) assert.equal(await alive(pid), false, `process ${pid} outlived lrp`);
 });
 
 Deno.test("a client that leaves while running or queued disturbs nothing after it", async () => {

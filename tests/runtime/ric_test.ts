@@ -9,7 +9,7 @@
  * these tests are reported as ignored.
  */
 import assert from "node:assert/strict";
-import { ROOT, startLrpChild, tempConfig } from "../helpers/process.ts";
+import { alive, ROOT, startLrpChild, tempConfig } from "../helpers/process.ts";
 import { request } from "../helpers/socket.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -21,15 +21,6 @@ const installed = (() => {
     return false;
   }
 })();
-
-function alive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function ricRule(hostname: string, handler: string, extra = ""): string {
   return `  - hostname: ${hostname}
@@ -77,7 +68,7 @@ Deno.test({
     assert.equal(after.status, 200);
     assert.equal(JSON.parse(after.text).pid, body.pid, "the same warm process answers after an error");
     await lrp.stop();
-    assert.equal(alive(body.pid), false, "the client's process ends with lrp");
+    assert.equal(await alive(body.pid), false, "the client's process ends with lrp");
   },
 });
 
