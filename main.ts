@@ -82,7 +82,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   const command = named ?? (env.AWS_LAMBDA_RUNTIME_API ? "lambda" : "serve");
   const operands = named ? rest : positionals;
   if (operands.length > 1) {
-    console.error(`lrp: too many arguments: ${operands.join(" ")}\nRun "lrp --help" for usage.`);
+    console.error(`lrp: too many arguments: ${operands.join(" ")}; run "lrp --help" for usage`);
     return 2;
   }
 

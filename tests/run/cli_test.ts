@@ -55,3 +55,9 @@ Deno.test("closest() suggests within edit distance 2 and nothing further", () =>
   assert.equal(closest("helthcheck", ["check", "healthcheck"]), "healthcheck");
   assert.equal(closest("xyz", ["check", "demo"]), undefined);
 });
+
+Deno.test("more than one config operand is one line naming them", async () => {
+  const res = await runLrp(["a.yaml", "b.yaml"]);
+  assert.equal(res.code, 2);
+  assert.equal(res.stderr, 'lrp: too many arguments: a.yaml b.yaml; run "lrp --help" for usage\n');
+});
