@@ -158,7 +158,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     for (const line of describeRules(config)) console.log(`  ${line}`);
     if (config.rules.length === 0) {
       console.error(
-        `lrp: warning: ${path} has no routes: every request will get 404 (add "local:" or "aws:" rules)`,
+        `lrp: warning: ${path} has no routes: every request will get 404 (add "local:", "aws:" or "functions:" rules)`,
       );
     }
     return 0;
@@ -349,22 +349,13 @@ function exists(path: string): boolean {
   }
 }
 
-/** Resolves with the name of the first SIGINT/SIGTERM, or `undefined` if `finished` settles first. */
+/**
+ * The first SIGINT/SIGTERM (or `undefined` when `finished` settles first), for
+ * the demo. The listeners stay: a second Ctrl-C during the demo's shutdown is
+ * absorbed instead of killing the process mid-drain.
+ */
 function waitForStopSignal(finished: Promise<void>): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const handlers: [Deno.Signal, () => void][] = [];
-    const done = (name: string | undefined) => {
-      for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
-      resolve(name);
-    };
-    for (const sig of ["SIGINT", "SIGTERM"] as const) {
-      if (Deno.build.os === "windows" && sig === "SIGTERM") continue;
-      const h = () => done(sig);
-      handlers.push([sig, h]);
-      Deno.addSignalListener(sig, h);
-    }
-    finished.then(() => done(undefined));
-  });
+  return stopSignals(finished).first;
 }
 
 if (import.meta.main) {

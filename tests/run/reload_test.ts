@@ -225,7 +225,7 @@ Deno.test("lrp check warns about a configuration with no routes", async () => {
     assert.equal(stdout, `${dir}/lrp.yaml: ok, 0 route(s), listening on 0.0.0.0:9000\n`);
     assert.equal(
       stderr,
-      `lrp: warning: ${dir}/lrp.yaml has no routes: every request will get 404 (add "local:" or "aws:" rules)\n`,
+      `lrp: warning: ${dir}/lrp.yaml has no routes: every request will get 404 (add "local:", "aws:" or "functions:" rules)\n`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
