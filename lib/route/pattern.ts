@@ -97,11 +97,14 @@ export function matchHostPattern(pattern: HostPattern, host: string): Record<str
 
 /** Placeholder names a template uses (`example:{alias}` → `["alias"]`). */
 export function templateNames(template: string): string[] {
+  // Most templates are fixed names: no regex per request for them.
+  if (!template.includes("{")) return [];
   return [...template.matchAll(PLACEHOLDER)].map((m) => m[1]!);
 }
 
 /** Fills a template's placeholders from `params` (every name must be present). */
 export function fillTemplate(template: string, params: Readonly<Record<string, string>>): string {
+  if (!template.includes("{")) return template;
   return template.replace(PLACEHOLDER, (_, name: string) => params[name] ?? "");
 }
 

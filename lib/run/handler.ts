@@ -20,6 +20,7 @@ import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
 import { traceInvocation } from "../obs/tracing.ts";
 import { type RequestMeta, requestToEvent } from "../wire/request.ts";
+import type { EventV2 } from "../wire/event.ts";
 import { type HeaderLimits, KnownLengthResponse } from "../wire/response.ts";
 import { normalizeHost, splitTarget } from "../wire/target.ts";
 import { Deadlines } from "../invoke/deadline.ts";
@@ -186,7 +187,11 @@ export function createHandler(deps: HandlerDeps): Handler {
           traceId: newTraceId(timeEpoch),
           trustedPeer: isTrustedPeer(sourceIp, trust),
         };
-        const event = requestToEvent(request, body, meta);
+        let event: EventV2 | undefined = requestToEvent(request, body, meta);
+        const eventHeaders = event.headers;
+        // A large body lives on as the event's base64 text, then as the payload bytes: each earlier
+        // copy is let go of as soon as the next exists (the inspector alone keeps the raw body).
+        if (!inspector) body = null;
         const invokedAt = performance.now();
         try {
           // Tracing may add `traceparent` to the event: encode it afterwards.
@@ -197,20 +202,24 @@ export function createHandler(deps: HandlerDeps): Handler {
               functionName: choice?.functionName,
               qualifier: choice?.qualifier,
             },
-            event.headers,
-            () =>
-              invokeWithTimeout(
+            eventHeaders,
+            () => {
+              const bytes = encodeEvent(matched.rule, event!);
+              event = undefined;
+              if (inspector) payload = bytes;
+              return invokeWithTimeout(
                 matched.target,
                 {
-                  payload: payload = encodeEvent(matched.rule, event),
-                  traceId: event.headers["x-amzn-trace-id"],
+                  payload: bytes,
+                  traceId: eventHeaders["x-amzn-trace-id"],
                   functionName: choice?.functionName,
                   qualifier: choice?.qualifier,
                 },
                 request.signal,
                 config,
                 deadlines,
-              ),
+              );
+            },
           );
         } finally {
           upstreamMs = performance.now() - invokedAt;

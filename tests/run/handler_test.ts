@@ -213,6 +213,22 @@ Deno.test("readBody() returns null without a body and the exact bytes otherwise"
   assert.deepEqual(bytes, new Uint8Array([0, 255]));
 });
 
+Deno.test("readBody() assembles chunks into the declared length, and keeps every byte when the length is wrong", async () => {
+  const chunked = (parts: number[][], length: number) =>
+    new Request("http://x/", {
+      method: "POST",
+      headers: { "content-length": String(length) },
+      body: ReadableStream.from(parts.map((p) => new Uint8Array(p))),
+    });
+  assert.deepEqual(
+    await readBody(chunked([[1, 2], [3], [4, 5, 6]], 6), 10),
+    new Uint8Array([1, 2, 3, 4, 5, 6]),
+  );
+  // Shorter and longer than declared: the bytes as they came, in order.
+  assert.deepEqual(await readBody(chunked([[1, 2], [3]], 5), 10), new Uint8Array([1, 2, 3]));
+  assert.deepEqual(await readBody(chunked([[1, 2], [3, 4], [5]], 3), 10), new Uint8Array([1, 2, 3, 4, 5]));
+});
+
 Deno.test("internal_hosts keeps /ping, /healthz and /metrics to named Hosts and peer CIDRs; others are routed as usual", async () => {
   const { call, invoker, handler } = setup(() => ok("fn"), "internal_hosts: [lrp.internal, 10.0.0.0/8]\n");
   const fromPeer = async (peer: string, host: string, path: string) => {
