@@ -28,6 +28,7 @@ import { checkHealth, defaultHealthUrl } from "./lib/run/healthcheck.ts";
 import { reportInitError, runLambdaRuntime } from "./lib/run/lambda_runtime.ts";
 import { createBufferedSink, createLogger } from "./lib/obs/log.ts";
 import { createHandler } from "./lib/run/handler.ts";
+import { enableTracing } from "./lib/obs/tracing.ts";
 import { watchFile } from "./lib/run/watch.ts";
 import { linkToSupervisor, withFields } from "./lib/run/worker_link.ts";
 import { type SpawnWorker, superviseWorkers } from "./lib/run/workers.ts";
@@ -85,6 +86,9 @@ export async function main(args: string[], env: Record<string, string | undefine
     console.error(`lrp: too many arguments: ${operands.join(" ")}\nRun "lrp --help" for usage.`);
     return 2;
   }
+
+  // Deno's OpenTelemetry is on: lrp's own spans need the API, loaded only then (it costs start-up time).
+  if (command !== "check" && command !== "healthcheck" && otelOn(env.OTEL_DENO)) await enableTracing();
 
   if (command === "demo") {
     const config = parseConfig("", { source: "<demo>", env: { ...DEMO_DEFAULTS, ...env }, flags });
@@ -338,6 +342,11 @@ async function supervise(config: Config, workers: number): Promise<number> {
   await supervisor.finished;
   for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   return code;
+}
+
+/** Whether `OTEL_DENO` turns Deno's OpenTelemetry on ("true" or "1"; anything but off, to be safe). */
+function otelOn(value: string | undefined): boolean {
+  return value !== undefined && !["", "0", "false"].includes(value.trim().toLowerCase());
 }
 
 function exists(path: string): boolean {
