@@ -22,15 +22,10 @@ import { loadConfig, parseConfig } from "./lib/config/parse.ts";
 import { SETTINGS } from "./lib/config/settings.ts";
 import { argsProblem, closest, COMMANDS, helpText } from "./lib/run/cli.ts";
 import { type Config, ConfigError } from "./lib/config/types.ts";
-import { DEMO_DEFAULTS, runDemo } from "./lib/run/demo.ts";
-import { runExtension } from "./lib/run/extension.ts";
-import { checkHealth, defaultHealthUrl } from "./lib/run/healthcheck.ts";
-import { reportInitError, runLambdaRuntime } from "./lib/run/lambda_runtime.ts";
 import { createBufferedSink, createLogger } from "./lib/obs/log.ts";
 import { createHandler } from "./lib/run/handler.ts";
-import { watchFile } from "./lib/run/watch.ts";
-import { linkToSupervisor, withFields } from "./lib/run/worker_link.ts";
-import { type SpawnWorker, superviseWorkers } from "./lib/run/workers.ts";
+import { enableTracing } from "./lib/obs/tracing.ts";
+import type { SpawnWorker } from "./lib/run/workers.ts";
 
 /**
  * Log lines go to stderr in asynchronous batches, off the request path, collected for up to 10 ms so
@@ -86,13 +81,20 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 2;
   }
 
+  // Deno's OpenTelemetry is on: lrp's own spans need the API, loaded only then (it costs start-up time).
+  if (command !== "check" && command !== "healthcheck" && otelOn(env.OTEL_DENO)) await enableTracing();
+
+  // The modules of the other commands and modes load when used (static specifiers: `deno compile` bundles
+  // them), so that serving pays no start-up time for them.
   if (command === "demo") {
+    const { DEMO_DEFAULTS, runDemo } = await import("./lib/run/demo.ts");
     const config = parseConfig("", { source: "<demo>", env: { ...DEMO_DEFAULTS, ...env }, flags });
     const log = createLogger(config.logLevel, stderrLines.write);
     return await runDemo(config, log, VERSION, waitForStopSignal, (text) => console.log(text), env);
   }
 
   if (command === "healthcheck") {
+    const { checkHealth, defaultHealthUrl } = await import("./lib/run/healthcheck.ts");
     let url = operands[0];
     if (url === undefined) {
       const path = env.LRP_CONFIG ?? "lrp.yaml";
@@ -122,6 +124,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     if (err instanceof ConfigError) {
       console.error(`lrp: invalid configuration: ${err.message}`);
       if (command === "lambda" && env.AWS_LAMBDA_RUNTIME_API) {
+        const { reportInitError } = await import("./lib/run/lambda_runtime.ts");
         await reportInitError(env.AWS_LAMBDA_RUNTIME_API, err).catch(() => {});
       }
       return 1;
@@ -136,6 +139,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     }
     const log = createLogger(config.logLevel, stderrLines.write);
     if (command === "lambda") {
+      const { runLambdaRuntime } = await import("./lib/run/lambda_runtime.ts");
       const handler = createHandler({
         config,
         router: buildRouter(config),
@@ -147,6 +151,7 @@ export async function main(args: string[], env: Record<string, string | undefine
       await runLambdaRuntime({ api, handler, log });
       return 0;
     }
+    const { runExtension } = await import("./lib/run/extension.ts");
     const running = startLrp(config, log, VERSION);
     const reason = await runExtension({ api, name: env.LRP_EXTENSION_NAME ?? "lrp", log });
     log.info("shutting down", { extensionShutdown: reason });
@@ -168,9 +173,14 @@ export async function main(args: string[], env: Record<string, string | undefine
   const workers = config.workers === "auto" ? navigator.hardwareConcurrency : config.workers;
   if (workerId === undefined && workers > 1) return await supervise(config, workers);
   let link;
+  const workerLink = workerId === undefined ? undefined : await import("./lib/run/worker_link.ts");
   try {
-    if (workerId !== undefined) {
-      link = await linkToSupervisor(workerId, env.LRP_WORKER_LINK ?? "", env.LRP_WORKER_TOKEN ?? "");
+    if (workerId !== undefined && workerLink) {
+      link = await workerLink.linkToSupervisor(
+        workerId,
+        env.LRP_WORKER_LINK ?? "",
+        env.LRP_WORKER_TOKEN ?? "",
+      );
     }
   } catch (err) {
     console.error(
@@ -178,8 +188,10 @@ export async function main(args: string[], env: Record<string, string | undefine
     );
     return 1;
   }
+  // Loaded before serving: no await may come between serving and installing the signal handlers.
+  const watching = config.watchConfig ? await import("./lib/run/watch.ts") : undefined;
   const base = createLogger(config.logLevel, stderrLines.write);
-  const log = link ? withFields(base, { worker: workerId }) : base;
+  const log = link && workerLink ? workerLink.withFields(base, { worker: workerId }) : base;
   let running;
   try {
     running = startLrp(
@@ -207,7 +219,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   link?.lost.then(() => Deno.kill(Deno.pid, "SIGTERM"));
   link?.ready(running.addr.port);
   const watch = config.watchConfig
-    ? watchFile(path, () => {
+    ? watching?.watchFile(path, () => {
       log.info("reloading the configuration", { changed: path });
       void reload();
     })
@@ -278,6 +290,10 @@ function stopSignals(finished: Promise<void>): StopSignals {
  * `SO_REUSEPORT` balancing is Linux's anyway.
  */
 async function supervise(config: Config, workers: number): Promise<number> {
+  const [{ withFields }, { superviseWorkers }] = await Promise.all([
+    import("./lib/run/worker_link.ts"),
+    import("./lib/run/workers.ts"),
+  ]);
   const log = withFields(createLogger(config.logLevel, stderrLines.write), { worker: 0 });
   if (config.workers === "auto" && Deno.build.os !== "linux") workers = 1;
   let args: string[];
@@ -338,6 +354,11 @@ async function supervise(config: Config, workers: number): Promise<number> {
   await supervisor.finished;
   for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   return code;
+}
+
+/** Whether `OTEL_DENO` turns Deno's OpenTelemetry on ("true" or "1"; anything but off, to be safe). */
+function otelOn(value: string | undefined): boolean {
+  return value !== undefined && !["", "0", "false"].includes(value.trim().toLowerCase());
 }
 
 function exists(path: string): boolean {

@@ -20,7 +20,7 @@ import { LrpError } from "../errors.ts";
 import { Http1Pool } from "./http1.ts";
 import { invokeStreaming } from "./aws_stream.ts";
 import { abortable } from "./local.ts";
-import { type Credentials, signRequest } from "./sigv4.ts";
+import { type Credentials, loadSigner, signRequest } from "./sigv4.ts";
 import { AwsServiceError, errorName, toAwsLrpError } from "./aws_errors.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 
@@ -29,10 +29,11 @@ type SdkModule = typeof Sdk;
 /** lambda-reverse-proxy's region, used when nothing else names one. */
 export const DEFAULT_REGION = "eu-central-1";
 
-/** Loads the SDK; one shared promise so concurrent first calls load it once. */
+/** Loads the SDK (and the signer, used once a client exists); one shared promise so concurrent first calls load it once. */
 let sdkPromise: Promise<SdkModule> | undefined;
 function loadSdk(): Promise<SdkModule> {
-  return sdkPromise ??= import("npm:@aws-sdk/client-lambda@3.1164.0");
+  return sdkPromise ??= Promise.all([import("npm:@aws-sdk/client-lambda@3.1164.0"), loadSigner()])
+    .then(([sdk]) => sdk);
 }
 
 /** Options of a {@linkcode LambdaClients} pool. */

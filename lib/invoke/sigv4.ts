@@ -2,10 +2,29 @@
  * AWS Signature Version 4 for Lambda Invoke calls (docs/wire-format.md, "SigV4"): just what
  * lrp's fast path needs, pure and synchronous. Time comes in as an argument.
  *
+ * `node:crypto` costs some fifteen milliseconds of start-up, so it is loaded
+ * by {@linkcode loadSigner} (the AWS invoker awaits it with the SDK) and only
+ * configurations with `aws:` rules pay for it.
+ *
  * @module
  */
 
-import { createHash, createHmac, hash } from "node:crypto";
+import type * as NodeCrypto from "node:crypto";
+
+let nodeCrypto: typeof NodeCrypto | undefined;
+let loading: Promise<void> | undefined;
+
+/** Loads `node:crypto` for {@linkcode signRequest}; idempotent. Await it before the first signature. */
+export function loadSigner(): Promise<void> {
+  return loading ??= import("node:crypto").then((m) => {
+    nodeCrypto = m;
+  });
+}
+
+function crypto(): typeof NodeCrypto {
+  if (!nodeCrypto) throw new Error("Cannot sign a request: node:crypto is not loaded (await loadSigner())");
+  return nodeCrypto;
+}
 
 /** Credentials as the SDK's providers resolve them. */
 export interface Credentials {
@@ -54,8 +73,8 @@ export function uriEncode(text: string, keepSlash: boolean): string {
  * states instead of a fresh `createHmac` (measured ~10 µs a call, against ~3 µs).
  */
 interface PaddedKey {
-  inner: ReturnType<typeof createHash>;
-  outer: ReturnType<typeof createHash>;
+  inner: NodeCrypto.Hash;
+  outer: NodeCrypto.Hash;
 }
 
 function padKey(key: Buffer): PaddedKey {
@@ -65,6 +84,7 @@ function padKey(key: Buffer): PaddedKey {
     ipad[i]! ^= key[i]!;
     opad[i]! ^= key[i]!;
   }
+  const { createHash } = crypto();
   return { inner: createHash("sha256").update(ipad), outer: createHash("sha256").update(opad) };
 }
 
@@ -80,6 +100,7 @@ function signingKey(secret: string, day: string, region: string, service: string
   const id = `${secret}\n${day}\n${region}\n${service}`;
   let key = keyCache.get(id);
   if (!key) {
+    const { createHmac } = crypto();
     const kDate = createHmac("sha256", "AWS4" + secret).update(day).digest();
     const kRegion = createHmac("sha256", kDate).update(region).digest();
     const kService = createHmac("sha256", kRegion).update(service).digest();
@@ -143,6 +164,7 @@ export function signRequest(input: SignInput, creds: Credentials): Record<string
   const query = keys.length === 0
     ? ""
     : keys.sort().map((k) => `${uriEncode(k, false)}=${uriEncode(input.query[k]!, false)}`).join("&");
+  const { hash } = crypto();
   const bodyHash = input.body.length === 0 ? EMPTY_SHA256 : hash("sha256", input.body, "hex");
   const canonical = `${input.method}\n${
     canonicalPath(input.path)

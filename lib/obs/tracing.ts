@@ -10,18 +10,36 @@
  * goes into the event's `traceparent` header, so a function that reads the
  * W3C trace context joins the trace.
  *
- * With OpenTelemetry off there is no recording server span and this module
- * does nothing but one context lookup per request.
+ * `@opentelemetry/api` is loaded by {@linkcode enableTracing} (main.ts calls
+ * it when `OTEL_DENO` is on): loading it costs tens of milliseconds of
+ * start-up, which a process without OpenTelemetry need not pay. Until then,
+ * and with OpenTelemetry off (no recording server span), this module does
+ * nothing but one check (then one context lookup) per request. The
+ * `import()` specifier is a static string, so `deno compile` bundles it.
  *
  * @module
  */
 
-import { type Span, SpanKind, SpanStatusCode, trace } from "npm:@opentelemetry/api@1.9.0";
+import type * as OtelApi from "npm:@opentelemetry/api@1.9.0";
+import type { Span, Tracer } from "npm:@opentelemetry/api@1.9.0";
 import type { Rule } from "../route/rule.ts";
 import { LrpError } from "../errors.ts";
 import type { InvokeResult } from "../invoke/types.ts";
 
-const tracer = trace.getTracer("lrp");
+/** The loaded API and lrp's tracer; `undefined` until {@linkcode enableTracing}. */
+let otel: { api: typeof OtelApi; tracer: Tracer } | undefined;
+let loading: Promise<void> | undefined;
+
+/**
+ * Loads `@opentelemetry/api` so that {@linkcode traceInvocation} records
+ * spans under a recording server span. Idempotent; call it once before
+ * serving when OpenTelemetry is on.
+ */
+export function enableTracing(): Promise<void> {
+  return loading ??= import("npm:@opentelemetry/api@1.9.0").then((api) => {
+    otel = { api, tracer: api.trace.getTracer("lrp") };
+  });
+}
 
 /** What a span says about the invocation target. */
 export interface InvocationInfo {
@@ -36,7 +54,7 @@ export interface InvocationInfo {
 /** The W3C `traceparent` of a span: `00-{trace id}-{span id}-{flags}`. */
 export function traceparentOf(span: Span): string | undefined {
   const c = span.spanContext();
-  if (!trace.isSpanContextValid(c)) return undefined;
+  if (!otel?.api.trace.isSpanContextValid(c)) return undefined;
   return `00-${c.traceId}-${c.spanId}-${(c.traceFlags & 0xff).toString(16).padStart(2, "0")}`;
 }
 
@@ -51,7 +69,9 @@ export function traceInvocation(
   eventHeaders: Record<string, string>,
   invoke: () => Promise<InvokeResult>,
 ): Promise<InvokeResult> {
-  const server = trace.getActiveSpan();
+  if (!otel) return invoke();
+  const { api, tracer } = otel;
+  const server = api.trace.getActiveSpan();
   if (!server?.isRecording()) return invoke();
   const { rule } = info;
   server.setAttribute("lrp.route", rule.hostname);
@@ -71,7 +91,7 @@ export function traceInvocation(
   else attributes["lrp.endpoint"] = rule.endpoint;
   return tracer.startActiveSpan(
     `invoke ${rule.hostname}`,
-    { kind: SpanKind.CLIENT, attributes },
+    { kind: api.SpanKind.CLIENT, attributes },
     async (span) => {
       const parent = traceparentOf(span);
       if (parent) eventHeaders["traceparent"] = parent;
@@ -81,14 +101,17 @@ export function traceInvocation(
         if (result.executedVersion) span.setAttribute("lrp.executed_version", result.executedVersion);
         if (result.functionError !== undefined) {
           span.setAttribute("lrp.function_error", result.functionError);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: `function error ${result.functionError}` });
+          span.setStatus({
+            code: api.SpanStatusCode.ERROR,
+            message: `function error ${result.functionError}`,
+          });
         }
         return result;
       } catch (err) {
         const code = err instanceof LrpError ? err.code : "internal";
         span.setAttribute("error.type", code);
         span.setStatus({
-          code: SpanStatusCode.ERROR,
+          code: api.SpanStatusCode.ERROR,
           message: err instanceof Error ? err.message : String(err),
         });
         throw err;

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { signRequest, uriEncode } from "../../lib/invoke/sigv4.ts";
+import { loadSigner, signRequest, uriEncode } from "../../lib/invoke/sigv4.ts";
+
+await loadSigner();
 
 Deno.test('signRequest() reproduces the SigV4 test vector (docs/wire-format.md, "SigV4") exactly', () => {
   const headers = signRequest({
