@@ -223,8 +223,16 @@ async function startLrp(
   const child = children.spawn(
     name,
     Deno.execPath(),
-    // `--unstable-no-legacy-abort`: how every packaged form runs lrp (deno task start, compile, Dockerfile).
-    ["run", "--allow-all", "--unstable-no-legacy-abort", opts.lrpMain, ...flags, config],
+    // The runtime flags every packaged form runs lrp with (deno task start, compile, Dockerfile).
+    [
+      "run",
+      "--allow-all",
+      "--unstable-no-legacy-abort",
+      "--v8-flags=--max-semi-space-size=8",
+      opts.lrpMain,
+      ...flags,
+      config,
+    ],
     {
       cwd: dirname(opts.lrpMain),
       env: awsEnv(backendUrl),
