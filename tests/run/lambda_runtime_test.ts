@@ -159,22 +159,7 @@ Deno.test("runLambdaRuntime() answers Function URL events through lrp's routes, 
     event({}, { host: "nobody.test" }),
     { ...event(), body: "***", isBase64Encoded: true },
   ]);
-  const config = parseConfig(`local:\n  - hostname: fn.test\n    endpoint: ${rie.url}\n`, {
-    source: "t.yaml",
-  });
-  const handler = createHandler({
-    config,
-    router: buildRouter(config),
-    log: silentLogger,
-    version: "t",
-    listenPort: 443,
-    newRequestId: () => "req",
-  });
-  const stop = new AbortController();
-  const loop = runLambdaRuntime({ api: runtime.api, handler, log: silentLogger, signal: stop.signal });
-  await runtime.answered(3);
-  stop.abort();
-  await loop;
+  await runUntilAnswered(runtime, rie.url, 3);
   const [ok, missing, broken] = runtime.answers;
   assert.equal(ok!.path, `${RUNTIME_PATH}/invocation/id-1/response`);
   assert.deepEqual(ok!.body, {
@@ -253,7 +238,28 @@ Deno.test("runLambdaRuntime() answers 502 bad_result for a function result whose
     cookies: ["s=\u007f"],
   }));
   await using runtime = fakeRuntimeApi([event({}, { "x-forwarded-host": "fn.test" })]);
-  const config = parseConfig(`local:\n  - hostname: fn.test\n    endpoint: ${rie.url}\n`, {
+  await runUntilAnswered(runtime, rie.url, 1);
+  const answer = runtime.answers[0]!;
+  assert.equal(answer.path, `${RUNTIME_PATH}/invocation/id-1/response`);
+  const result = answer.body as { statusCode: number; body: string };
+  assert.equal(result.statusCode, 502);
+  assert.deepEqual(JSON.parse(result.body), {
+    error: "bad_result",
+    message: 'Cannot use the Lambda result: header "x-v" contains the control character 0x01',
+    requestId: "req",
+  });
+});
+
+/**
+ * Runs lrp's Lambda runtime loop with one local rule (fn.test → `rieUrl`)
+ * against the fake Runtime API until it has posted `count` answers.
+ */
+async function runUntilAnswered(
+  runtime: ReturnType<typeof fakeRuntimeApi>,
+  rieUrl: string,
+  count: number,
+): Promise<void> {
+  const config = parseConfig(`local:\n  - hostname: fn.test\n    endpoint: ${rieUrl}\n`, {
     source: "t.yaml",
   });
   const handler = createHandler({
@@ -266,16 +272,7 @@ Deno.test("runLambdaRuntime() answers 502 bad_result for a function result whose
   });
   const stop = new AbortController();
   const loop = runLambdaRuntime({ api: runtime.api, handler, log: silentLogger, signal: stop.signal });
-  await runtime.answered(1);
+  await runtime.answered(count);
   stop.abort();
   await loop;
-  const answer = runtime.answers[0]!;
-  assert.equal(answer.path, `${RUNTIME_PATH}/invocation/id-1/response`);
-  const result = answer.body as { statusCode: number; body: string };
-  assert.equal(result.statusCode, 502);
-  assert.deepEqual(JSON.parse(result.body), {
-    error: "bad_result",
-    message: 'Cannot use the Lambda result: header "x-v" contains the control character 0x01',
-    requestId: "req",
-  });
-});
+}
