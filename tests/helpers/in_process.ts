@@ -1,17 +1,20 @@
 /**
- * An in-process lrp on a real socket for fault, edge and security tests: the
- * same wiring as `startLrp`, but the test keeps the router (to read each
- * endpoint's `SlotQueue.stats`) and the log lines.
+ * An in-process lrp for handler, fault, edge and security tests: on a real
+ * socket with the same wiring as `startLrp` (the test keeps the router, to read
+ * each endpoint's `SlotQueue.stats`, and the log lines), or as a bare handler
+ * whose every rule calls one invoker the test supplies.
  *
  * @module
  */
 
 import { buildRouter } from "../../lib/run/serve.ts";
+import { createRouter } from "../../lib/route/router.ts";
+import type { Config } from "../../lib/config/types.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { LocalInvoker } from "../../lib/invoke/local.ts";
 import type { QueueStats } from "../../lib/invoke/queue.ts";
-import { createLogger } from "../../lib/obs/log.ts";
-import { createHandler } from "../../lib/run/handler.ts";
+import { createLogger, type Logger, silentLogger } from "../../lib/obs/log.ts";
+import { createHandler, type Handler } from "../../lib/run/handler.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "../../lib/invoke/types.ts";
 
 /** A running in-process lrp. */
@@ -78,4 +81,33 @@ export class RecordingInvoker implements Invoker {
     this.events.push(JSON.parse(td.decode(req.payload)));
     return await this.answer(req);
   }
+}
+
+/** Options of {@linkcode handlerWith}. */
+export interface HandlerOptions {
+  /** The port lrp reports in `x-forwarded-port` (8080 unless set). */
+  listenPort?: number;
+  log?: Logger;
+  newRequestId?: () => string;
+}
+
+/**
+ * The handler of configuration `yaml` with every rule calling `invoker`: the
+ * request path from admission to the response, without real upstreams.
+ */
+export function handlerWith(
+  yaml: string,
+  invoker: Invoker,
+  options: HandlerOptions = {},
+): { config: Config; handler: Handler } {
+  const config = parseConfig(yaml, { source: "t.yaml" });
+  const handler = createHandler({
+    config,
+    router: createRouter(config.rules, () => invoker),
+    log: options.log ?? silentLogger,
+    version: "test",
+    listenPort: options.listenPort ?? 8080,
+    ...(options.newRequestId && { newRequestId: options.newRequestId }),
+  });
+  return { config, handler };
 }

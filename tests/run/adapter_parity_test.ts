@@ -3,13 +3,10 @@
  * behind lrp and an RIE, answers a browser-like set of requests byte for byte
  * as the same app served directly.
  */
+import { handlerWith } from "../helpers/in_process.ts";
 import assert from "node:assert/strict";
-import { parseConfig } from "../../lib/config/parse.ts";
 import { LocalInvoker } from "../../lib/invoke/local.ts";
-import { silentLogger } from "../../lib/obs/log.ts";
 import { type LambdaHandler, startRie } from "../../lib/run/rie_emulator.ts";
-import { createRouter } from "../../lib/route/router.ts";
-import { createHandler } from "../../lib/run/handler.ts";
 import * as express from "../apps/express_app.ts";
 import * as hono from "../apps/hono_app.ts";
 import {
@@ -24,15 +21,14 @@ import {
 async function parity(serveDirect: () => Promise<Direct>, handler: LambdaHandler) {
   await using direct = await serveDirect();
   await using rie = startRie({ handler });
-  const config = parseConfig(`local:\n  - hostname: app.test\n    endpoint: ${rie.url}\n`, { source: "t" });
   const invoker = new LocalInvoker({ endpoint: rie.url, concurrency: 1, maxWaiting: 10, maxWaitMs: 5000 });
-  const lrpHandler = createHandler({
-    config,
-    router: createRouter(config.rules, () => invoker),
-    log: silentLogger,
-    version: "test",
-    listenPort: 0,
-  });
+  const { handler: lrpHandler } = handlerWith(
+    `local:\n  - hostname: app.test\n    endpoint: ${rie.url}\n`,
+    invoker,
+    {
+      listenPort: 0,
+    },
+  );
   await using lrp = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, lrpHandler);
   try {
     for (const r of PARITY_REQUESTS) {

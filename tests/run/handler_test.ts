@@ -1,10 +1,9 @@
+import { handlerWith } from "../helpers/in_process.ts";
 import assert from "node:assert/strict";
-import { parseConfig } from "../../lib/config/parse.ts";
 import { LrpError } from "../../lib/errors.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "../../lib/invoke/types.ts";
 import { createLogger } from "../../lib/obs/log.ts";
-import { createRouter } from "../../lib/route/router.ts";
-import { createHandler, readBody } from "../../lib/run/handler.ts";
+import { readBody } from "../../lib/run/handler.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -22,21 +21,14 @@ class ScriptedInvoker implements Invoker {
 }
 
 function setup(answer: ScriptedInvoker["answer"], yaml = "") {
-  const config = parseConfig(
-    `upstream_timeout: 200ms\nmax_body_size: 16\n${yaml}local:\n  - hostname: fn.test\n    endpoint: http://unused:1\n`,
-    { source: "test.yaml" },
-  );
   const invoker = new ScriptedInvoker(answer);
   const lines: Record<string, unknown>[] = [];
   const log = createLogger("debug", (l) => lines.push(JSON.parse(l)));
-  const handler = createHandler({
-    config,
-    router: createRouter(config.rules, () => invoker),
-    log,
-    version: "test",
-    listenPort: 8080,
-    newRequestId: () => "req-1",
-  });
+  const { handler } = handlerWith(
+    `upstream_timeout: 200ms\nmax_body_size: 16\n${yaml}local:\n  - hostname: fn.test\n    endpoint: http://unused:1\n`,
+    invoker,
+    { log, newRequestId: () => "req-1" },
+  );
   const call = (target: string, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
     if (!headers.has("host")) headers.set("host", "fn.test");

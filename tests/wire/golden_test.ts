@@ -3,11 +3,8 @@
  * through lrp on a real socket and compares the event lrp produces with AWS's
  * on every field a proxy can reproduce (tests/testdata/README.md).
  */
+import { handlerWith } from "../helpers/in_process.ts";
 import assert from "node:assert/strict";
-import { parseConfig } from "../../lib/config/parse.ts";
-import { silentLogger } from "../../lib/obs/log.ts";
-import { createRouter } from "../../lib/route/router.ts";
-import { createHandler } from "../../lib/run/handler.ts";
 import { RecordingInvoker } from "../helpers/in_process.ts";
 import { rawHttp } from "../helpers/socket.ts";
 
@@ -85,17 +82,14 @@ function reproducible(event: Record<string, unknown>): Record<string, unknown> {
 for (const name of GOLDEN) {
   Deno.test(`lrp reproduces the AWS sample event ${name} from its HTTP request`, async () => {
     const [golden, replay] = await load(name);
-    const config = parseConfig("local:\n  - hostname: golden.test\n    endpoint: http://unused:1\n", {
-      source: "t",
-    });
     const invoker = new RecordingInvoker();
-    const handler = createHandler({
-      config,
-      router: createRouter(config.rules, () => invoker),
-      log: silentLogger,
-      version: "test",
-      listenPort: 443,
-    });
+    const { handler } = handlerWith(
+      "local:\n  - hostname: golden.test\n    endpoint: http://unused:1\n",
+      invoker,
+      {
+        listenPort: 443,
+      },
+    );
     await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
     const lines = [`${replay.method} ${replay.target} HTTP/1.1`, "Host: golden.test"];
     for (const [k, v] of replay.headers) if (k !== "host") lines.push(`${k}: ${v}`);

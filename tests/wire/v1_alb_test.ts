@@ -1,10 +1,7 @@
+import { handlerWith } from "../helpers/in_process.ts";
 import assert from "node:assert/strict";
-import { parseConfig } from "../../lib/config/parse.ts";
 import { encodeJson } from "../../lib/wire/formats.ts";
 import { LrpError } from "../../lib/errors.ts";
-import { createLogger } from "../../lib/obs/log.ts";
-import { createRouter } from "../../lib/route/router.ts";
-import { createHandler } from "../../lib/run/handler.ts";
 import { requestToEvent } from "../../lib/wire/request.ts";
 import { eventV2ToAlb, LRP_TARGET_GROUP_ARN, resultAlbToResponse } from "../../lib/wire/alb.ts";
 import { eventV2ToV1, resultV1ToResponse } from "../../lib/wire/v1.ts";
@@ -132,14 +129,10 @@ Deno.test("resultAlbToResponse() reads headers or multiValueHeaders as the mode 
 });
 
 Deno.test("a local rule with payload_format alb sends an ALB event and reads an ALB result", async () => {
-  const config = parseConfig(
-    `local:\n  - hostname: alb.test\n    endpoint: http://unused:1\n    payload_format: alb\n    multi_value_headers: true\n`,
-    { source: "t.yaml" },
-  );
   const events: Record<string, unknown>[] = [];
-  const handler = createHandler({
-    config,
-    router: createRouter(config.rules, () => ({
+  const { handler } = handlerWith(
+    `local:\n  - hostname: alb.test\n    endpoint: http://unused:1\n    payload_format: alb\n    multi_value_headers: true\n`,
+    {
       describe: "scripted",
       invoke: (req) => {
         events.push(JSON.parse(new TextDecoder().decode(req.payload)));
@@ -151,11 +144,8 @@ Deno.test("a local rule with payload_format alb sends an ALB event and reads an 
           }),
         });
       },
-    })),
-    log: createLogger("error", () => {}),
-    version: "t",
-    listenPort: 8080,
-  });
+    },
+  );
   const res = await handler(new Request("http://alb.test/q?a=1&a=2", { headers: { host: "alb.test" } }), {
     remoteAddr: { hostname: "127.0.0.1" },
   });
