@@ -16,13 +16,19 @@ export const ERROR_STATUS = {
   method_not_allowed: 405,
   /** The client sent the body too slowly (`body_timeout`). */
   body_timeout: 408,
+  /** The client did not finish its header block within `header_timeout`. */
+  header_timeout: 408,
   body_too_large: 413,
+  /** The request's header block is over lrp's size or line cap. */
+  headers_too_large: 431,
   /** Lambda refused the event as over its 6 MB payload limit (`RequestTooLargeException`). */
   payload_too_large: 413,
   throttled: 429,
   internal: 500,
   /** A request method lrp does not pass to functions (RFC 9110 §9.1). */
   method_not_implemented: 501,
+  /** A request line naming an HTTP version other than 1.0 and 1.1. */
+  version_not_supported: 505,
   upstream_unreachable: 502,
   upstream_error: 502,
   function_error: 502,

@@ -31,6 +31,10 @@ export interface Config {
   maxBodyBytes: number;
   /** Longest time to receive a request body, ms (then 408). */
   bodyTimeoutMs: number;
+  /** Longest time to receive a request's header block, ms (then 408, connection closed). */
+  headerTimeoutMs: number;
+  /** Longest time a keep-alive connection waits for its next request, ms (then closed). */
+  idleTimeoutMs: number;
   errorDetails: boolean;
   shutdownTimeoutMs: number;
   /** Defaults for local rules that do not set their own. */

@@ -53,6 +53,12 @@ export interface Http1Source {
 /** The buffer a reader starts with and shrinks back to between messages. */
 const DEFAULT_SIZE = 16 * 1024;
 const CR = 13;
+/** An RFC 9110 token. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Bytes a field value may not hold: controls but HTAB, and DEL. */
+// deno-lint-ignore no-control-regex -- matching control bytes is the point
+const FIELD_CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
 const LF = 10;
 
 /** Buffered reads of HTTP/1.1 messages from one connection, in one buffer reused for every message. */
@@ -66,6 +72,8 @@ export class Http1Reader {
   #parkedSettled = false;
   /** Bytes read since the last {@linkcode Http1Reader.reset}. */
   received = 0;
+  /** When (`performance.now()`) the first of {@linkcode Http1Reader.received} arrived. */
+  firstByteAt = 0;
 
   /** Creates a reader over `source`. */
   constructor(source: Http1Source, size = DEFAULT_SIZE) {
@@ -100,11 +108,17 @@ export class Http1Reader {
    * bytes) from the peer is seen before the connection is used again. Its bytes
    * land in the same buffer and are the start of the next message.
    */
-  park(): void {
+  park(onSettled?: (n: number | null) => void): void {
     this.reset();
     this.#parkedSettled = false;
     const read = this.#source.read(this.#buf.subarray(this.#end));
-    read.then(() => this.#parkedSettled = true, () => this.#parkedSettled = true);
+    read.then((n) => {
+      this.#parkedSettled = true;
+      onSettled?.(n);
+    }, () => {
+      this.#parkedSettled = true;
+      onSettled?.(null);
+    });
     this.#parked = read;
   }
 
@@ -126,9 +140,37 @@ export class Http1Reader {
     this.#parked = undefined;
     const n = await (parked ?? this.#source.read(this.#buf.subarray(this.#end)));
     if (n === null) return false;
+    if (this.received === 0 && n > 0) this.firstByteAt = performance.now();
     this.#end += n;
     this.received += n;
     return true;
+  }
+
+  /** One line (without its CRLF) of at most `limit` bytes, consumed; latin1-decoded. */
+  async readLine(limit: number, what: string): Promise<string> {
+    const end = await this.#findLineEnd(false, limit, what);
+    const text = latin1.decode(this.#buf.subarray(this.#start, this.#start + end));
+    this.#start += end + 2;
+    return text;
+  }
+
+  /**
+   * Up to `max` bytes as soon as any are there: buffered ones first (copied),
+   * else one read, straight into an array of its own when `max` is large.
+   * `null` at the end of the stream.
+   */
+  async readSome(max: number): Promise<Uint8Array | null> {
+    if (this.available === 0) {
+      if (max >= DEFAULT_SIZE && this.#parked === undefined) {
+        const out = new Uint8Array(Math.min(max, 256 * 1024));
+        const n = await this.#source.read(out);
+        if (n === null) return null;
+        this.received += n;
+        return out.subarray(0, n);
+      }
+      if (!(await this.#more())) return null;
+    }
+    return this.#take(Math.min(max, this.available)).slice();
   }
 
   /** Offset from the current position of the byte sequence CR LF (CR LF when `double`), within `limit`. */
@@ -154,10 +196,14 @@ export class Http1Reader {
   /**
    * Reads a message head of at most `limit` bytes. `null` when the stream
    * ends cleanly before its first byte (a peer closing an idle connection).
+   * `strict` (lrp's own server) also refuses header names that are not
+   * tokens, whitespace before the colon, obs-folding, control bytes in values
+   * and more than `maxLines` header lines.
    */
-  async readHead(limit: number): Promise<Http1Head | null> {
+  async readHead(limit: number, strict = false, maxLines = Infinity): Promise<Http1Head | null> {
     if (this.available === 0 && !(await this.#more())) return null;
     const end = await this.#findLineEnd(true, limit, "a message head");
+    if (end > limit) throw new Http1ReadError("too_large", `a message head over ${limit} bytes`);
     const text = latin1.decode(this.#buf.subarray(this.#start, this.#start + end));
     this.#start += end + 4;
     const lineEnd = text.indexOf("\r\n");
@@ -174,7 +220,22 @@ export class Http1Reader {
           `malformed header line ${JSON.stringify(text.slice(from, to))}`,
         );
       }
-      headers.push([text.slice(from, colon).trim().toLowerCase(), text.slice(colon + 1, to).trim()]);
+      if (strict) {
+        const name = text.slice(from, colon);
+        const value = text.slice(colon + 1, to);
+        // RFC 9112 §5: a token name with no whitespace before the colon (this also refuses an
+        // obs-folded continuation line), and a value without control bytes but HTAB.
+        if (!TOKEN.test(name) || FIELD_CTL.test(value)) {
+          throw new Http1ReadError(
+            "malformed",
+            `malformed header line ${JSON.stringify(text.slice(from, to))}`,
+          );
+        }
+        headers.push([name.toLowerCase(), value.replace(OWS_EDGES, "")]);
+        if (headers.length > maxLines) {
+          throw new Http1ReadError("too_large", `more than ${maxLines} header lines`);
+        }
+      } else headers.push([text.slice(from, colon).trim().toLowerCase(), text.slice(colon + 1, to).trim()]);
       at = next;
     }
     return { startLine, headers };

@@ -19,6 +19,7 @@ import {
   secretNames,
   type SecretTest,
 } from "./inspect_view.ts";
+import type { IncomingRequest } from "../wire/request.ts";
 
 /** The recorder's settings (reloadable). */
 export interface InspectOptions {
@@ -78,7 +79,7 @@ export interface Exchange {
 
 /** What the handler knows about one finished request: references only, copied here. */
 export interface ExchangeFacts {
-  request: Request;
+  request: IncomingRequest;
   /** The handler's access-log entry (requestId, host, method, target, function, error, durationMs…). */
   entry: Readonly<Record<string, unknown>>;
   time: number;

@@ -1,10 +1,10 @@
 /**
- * OpenTelemetry spans for routing and invocation, on top of Deno's built-in
+ * OpenTelemetry spans for requests and invocations, on top of Deno's built-in
  * OpenTelemetry (`OTEL_DENO=true` plus the standard `OTEL_*` variables),
- * which already traces every incoming request (`Deno.serve`) and outgoing
- * `fetch` and exports over OTLP.
+ * which exports over OTLP (and traces outgoing `fetch`).
  *
- * lrp adds, inside the server span: the route on the server span, and one
+ * lrp records one SERVER span per request ({@linkcode traceRequest}: lrp
+ * serves HTTP itself, so Deno does not), the route on it, and one
  * `invoke {host}` client span per invocation with the target, function name,
  * qualifier, executed version and queue wait. The invocation span's context
  * goes into the event's `traceparent` header, so a function that reads the
@@ -56,6 +56,39 @@ export function traceparentOf(span: Span): string | undefined {
   const c = span.spanContext();
   if (!otel?.api.trace.isSpanContextValid(c)) return undefined;
   return `00-${c.traceId}-${c.spanId}-${(c.traceFlags & 0xff).toString(16).padStart(2, "0")}`;
+}
+
+/**
+ * Runs `handle` inside the request's SERVER span (named by its method, as
+ * Deno names the spans of `Deno.serve`, with the OpenTelemetry HTTP
+ * attributes), when tracing is on; otherwise runs it as it is.
+ */
+export function traceRequest(
+  method: string,
+  url: string,
+  handle: () => Promise<Response>,
+): Promise<Response> {
+  if (!otel) return handle();
+  const { api, tracer } = otel;
+  return tracer.startActiveSpan(method, {
+    kind: api.SpanKind.SERVER,
+    attributes: { "http.request.method": method, "url.full": url },
+  }, async (span) => {
+    try {
+      const response = await handle();
+      span.setAttribute("http.response.status_code", response.status);
+      if (response.status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR });
+      return response;
+    } catch (err) {
+      span.setStatus({
+        code: api.SpanStatusCode.ERROR,
+        message: err instanceof Error ? err.message : String(err),
+      });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
 }
 
 /**

@@ -14,6 +14,7 @@
 
 import { LrpError } from "../errors.ts";
 import { normalizeHost } from "../wire/target.ts";
+import type { IncomingRequest } from "../wire/request.ts";
 
 /**
  * Methods lrp passes to a function: those a Function URL accepts
@@ -71,7 +72,7 @@ export function urlAuthority(url: string): string {
  *   pick one side of the ambiguity, lrp refuses it. When both agree the
  *   request is routed as usual.
  */
-export function admitRequest(request: Request): string {
+export function admitRequest(request: IncomingRequest): string {
   if (!ROUTED_METHODS.has(request.method)) {
     throw new LrpError(
       "method_not_implemented",

@@ -10,6 +10,7 @@
  */
 
 import { LrpError } from "../errors.ts";
+import type { IncomingRequest } from "../wire/request.ts";
 
 /** The bounds of an {@linkcode InFlightBudget}. */
 export interface InFlightLimits {
@@ -25,7 +26,7 @@ export interface InFlightLimits {
  * without being read); a body of unknown length (chunked) reserves
  * `maxBodyBytes`, the most it can become.
  */
-export function bodyReservation(request: Request, maxBodyBytes: number): number {
+export function bodyReservation(request: IncomingRequest, maxBodyBytes: number): number {
   if (!request.body) return 0;
   const declared = request.headers.get("content-length");
   const n = declared !== null && /^\d+$/.test(declared.trim()) ? Number(declared) : maxBodyBytes;

@@ -6,17 +6,18 @@
 
 import { concatBytes } from "../bytes.ts";
 import { LrpError } from "../errors.ts";
+import type { IncomingRequest } from "../wire/request.ts";
 
 /**
  * Reads the request body, refusing more than `max` bytes with 413: at once
  * when `Content-Length` says so, otherwise as soon as the count passes the
  * limit while reading. A body not complete within `timeoutMs` is refused with
- * 408 (`body_timeout`): Deno's server has no body read timeout, so without
+ * 408 (`body_timeout`): the server times only header blocks, so without
  * this a client trickling bytes would hold a request open forever. Returns
  * `null` for no body.
  */
 export async function readBody(
-  request: Request,
+  request: IncomingRequest,
   max: number,
   timeoutMs = Infinity,
 ): Promise<Uint8Array | null> {
@@ -50,13 +51,15 @@ export async function readBody(
       try {
         chunk = await (deadline ? Promise.race([reader.read(), deadline]) : reader.read());
       } catch (err) {
+        // A malformed chunked body names its fault (lrp's server); anything else is a client that went away.
+        if (err instanceof LrpError) throw err;
         throw new LrpError("bad_request", "Cannot read the request body: the client stopped sending", {
           cause: err,
         });
       }
       if (chunk === "timeout") {
         await reader.cancel().catch(() => {});
-        // `Connection: close`: otherwise Deno keeps the half-read connection open for the client.
+        // `Connection: close`: the rest of the body will not be read, so the connection ends here.
         throw new LrpError(
           "body_timeout",
           `Cannot accept the request body: it did not arrive within ${timeoutMs} ms`,
@@ -79,6 +82,6 @@ export async function readBody(
   }
   if (!whole) return concatBytes(chunks);
   if (filled === whole.length && chunks.length === 0) return whole;
-  // The body did not match its declared length (Deno's server checks it: this is defensive).
+  // The body did not match its declared length (lrp's server checks it: this is defensive).
   return concatBytes([whole.subarray(0, filled), ...chunks]);
 }

@@ -19,7 +19,7 @@ import type { LrpMetrics } from "../obs/metrics.ts";
 import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
 import { traceInvocation } from "../obs/tracing.ts";
-import { type RequestMeta, requestToEvent } from "../wire/request.ts";
+import { type IncomingRequest, type RequestMeta, requestToEvent } from "../wire/request.ts";
 import type { EventV2 } from "../wire/event.ts";
 import { type HeaderLimits, KnownLengthResponse } from "../wire/response.ts";
 import { normalizeHost, splitTarget } from "../wire/target.ts";
@@ -61,7 +61,7 @@ export interface ConnInfo {
 }
 
 /** A request handler. */
-export type Handler = (request: Request, info: ConnInfo) => Promise<Response>;
+export type Handler = (request: IncomingRequest, info: ConnInfo) => Promise<Response>;
 
 /**
  * Creates the handler. Steps, in order:

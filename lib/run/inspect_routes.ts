@@ -30,6 +30,8 @@ import type { Rule } from "../route/rule.ts";
 import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
 import { INSPECT_PAGE } from "./inspect_page.ts";
+import type { IncomingRequest } from "../wire/request.ts";
+import { readBody } from "./body.ts";
 
 /** What the routes need from the handler. */
 export interface InspectRoutesDeps {
@@ -50,7 +52,7 @@ export interface InspectRoutes {
   /** Whether `path` is under `{prefix}/inspect`. */
   owns(path: string): boolean;
   /** Answers a request for a path it owns; throws {@linkcode LrpError} (404, 405, 400). */
-  handle(request: Request, path: string): Promise<Response>;
+  handle(request: IncomingRequest, path: string): Promise<Response>;
 }
 
 /** Seconds the browser waits before reconnecting the event stream (after a reload or restart). */
@@ -74,7 +76,7 @@ const PAGE_HEADERS = {
 export function createInspectRoutes(deps: InspectRoutesDeps): InspectRoutes {
   const base = `${deps.prefix}/inspect`;
   const exchangePath = `${base}/exchanges/`;
-  const only = (request: Request, path: string, allowed: string) => {
+  const only = (request: IncomingRequest, path: string, allowed: string) => {
     if (!allowed.split(", ").includes(request.method)) {
       throw new LrpError("method_not_allowed", `Cannot ${request.method} ${path}: it answers ${allowed}`, {
         headers: { allow: allowed },
@@ -82,7 +84,7 @@ export function createInspectRoutes(deps: InspectRoutesDeps): InspectRoutes {
     }
   };
   const owns = (path: string) => path === base || path.startsWith(`${base}/`);
-  const handle = (request: Request, path: string): Promise<Response> => {
+  const handle = (request: IncomingRequest, path: string): Promise<Response> => {
     if (path === base) {
       only(request, path, "GET, HEAD");
       return Promise.resolve(new Response(INSPECT_PAGE, { headers: PAGE_HEADERS }));
@@ -215,7 +217,7 @@ function round(ms: number): number {
  * (edited) event instead, secrets the page showed as redacted put back.
  * Answers `{"id": M}`, the new exchange.
  */
-async function replay(request: Request, deps: InspectRoutesDeps): Promise<Response> {
+async function replay(request: IncomingRequest, deps: InspectRoutesDeps): Promise<Response> {
   const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
   if (type !== "application/json") {
     await request.body?.cancel().catch(() => {});
@@ -231,8 +233,11 @@ async function replay(request: Request, deps: InspectRoutesDeps): Promise<Respon
   }
   let ask: { id?: unknown; event?: unknown };
   try {
-    ask = JSON.parse(await request.text());
-  } catch {
+    // An edited event holds a base64 body of up to 6 MB: 16 MiB is room enough.
+    const bytes = await readBody(request, 16 * 1024 * 1024);
+    ask = JSON.parse(new TextDecoder().decode(bytes ?? new Uint8Array()));
+  } catch (err) {
+    if (err instanceof LrpError && err.code !== "bad_request") throw err;
     throw new LrpError("bad_request", 'Cannot replay: the body must be JSON such as {"id": 3}');
   }
   if (typeof ask !== "object" || ask === null || typeof ask.id !== "number") {

@@ -1,11 +1,9 @@
 /**
  * Serving that survives running out of file descriptors.
  *
- * When `accept` fails with EMFILE/ENFILE, `Deno.serve` ends its accept loop
- * and rejects `finished`: the listener is gone, and an unhandled rejection
- * would end the process. The connections already accepted keep being served.
- * {@linkcode serveResilient} catches that failure, waits until descriptors
- * are free again and serves a new listener on the same port.
+ * lrp accepts connections itself: at the connection cap it stops accepting
+ * until one closes, and when `accept` fails anyway (EMFILE/ENFILE) it waits
+ * until descriptors are free again, while the connections it has are served.
  *
  * A reserve of descriptors (held open on `/dev/null`) makes the failure come
  * early: accept runs out while the reserve is still held, and releasing it
@@ -17,6 +15,7 @@
  */
 
 import type { Logger } from "../obs/log.ts";
+import { HttpConnections, type HttpServerOptions } from "./http_server.ts";
 
 /** What lrp can learn about, and do with, its file descriptors. A seam: tests substitute it. */
 export interface Descriptors {
@@ -79,11 +78,9 @@ export function reserveFor(limit: number): number {
 }
 
 /** Options of {@linkcode serveResilient}. */
-export interface ResilientServeOptions {
+export interface ResilientServeOptions extends HttpServerOptions {
   hostname: string;
   port: number;
-  handler: Deno.ServeHandler<Deno.NetAddr>;
-  onError: (error: unknown) => Response | Promise<Response>;
   log: Logger;
   /** Share the port with other processes (`SO_REUSEPORT`; `workers` above 1). */
   reusePort?: boolean;
@@ -93,27 +90,29 @@ export interface ResilientServeOptions {
   retryMs?: number;
 }
 
-/** A server whose listener is replaced when accepting fails. */
+/** A server that stops accepting at its connection cap or when out of descriptors, and never dies of it. */
 export interface ResilientServer {
-  /** The address listened on (the port stays the same across listeners). */
+  /** The address listened on. */
   addr: Deno.NetAddr;
   /** The soft descriptor limit, when known. */
   descriptorLimit: number | undefined;
-  /** Connections lrp accepts before accepting fails and waits, when the limit is known. */
+  /** Connections lrp serves at once before it waits for one to close, when the limit is known. */
   connectionCap: number | undefined;
   /** Resolves once {@linkcode ResilientServer.shutdown} has finished. */
   finished: Promise<void>;
-  /** Stops accepting and waits for the requests of every listener so far. */
+  /** Stops accepting and waits for the requests in flight. */
   shutdown(): Promise<void>;
 }
 
-/** Free descriptors wanted beyond the reserve before listening again. */
+/** Free descriptors wanted beyond the reserve before accepting again. */
 const HEADROOM = 8;
 
 /**
- * Serves like `Deno.serve`, but a failing accept (EMFILE/ENFILE or any other
- * error) is logged and survived: open connections keep being served, and a
- * new listener on the same port starts once enough descriptors are free.
+ * Serves lrp's HTTP/1.1 server (`http_server.ts`) on a listener whose accept
+ * loop lrp controls: at the connection cap it waits for a connection to
+ * close; when accepting fails anyway (EMFILE/ENFILE, or any other error) it
+ * releases the reserve, logs, and accepts again once enough descriptors are
+ * free. Open connections are served throughout.
  */
 export function serveResilient(options: ResilientServeOptions): ResilientServer {
   const { log } = options;
@@ -122,83 +121,92 @@ export function serveResilient(options: ResilientServeOptions): ResilientServer 
   const limit = fds.limit();
   const reserve = limit === undefined ? 0 : reserveFor(limit);
   const baseline = fds.inUse() ?? 0;
-  const servers = new Set<Deno.HttpServer<Deno.NetAddr>>();
-  const done = Promise.withResolvers<void>();
   let held = fds.hold(reserve);
-  let stopping = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let port = options.port;
-
-  const listen = (): Deno.HttpServer<Deno.NetAddr> => {
-    const server = Deno.serve({
-      hostname: options.hostname,
-      port,
-      reusePort: options.reusePort ?? false,
-      onListen: () => {},
-      onError: options.onError,
-    }, options.handler);
-    servers.add(server);
-    port = server.addr.port;
-    server.finished.then(
-      () => servers.delete(server),
-      // The failed listener's open connections are still served: it stays in `servers` for shutdown.
-      (err) => acceptFailed(err),
-    );
-    return server;
-  };
-
-  const acceptFailed = (err: unknown) => {
-    if (stopping) return;
-    // Room for the requests in flight and, later, for the new listener.
-    held.release();
-    log.error(
-      "cannot accept connections; still serving the open ones, accepting again when descriptors free up",
-      {
-        error: err instanceof Error ? err.message : String(err),
-        descriptorsInUse: fds.inUse(),
-        descriptorLimit: limit,
-      },
-    );
-    timer = setTimeout(resume, retryMs);
-  };
-
-  const resume = () => {
-    timer = undefined;
-    if (stopping) return;
-    const used = fds.inUse();
-    if (limit !== undefined && used !== undefined && used + reserve + HEADROOM > limit) {
-      timer = setTimeout(resume, retryMs);
-      return;
-    }
-    held = fds.hold(reserve);
-    try {
-      listen();
-    } catch (err) {
-      held.release();
-      log.debug("cannot listen again yet", { error: err instanceof Error ? err.message : String(err) });
-      timer = setTimeout(resume, retryMs);
-      return;
-    }
-    log.info("accepting connections again", { descriptorsInUse: fds.inUse(), descriptorLimit: limit });
-  };
-
-  let first: Deno.HttpServer<Deno.NetAddr>;
+  let listener: Deno.TcpListener;
   try {
-    first = listen();
+    listener = Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      transport: "tcp",
+      ...(options.reusePort ? { reusePort: true } : {}),
+    });
   } catch (err) {
     held.release();
     throw err;
   }
+  const connections = new HttpConnections(options);
+  const cap = limit === undefined ? undefined : Math.max(1, limit - held.count - baseline);
+  let stopping = false;
+  let wake: (() => void) | undefined;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        wake = undefined;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      };
+    });
+  connections.onClose = () => wake?.();
+
+  const acceptLoop = async () => {
+    while (!stopping) {
+      if (cap !== undefined && connections.size >= cap) {
+        log.warn("cannot accept connections: at the connection cap; accepting again when one closes", {
+          connections: connections.size,
+          connectionCap: cap,
+          descriptorLimit: limit,
+        });
+        while (!stopping && connections.size >= cap) await sleep(1000);
+        if (!stopping) log.info("accepting connections again", { connections: connections.size });
+        continue;
+      }
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (stopping || err instanceof Deno.errors.BadResource) return;
+        // Room for the requests in flight; accepting again waits until descriptors are free.
+        held.release();
+        log.error(
+          "cannot accept connections; still serving the open ones, accepting again when descriptors free up",
+          {
+            error: err instanceof Error ? err.message : String(err),
+            descriptorsInUse: fds.inUse(),
+            descriptorLimit: limit,
+          },
+        );
+        for (;;) {
+          await sleep(retryMs);
+          if (stopping) return;
+          const used = fds.inUse();
+          if (limit === undefined || used === undefined || used + reserve + HEADROOM <= limit) break;
+        }
+        held = fds.hold(reserve);
+        log.info("accepting connections again", { descriptorsInUse: fds.inUse(), descriptorLimit: limit });
+        continue;
+      }
+      connections.serve(conn);
+    }
+  };
+  const accepting = acceptLoop();
+  const done = Promise.withResolvers<void>();
   return {
-    addr: first.addr,
+    addr: listener.addr as Deno.NetAddr,
     descriptorLimit: limit,
-    connectionCap: limit === undefined ? undefined : Math.max(1, limit - held.count - baseline),
+    connectionCap: cap,
     finished: done.promise,
     async shutdown() {
       stopping = true;
-      clearTimeout(timer);
-      await Promise.all([...servers].map((s) => s.shutdown().catch(() => {})));
-      servers.clear();
+      wake?.();
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      await accepting;
+      await connections.shutdown();
       held.release();
       done.resolve();
     },

@@ -12,13 +12,17 @@ import { AwsInvoker, LambdaClients } from "../invoke/aws.ts";
 import { EndpointQueues, LocalInvoker } from "../invoke/local.ts";
 import type { SlotSource } from "../invoke/queue.ts";
 import type { Invoker } from "../invoke/types.ts";
-import { errorResponse } from "../errors.ts";
+import { errorResponse, type LrpError } from "../errors.ts";
 import { type Logger, silentLogger } from "../obs/log.ts";
 import { FunctionInvoker } from "../runtime/invoker.ts";
-import { LrpMetrics, type MetricsOptions, type QueueSource } from "../obs/metrics.ts";
+import { LrpMetrics, type MetricsOptions, type QueueSource, type RequestDone } from "../obs/metrics.ts";
 import { type InspectOptions, InspectRecorder } from "../obs/inspect.ts";
 import { createRouter, type Router } from "../route/router.ts";
-import { createHandler, type Handler } from "./handler.ts";
+import { type ConnInfo, createHandler, type Handler } from "./handler.ts";
+import type { ServerLimits } from "./http_server.ts";
+import { requestIds } from "./ids.ts";
+import { traceRequest } from "../obs/tracing.ts";
+import type { IncomingRequest } from "../wire/request.ts";
 import { serveResilient } from "./listen.ts";
 import { InFlightBudget } from "./admission.ts";
 
@@ -126,6 +130,33 @@ export function buildRouter(config: Config): Router<Invoker> {
   return router;
 }
 
+/**
+ * The answer to a request lrp's server refuses before any handler runs (a
+ * malformed, oversized or too slow header block): lrp's error shape with a
+ * request id, one `request refused` log line, and counted by `observe`.
+ */
+export function refusals(
+  log: Logger,
+  observe: (done: RequestDone, response: Response) => Response = (_, r) => r,
+): (err: LrpError, peer: string) => Response {
+  const ids = requestIds();
+  return (err, peer) => {
+    const requestId = ids();
+    log.warn("request refused", {
+      requestId,
+      peer,
+      status: err.status,
+      error: err.code,
+      errorMessage: err.message,
+    });
+    const response = errorResponse(err, { requestId, exposeDetails: false });
+    return observe(
+      { route: "unrouted", status: err.status, durationMs: 0, error: err.code, bytesIn: 0 },
+      response,
+    );
+  };
+}
+
 /** How one serving process of several differs from a lone lrp (see `workers.ts`). */
 export interface StartOptions {
   /** Share the port with sibling processes (`SO_REUSEPORT`). */
@@ -217,12 +248,12 @@ export function startLrp(
     await g.clients?.close();
   };
 
-  const serve = async (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => {
+  const serve = async (request: IncomingRequest, info: ConnInfo) => {
     const g = current;
     g.inFlight++;
     metrics.inFlight.add({}, 1);
     try {
-      return await g.handler(request, info);
+      return await traceRequest(request.method, request.url, () => g.handler(request, info));
     } finally {
       g.inFlight--;
       metrics.inFlight.add({}, -1);
@@ -230,11 +261,21 @@ export function startLrp(
     }
   };
 
+  // lrp's server reads these for every connection: a reload changes them in place.
+  const limits: ServerLimits = {
+    headerTimeoutMs: config.headerTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+  };
   const server = serveResilient({
     hostname: config.host,
     port: config.port,
     log,
     reusePort: options.reusePort ?? false,
+    limits,
+    refuse: refusals(
+      log,
+      (done, response) => current?.config.metrics ? metrics.observe(done, response) : response,
+    ),
     onError: (err) => {
       // The handler answers every failure itself, so reaching here is a bug; answer in the usual shape.
       const requestId = crypto.randomUUID();
@@ -304,6 +345,8 @@ export function startLrp(
       log.warn("reload cannot change log_level; restart lrp to apply it", { logLevel: old.config.logLevel });
     }
     current = generation(next, old);
+    limits.headerTimeoutMs = next.headerTimeoutMs;
+    limits.idleTimeoutMs = next.idleTimeoutMs;
     old.retired = true;
     retiring.add(old);
     void closeIfIdle(old);

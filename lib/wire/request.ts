@@ -13,6 +13,20 @@ import { encodeBase64 } from "../bytes.ts";
 import type { EventV2 } from "./event.ts";
 import { normalizeHost, splitTarget } from "./target.ts";
 
+/**
+ * What lrp reads of a request: a fetch `Request` has all of it, and so has
+ * the lighter one lrp's own HTTP server makes (`run/http_server.ts`), whose
+ * `url` is `http://` + Host + the request target exactly as sent (an
+ * absolute-form target as is), never normalised by `new URL()`.
+ */
+export interface IncomingRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Headers;
+  readonly body: ReadableStream<Uint8Array> | null;
+  readonly signal: AbortSignal;
+}
+
 /** What the transform needs to know about a request besides the request itself. */
 export interface RequestMeta {
   /** Unique id of this request (`requestContext.requestId`). */
@@ -165,7 +179,11 @@ export const HOP_BY_HOP = new Set([
  * - `body` omitted when empty, base64 by {@linkcode isTextContentType};
  * - `requestContext` complete, with `domainName`/`domainPrefix` from the Host.
  */
-export function requestToEvent(request: Request, body: Uint8Array | null, meta: RequestMeta): EventV2 {
+export function requestToEvent(
+  request: IncomingRequest,
+  body: Uint8Array | null,
+  meta: RequestMeta,
+): EventV2 {
   const { path, query } = splitTarget(request.url);
   const headers: Record<string, string> = {};
   let cookie: string | null = null;

@@ -209,6 +209,8 @@ export class ResultResponse extends Response {
  * stream (which would turn a `Content-Length` response into a chunked one).
  */
 export class KnownLengthResponse extends ResultResponse {
+  /** The body, when it was given as bytes: lrp's server writes them without reading `body`. */
+  readonly bodyBytes: Uint8Array | undefined;
   /** Creates the response; `bodyLength` is what the client will receive (0 for `HEAD`). */
   constructor(
     body: BodyInit | null,
@@ -216,6 +218,7 @@ export class KnownLengthResponse extends ResultResponse {
     readonly bodyLength: number,
   ) {
     super(body, init);
+    this.bodyBytes = body instanceof Uint8Array ? body : undefined;
   }
 }
 

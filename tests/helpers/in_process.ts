@@ -7,7 +7,9 @@
  * @module
  */
 
-import { buildRouter } from "../../lib/run/serve.ts";
+import { buildRouter, refusals } from "../../lib/run/serve.ts";
+import { serveResilient } from "../../lib/run/listen.ts";
+import { errorResponse } from "../../lib/errors.ts";
 import { createRouter } from "../../lib/route/router.ts";
 import type { Config } from "../../lib/config/types.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
@@ -35,10 +37,16 @@ export function serveLrp(yaml: string): TestLrp {
   const lines: Record<string, unknown>[] = [];
   const log = createLogger("debug", (line) => lines.push(JSON.parse(line)));
   const handler: { current?: ReturnType<typeof createHandler> } = {};
-  const server = Deno.serve(
-    { hostname: config.host, port: config.port, onListen: () => {} },
-    (request, info) => handler.current!(request, info),
-  );
+  // lrp's own server, as `startLrp` serves it.
+  const server = serveResilient({
+    hostname: config.host,
+    port: config.port,
+    log,
+    limits: { headerTimeoutMs: config.headerTimeoutMs, idleTimeoutMs: config.idleTimeoutMs },
+    refuse: refusals(log),
+    onError: (err) => errorResponse(err, { requestId: "bug", exposeDetails: false }),
+    handler: (request, info) => handler.current!(request, info),
+  });
   const port = (server.addr as Deno.NetAddr).port;
   handler.current = createHandler({ config, router, log, version: "test", listenPort: port });
   let closing: Promise<void> | undefined;
