@@ -13,7 +13,24 @@
  * @module
  */
 
-const latin1 = new TextDecoder("latin1");
+/**
+ * `TextDecoder("latin1")` is windows-1252 (the Encoding standard's alias):
+ * bytes 0x80–0x9F would become other characters (0x80 → €). A head is read
+ * byte for byte as `Headers` holds it, each byte one character U+0000–U+00FF.
+ */
+const windows1252 = new TextDecoder("latin1");
+const BEYOND_LATIN1 = /[^\0-\xff]/;
+const latin1 = {
+  decode(bytes: Uint8Array): string {
+    const text = windows1252.decode(bytes);
+    if (!BEYOND_LATIN1.test(text)) return text;
+    let out = "";
+    for (let i = 0; i < bytes.length; i += 8192) {
+      out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    }
+    return out;
+  },
+};
 
 /** Why a message could not be read. */
 export type Http1ReadErrorKind = "eof" | "malformed" | "too_large";
@@ -65,6 +82,8 @@ const LF = 10;
 export class Http1Reader {
   #source: Http1Source;
   #buf: Uint8Array;
+  /** The size the buffer starts with and shrinks back to. */
+  #size: number;
   #start = 0;
   #end = 0;
   /** A read started while the connection was idle; it fills the buffer's free tail. */
@@ -78,6 +97,7 @@ export class Http1Reader {
   /** Creates a reader over `source`. */
   constructor(source: Http1Source, size = DEFAULT_SIZE) {
     this.#source = source;
+    this.#size = size;
     this.#buf = new Uint8Array(size);
   }
 
@@ -99,7 +119,7 @@ export class Http1Reader {
     this.received = 0;
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
-      if (this.#buf.length > DEFAULT_SIZE) this.#buf = new Uint8Array(DEFAULT_SIZE);
+      if (this.#buf.length > this.#size) this.#buf = new Uint8Array(this.#size);
     }
   }
 

@@ -3,11 +3,11 @@
  * a method lrp implements, one valid `Host`, and no disagreement between the
  * `Host` header and the authority of an absolute-form request target. Pure.
  *
- * What Deno's HTTP server (hyper) already refuses with an empty 400 before lrp
- * sees the request: a second `Host` line, `Content-Length` together with
+ * What lrp's HTTP server (`run/http_server.ts`) already refuses before the
+ * handler: a second `Host` line, `Content-Length` together with
  * `Transfer-Encoding`, differing `Content-Length` lines, any transfer coding
- * but a single `chunked`, obs-folded header lines, more than 100 header lines
- * or an oversized header block, and request lines that are not HTTP/1.0 or 1.1.
+ * but a single `chunked`, obs-folded or malformed header lines, an oversized
+ * header block, and request lines that are not HTTP/1.0 or 1.1.
  *
  * @module
  */

@@ -106,7 +106,8 @@ export class HttpConnections {
     const remote = conn.remoteAddr as Deno.NetAddr;
     const c: Connection = {
       conn,
-      reader: new Http1Reader(conn),
+      // 4 KiB holds a usual request head; a larger one grows the buffer for that request only.
+      reader: new Http1Reader(conn, 4096),
       waiting: true,
       fresh: true,
       since: performance.now(),

@@ -1,6 +1,6 @@
 /**
  * Wires a configuration into a running server: one invoker per rule, the
- * router, the handler, `Deno.serve`, metrics, reload and graceful shutdown.
+ * router, the handler, lrp's HTTP server, metrics, reload and graceful shutdown.
  *
  * @module
  */

@@ -12,6 +12,7 @@ import { parseRequest } from "../../lib/run/http_server.ts";
 import { localRule, serveLrp } from "../helpers/in_process.ts";
 import { openRequest, readAll, readResponse, request } from "../helpers/socket.ts";
 import { fakeRie } from "../fakes/rie.ts";
+import { alive, startLrpChild } from "../helpers/process.ts";
 
 const te = new TextEncoder();
 
@@ -173,5 +174,43 @@ Deno.test("request heads are checked as RFC 9112 asks", () => {
   ];
   for (const [line, headers, code] of refused) {
     assert.throws(() => parseRequest(line, headers), (e: { code?: string }) => e.code === code, line);
+  }
+});
+
+/** RFC 9110 tchar. */
+const isTchar = (b: number) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/.test(String.fromCharCode(b));
+
+Deno.test("every byte value in the target, a header name and a header value gets exactly the RFC's answer; lrp keeps serving", async () => {
+  await using rie = fakeRie(() => ({ statusCode: 200, body: "ok" }));
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/lrp.yaml`, `local:\n  - hostname: fn.test\n    endpoint: ${rie.url}\n`);
+    await using lrp = await startLrpChild(["--host", "127.0.0.1", "--port", "0", `${dir}/lrp.yaml`]);
+    const port = Number(new URL(lrp.url).port);
+    const send = async (parts: (string | number)[]): Promise<number> => {
+      const bytes = parts.flatMap((p) => typeof p === "number" ? [p] : [...te.encode(p)]);
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(new Uint8Array(bytes));
+      const text = await readAll(conn);
+      return Number(/^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1] ?? 0);
+    };
+    const end = "\r\nConnection: close\r\n\r\n";
+    const wrong: string[] = [];
+    for (let b = 0; b < 256; b++) {
+      const target = await send(["GET /a", b, "b HTTP/1.1\r\nHost: fn.test", end]);
+      const targetOk = b > 0x20 && b < 0x7f && b !== 0x23 && b !== 0x3f;
+      // `#` starts a fragment and `?` a query: valid, answered like any other path.
+      if (target !== (targetOk || b === 0x23 || b === 0x3f ? 200 : 400)) wrong.push(`target ${b}: ${target}`);
+      const name = await send(["GET / HTTP/1.1\r\nHost: fn.test\r\nX-", b, "A: v", end]);
+      if (name !== (isTchar(b) || b === 0x3a ? 200 : 400)) wrong.push(`name ${b}: ${name}`);
+      const value = await send(["GET / HTTP/1.1\r\nHost: fn.test\r\nX-A: a", b, "b", end]);
+      const valueOk = b === 0x09 || (b >= 0x20 && b !== 0x7f);
+      if (value !== (valueOk ? 200 : 400)) wrong.push(`value ${b}: ${value}`);
+    }
+    assert.deepEqual(wrong, []);
+    assert.equal((await request(port, "fn.test", "/")).status, 200);
+    assert.equal(await alive(lrp.process.pid), true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
