@@ -79,6 +79,8 @@ interface Connection {
   closing: boolean;
   closed: boolean;
   peer: string;
+  /** When the write in progress started; 0 when not writing. */
+  writingSince: number;
 }
 
 /** The connections of one server, served with lrp's HTTP/1.1 rules. */
@@ -114,6 +116,7 @@ export class HttpConnections {
       closing: false,
       closed: false,
       peer: remote.hostname ?? "",
+      writingSince: 0,
     };
     try {
       (conn as Deno.TcpConn).setNoDelay(true);
@@ -162,6 +165,8 @@ export class HttpConnections {
     const { headerTimeoutMs, idleTimeoutMs } = this.#options.limits;
     const now = performance.now();
     for (const c of this.#open) {
+      // A client that stops reading its answer: nothing left to do for it.
+      if (c.writingSince !== 0 && now - c.writingSince >= idleTimeoutMs) this.#destroy(c);
       if (!c.waiting || c.closed) continue;
       if (c.reader.received === 0) {
         if (now - c.since >= (c.fresh ? headerTimeoutMs : idleTimeoutMs)) this.#destroy(c);
@@ -201,7 +206,9 @@ export class HttpConnections {
         const refusal = err.kind === "too_large"
           ? new LrpError("headers_too_large", `Cannot read the request: ${err.message}`)
           : new LrpError("bad_request", `Cannot read the request: ${err.message}`);
-        await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true);
+        if (await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true)) {
+          await linger(c);
+        }
         return;
       }
       c.waiting = false;
@@ -212,7 +219,9 @@ export class HttpConnections {
         parsed = parseRequest(head.startLine, head.headers);
       } catch (err) {
         const refusal = err instanceof LrpError ? err : new LrpError("bad_request", String(err));
-        await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true);
+        if (await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true)) {
+          await linger(c);
+        }
         return;
       }
       const keepAlive = keepsAlive(parsed.http10, head.headers) && !c.closing;
@@ -238,6 +247,7 @@ export class HttpConnections {
       const again = keepAlive && !c.closing && (body === undefined || body.finished) &&
         !hasCloseToken(response.headers.get("connection"));
       const written = await writeResponse(c, response, parsed.method, parsed.http10, !again, aborter);
+      if (written && body !== undefined && !body.finished) await linger(c);
       if (!written || !again) return;
     }
   }
@@ -253,6 +263,44 @@ export class HttpConnections {
         aborter.abort(new LrpError("client_closed", "Cannot answer: the client closed the connection"));
       }
     });
+  }
+}
+
+/** How long, and for how many bytes, a closing connection keeps reading what the client still sends. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Closes a connection whose client may still be sending (a refused request,
+ * a body not read to its end) the way nginx's lingering close does: the
+ * write side first, then what arrives is read and dropped for a while, so the
+ * kernel does not answer the unread bytes with a reset that would destroy the
+ * response before the client reads it.
+ */
+async function linger(c: Connection): Promise<void> {
+  if (c.closed) return;
+  try {
+    await (c.conn as Deno.TcpConn).closeWrite();
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    c.closed = true;
+    try {
+      c.conn.close();
+    } catch { /* closed */ }
+  }, LINGER_MS);
+  try {
+    const buf = new Uint8Array(16 * 1024);
+    for (let total = 0; total < LINGER_BYTES;) {
+      const n = await c.conn.read(buf);
+      if (n === null) break;
+      total += n;
+    }
+  } catch {
+    // Reset or closed by the timer: done either way.
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -359,7 +407,7 @@ class BodySource {
     try {
       if (this.#continue) {
         this.#continue = false;
-        await writeAll(this.#c.conn, CONTINUE);
+        await writeAll(this.#c, CONTINUE);
       }
       const piece = this.#framing.chunked ? await this.#chunk() : await this.#some(this.#left);
       if (piece === null) {
@@ -474,17 +522,17 @@ async function writeResponse(
       // Buffered: a length, and the body unless HEAD or a body-less status.
       if (!hasLength && !NO_BODY_STATUS.has(status)) head += `content-length: ${bytes?.length ?? 0}\r\n`;
       const headBytes = encodeHead(head + "\r\n");
-      if (noBody || !bytes || bytes.length === 0) await writeAll(c.conn, headBytes);
-      else if (bytes.length <= 16 * 1024) await writeAll(c.conn, join(headBytes, bytes));
+      if (noBody || !bytes || bytes.length === 0) await writeAll(c, headBytes);
+      else if (bytes.length <= 16 * 1024) await writeAll(c, join(headBytes, bytes));
       else {
-        await writeAll(c.conn, headBytes);
-        await writeAll(c.conn, bytes);
+        await writeAll(c, headBytes);
+        await writeAll(c, bytes);
       }
       return true;
     }
     if (noBody) {
       await live.reader.cancel().catch(() => {});
-      await writeAll(c.conn, encodeHead(head + "\r\n"));
+      await writeAll(c, encodeHead(head + "\r\n"));
       return true;
     }
     // False when the connection must end: close-delimited, or the stream failed midway.
@@ -533,7 +581,7 @@ async function writeStream(c: Connection, head: string, live: Pending, raw: bool
   const frame = (chunk: Uint8Array) =>
     raw ? chunk : join(utf8.encode(`${chunk.length.toString(16)}\r\n`), chunk, CRLF);
   const headBytes = encodeHead(head + "\r\n");
-  await writeAll(c.conn, live.first.length > 0 ? join(headBytes, frame(live.first)) : headBytes);
+  await writeAll(c, live.first.length > 0 ? join(headBytes, frame(live.first)) : headBytes);
   let next = live.next;
   for (;;) {
     let r: ReadableStreamReadResult<Uint8Array>;
@@ -545,10 +593,10 @@ async function writeStream(c: Connection, head: string, live: Pending, raw: bool
     }
     next = undefined;
     if (r.done) break;
-    if (r.value.length > 0) await writeAll(c.conn, frame(r.value));
+    if (r.value.length > 0) await writeAll(c, frame(r.value));
   }
   if (raw) return false;
-  await writeAll(c.conn, LAST_CHUNK);
+  await writeAll(c, LAST_CHUNK);
   return true;
 }
 
@@ -574,8 +622,16 @@ function encodeHead(text: string): Uint8Array {
   return out;
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+/** Writes all of `bytes`; the sweep closes a connection whose write makes no progress for `idle_timeout`. */
+async function writeAll(c: Connection, bytes: Uint8Array): Promise<void> {
+  try {
+    for (let at = 0; at < bytes.length;) {
+      c.writingSince = performance.now();
+      at += await c.conn.write(bytes.subarray(at));
+    }
+  } finally {
+    c.writingSince = 0;
+  }
 }
 
 const REASONS: Record<number, string> = {

@@ -214,3 +214,42 @@ Deno.test("every byte value in the target, a header name and a header value gets
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a client that stops reading a large answer is closed after idle_timeout without progress", async () => {
+  const big = "x".repeat(5_000_000);
+  await using rie = fakeRie(() => ({ statusCode: 200, body: big }));
+  await using lrp = serveLrp(`idle_timeout: 300ms\nlocal:\n${localRule("fn.test", rie.url)}`);
+  const stalled = await openRequest(lrp.port, "GET / HTTP/1.1\r\nHost: fn.test");
+  await new Promise((r) => setTimeout(r, 1500));
+  // Whatever was buffered is readable, then the connection ends: the answer never completes.
+  let received = 0;
+  const buf = new Uint8Array(65536);
+  try {
+    for (;;) {
+      const n = await stalled.read(buf);
+      if (n === null) break;
+      received += n;
+    }
+  } catch {
+    // A reset is an end too.
+  }
+  stalled.close();
+  assert.ok(received < big.length, `received ${received}`);
+  assert.equal((await request(lrp.port, "fn.test", "/")).status, 200);
+});
+
+Deno.test("a 413 reaches a client still sending its body: the connection lingers instead of resetting", async () => {
+  await using env = echoSetup("max_body_size: 1000\n");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: env.lrp.port });
+  const size = 3_000_000;
+  await conn.write(te.encode(`POST / HTTP/1.1\r\nHost: fn.test\r\nContent-Length: ${size}\r\n\r\n`));
+  // lrp answers at once (the declared length is over the cap) while the body is still on its way.
+  const chunk = new Uint8Array(64 * 1024).fill(0x61);
+  for (let sent = 0; sent < size; sent += chunk.length) {
+    await conn.write(chunk.subarray(0, Math.min(chunk.length, size - sent)));
+    await new Promise((r) => setTimeout(r, 4));
+  }
+  const text = await readAll(conn);
+  assert.match(text, /^HTTP\/1\.1 413 /);
+  assert.equal(env.invocations(), 0);
+});
