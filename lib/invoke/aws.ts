@@ -23,6 +23,7 @@ import { abortable } from "./local.ts";
 import { type Credentials, loadSigner, signRequest } from "./sigv4.ts";
 import { AwsServiceError, errorName, toAwsLrpError } from "./aws_errors.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
+import { payloadBytes } from "../wire/payload.ts";
 
 type SdkModule = typeof Sdk;
 
@@ -267,7 +268,7 @@ export class AwsInvoker implements Invoker {
           const input: Sdk.InvokeWithResponseStreamCommandInput = {
             FunctionName: functionName,
             InvocationType: "RequestResponse",
-            Payload: request.payload,
+            Payload: payloadBytes(request.payload),
           };
           if (qualifier) input.Qualifier = qualifier;
           const command = new sdk.InvokeWithResponseStreamCommand(input);

@@ -13,6 +13,7 @@
  */
 
 import { framingOf, Http1Reader, Http1ReadError, keepsAlive } from "./http1_reader.ts";
+import { type Payload, SplicedPayload } from "../wire/payload.ts";
 
 const encoder = new TextEncoder();
 
@@ -138,7 +139,7 @@ export class Http1Pool {
     method: string,
     path: string,
     headers: Record<string, string>,
-    body: Uint8Array,
+    body: Payload,
     signal?: AbortSignal,
   ): Promise<Http1Response> {
     const reused = this.#takeIdle();
@@ -174,8 +175,8 @@ export class Http1Pool {
     method: string,
     path: string,
     headers: Record<string, string>,
-    body: Uint8Array,
-  ): Uint8Array[] {
+    body: Payload,
+  ): Iterable<Uint8Array> {
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\n`;
     let fields = "";
     for (const name in headers) {
@@ -188,6 +189,20 @@ export class Http1Pool {
       throw new TypeError(`Cannot send header ${bad}: CR or LF`);
     }
     head += `content-length: ${body.length}\r\n\r\n`;
+    if (body instanceof SplicedPayload) {
+      // The head goes with the event's JSON up to its body; the base64 body follows as it is made.
+      const need = head.length * 3 + body.head.length;
+      if (pc.out.length < need) pc.out = new Uint8Array(Math.max(need, pc.out.length * 2));
+      const { written } = encoder.encodeInto(head, pc.out);
+      pc.out.set(body.head, written);
+      const first = pc.out.subarray(0, written + body.head.length);
+      return (function* () {
+        yield first;
+        const pieces = body.pieces();
+        pieces.next(); // the head, already sent
+        yield* pieces;
+      })();
+    }
     const inline = body.length < 65536;
     const need = head.length * 3 + (inline ? body.length : 0);
     if (pc.out.length < need) pc.out = new Uint8Array(Math.max(need, pc.out.length * 2));
@@ -280,7 +295,11 @@ export class Http1Pool {
     } catch { /* already closed */ }
   }
 
-  async #exchange(pc: PooledConn, request: Uint8Array[], signal?: AbortSignal): Promise<Http1Response> {
+  async #exchange(
+    pc: PooledConn,
+    request: Iterable<Uint8Array>,
+    signal?: AbortSignal,
+  ): Promise<Http1Response> {
     const onAbort = () => this.#discard(pc.conn);
     signal?.addEventListener("abort", onAbort, { once: true });
     try {

@@ -193,6 +193,20 @@ export class Http1Reader {
     return this.#take(Math.min(max, this.available)).slice();
   }
 
+  /** Fills `out` completely: buffered bytes first, then reads straight into it. */
+  async readFull(out: Uint8Array): Promise<void> {
+    let filled = Math.min(out.length, this.available);
+    out.set(this.#take(filled));
+    while (filled < out.length) {
+      const n = await this.#source.read(out.subarray(filled));
+      if (n === null) {
+        throw new Http1ReadError("eof", `the connection closed ${out.length - filled} bytes before the end`);
+      }
+      this.received += n;
+      filled += n;
+    }
+  }
+
   /** Offset from the current position of the byte sequence CR LF (CR LF when `double`), within `limit`. */
   async #findLineEnd(double: boolean, limit: number, what: string): Promise<number> {
     const need = double ? 4 : 2;

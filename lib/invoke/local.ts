@@ -14,6 +14,7 @@ import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 import { readAtMost } from "../bytes.ts";
 import { RIE_INVOKE_PATH, RIE_MAX_PAYLOAD_BYTES } from "./rie.ts";
 import { Deadlines } from "./deadline.ts";
+import { type Payload, payloadBytes } from "../wire/payload.ts";
 
 /** Options of a {@linkcode LocalInvoker}. */
 export interface LocalInvokerOptions extends QueueLimits {
@@ -117,7 +118,7 @@ export class LocalInvoker implements Invoker {
         endpoint: this.#endpoint,
         client: this.#client!,
         headers,
-        payload: request.payload,
+        payload: payloadBytes(request.payload),
         holdLimitMs: HOLD_LIMIT_MS,
         interpret: (status, bytes) => this.#interpret({ status, bytes }),
         release,
@@ -133,7 +134,7 @@ export class LocalInvoker implements Invoker {
   }
 
   async #call(
-    payload: Uint8Array,
+    payload: Payload,
     traceId: string | undefined,
   ): Promise<{ status: number; bytes: Uint8Array }> {
     const headers: Record<string, string> = { "content-type": "application/json" };
@@ -152,7 +153,7 @@ export class LocalInvoker implements Invoker {
   }
 
   async #send(
-    payload: Uint8Array,
+    payload: Payload,
     headers: Record<string, string>,
     signal: AbortSignal,
   ): Promise<{ status: number; bytes: Uint8Array }> {
@@ -169,7 +170,7 @@ export class LocalInvoker implements Invoker {
     try {
       response = await fetch(this.#url, {
         method: "POST",
-        body: payload as Uint8Array<ArrayBuffer>,
+        body: payloadBytes(payload) as Uint8Array<ArrayBuffer>,
         headers,
         client: this.#client!,
         signal,

@@ -10,6 +10,7 @@
  */
 
 import type * as NodeCrypto from "node:crypto";
+import { type Payload, SplicedPayload } from "../wire/payload.ts";
 
 let nodeCrypto: typeof NodeCrypto | undefined;
 let loading: Promise<void> | undefined;
@@ -44,7 +45,8 @@ export interface SignInput {
   query: Record<string, string>;
   /** Headers to sign besides `host`, `x-amz-date` and `x-amz-security-token`. */
   headers: Record<string, string>;
-  body: Uint8Array;
+  /** The body; a spliced event is hashed piece by piece. */
+  body: Payload;
   region: string;
   service: string;
   /** Signing time. */
@@ -111,6 +113,14 @@ function signingKey(secret: string, day: string, region: string, service: string
   return key;
 }
 
+/** The hex SHA-256 of a body: one-shot for bytes, piece by piece for a spliced event. */
+function payloadHash(body: Payload): string {
+  if (!(body instanceof SplicedPayload)) return crypto().hash("sha256", body, "hex");
+  const h = crypto().createHash("sha256");
+  for (const piece of body.pieces()) h.update(piece);
+  return h.digest("hex");
+}
+
 /** SHA-256 of no bytes: the payload hash of every empty body. */
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
@@ -165,7 +175,7 @@ export function signRequest(input: SignInput, creds: Credentials): Record<string
     ? ""
     : keys.sort().map((k) => `${uriEncode(k, false)}=${uriEncode(input.query[k]!, false)}`).join("&");
   const { hash } = crypto();
-  const bodyHash = input.body.length === 0 ? EMPTY_SHA256 : hash("sha256", input.body, "hex");
+  const bodyHash = input.body.length === 0 ? EMPTY_SHA256 : payloadHash(input.body);
   const canonical = `${input.method}\n${
     canonicalPath(input.path)
   }\n${query}\n${canonicalHeaders}\n${signedHeaders}\n${bodyHash}`;

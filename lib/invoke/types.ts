@@ -9,6 +9,7 @@
  */
 
 import type { StreamingPrelude } from "../wire/event.ts";
+import type { Payload } from "../wire/payload.ts";
 
 /** How a rule invokes (Function URL names): whole results, or response streaming. */
 export const INVOKE_MODES = ["BUFFERED", "RESPONSE_STREAM"] as const;
@@ -17,8 +18,8 @@ export type InvokeMode = typeof INVOKE_MODES[number];
 
 /** One invocation. */
 export interface InvokeRequest {
-  /** The event, already JSON-encoded. */
-  payload: Uint8Array;
+  /** The event, already JSON-encoded (a large binary body may be spliced in as it is written). */
+  payload: Payload;
   /** Aborted when the client goes away or lrp's upstream timeout fires. */
   signal: AbortSignal;
   /** `X-Amzn-Trace-Id` to hand to the function, when known. */

@@ -9,6 +9,33 @@ import { LrpError } from "../errors.ts";
 import type { IncomingRequest } from "../wire/request.ts";
 
 /**
+ * Buffers lrp itself allocated for request bodies (lrp's server reads a
+ * declared body into one; {@linkcode readBody} gathers the others): nothing
+ * outside lrp holds them, so {@linkcode releaseBody} may free them at once.
+ */
+const ownBuffers = new WeakSet<ArrayBufferLike>();
+
+/** Marks `bytes` as a body buffer only lrp holds. */
+export function ownBody(bytes: Uint8Array): Uint8Array {
+  ownBuffers.add(bytes.buffer);
+  return bytes;
+}
+
+/**
+ * Frees a body buffer now, instead of when the garbage collector gets to it:
+ * a 1 MB body lives on after its request otherwise, and 64 of them at once
+ * add up (docs/performance.md, "Large bodies"). Only for buffers lrp owns
+ * (anything else is left alone), and only once nothing will read it again.
+ */
+export function releaseBody(bytes: Uint8Array): void {
+  const buffer = bytes.buffer;
+  if (buffer instanceof ArrayBuffer && ownBuffers.has(buffer) && !buffer.detached) {
+    ownBuffers.delete(buffer);
+    buffer.transfer(0);
+  }
+}
+
+/**
  * Reads the request body, refusing more than `max` bytes with 413: at once
  * when `Content-Length` says so, otherwise as soon as the count passes the
  * limit while reading. A body not complete within `timeoutMs` is refused with
@@ -38,7 +65,9 @@ export async function readBody(
   // With a declared length the chunks are copied into one array as they come: each is garbage at
   // once, instead of all of them living until a final concatenation (two copies of a 1 MB body).
   const length = declared === null ? NaN : Number(declared);
-  const whole = Number.isSafeInteger(length) && length > 0 ? new Uint8Array(length) : undefined;
+  const declaredLength = Number.isSafeInteger(length) && length > 0;
+  // Allocated on the first chunk, unless that chunk is the whole body (lrp's server reads it so).
+  let whole: Uint8Array | undefined;
   let filled = 0;
   const reader = request.body.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -72,7 +101,13 @@ export async function readBody(
         await reader.cancel().catch(() => {});
         throw tooLarge();
       }
-      if (whole && chunks.length === 0 && size <= whole.length) {
+      if (declaredLength && whole === undefined && chunks.length === 0) {
+        // The server's own whole-body array is taken as it is; anything else is copied into one of lrp's.
+        const taken = chunk.value.length === length && ownBuffers.has(chunk.value.buffer);
+        whole = taken ? chunk.value : ownBody(new Uint8Array(length));
+      }
+      if (whole === chunk.value) filled = size;
+      else if (whole && chunks.length === 0 && size <= whole.length) {
         whole.set(chunk.value, filled);
         filled = size;
       } else chunks.push(chunk.value);
@@ -80,8 +115,8 @@ export async function readBody(
   } finally {
     clearTimeout(timer);
   }
-  if (!whole) return concatBytes(chunks);
+  if (!whole) return chunks.length === 1 ? chunks[0]! : ownBody(concatBytes(chunks));
   if (filled === whole.length && chunks.length === 0) return whole;
   // The body did not match its declared length (lrp's server checks it: this is defensive).
-  return concatBytes([whole.subarray(0, filled), ...chunks]);
+  return ownBody(concatBytes([whole.subarray(0, filled), ...chunks]));
 }

@@ -10,7 +10,8 @@ import type { Config } from "../config/types.ts";
 import { admitRequest } from "../route/edge.ts";
 import { bodyReservation, InFlightBudget } from "./admission.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
-import { encodeEvent } from "../wire/formats.ts";
+import { encodeEvent, SPLICE_FROM } from "../wire/formats.ts";
+import { payloadBytes } from "../wire/payload.ts";
 import { type ForwardTrust, isTrustedPeer, parseCidr, routingHost } from "../route/forwarded.ts";
 import { internalAccess } from "../route/internal.ts";
 import type { Invoker, InvokeResult } from "../invoke/types.ts";
@@ -19,14 +20,19 @@ import type { LrpMetrics } from "../obs/metrics.ts";
 import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
 import { traceInvocation } from "../obs/tracing.ts";
-import { type IncomingRequest, type RequestMeta, requestToEvent } from "../wire/request.ts";
+import {
+  type IncomingRequest,
+  isTextContentType,
+  type RequestMeta,
+  requestToEvent,
+} from "../wire/request.ts";
 import type { EventV2 } from "../wire/event.ts";
 import { type HeaderLimits, KnownLengthResponse } from "../wire/response.ts";
 import { normalizeHost, splitTarget } from "../wire/target.ts";
 import { Deadlines } from "../invoke/deadline.ts";
 import type { InspectRecorder } from "../obs/inspect.ts";
 import { createInspectRoutes } from "./inspect_routes.ts";
-import { readBody } from "./body.ts";
+import { readBody, releaseBody } from "./body.ts";
 import { invokeWithTimeout } from "./invoke_call.ts";
 import { logStream, toResponse } from "./result_response.ts";
 import { newTraceId, requestIds } from "./ids.ts";
@@ -187,7 +193,15 @@ export function createHandler(deps: HandlerDeps): Handler {
           traceId: newTraceId(timeEpoch),
           trustedPeer: isTrustedPeer(sourceIp, trust),
         };
-        let event: EventV2 | undefined = requestToEvent(request, body, meta);
+        // A large binary body of a 2.0 rule is never turned into base64 text: it is spliced into the
+        // payload as it is written (docs/performance.md, "Large bodies"). The inspector keeps whole events.
+        const splice = !inspector && body !== null && body.length >= SPLICE_FROM &&
+            (matched.rule.payloadFormat ?? "2.0") === "2.0" &&
+            !isTextContentType(request.headers.get("content-type"))
+          ? body
+          : undefined;
+        let event: EventV2 | undefined = requestToEvent(request, splice ? null : body, meta);
+        if (splice) event.isBase64Encoded = true;
         const eventHeaders = event.headers;
         // A large body lives on as the event's base64 text, then as the payload bytes: each earlier
         // copy is let go of as soon as the next exists (the inspector alone keeps the raw body).
@@ -204,9 +218,9 @@ export function createHandler(deps: HandlerDeps): Handler {
             },
             eventHeaders,
             () => {
-              const bytes = encodeEvent(matched.rule, event!);
+              const bytes = encodeEvent(matched.rule, event!, splice);
               event = undefined;
-              if (inspector) payload = bytes;
+              if (inspector) payload = payloadBytes(bytes);
               return invokeWithTimeout(
                 matched.target,
                 {
@@ -224,6 +238,8 @@ export function createHandler(deps: HandlerDeps): Handler {
         } finally {
           upstreamMs = performance.now() - invokedAt;
         }
+        // The invocation is over, so nothing reads the spliced body again.
+        if (splice) releaseBody(splice);
         if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
         else rawResult = result.body;
         response = toResponse(result, request.method, matched.rule, headerLimits);

@@ -34,6 +34,7 @@ import { LrpError } from "../errors.ts";
 import type { IncomingRequest } from "../wire/request.ts";
 import { KnownLengthResponse } from "../wire/response.ts";
 import type { ConnInfo } from "./handler.ts";
+import { ownBody } from "./body.ts";
 
 /** The limits of the server; read again for every request, so a reload changes them. */
 export interface ServerLimits {
@@ -379,6 +380,10 @@ export function parseRequest(startLine: string, lines: [string, string][]): Pars
   return { method, url, headers, http10, framing, expectContinue: expectContinue && !http10 };
 }
 
+/** Declared bodies from 16 KiB to 64 MiB are read whole, into one array, on the first pull. */
+const WHOLE_FROM = 16 * 1024;
+const WHOLE_UP_TO = 64 * 1024 * 1024;
+
 /** The request body as a stream the handler pulls from the connection. */
 class BodySource {
   readonly stream: ReadableStream<Uint8Array>;
@@ -409,7 +414,11 @@ class BodySource {
         this.#continue = false;
         await writeAll(this.#c, CONTINUE);
       }
-      const piece = this.#framing.chunked ? await this.#chunk() : await this.#some(this.#left);
+      const piece = this.#framing.chunked
+        ? await this.#chunk()
+        : this.#left >= WHOLE_FROM && this.#left <= WHOLE_UP_TO
+        ? await this.#whole()
+        : await this.#some(this.#left);
       if (piece === null) {
         this.finished = true;
         controller.close();
@@ -422,6 +431,14 @@ class BodySource {
           : err,
       );
     }
+  }
+
+  /** A declared body in one array read straight into: no piece is allocated, copied and dropped. */
+  async #whole(): Promise<Uint8Array> {
+    const out = ownBody(new Uint8Array(this.#left));
+    await this.#c.reader.readFull(out);
+    this.#left = 0;
+    return out;
   }
 
   async #some(left: number): Promise<Uint8Array | null> {

@@ -23,6 +23,7 @@ import { bodyStream, readFirstBytes, readStreamStart } from "../wire/stream.ts";
 import { type Answer, MAX_RESPONSE_BYTES, tooLarge } from "./api.ts";
 import { canSetsid, type ClientFolder, lambdaEnvironment, prepareClient } from "./clients.ts";
 import { RuntimeProcess } from "./process.ts";
+import { payloadBytes } from "../wire/payload.ts";
 
 /** Runs a `functions:` rule's handler in supervised runtime processes. */
 export class FunctionInvoker implements Invoker {
@@ -71,7 +72,7 @@ export class FunctionInvoker implements Invoker {
       release();
       throw err;
     }
-    const run = process.run(request.payload, request.traceId);
+    const run = process.run(payloadBytes(request.payload), request.traceId);
     run.finished.then(() => {
       this.#give(process);
       release();

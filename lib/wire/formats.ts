@@ -7,6 +7,7 @@
  */
 
 import type { EventV2 } from "./event.ts";
+import { type Payload, spliceBody } from "./payload.ts";
 import { preludeToResponse, splitPrelude } from "./prelude.ts";
 import { resultToResponse } from "./result.ts";
 import { eventV2ToAlb, resultAlbToResponse } from "./alb.ts";
@@ -26,11 +27,16 @@ export interface FormatOptions {
 
 const encoder = new TextEncoder();
 
-/** The JSON bytes of the event in the rule's format, derived from the 2.0 event. */
-export function encodeEvent(format: FormatOptions, event: EventV2): Uint8Array {
+/**
+ * The JSON bytes of the event in the rule's format, derived from the 2.0
+ * event. With `splicedBody` (2.0 only: an event built without its body and
+ * with `isBase64Encoded: true`), that body is spliced in as base64 while the
+ * payload is written ({@linkcode SplicedPayload}).
+ */
+export function encodeEvent(format: FormatOptions, event: EventV2, splicedBody?: Uint8Array): Payload {
   switch (format.payloadFormat ?? "2.0") {
     case "2.0":
-      return encodeJson(event);
+      return splicedBody ? spliceBody(JSON.stringify(event), splicedBody) : encodeJson(event);
     case "1.0":
       return encodeJson(eventV2ToV1(event));
     case "alb":
@@ -39,7 +45,7 @@ export function encodeEvent(format: FormatOptions, event: EventV2): Uint8Array {
 }
 
 /** Base64 bodies at least this long are spliced into the JSON rather than stringified with it. */
-const SPLICE_FROM = 64 * 1024;
+export const SPLICE_FROM = 64 * 1024;
 const EMPTY_BODY = '"body":""';
 
 /**

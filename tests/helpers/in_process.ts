@@ -18,6 +18,7 @@ import type { QueueStats } from "../../lib/invoke/queue.ts";
 import { createLogger, type Logger, silentLogger } from "../../lib/obs/log.ts";
 import { createHandler, type Handler } from "../../lib/run/handler.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "../../lib/invoke/types.ts";
+import { payloadBytes } from "../../lib/wire/payload.ts";
 
 /** A running in-process lrp. */
 export interface TestLrp extends AsyncDisposable {
@@ -86,7 +87,7 @@ export class RecordingInvoker implements Invoker {
     }),
   ) {}
   async invoke(req: InvokeRequest): Promise<InvokeResult> {
-    this.events.push(JSON.parse(td.decode(req.payload)));
+    this.events.push(JSON.parse(td.decode(payloadBytes(req.payload))));
     return await this.answer(req);
   }
 }

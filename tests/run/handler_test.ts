@@ -4,6 +4,7 @@ import { LrpError } from "../../lib/errors.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "../../lib/invoke/types.ts";
 import { createLogger } from "../../lib/obs/log.ts";
 import { readBody } from "../../lib/run/handler.ts";
+import { payloadBytes } from "../../lib/wire/payload.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -15,7 +16,7 @@ class ScriptedInvoker implements Invoker {
   events: Record<string, unknown>[] = [];
   constructor(readonly answer: (req: InvokeRequest) => Promise<InvokeResult> | InvokeResult) {}
   async invoke(req: InvokeRequest): Promise<InvokeResult> {
-    this.events.push(JSON.parse(td.decode(req.payload)));
+    this.events.push(JSON.parse(td.decode(payloadBytes(req.payload))));
     return await this.answer(req);
   }
 }

@@ -5,6 +5,7 @@ import { LrpError } from "../../lib/errors.ts";
 import { requestToEvent } from "../../lib/wire/request.ts";
 import { eventV2ToAlb, LRP_TARGET_GROUP_ARN, resultAlbToResponse } from "../../lib/wire/alb.ts";
 import { eventV2ToV1, resultV1ToResponse } from "../../lib/wire/v1.ts";
+import { payloadBytes } from "../../lib/wire/payload.ts";
 
 const te = new TextEncoder();
 const META = {
@@ -135,7 +136,7 @@ Deno.test("a local rule with payload_format alb sends an ALB event and reads an 
     {
       describe: "scripted",
       invoke: (req) => {
-        events.push(JSON.parse(new TextDecoder().decode(req.payload)));
+        events.push(JSON.parse(new TextDecoder().decode(payloadBytes(req.payload))));
         return Promise.resolve({
           body: bytes({
             statusCode: 202,
