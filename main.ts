@@ -302,7 +302,7 @@ async function supervise(config: Config, workers: number): Promise<number> {
     const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
     if (argv.at(-1) === "") argv.pop();
     args = argv.slice(1);
-    // `Deno.serve({ reusePort })` is behind --unstable-net in `deno run` (compiled binaries carry it).
+    // `Deno.listen({ reusePort })` is behind --unstable-net in `deno run` (compiled binaries carry it).
     const deno = /^deno(\.exe)?$/.test(Deno.execPath().split(/[\\/]/).at(-1) ?? "");
     if (deno && args[0] === "run" && !args.includes("--unstable-net")) args.splice(1, 0, "--unstable-net");
   } catch (err) {

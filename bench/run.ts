@@ -228,7 +228,7 @@ async function startLrp(
       "run",
       "--allow-all",
       "--unstable-no-legacy-abort",
-      "--v8-flags=--max-semi-space-size=8",
+      "--v8-flags=--max-semi-space-size=8,--heap-growing-percent=20",
       opts.lrpMain,
       ...flags,
       config,

@@ -18,7 +18,7 @@ Deno.test("compileArgs() builds main.ts for one target with lrp's permissions in
     "--allow-write",
     "--unstable-no-legacy-abort",
     "--unstable-net",
-    "--v8-flags=--max-semi-space-size=8",
+    "--v8-flags=--max-semi-space-size=8,--heap-growing-percent=20",
     "--target",
     "aarch64-apple-darwin",
     "--output",
