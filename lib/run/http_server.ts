@@ -206,7 +206,7 @@ export class HttpConnections {
         const refusal = err.kind === "too_large"
           ? new LrpError("headers_too_large", `Cannot read the request: ${err.message}`)
           : new LrpError("bad_request", `Cannot read the request: ${err.message}`);
-        if (await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true)) {
+        if (await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true) !== "failed") {
           await linger(c);
         }
         return;
@@ -219,7 +219,7 @@ export class HttpConnections {
         parsed = parseRequest(head.startLine, head.headers);
       } catch (err) {
         const refusal = err instanceof LrpError ? err : new LrpError("bad_request", String(err));
-        if (await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true)) {
+        if (await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true) !== "failed") {
           await linger(c);
         }
         return;
@@ -247,8 +247,12 @@ export class HttpConnections {
       const again = keepAlive && !c.closing && (body === undefined || body.finished) &&
         !hasCloseToken(response.headers.get("connection"));
       const written = await writeResponse(c, response, parsed.method, parsed.http10, !again, aborter);
-      if (written && body !== undefined && !body.finished) await linger(c);
-      if (!written || !again) return;
+      if (written === "failed") return;
+      if (written === "done" && again) continue;
+      // The client may still be sending (the rest of a body, pipelined requests): a plain close with
+      // unread bytes resets the connection, and the reset destroys what of the answer is not read yet.
+      await linger(c);
+      return;
     }
   }
 
@@ -480,10 +484,18 @@ function httpDate(): string {
 }
 
 /**
+ * How writing a response ended: `done` (complete and framed: the connection
+ * can carry another request), `ended` (complete, but delimited by the close
+ * of the connection) or `failed` (the client went away, or the body failed
+ * midway: the connection is cut).
+ */
+type Written = "done" | "ended" | "failed";
+
+/**
  * Writes a response. Buffered bodies (lrp's results, error answers) go with
  * `Content-Length` in one write with the head when small; streams go chunked
  * (close-delimited to an HTTP/1.0 client) as their chunks come. `HEAD` and
- * 204/304 answers carry no body. False when the client went away.
+ * 204/304 answers carry no body.
  */
 async function writeResponse(
   c: Connection,
@@ -492,7 +504,7 @@ async function writeResponse(
   http10: boolean,
   close: boolean,
   aborter?: AbortController,
-): Promise<boolean> {
+): Promise<Written> {
   const status = response.status;
   let head = `HTTP/1.1 ${status} ${response.statusText || REASONS[status] || ""}\r\n`;
   let hasDate = false;
@@ -528,19 +540,18 @@ async function writeResponse(
         await writeAll(c, headBytes);
         await writeAll(c, bytes);
       }
-      return true;
+      return "done";
     }
     if (noBody) {
       await live.reader.cancel().catch(() => {});
       await writeAll(c, encodeHead(head + "\r\n"));
-      return true;
+      return "done";
     }
-    // False when the connection must end: close-delimited, or the stream failed midway.
     return await writeStream(c, head, live, http10 || hasLength);
   } catch {
     aborter?.abort(new LrpError("client_closed", "Cannot answer: the client closed the connection"));
     await live?.reader.cancel().catch(() => {});
-    return false;
+    return "failed";
   }
 }
 
@@ -575,7 +586,7 @@ const turn = (): Promise<typeof TURN> => Promise.resolve().then(() => Promise.re
  * Writes a live stream's chunks as they come: chunked, or as they are when
  * `raw` (HTTP/1.0, or a length the response states), then closing.
  */
-async function writeStream(c: Connection, head: string, live: Pending, raw: boolean): Promise<boolean> {
+async function writeStream(c: Connection, head: string, live: Pending, raw: boolean): Promise<Written> {
   const { reader } = live;
   if (!raw) head += "transfer-encoding: chunked\r\n";
   const frame = (chunk: Uint8Array) =>
@@ -589,15 +600,15 @@ async function writeStream(c: Connection, head: string, live: Pending, raw: bool
       r = await (next ?? reader.read());
     } catch {
       // The stream failed midway: end the connection without the last chunk, so the client sees it cut.
-      return false;
+      return "failed";
     }
     next = undefined;
     if (r.done) break;
     if (r.value.length > 0) await writeAll(c, frame(r.value));
   }
-  if (raw) return false;
+  if (raw) return "ended";
   await writeAll(c, LAST_CHUNK);
-  return true;
+  return "done";
 }
 
 const CRLF = utf8.encode("\r\n");
