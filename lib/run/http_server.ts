@@ -383,6 +383,18 @@ export function parseRequest(startLine: string, lines: [string, string][]): Pars
   return { method, url, headers, http10, framing, expectContinue: expectContinue && !http10 };
 }
 
+/**
+ * A chunk size line (RFC 9112 §7.1): hex digits, whitespace only before
+ * extensions, and extensions without control bytes but HTAB. Anything more
+ * lenient (other whitespace, a bare CR or LF) is read differently by some
+ * other HTTP implementation: a smuggling shape. Leading zeros are allowed.
+ */
+// deno-lint-ignore no-control-regex -- matching control bytes is the point
+const CHUNK_SIZE_LINE = /^0*([0-9a-fA-F]{1,12})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
+/** A trailer field line: a token name, a colon, a value without control bytes but HTAB. */
+// deno-lint-ignore no-control-regex -- matching control bytes is the point
+const TRAILER_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*$/;
+
 /** The request body as a stream the handler pulls from the connection. */
 class BodySource {
   readonly stream: ReadableStream<Uint8Array>;
@@ -395,6 +407,8 @@ class BodySource {
   #chunkLeft = -1;
   #continue: boolean;
   #onEnd: () => void;
+  /** What chunk size lines (with their extensions) and trailers may still take, bytes. */
+  #framingBytes = MAX_HEAD_BYTES;
 
   constructor(c: Connection, framing: Http1Framing, expectContinue: boolean, onEnd: () => void) {
     this.#c = c;
@@ -446,22 +460,41 @@ class BodySource {
       }
     }
     if (this.#chunkLeft <= 0) {
-      const line = await reader.readLine(4096, "a chunk size line");
-      const semi = line.indexOf(";");
-      const size = (semi === -1 ? line : line.slice(0, semi)).trim();
-      if (!/^[0-9a-fA-F]{1,12}$/.test(size)) {
-        throw new Http1ReadError("malformed", `invalid chunk size ${JSON.stringify(size)}`);
+      const line = await this.#framingLine("a chunk size line");
+      const m = CHUNK_SIZE_LINE.exec(line);
+      if (!m) {
+        const semi = line.indexOf(";");
+        throw new Http1ReadError(
+          "malformed",
+          `invalid chunk size ${JSON.stringify(semi === -1 ? line : line.slice(0, semi))}`,
+        );
       }
-      this.#chunkLeft = parseInt(size, 16);
+      this.#chunkLeft = parseInt(m[1]!, 16);
       if (this.#chunkLeft === 0) {
-        // Trailer lines up to an empty line; their content is not passed on.
-        while ((await reader.readLine(8192, "a trailer line")) !== "");
+        // Trailer lines up to an empty line, checked as header lines are; their content is not passed on.
+        for (let line; (line = await this.#framingLine("a trailer line")) !== "";) {
+          if (!TRAILER_LINE.test(line)) {
+            throw new Http1ReadError("malformed", `malformed trailer line ${JSON.stringify(line)}`);
+          }
+        }
         return null;
       }
     }
     const piece = await this.#some(this.#chunkLeft);
     this.#chunkLeft -= piece!.length;
     return piece;
+  }
+
+  /** A chunk size or trailer line; all of them together are capped like a header block. */
+  async #framingLine(what: string): Promise<string> {
+    const limit = Math.min(4096, this.#framingBytes);
+    // The reader checks its limit only while it waits for more bytes: a line already buffered is checked here.
+    const line = await this.#c.reader.readLine(limit, what);
+    if (line.length > limit) {
+      throw new Http1ReadError("too_large", `${what} over ${limit} bytes (chunk size lines and trailers)`);
+    }
+    this.#framingBytes -= line.length + 2;
+    return line;
   }
 }
 

@@ -46,6 +46,13 @@ function serve(
   };
 }
 
+/** Sends `bytes` (a latin1 string: one character per byte) and reads until the server closes. */
+async function exchange(port: number, bytes: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(Uint8Array.from(bytes, (c) => c.charCodeAt(0)));
+  return await readToEnd(conn);
+}
+
 /** What the server sends until it closes (or resets: the text so far, then `<reset>`). */
 async function readToEnd(conn: Deno.Conn): Promise<string> {
   let text = "";
@@ -63,6 +70,11 @@ async function readToEnd(conn: Deno.Conn): Promise<string> {
     conn.close();
   } catch { /* closed */ }
   return text;
+}
+
+/** The status codes of the responses in `text`, in order. */
+function statuses(text: string): number[] {
+  return [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 }
 
 Deno.test("a closing answer reaches a client that keeps pipelining: the close lingers instead of resetting", async () => {
@@ -87,4 +99,77 @@ Deno.test("a closing answer reaches a client that keeps pipelining: the close li
   await sending;
   assert.doesNotMatch(text, /<reset>/);
   assert.equal(text.length - text.indexOf("\r\n\r\n") - 4, size);
+});
+
+/** A handler that answers the request body it read, or 400 when reading it failed. */
+async function echoBody(request: IncomingRequest): Promise<Response> {
+  try {
+    return new Response(`${request.url} ${JSON.stringify(await new Response(request.body).text())}`);
+  } catch (err) {
+    return new Response((err as Error).message, { status: 400, headers: { connection: "close" } });
+  }
+}
+
+Deno.test("chunk size lines, chunk extensions and trailers are read as RFC 9112 writes them, nothing more lenient", async () => {
+  await using lrp = serve(echoBody);
+  const head = "POST /c HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const next = "GET /smuggled HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n";
+  const accepted = [
+    "5\r\nhello\r\n0\r\n\r\n",
+    "5;a=b\r\nhello\r\n0\r\n\r\n",
+    '5 ; a = "q;x"\r\nhello\r\n0;z\r\n\r\n',
+    "5\t\r\nhello\r\n0\r\n\r\n",
+    "000000000000000005\r\nhello\r\n0\r\n\r\n",
+    "5\r\nhello\r\n0\r\nX-Trailer: v\r\nY: \xe9\r\n\r\n",
+  ];
+  for (const body of accepted) {
+    const text = await exchange(lrp.port, head + body + next);
+    assert.deepEqual(statuses(text), [200, 200], JSON.stringify(body));
+    assert.match(text, /http:\/\/h\.test\/c "hello"/, JSON.stringify(body));
+  }
+  // Each is read differently by some other HTTP implementation: refused, and the rest of the
+  // connection (whatever it is to the other reader) is never read as a request.
+  const refused = [
+    " 5\r\nhello\r\n0\r\n\r\n",
+    "\x0b5\r\nhello\r\n0\r\n\r\n",
+    "5\xa0\r\nhello\r\n0\r\n\r\n",
+    "5\x0c\r\nhello\r\n0\r\n\r\n",
+    "+5\r\nhello\r\n0\r\n\r\n",
+    "0x5\r\nhello\r\n0\r\n\r\n",
+    "5;a\nb\r\nhello\r\n0\r\n\r\n",
+    "5;a\rb\r\nhello\r\n0\r\n\r\n",
+    "5;a\x00\r\nhello\r\n0\r\n\r\n",
+    "5\nhello\r\n0\r\n\r\n",
+    "5\r\nhello\r\n0\n\r\n",
+    "5\r\nhello\n0\r\n\r\n",
+    "5\r\nhello\r\n0\r\nX: a\nb\r\n\r\n",
+    "5\r\nhello\r\n0\r\nX: a\rb\r\n\r\n",
+    "5\r\nhello\r\n0\r\nno colon\r\n\r\n",
+    "5\r\nhello\r\n0\r\n folded: x\r\n\r\n",
+    "5\r\nhello\r\n0\r\nGET /x HTTP/1.1\r\n\r\n",
+    "10000000000000\r\nhello\r\n0\r\n\r\n",
+  ];
+  for (const body of refused) {
+    const text = await exchange(lrp.port, head + body + next);
+    assert.deepEqual(statuses(text), [400], JSON.stringify(body));
+    assert.doesNotMatch(text, /smuggled/);
+  }
+});
+
+Deno.test("chunk extensions and trailers count against a cap: a body cannot grow without end outside its chunks", async () => {
+  await using lrp = serve(echoBody);
+  const head = "POST /c HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const ext = `1;${"e".repeat(4000)}\r\nx\r\n`.repeat(40);
+  const extText = await exchange(lrp.port, `${head}${ext}0\r\n\r\n`);
+  assert.deepEqual(statuses(extText), [400]);
+  const trailers = `X-T: ${"t".repeat(4000)}\r\n`.repeat(40);
+  const trailerText = await exchange(lrp.port, `${head}1\r\nx\r\n0\r\n${trailers}\r\n`);
+  assert.deepEqual(statuses(trailerText), [400]);
+});
+
+Deno.test("a chunk size line over 4 KiB is refused even when it arrives in one piece with its chunk", async () => {
+  await using lrp = serve(echoBody);
+  const head = "POST /c HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const text = await exchange(lrp.port, `${head}1;${"e".repeat(6000)}\r\nx\r\n0\r\n\r\n`);
+  assert.deepEqual(statuses(text), [400]);
 });
