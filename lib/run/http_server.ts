@@ -81,6 +81,8 @@ interface Connection {
   peer: string;
   /** When the write in progress started; 0 when not writing. */
   writingSince: number;
+  /** The 408 the sweep is writing: a head completed meanwhile is not handled. */
+  timedOut: Promise<void> | undefined;
 }
 
 /** The connections of one server, served with lrp's HTTP/1.1 rules. */
@@ -117,6 +119,7 @@ export class HttpConnections {
       closed: false,
       peer: remote.hostname ?? "",
       writingSince: 0,
+      timedOut: undefined,
     };
     try {
       (conn as Deno.TcpConn).setNoDelay(true);
@@ -177,7 +180,7 @@ export class HttpConnections {
           `Cannot read the request: its header block did not arrive within ${headerTimeoutMs} ms (header_timeout)`,
         );
         const answer = this.#options.refuse(refusal, c.peer);
-        void writeResponse(c, answer, "GET", false, true).finally(() => this.#destroy(c));
+        c.timedOut = writeResponse(c, answer, "GET", false, true).then(() => this.#destroy(c));
       }
     }
   }
@@ -200,6 +203,7 @@ export class HttpConnections {
       try {
         head = await reader.readHead(MAX_HEAD_BYTES, true, MAX_HEADER_LINES);
       } catch (err) {
+        if (c.timedOut) return await c.timedOut;
         if (c.closed) return;
         if (!(err instanceof Http1ReadError) || err.kind === "eof") return;
         c.waiting = false;
@@ -211,6 +215,8 @@ export class HttpConnections {
         }
         return;
       }
+      // The sweep answered 408 while the last bytes of the head arrived: that answer ends the connection.
+      if (c.timedOut) return await c.timedOut;
       c.waiting = false;
       c.fresh = false;
       if (head === null || c.closed) return;

@@ -173,3 +173,70 @@ Deno.test("a chunk size line over 4 KiB is refused even when it arrives in one p
   const text = await exchange(lrp.port, `${head}1;${"e".repeat(6000)}\r\nx\r\n0\r\n\r\n`);
   assert.deepEqual(statuses(text), [400]);
 });
+
+/** A connection whose reads and writes a test scripts. */
+class ScriptedConn {
+  readonly written: string[] = [];
+  closed = false;
+  readonly remoteAddr: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 1 };
+  readonly localAddr: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 2 };
+  #reads: ((p: Uint8Array) => Promise<number | null>)[];
+  #onWrite: (() => void) | undefined;
+
+  constructor(reads: ((p: Uint8Array) => Promise<number | null>)[], onWrite?: () => void) {
+    this.#reads = reads;
+    this.#onWrite = onWrite;
+  }
+  read(p: Uint8Array): Promise<number | null> {
+    if (this.closed) return Promise.reject(new Deno.errors.BadResource("closed"));
+    const next = this.#reads.shift();
+    return next ? next(p) : new Promise(() => {});
+  }
+  async write(p: Uint8Array): Promise<number> {
+    this.#onWrite?.();
+    await sleep(50);
+    if (this.closed) throw new Deno.errors.BadResource("closed");
+    this.written.push(td.decode(p));
+    return p.length;
+  }
+  closeWrite(): Promise<void> {
+    return Promise.resolve();
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+/** A read that fills `p` with `text`. */
+const bytes = (text: string) => (p: Uint8Array) => {
+  p.set(te.encode(text));
+  return Promise.resolve(text.length);
+};
+
+Deno.test("a head completed while its 408 header_timeout is being written is never handled", async () => {
+  let handled = 0;
+  const server = new HttpConnections({
+    handler: () => {
+      handled++;
+      return Promise.resolve(new Response("handled"));
+    },
+    onError: () => new Response("handler failed", { status: 500 }),
+    refuse: (err) => Response.json({ error: err.code }, { status: err.status }),
+    limits: { headerTimeoutMs: 40, idleTimeoutMs: 5000 },
+  });
+  // The rest of the head arrives just as the 408 starts going out.
+  const rest = Promise.withResolvers<void>();
+  const conn = new ScriptedConn([
+    bytes("GET / HTTP/1.1\r\nHost: h.test\r\n"),
+    async (p) => {
+      await rest.promise;
+      return bytes("\r\n")(p);
+    },
+  ], () => rest.resolve());
+  server.serve(conn as unknown as Deno.Conn);
+  await sleep(300);
+  await server.shutdown();
+  assert.equal(handled, 0);
+  assert.deepEqual(conn.written.map(statuses), [[408]]);
+  assert.equal(conn.closed, true);
+});
