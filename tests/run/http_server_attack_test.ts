@@ -240,3 +240,26 @@ Deno.test("a head completed while its 408 header_timeout is being written is nev
   assert.deepEqual(conn.written.map(statuses), [[408]]);
   assert.equal(conn.closed, true);
 });
+
+Deno.test("empty lines before a request line are ignored (RFC 9112 §2.2), as after a body some clients send one", async () => {
+  await using lrp = serve(echoBody);
+  const text = await exchange(
+    lrp.port,
+    "POST /a HTTP/1.1\r\nHost: h.test\r\nContent-Length: 2\r\n\r\nab\r\n" +
+      "\r\n\r\nGET /b HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+  );
+  assert.deepEqual(statuses(text), [200, 200]);
+  assert.match(text, /http:\/\/h\.test\/b ""$/);
+});
+
+Deno.test("a head with a bare LF is refused at once, not left to wait for a CRLF CRLF until header_timeout", async () => {
+  await using lrp = serve(echoBody, { headerTimeoutMs: 10_000, idleTimeoutMs: 10_000 });
+  for (const head of ["GET / HTTP/1.1\nHost: h.test\n\n", "GET / HTTP/1.1\r\nHost: h.test\nX: y\r\n\r\n"]) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: lrp.port });
+    await conn.write(te.encode(head));
+    const started = performance.now();
+    assert.deepEqual(statuses(await readToEnd(conn)), [400], JSON.stringify(head));
+    assert.ok(performance.now() - started < 5000);
+  }
+  assert.deepEqual(lrp.refused, ["bad_request", "bad_request"]);
+});
