@@ -555,8 +555,7 @@ async function writeResponse(
     head += `${name}: ${value}\r\n`;
   }
   if (!hasDate) head += `date: ${httpDate()}\r\n`;
-  if (close) head += "connection: close\r\n";
-  else if (http10) head += "connection: keep-alive\r\n";
+  const connection = close ? "connection: close\r\n" : http10 ? "connection: keep-alive\r\n" : "";
   const noBody = method === "HEAD" || NO_BODY_STATUS.has(status);
   let live: Pending | undefined;
   try {
@@ -572,7 +571,7 @@ async function writeResponse(
     if (!live) {
       // Buffered: a length, and the body unless HEAD or a body-less status.
       if (!hasLength && !NO_BODY_STATUS.has(status)) head += `content-length: ${bytes?.length ?? 0}\r\n`;
-      const headBytes = encodeHead(head + "\r\n");
+      const headBytes = encodeHead(head + connection + "\r\n");
       if (noBody || !bytes || bytes.length === 0) await writeAll(c, headBytes);
       else if (bytes.length <= 16 * 1024) await writeAll(c, join(headBytes, bytes));
       else {
@@ -583,10 +582,12 @@ async function writeResponse(
     }
     if (noBody) {
       await live.reader.cancel().catch(() => {});
-      await writeAll(c, encodeHead(head + "\r\n"));
+      await writeAll(c, encodeHead(head + connection + "\r\n"));
       return "done";
     }
-    return await writeStream(c, head, live, http10 || hasLength);
+    const raw = http10 || hasLength;
+    // A raw stream ends with the connection, whatever the request asked for: the head says so.
+    return await writeStream(c, head + (raw ? "connection: close\r\n" : connection), live, raw);
   } catch {
     aborter?.abort(new LrpError("client_closed", "Cannot answer: the client closed the connection"));
     await live?.reader.cancel().catch(() => {});

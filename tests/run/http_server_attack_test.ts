@@ -263,3 +263,23 @@ Deno.test("a head with a bare LF is refused at once, not left to wait for a CRLF
   }
   assert.deepEqual(lrp.refused, ["bad_request", "bad_request"]);
 });
+
+Deno.test("a live stream to an HTTP/1.0 keep-alive client ends with the connection, and its head says close", async () => {
+  await using lrp = serve(() => {
+    let n = 0;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          await sleep(10);
+          if (n++ < 3) controller.enqueue(te.encode(`c${n}`));
+          else controller.close();
+        },
+      }),
+    );
+  });
+  const text = await exchange(lrp.port, "GET / HTTP/1.0\r\nHost: h.test\r\nConnection: keep-alive\r\n\r\n");
+  assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(text, /\r\nconnection: close\r\n/);
+  assert.doesNotMatch(text, /keep-alive|transfer-encoding/);
+  assert.ok(text.endsWith("\r\n\r\nc1c2c3"));
+});
