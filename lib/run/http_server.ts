@@ -345,6 +345,14 @@ export function parseRequest(startLine: string, lines: [string, string][]): Pars
       `Cannot read the request: HTTP/${major}.${minor} is not HTTP/1.0 or HTTP/1.1`,
     );
   }
+  if (!targetFormOk(method, target)) {
+    throw new LrpError(
+      "bad_request",
+      `Cannot read the request: the request target ${
+        JSON.stringify(target)
+      } is not of a form RFC 9112 §3.2 allows`,
+    );
+  }
   const http10 = minor === "0";
   const headers = new Headers();
   let host: string | undefined;
@@ -400,6 +408,20 @@ const CHUNK_SIZE_LINE = /^0*([0-9a-fA-F]{1,12})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7
 /** A trailer field line: a token name, a colon, a value without control bytes but HTAB. */
 // deno-lint-ignore no-control-regex -- matching control bytes is the point
 const TRAILER_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*$/;
+
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.\-]*:\/\//;
+
+/**
+ * Whether a request target has one of the forms of RFC 9112 §3.2: a path
+ * (origin-form), an absolute URI, `*` for `OPTIONS` and an authority for
+ * `CONNECT`. Anything else (`?q`, `@host/`, `:81/x`) would be glued onto the
+ * Host into a URL naming another host, port or path than the client sent.
+ */
+function targetFormOk(method: string, target: string): boolean {
+  if (target.startsWith("/") || ABSOLUTE_FORM.test(target)) return true;
+  if (target === "*") return method === "OPTIONS";
+  return method === "CONNECT" && !/[/?#@]/.test(target);
+}
 
 /** The request body as a stream the handler pulls from the connection. */
 class BodySource {

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { HttpConnections, type ServerLimits } from "../../lib/run/http_server.ts";
+import { HttpConnections, parseRequest, type ServerLimits } from "../../lib/run/http_server.ts";
 import type { IncomingRequest } from "../../lib/wire/request.ts";
 
 const te = new TextEncoder();
@@ -282,4 +282,28 @@ Deno.test("a live stream to an HTTP/1.0 keep-alive client ends with the connecti
   assert.match(text, /\r\nconnection: close\r\n/);
   assert.doesNotMatch(text, /keep-alive|transfer-encoding/);
   assert.ok(text.endsWith("\r\n\r\nc1c2c3"));
+});
+
+Deno.test("a request target is a path, an absolute URI, * for OPTIONS or an authority for CONNECT; nothing else", () => {
+  const host: [string, string][] = [["host", "h.test"]];
+  const allowed = [["GET", "/a?b"], ["GET", "http://h.test/a"], ["OPTIONS", "*"], ["CONNECT", "h.test:443"]];
+  for (const [method, target] of allowed) {
+    assert.doesNotThrow(() => parseRequest(`${method} ${target} HTTP/1.1`, host), target);
+  }
+  for (
+    const [method, target] of [
+      ["GET", "?q=1"],
+      ["GET", "@evil.test/x"],
+      ["GET", ":81/x"],
+      ["GET", "x/healthz"],
+      ["GET", "*"],
+      ["CONNECT", "a@b:1"],
+    ]
+  ) {
+    assert.throws(
+      () => parseRequest(`${method} ${target} HTTP/1.1`, host),
+      (e: { code?: string }) => e.code === "bad_request",
+      `${method} ${target}`,
+    );
+  }
 });
