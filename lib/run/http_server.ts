@@ -572,8 +572,11 @@ async function writeResponse(
   let hasLength = false;
   for (const [name, value] of response.headers) {
     if (name === "connection" || name === "transfer-encoding" || name === "keep-alive") continue;
-    if (name === "content-length") hasLength = true;
-    else if (name === "date") hasDate = true;
+    if (name === "content-length") {
+      // RFC 9110 §8.6: never in a 204; a client that believed it would wait for a body that never comes.
+      if (status === 204) continue;
+      hasLength = true;
+    } else if (name === "date") hasDate = true;
     head += `${name}: ${value}\r\n`;
   }
   if (!hasDate) head += `date: ${httpDate()}\r\n`;

@@ -307,3 +307,19 @@ Deno.test("a request target is a path, an absolute URI, * for OPTIONS or an auth
     );
   }
 });
+
+Deno.test("a 204 goes without Content-Length, whatever the handler set, and the next request is answered", async () => {
+  await using lrp = serve((request) =>
+    request.url.endsWith("/none")
+      ? new Response(null, { status: 204, headers: { "content-length": "5" } })
+      : new Response("next")
+  );
+  const text = await exchange(
+    lrp.port,
+    "GET /none HTTP/1.1\r\nHost: h.test\r\n\r\nGET /b HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+  );
+  assert.deepEqual(statuses(text), [204, 200]);
+  const first = text.slice(0, text.indexOf("\r\n\r\n"));
+  assert.doesNotMatch(first, /content-length/i);
+  assert.ok(text.endsWith("\r\n\r\nnext"));
+});
