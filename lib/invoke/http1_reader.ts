@@ -207,13 +207,19 @@ export class Http1Reader {
     }
   }
 
-  /** Offset from the current position of the byte sequence CR LF (CR LF when `double`), within `limit`. */
-  async #findLineEnd(double: boolean, limit: number, what: string): Promise<number> {
+  /**
+   * Offset from the current position of the byte sequence CR LF (CR LF when
+   * `double`), within `limit`. `bareLf` refuses an LF without its CR at once.
+   */
+  async #findLineEnd(double: boolean, limit: number, what: string, bareLf = false): Promise<number> {
     const need = double ? 4 : 2;
     let from = this.#start;
     for (;;) {
       const buf = this.#buf;
       for (let i = buf.indexOf(LF, from); i !== -1 && i < this.#end; i = buf.indexOf(LF, i + 1)) {
+        if (bareLf && (i === this.#start || buf[i - 1] !== CR)) {
+          throw new Http1ReadError("malformed", `${what} has a line that ends in a bare LF`);
+        }
         if (i - this.#start + 1 < need || buf[i - 1] !== CR) continue;
         if (!double || (buf[i - 2] === LF && buf[i - 3] === CR)) return i + 1 - need - this.#start;
       }
@@ -230,13 +236,15 @@ export class Http1Reader {
   /**
    * Reads a message head of at most `limit` bytes. `null` when the stream
    * ends cleanly before its first byte (a peer closing an idle connection).
-   * `strict` (lrp's own server) also refuses header names that are not
-   * tokens, whitespace before the colon, obs-folding, control bytes in values
-   * and more than `maxLines` header lines.
+   * `strict` (lrp's own server) skips empty lines before the start line
+   * (RFC 9112 §2.2), and refuses a bare LF as soon as it arrives, header
+   * names that are not tokens, whitespace before the colon, obs-folding,
+   * control bytes in values and more than `maxLines` header lines.
    */
   async readHead(limit: number, strict = false, maxLines = Infinity): Promise<Http1Head | null> {
     if (this.available === 0 && !(await this.#more())) return null;
-    const end = await this.#findLineEnd(true, limit, "a message head");
+    if (strict && !(await this.#skipEmptyLines(limit))) return null;
+    const end = await this.#findLineEnd(true, limit, "a message head", strict);
     if (end > limit) throw new Http1ReadError("too_large", `a message head over ${limit} bytes`);
     const text = latin1.decode(this.#buf.subarray(this.#start, this.#start + end));
     this.#start += end + 4;
@@ -273,6 +281,20 @@ export class Http1Reader {
       at = next;
     }
     return { startLine, headers };
+  }
+
+  /** Consumes CR LF pairs (at most `limit` bytes of them); false when the stream ends after them. */
+  async #skipEmptyLines(limit: number): Promise<boolean> {
+    for (let skipped = 0;;) {
+      if (this.available === 0 && !(await this.#more())) return false;
+      if (this.#buf[this.#start] !== CR) return true;
+      // A lone CR at the end of the stream is left for the head's reading to refuse.
+      if (this.available < 2 && !(await this.#more())) return true;
+      if (this.#buf[this.#start + 1] !== LF) return true;
+      this.#start += 2;
+      skipped += 2;
+      if (skipped > limit) throw new Http1ReadError("too_large", `empty lines over ${limit} bytes`);
+    }
   }
 
   /**

@@ -82,6 +82,8 @@ interface Connection {
   peer: string;
   /** When the write in progress started; 0 when not writing. */
   writingSince: number;
+  /** The 408 the sweep is writing: a head completed meanwhile is not handled. */
+  timedOut: Promise<void> | undefined;
 }
 
 /** The connections of one server, served with lrp's HTTP/1.1 rules. */
@@ -118,6 +120,7 @@ export class HttpConnections {
       closed: false,
       peer: remote.hostname ?? "",
       writingSince: 0,
+      timedOut: undefined,
     };
     try {
       (conn as Deno.TcpConn).setNoDelay(true);
@@ -178,7 +181,7 @@ export class HttpConnections {
           `Cannot read the request: its header block did not arrive within ${headerTimeoutMs} ms (header_timeout)`,
         );
         const answer = this.#options.refuse(refusal, c.peer);
-        void writeResponse(c, answer, "GET", false, true).finally(() => this.#destroy(c));
+        c.timedOut = writeResponse(c, answer, "GET", false, true).then(() => this.#destroy(c));
       }
     }
   }
@@ -201,17 +204,20 @@ export class HttpConnections {
       try {
         head = await reader.readHead(MAX_HEAD_BYTES, true, MAX_HEADER_LINES);
       } catch (err) {
+        if (c.timedOut) return await c.timedOut;
         if (c.closed) return;
         if (!(err instanceof Http1ReadError) || err.kind === "eof") return;
         c.waiting = false;
         const refusal = err.kind === "too_large"
           ? new LrpError("headers_too_large", `Cannot read the request: ${err.message}`)
           : new LrpError("bad_request", `Cannot read the request: ${err.message}`);
-        if (await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true)) {
+        if (await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true) !== "failed") {
           await linger(c);
         }
         return;
       }
+      // The sweep answered 408 while the last bytes of the head arrived: that answer ends the connection.
+      if (c.timedOut) return await c.timedOut;
       c.waiting = false;
       c.fresh = false;
       if (head === null || c.closed) return;
@@ -220,7 +226,7 @@ export class HttpConnections {
         parsed = parseRequest(head.startLine, head.headers);
       } catch (err) {
         const refusal = err instanceof LrpError ? err : new LrpError("bad_request", String(err));
-        if (await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true)) {
+        if (await writeResponse(c, this.#options.refuse(refusal, c.peer), "GET", false, true) !== "failed") {
           await linger(c);
         }
         return;
@@ -248,8 +254,12 @@ export class HttpConnections {
       const again = keepAlive && !c.closing && (body === undefined || body.finished) &&
         !hasCloseToken(response.headers.get("connection"));
       const written = await writeResponse(c, response, parsed.method, parsed.http10, !again, aborter);
-      if (written && body !== undefined && !body.finished) await linger(c);
-      if (!written || !again) return;
+      if (written === "failed") return;
+      if (written === "done" && again) continue;
+      // The client may still be sending (the rest of a body, pipelined requests): a plain close with
+      // unread bytes resets the connection, and the reset destroys what of the answer is not read yet.
+      await linger(c);
+      return;
     }
   }
 
@@ -336,6 +346,14 @@ export function parseRequest(startLine: string, lines: [string, string][]): Pars
       `Cannot read the request: HTTP/${major}.${minor} is not HTTP/1.0 or HTTP/1.1`,
     );
   }
+  if (!targetFormOk(method, target)) {
+    throw new LrpError(
+      "bad_request",
+      `Cannot read the request: the request target ${
+        JSON.stringify(target)
+      } is not of a form RFC 9112 §3.2 allows`,
+    );
+  }
   const http10 = minor === "0";
   const headers = new Headers();
   let host: string | undefined;
@@ -384,6 +402,32 @@ export function parseRequest(startLine: string, lines: [string, string][]): Pars
 const WHOLE_FROM = 16 * 1024;
 const WHOLE_UP_TO = 64 * 1024 * 1024;
 
+/**
+ * A chunk size line (RFC 9112 §7.1): hex digits, whitespace only before
+ * extensions, and extensions without control bytes but HTAB. Anything more
+ * lenient (other whitespace, a bare CR or LF) is read differently by some
+ * other HTTP implementation: a smuggling shape. Leading zeros are allowed.
+ */
+// deno-lint-ignore no-control-regex -- matching control bytes is the point
+const CHUNK_SIZE_LINE = /^0*([0-9a-fA-F]{1,12})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
+/** A trailer field line: a token name, a colon, a value without control bytes but HTAB. */
+// deno-lint-ignore no-control-regex -- matching control bytes is the point
+const TRAILER_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*$/;
+
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.\-]*:\/\//;
+
+/**
+ * Whether a request target has one of the forms of RFC 9112 §3.2: a path
+ * (origin-form), an absolute URI, `*` for `OPTIONS` and an authority for
+ * `CONNECT`. Anything else (`?q`, `@host/`, `:81/x`) would be glued onto the
+ * Host into a URL naming another host, port or path than the client sent.
+ */
+function targetFormOk(method: string, target: string): boolean {
+  if (target.startsWith("/") || ABSOLUTE_FORM.test(target)) return true;
+  if (target === "*") return method === "OPTIONS";
+  return method === "CONNECT" && !/[/?#@]/.test(target);
+}
+
 /** The request body as a stream the handler pulls from the connection. */
 class BodySource {
   readonly stream: ReadableStream<Uint8Array>;
@@ -396,6 +440,8 @@ class BodySource {
   #chunkLeft = -1;
   #continue: boolean;
   #onEnd: () => void;
+  /** What chunk size lines (with their extensions) and trailers may still take, bytes. */
+  #framingBytes = MAX_HEAD_BYTES;
 
   constructor(c: Connection, framing: Http1Framing, expectContinue: boolean, onEnd: () => void) {
     this.#c = c;
@@ -459,22 +505,41 @@ class BodySource {
       }
     }
     if (this.#chunkLeft <= 0) {
-      const line = await reader.readLine(4096, "a chunk size line");
-      const semi = line.indexOf(";");
-      const size = (semi === -1 ? line : line.slice(0, semi)).trim();
-      if (!/^[0-9a-fA-F]{1,12}$/.test(size)) {
-        throw new Http1ReadError("malformed", `invalid chunk size ${JSON.stringify(size)}`);
+      const line = await this.#framingLine("a chunk size line");
+      const m = CHUNK_SIZE_LINE.exec(line);
+      if (!m) {
+        const semi = line.indexOf(";");
+        throw new Http1ReadError(
+          "malformed",
+          `invalid chunk size ${JSON.stringify(semi === -1 ? line : line.slice(0, semi))}`,
+        );
       }
-      this.#chunkLeft = parseInt(size, 16);
+      this.#chunkLeft = parseInt(m[1]!, 16);
       if (this.#chunkLeft === 0) {
-        // Trailer lines up to an empty line; their content is not passed on.
-        while ((await reader.readLine(8192, "a trailer line")) !== "");
+        // Trailer lines up to an empty line, checked as header lines are; their content is not passed on.
+        for (let line; (line = await this.#framingLine("a trailer line")) !== "";) {
+          if (!TRAILER_LINE.test(line)) {
+            throw new Http1ReadError("malformed", `malformed trailer line ${JSON.stringify(line)}`);
+          }
+        }
         return null;
       }
     }
     const piece = await this.#some(this.#chunkLeft);
     this.#chunkLeft -= piece!.length;
     return piece;
+  }
+
+  /** A chunk size or trailer line; all of them together are capped like a header block. */
+  async #framingLine(what: string): Promise<string> {
+    const limit = Math.min(4096, this.#framingBytes);
+    // The reader checks its limit only while it waits for more bytes: a line already buffered is checked here.
+    const line = await this.#c.reader.readLine(limit, what);
+    if (line.length > limit) {
+      throw new Http1ReadError("too_large", `${what} over ${limit} bytes (chunk size lines and trailers)`);
+    }
+    this.#framingBytes -= line.length + 2;
+    return line;
   }
 }
 
@@ -497,10 +562,18 @@ function httpDate(): string {
 }
 
 /**
+ * How writing a response ended: `done` (complete and framed: the connection
+ * can carry another request), `ended` (complete, but delimited by the close
+ * of the connection) or `failed` (the client went away, or the body failed
+ * midway: the connection is cut).
+ */
+type Written = "done" | "ended" | "failed";
+
+/**
  * Writes a response. Buffered bodies (lrp's results, error answers) go with
  * `Content-Length` in one write with the head when small; streams go chunked
  * (close-delimited to an HTTP/1.0 client) as their chunks come. `HEAD` and
- * 204/304 answers carry no body. False when the client went away.
+ * 204/304 answers carry no body.
  */
 async function writeResponse(
   c: Connection,
@@ -509,20 +582,22 @@ async function writeResponse(
   http10: boolean,
   close: boolean,
   aborter?: AbortController,
-): Promise<boolean> {
+): Promise<Written> {
   const status = response.status;
   let head = `HTTP/1.1 ${status} ${response.statusText || REASONS[status] || ""}\r\n`;
   let hasDate = false;
   let hasLength = false;
   for (const [name, value] of response.headers) {
     if (name === "connection" || name === "transfer-encoding" || name === "keep-alive") continue;
-    if (name === "content-length") hasLength = true;
-    else if (name === "date") hasDate = true;
+    if (name === "content-length") {
+      // RFC 9110 §8.6: never in a 204; a client that believed it would wait for a body that never comes.
+      if (status === 204) continue;
+      hasLength = true;
+    } else if (name === "date") hasDate = true;
     head += `${name}: ${value}\r\n`;
   }
   if (!hasDate) head += `date: ${httpDate()}\r\n`;
-  if (close) head += "connection: close\r\n";
-  else if (http10) head += "connection: keep-alive\r\n";
+  const connection = close ? "connection: close\r\n" : http10 ? "connection: keep-alive\r\n" : "";
   const noBody = method === "HEAD" || NO_BODY_STATUS.has(status);
   let live: Pending | undefined;
   try {
@@ -538,26 +613,27 @@ async function writeResponse(
     if (!live) {
       // Buffered: a length, and the body unless HEAD or a body-less status.
       if (!hasLength && !NO_BODY_STATUS.has(status)) head += `content-length: ${bytes?.length ?? 0}\r\n`;
-      const headBytes = encodeHead(head + "\r\n");
+      const headBytes = encodeHead(head + connection + "\r\n");
       if (noBody || !bytes || bytes.length === 0) await writeAll(c, headBytes);
       else if (bytes.length <= 16 * 1024) await writeAll(c, join(headBytes, bytes));
       else {
         await writeAll(c, headBytes);
         await writeAll(c, bytes);
       }
-      return true;
+      return "done";
     }
     if (noBody) {
       await live.reader.cancel().catch(() => {});
-      await writeAll(c, encodeHead(head + "\r\n"));
-      return true;
+      await writeAll(c, encodeHead(head + connection + "\r\n"));
+      return "done";
     }
-    // False when the connection must end: close-delimited, or the stream failed midway.
-    return await writeStream(c, head, live, http10 || hasLength);
+    const raw = http10 || hasLength;
+    // A raw stream ends with the connection, whatever the request asked for: the head says so.
+    return await writeStream(c, head + (raw ? "connection: close\r\n" : connection), live, raw);
   } catch {
     aborter?.abort(new LrpError("client_closed", "Cannot answer: the client closed the connection"));
     await live?.reader.cancel().catch(() => {});
-    return false;
+    return "failed";
   }
 }
 
@@ -592,7 +668,7 @@ const turn = (): Promise<typeof TURN> => Promise.resolve().then(() => Promise.re
  * Writes a live stream's chunks as they come: chunked, or as they are when
  * `raw` (HTTP/1.0, or a length the response states), then closing.
  */
-async function writeStream(c: Connection, head: string, live: Pending, raw: boolean): Promise<boolean> {
+async function writeStream(c: Connection, head: string, live: Pending, raw: boolean): Promise<Written> {
   const { reader } = live;
   if (!raw) head += "transfer-encoding: chunked\r\n";
   const frame = (chunk: Uint8Array) =>
@@ -606,15 +682,15 @@ async function writeStream(c: Connection, head: string, live: Pending, raw: bool
       r = await (next ?? reader.read());
     } catch {
       // The stream failed midway: end the connection without the last chunk, so the client sees it cut.
-      return false;
+      return "failed";
     }
     next = undefined;
     if (r.done) break;
     if (r.value.length > 0) await writeAll(c, frame(r.value));
   }
-  if (raw) return false;
+  if (raw) return "ended";
   await writeAll(c, LAST_CHUNK);
-  return true;
+  return "done";
 }
 
 const CRLF = utf8.encode("\r\n");

@@ -23,8 +23,10 @@ export function splitTarget(url: string): RawTarget {
   let start = 0;
   const scheme = url.indexOf("://");
   if (scheme !== -1) {
-    start = url.indexOf("/", scheme + 3);
+    // The authority ends at the path, or at the query or fragment of a URI with an empty path.
+    start = url.slice(scheme + 3).search(/[/?#]/);
     if (start === -1) return { path: "/", query: "" };
+    start += scheme + 3;
   }
   let end = url.length;
   const hash = url.indexOf("#", start);

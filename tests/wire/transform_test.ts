@@ -192,6 +192,9 @@ Deno.test("splitTarget() splits without normalising and drops a fragment", () =>
   assert.deepEqual(splitTarget("http://h"), { path: "/", query: "" });
   assert.deepEqual(splitTarget("http://evil.example/x?y"), { path: "/x", query: "y" });
   assert.deepEqual(splitTarget("http://h/p#frag?notquery"), { path: "/p", query: "" });
+  // An absolute-form target with an empty path keeps its query.
+  assert.deepEqual(splitTarget("http://h?x=1"), { path: "/", query: "x=1" });
+  assert.deepEqual(splitTarget("http://h#f?x"), { path: "/", query: "" });
 });
 
 Deno.test("normalizeHost() lower-cases, strips port and one trailing dot, keeps IPv6 brackets", () => {
