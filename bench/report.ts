@@ -258,6 +258,7 @@ export function verdicts(cells: Cell[], rows: SummaryRow[], extras: Extras): Ver
       ["lrp-aws", "lean-signed"],
       ["lrp-local", "lean"],
       ["lrp-local", "lean-fresh"],
+      ["lrp-local", "lean-serial"],
     ] as const
   ) {
     const target = `64 conns 0 B: ${lrp} CPU/request ≤ 1.25 × ${lean}`;

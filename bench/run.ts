@@ -419,6 +419,13 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
       points: FULL_POINTS,
     },
     {
+      name: "lean-serial",
+      label: "lean Deno proxy, fresh connection and one call at a time (all of lrp-local's guarantee)",
+      file: "lean_proxy.ts",
+      args: ["--fresh", "--serial"],
+      points: LIGHT_POINTS,
+    },
+    {
       name: "lean-signed",
       label: "lean Deno proxy + SigV4 (Invoke API)",
       file: "lean_proxy.ts",
@@ -695,10 +702,12 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
 
   const direct1 = find(cells, "direct", 1, 0);
   const serialized: Record<string, number> = {};
-  for (const connections of [1, 64]) {
-    const lrp = find(cells, "lrp-local", connections, 0);
-    if (lrp?.skipped === undefined && direct1?.skipped === undefined && lrp && direct1) {
-      serialized[`c${connections}`] = lrp.rps / direct1.rps;
+  for (const system of ["lrp-local", "lean-serial"]) {
+    for (const connections of [1, 64]) {
+      const proxy = find(cells, system, connections, 0);
+      if (proxy?.skipped === undefined && direct1?.skipped === undefined && proxy && direct1) {
+        serialized[`${system} c${connections}`] = proxy.rps / direct1.rps;
+      }
     }
   }
 
@@ -722,7 +731,9 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
   if (reasons.length > 0) console.log("\nNot measured:");
   for (const t of reasons) console.log(`- ${t.name}: ${t.skipped}`);
   console.log(`\n### Every load point\n\n${detailTable(cells)}`);
-  console.log("\nlrp-local req/s ÷ backend serialized rate (direct, 1 conn, 0 B):");
+  console.log(
+    "\nreq/s ÷ backend serialized rate (direct, 1 conn, 0 B), lrp-local and the lean proxy under its guarantee:",
+  );
   for (const [k, v] of Object.entries(serialized)) console.log(`- ${k}: ${v.toFixed(2)}×`);
   if (Object.keys(cold).length > 0) {
     console.log(

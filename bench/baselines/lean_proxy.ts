@@ -26,7 +26,7 @@
  * timeouts, queues, logs, metrics, chunked upstream answers, header checks.
  *
  * Run: `deno run -A bench/baselines/lean_proxy.ts --port 0 --upstream http://127.0.0.1:PORT
- * [--sign] [--fresh] [--function NAME] [--region REGION]`; the first line on stdout is its URL.
+ * [--sign] [--fresh [--serial]] [--function NAME] [--region REGION]`; the first line on stdout is its URL.
  *
  * @module
  */
@@ -46,6 +46,12 @@ const SIGN = Deno.args.includes("--sign");
  * opened in the background while a call runs, so the next call does not wait for a handshake.
  */
 const FRESH = Deno.args.includes("--fresh");
+/**
+ * `--serial` (with `--fresh`): one call at a time, the others waiting their turn in a promise chain — the
+ * other half of lrp's local-rule guarantee (an RIE runs one invocation at a time).
+ */
+const SERIAL = Deno.args.includes("--serial");
+let turn: Promise<unknown> = Promise.resolve();
 const FUNCTION = arg("--function", "bench-fn");
 const REGION = arg("--region", Deno.env.get("AWS_REGION") ?? "us-east-1");
 const UP_HOST = upstream.hostname;
@@ -395,6 +401,11 @@ async function invokeFresh(parts: [string, string, string], trace: string): Prom
 }
 
 async function invoke(parts: [string, string, string], trace: string): Promise<Answer> {
+  if (FRESH && SERIAL) {
+    const call = turn.then(() => invokeFresh(parts, trace));
+    turn = call.catch(() => {});
+    return call;
+  }
   if (FRESH) return invokeFresh(parts, trace);
   for (let attempt = 0;; attempt++) {
     const reused = idle.length > 0;

@@ -31,9 +31,12 @@ const header = (headers: [string, string][], name: string) =>
   headers.filter(([n]) => n === name).map(([, v]) => v);
 
 for (
-  const [file, flags] of [["fetch_proxy.ts", []], ["lean_proxy.ts", []], ["lean_proxy.ts", [
-    "--fresh",
-  ]]] as const
+  const [file, flags] of [
+    ["fetch_proxy.ts", []],
+    ["lean_proxy.ts", []],
+    ["lean_proxy.ts", ["--fresh"]],
+    ["lean_proxy.ts", ["--fresh", "--serial"]],
+  ] as const
 ) {
   const name = [file, ...flags].join(" ");
   Deno.test(`${name} answers the bench backend's 2.0 result as 200 text/plain "ok"`, async () => {
@@ -170,4 +173,31 @@ Deno.test("lean_proxy.ts --sign calls the Invoke API with a SigV4 signature the 
       ["/2015-03-31/functions/bench-fn/invocations", "Invoke", "bench-fn", true],
     ],
   );
+});
+
+Deno.test("lean_proxy.ts --fresh --serial makes one call at a time", async () => {
+  let running = 0;
+  let most = 0;
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    await request.arrayBuffer();
+    most = Math.max(most, ++running);
+    await new Promise((r) => setTimeout(r, 20));
+    running--;
+    return Response.json({ statusCode: 200, body: "ok" });
+  });
+  try {
+    await using proxy = await startBaseline("lean_proxy.ts", [
+      "--upstream",
+      `http://127.0.0.1:${upstream.addr.port}`,
+      "--fresh",
+      "--serial",
+    ]);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => rawHttp(proxy.port, "GET / HTTP/1.1\r\nHost: a.bench")),
+    );
+    assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 200]);
+    assert.equal(most, 1);
+  } finally {
+    await upstream.shutdown();
+  }
 });
