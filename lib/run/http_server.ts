@@ -640,7 +640,8 @@ async function writeResponse(
 /** A live stream's reader, with what {@linkcode wholeIfBuffered} already took from it. */
 interface Pending {
   reader: ReadableStreamDefaultReader<Uint8Array>;
-  first: Uint8Array;
+  /** The first chunk, when it was there at once. */
+  first: Uint8Array | undefined;
   /** The read already started after `first`. */
   next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
 }
@@ -648,13 +649,16 @@ interface Pending {
 /**
  * The whole body when the stream is already complete (a buffered body gives
  * its bytes and ends at once; `null` when empty), or the reader of a stream
- * still producing, with what was read of it.
+ * still producing, with what was read of it. A buffered body is complete by
+ * the next turn; a live stream that has nothing yet (a function streaming its
+ * first chunk later) is live at once, so its head goes out without waiting.
  */
 async function wholeIfBuffered(stream: ReadableStream<Uint8Array>): Promise<Uint8Array | null | Pending> {
   const reader = stream.getReader();
-  const first = await reader.read();
+  const firstRead = reader.read();
+  const first = await Promise.race([firstRead, turn()]);
+  if (first === TURN) return { reader, first: undefined, next: firstRead };
   if (first.done) return null;
-  // A buffered body has ended by the next turn; a live stream has not.
   const read = reader.read();
   const next = await Promise.race([read, turn()]);
   if (next !== TURN && next.done) return first.value;
@@ -674,7 +678,7 @@ async function writeStream(c: Connection, head: string, live: Pending, raw: bool
   const frame = (chunk: Uint8Array) =>
     raw ? chunk : join(utf8.encode(`${chunk.length.toString(16)}\r\n`), chunk, CRLF);
   const headBytes = encodeHead(head + "\r\n");
-  await writeAll(c, live.first.length > 0 ? join(headBytes, frame(live.first)) : headBytes);
+  await writeAll(c, live.first && live.first.length > 0 ? join(headBytes, frame(live.first)) : headBytes);
   let next = live.next;
   for (;;) {
     let r: ReadableStreamReadResult<Uint8Array>;

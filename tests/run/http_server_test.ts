@@ -13,6 +13,9 @@ import { localRule, serveLrp } from "../helpers/in_process.ts";
 import { openRequest, readAll, readResponse, request } from "../helpers/socket.ts";
 import { fakeRie } from "../fakes/rie.ts";
 import { alive, startLrpChild } from "../helpers/process.ts";
+import { serveResilient } from "../../lib/run/listen.ts";
+import { refusals } from "../../lib/run/serve.ts";
+import { createLogger } from "../../lib/obs/log.ts";
 
 const te = new TextEncoder();
 
@@ -252,4 +255,52 @@ Deno.test("a 413 reaches a client still sending its body: the connection lingers
   const text = await readAll(conn);
   assert.match(text, /^HTTP\/1\.1 413 /);
   assert.equal(env.invocations(), 0);
+});
+
+Deno.test("a streamed answer's head goes out at once, before its first chunk; a buffered one has a length", async () => {
+  const log = createLogger("error", () => {});
+  const server = serveResilient({
+    hostname: "127.0.0.1",
+    port: 0,
+    log,
+    limits: { headerTimeoutMs: 5000, idleTimeoutMs: 5000 },
+    refuse: refusals(log),
+    onError: () => new Response("bug", { status: 500 }),
+    handler: (request) => {
+      if (request.url.endsWith("/buffered")) return Promise.resolve(Response.json({ ok: true }));
+      return Promise.resolve(
+        new Response(
+          new ReadableStream<Uint8Array>({
+            async start(c) {
+              await new Promise((r) => setTimeout(r, 600));
+              c.enqueue(te.encode("late"));
+              c.close();
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        ),
+      );
+    },
+  });
+  try {
+    const conn = await openRequest(
+      server.addr.port,
+      "GET /stream HTTP/1.1\r\nHost: s.test\r\nConnection: close",
+    );
+    const started = performance.now();
+    const buf = new Uint8Array(4096);
+    const n = await conn.read(buf);
+    const headAfter = performance.now() - started;
+    const head = new TextDecoder().decode(buf.subarray(0, n ?? 0));
+    assert.match(head, /^HTTP\/1\.1 200 OK\r\n[^]*transfer-encoding: chunked\r\n/);
+    assert.ok(headAfter < 400, `the head came after ${Math.round(headAfter)} ms`);
+    assert.match(head + await readAll(conn), /\r\n4\r\nlate\r\n0\r\n\r\n$/);
+    const buffered = await openRequest(
+      server.addr.port,
+      "GET /buffered HTTP/1.1\r\nHost: s.test\r\nConnection: close",
+    );
+    assert.match(await readAll(buffered), /\r\ncontent-length: 11\r\n[^]*\r\n\r\n\{"ok":true\}$/);
+  } finally {
+    await server.shutdown();
+  }
 });
