@@ -80,14 +80,19 @@ export function traceRequest(
       if (response.status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR });
       return response;
     } catch (err) {
-      span.setStatus({
-        code: api.SpanStatusCode.ERROR,
-        message: err instanceof Error ? err.message : String(err),
-      });
+      failed(span, err);
       throw err;
     } finally {
       span.end();
     }
+  });
+}
+
+/** Marks a span as failed with the error's message. */
+function failed(span: Span, err: unknown): void {
+  span.setStatus({
+    code: otel!.api.SpanStatusCode.ERROR,
+    message: err instanceof Error ? err.message : String(err),
   });
 }
 
@@ -143,10 +148,7 @@ export function traceInvocation(
       } catch (err) {
         const code = err instanceof LrpError ? err.code : "internal";
         span.setAttribute("error.type", code);
-        span.setStatus({
-          code: api.SpanStatusCode.ERROR,
-          message: err instanceof Error ? err.message : String(err),
-        });
+        failed(span, err);
         throw err;
       } finally {
         span.end();

@@ -31,6 +31,7 @@ import {
   keepsAlive,
 } from "../invoke/http1_reader.ts";
 import { LrpError } from "../errors.ts";
+import { concatBytes } from "../bytes.ts";
 import type { IncomingRequest } from "../wire/request.ts";
 import { KnownLengthResponse } from "../wire/response.ts";
 import type { ConnInfo } from "./handler.ts";
@@ -615,7 +616,7 @@ async function writeResponse(
       if (!hasLength && !NO_BODY_STATUS.has(status)) head += `content-length: ${bytes?.length ?? 0}\r\n`;
       const headBytes = encodeHead(head + connection + "\r\n");
       if (noBody || !bytes || bytes.length === 0) await writeAll(c, headBytes);
-      else if (bytes.length <= 16 * 1024) await writeAll(c, join(headBytes, bytes));
+      else if (bytes.length <= 16 * 1024) await writeAll(c, concatBytes([headBytes, bytes]));
       else {
         await writeAll(c, headBytes);
         await writeAll(c, bytes);
@@ -676,9 +677,12 @@ async function writeStream(c: Connection, head: string, live: Pending, raw: bool
   const { reader } = live;
   if (!raw) head += "transfer-encoding: chunked\r\n";
   const frame = (chunk: Uint8Array) =>
-    raw ? chunk : join(utf8.encode(`${chunk.length.toString(16)}\r\n`), chunk, CRLF);
+    raw ? chunk : concatBytes([utf8.encode(`${chunk.length.toString(16)}\r\n`), chunk, CRLF]);
   const headBytes = encodeHead(head + "\r\n");
-  await writeAll(c, live.first && live.first.length > 0 ? join(headBytes, frame(live.first)) : headBytes);
+  await writeAll(
+    c,
+    live.first && live.first.length > 0 ? concatBytes([headBytes, frame(live.first)]) : headBytes,
+  );
   let next = live.next;
   for (;;) {
     let r: ReadableStreamReadResult<Uint8Array>;
@@ -698,18 +702,6 @@ async function writeStream(c: Connection, head: string, live: Pending, raw: bool
 }
 
 const CRLF = utf8.encode("\r\n");
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** A head as bytes: header values are byte strings (latin1), so anything past ASCII is written byte by byte. */
 function encodeHead(text: string): Uint8Array {

@@ -10,6 +10,7 @@
 import { buildRouter, refusals } from "../../lib/run/serve.ts";
 import { serveResilient } from "../../lib/run/listen.ts";
 import { errorResponse } from "../../lib/errors.ts";
+import { startRie } from "../../lib/run/rie_emulator.ts";
 import { createRouter } from "../../lib/route/router.ts";
 import type { Config } from "../../lib/config/types.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
@@ -66,6 +67,31 @@ export function serveLrp(yaml: string): TestLrp {
     },
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+/**
+ * An in-process lrp whose one rule, `fn.test`, calls the in-process RIE;
+ * `answer` makes the function's result (by default the event, as JSON).
+ * `invocations()` counts the calls that reached the function.
+ */
+export function echoLrp(
+  extra = "",
+  answer: (event: unknown) => unknown = (event) => ({
+    statusCode: 200,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(event),
+  }),
+) {
+  const rie = startRie({ handler: answer });
+  const lrp = serveLrp(`${extra}local:\n${localRule("fn.test", rie.url)}`);
+  return {
+    lrp,
+    invocations: () => rie.stats.invocations,
+    async [Symbol.asyncDispose]() {
+      await lrp.close();
+      await rie.shutdown();
+    },
   };
 }
 

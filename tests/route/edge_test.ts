@@ -5,31 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
-import { startRie } from "../../lib/run/rie_emulator.ts";
-import { localRule, serveLrp } from "../helpers/in_process.ts";
+import { echoLrp } from "../helpers/in_process.ts";
 import { openRequest, rawHttp, readResponse, request } from "../helpers/socket.ts";
 
 const td = new TextDecoder();
 
-/** An lrp with one echo function on fn.test; `invocations()` counts calls that reached it. */
-function echoSetup(extra = "") {
-  const rie = startRie({
-    handler: (event) => ({
-      statusCode: 200,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(event),
-    }),
-  });
-  const lrp = serveLrp(`${extra}local:\n${localRule("fn.test", rie.url)}`);
-  return {
-    lrp,
-    invocations: () => rie.stats.invocations,
-    async [Symbol.asyncDispose]() {
-      await lrp.close();
-      await rie.shutdown();
-    },
-  };
-}
+/** An lrp with one echo function on fn.test (the event back as JSON). */
+const echoSetup = (extra = "") => echoLrp(extra);
 
 /** Asserts a normal request is still served. */
 async function assertStillServing(port: number) {

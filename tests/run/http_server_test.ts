@@ -7,9 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { startRie } from "../../lib/run/rie_emulator.ts";
 import { parseRequest } from "../../lib/run/http_server.ts";
-import { localRule, serveLrp } from "../helpers/in_process.ts";
+import { echoLrp, localRule, serveLrp } from "../helpers/in_process.ts";
 import { openRequest, readAll, readResponse, request } from "../helpers/socket.ts";
 import { fakeRie } from "../fakes/rie.ts";
 import { alive, startLrpChild } from "../helpers/process.ts";
@@ -19,20 +18,9 @@ import { createLogger } from "../../lib/obs/log.ts";
 
 const te = new TextEncoder();
 
-function echoSetup(extra = "") {
-  const rie = startRie({
-    handler: (event) => ({ statusCode: 200, body: (event as { rawPath: string }).rawPath }),
-  });
-  const lrp = serveLrp(`${extra}local:\n${localRule("fn.test", rie.url)}`);
-  return {
-    lrp,
-    invocations: () => rie.stats.invocations,
-    async [Symbol.asyncDispose]() {
-      await lrp.close();
-      await rie.shutdown();
-    },
-  };
-}
+/** An lrp whose function on fn.test answers with the request's raw path. */
+const echoSetup = (extra = "") =>
+  echoLrp(extra, (event) => ({ statusCode: 200, body: (event as { rawPath: string }).rawPath }));
 
 /** Resolves with what the peer sent until it closed, or "open" when it is still open after `ms`. */
 async function closedWithin(conn: Deno.Conn, ms: number): Promise<string> {
