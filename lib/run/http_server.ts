@@ -83,6 +83,8 @@ interface Connection {
   peer: string;
   /** When the write in progress started; 0 when not writing. */
   writingSince: number;
+  /** The write buffer of buffered answers (one per connection: it writes one thing at a time). */
+  out: Uint8Array;
   /** The 408 the sweep is writing: a head completed meanwhile is not handled. */
   timedOut: Promise<void> | undefined;
 }
@@ -121,6 +123,7 @@ export class HttpConnections {
       closed: false,
       peer: remote.hostname ?? "",
       writingSince: 0,
+      out: new Uint8Array(4096),
       timedOut: undefined,
     };
     try {
@@ -614,11 +617,11 @@ async function writeResponse(
     if (!live) {
       // Buffered: a length, and the body unless HEAD or a body-less status.
       if (!hasLength && !NO_BODY_STATUS.has(status)) head += `content-length: ${bytes?.length ?? 0}\r\n`;
-      const headBytes = encodeHead(head + connection + "\r\n");
-      if (noBody || !bytes || bytes.length === 0) await writeAll(c, headBytes);
-      else if (bytes.length <= 16 * 1024) await writeAll(c, concatBytes([headBytes, bytes]));
+      const text = head + connection + "\r\n";
+      if (noBody || !bytes || bytes.length === 0) await writeAll(c, framed(c, text));
+      else if (bytes.length <= 16 * 1024) await writeAll(c, framed(c, text, bytes));
       else {
-        await writeAll(c, headBytes);
+        await writeAll(c, framed(c, text));
         await writeAll(c, bytes);
       }
       return "done";
@@ -702,6 +705,28 @@ async function writeStream(c: Connection, head: string, live: Pending, raw: bool
 }
 
 const CRLF = utf8.encode("\r\n");
+
+/**
+ * A head, and a small body after it, in the connection's own write buffer
+ * (reused: a connection writes one thing at a time). Header values are byte
+ * strings (latin1), so a head with anything past ASCII is written byte by byte.
+ */
+function framed(c: Connection, head: string, body?: Uint8Array): Uint8Array {
+  const need = head.length * 3 + (body?.length ?? 0);
+  if (c.out.length < need) c.out = new Uint8Array(Math.max(need, c.out.length * 2));
+  const out = c.out;
+  let n: number;
+  if (!NOT_ASCII.test(head)) n = utf8.encodeInto(head, out).written;
+  else {
+    for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i);
+    n = head.length;
+  }
+  if (body) {
+    out.set(body, n);
+    n += body.length;
+  }
+  return out.subarray(0, n);
+}
 
 /** A head as bytes: header values are byte strings (latin1), so anything past ASCII is written byte by byte. */
 function encodeHead(text: string): Uint8Array {
