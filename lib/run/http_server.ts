@@ -77,7 +77,6 @@ export class HttpConnections {
   #open = new Set<Connection>();
   #served = new Set<Promise<void>>();
   #sweep: ReturnType<typeof setInterval> | undefined;
-  #closed = Promise.withResolvers<void>();
   /** Called whenever a connection ends (the accept loop waits on it at the connection cap). */
   onClose: (() => void) | undefined;
 
@@ -133,7 +132,6 @@ export class HttpConnections {
       if (c.waiting && c.reader.received === 0) this.#destroy(c);
     }
     await Promise.all(this.#served);
-    this.#closed.resolve();
   }
 
   #startSweep() {
@@ -294,11 +292,11 @@ async function linger(c: Connection): Promise<void> {
     } catch { /* closed */ }
   }, LINGER_MS);
   try {
-    const buf = new Uint8Array(16 * 1024);
+    // Through the reader: a read it keeps parked (to see the client leave) is the first one awaited.
     for (let total = 0; total < LINGER_BYTES;) {
-      const n = await c.conn.read(buf);
-      if (n === null) break;
-      total += n;
+      const piece = await c.reader.readSome(16 * 1024);
+      if (piece === null) break;
+      total += piece.length;
     }
   } catch {
     // Reset or closed by the timer: done either way.
