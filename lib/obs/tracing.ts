@@ -60,7 +60,7 @@ export function traceparentOf(span: Span): string | undefined {
 
 /**
  * Runs `handle` inside the request's SERVER span (named by its method, as
- * Deno names the spans of `Deno.serve`, with the OpenTelemetry HTTP
+ * Deno names the spans of its own `Deno.serve`, with the OpenTelemetry HTTP
  * attributes), when tracing is on; otherwise runs it as it is.
  */
 export function traceRequest(

@@ -109,11 +109,11 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /**
  * Why `value` cannot be a header field value, or `undefined` when it can.
  * RFC 9110 `field-value` allows no control character but HTAB, and no DEL;
- * Deno's server does not check them itself, and a response header carrying
- * one aborts the whole process, so they must never reach a `Response`. A
- * character above U+00FF has no single-byte form on the wire. `obs-text`
- * (U+0080–U+00FF) is accepted and sent as that one Latin-1 byte, as RFC 9110
- * still lets recipients accept it and Deno's server writes it.
+ * `Headers` does not refuse them all, the server writes values as they are,
+ * and under `Deno.serve` one aborted the whole process: they must never reach
+ * a `Response`. A character above U+00FF has no single-byte form on the wire.
+ * `obs-text` (U+0080–U+00FF) is accepted and sent as that one Latin-1 byte, as
+ * RFC 9110 still lets recipients accept it.
  */
 export function headerValueProblem(value: string): string | undefined {
   for (let i = 0; i < value.length; i++) {
@@ -189,9 +189,8 @@ export function makeResponse(
 
 /**
  * A response lrp built from a function's result, keeping the `Headers` it
- * was built from, so the header block can be checked without reading
- * `Response.headers` (reading it makes Deno's server send some buffered
- * bodies chunked instead of with a `Content-Length`).
+ * was built from, so the header block can be checked without another copy
+ * of `Response.headers`.
  */
 export class ResultResponse extends Response {
   /** The headers lrp built from the result (the response holds a copy). */

@@ -210,8 +210,8 @@ export function observeStream(
         chunk = await reader.read();
       } catch (err) {
         hooks.onError(err, bytes);
-        // Deno.serve prints a body stream's error to stderr as it aborts the
-        // response; one plain line keeps that readable beside the JSON log.
+        // The server cuts the client's response (no last chunk); the reason is
+        // one plain line, readable wherever the error surfaces.
         controller.error(`lrp: response stream aborted: ${err instanceof Error ? err.message : err}`);
         return;
       }
