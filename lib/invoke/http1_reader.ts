@@ -75,7 +75,6 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Bytes a field value may not hold: controls but HTAB, and DEL. */
 // deno-lint-ignore no-control-regex -- matching control bytes is the point
 const FIELD_CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
-const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
 const LF = 10;
 
 /** Buffered reads of HTTP/1.1 messages from one connection, in one buffer reused for every message. */
@@ -131,7 +130,7 @@ export class Http1Reader {
   park(onSettled?: (n: number | null) => void): void {
     this.reset();
     this.#parkedSettled = false;
-    const read = this.#source.read(this.#buf.subarray(this.#end));
+    const read = this.#source.read(this.#free());
     read.then((n) => {
       this.#parkedSettled = true;
       onSettled?.(n);
@@ -140,6 +139,11 @@ export class Http1Reader {
       onSettled?.(null);
     });
     this.#parked = read;
+  }
+
+  /** The buffer's free tail (the whole buffer, without a new view, when it is empty). */
+  #free(): Uint8Array {
+    return this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end);
   }
 
   /** Reads more bytes into the buffer; false at the end of the stream. */
@@ -158,7 +162,7 @@ export class Http1Reader {
     }
     const parked = this.#parked;
     this.#parked = undefined;
-    const n = await (parked ?? this.#source.read(this.#buf.subarray(this.#end)));
+    const n = await (parked ?? this.#source.read(this.#free()));
     if (n === null) return false;
     if (this.received === 0 && n > 0) this.firstByteAt = performance.now();
     this.#end += n;
@@ -273,7 +277,12 @@ export class Http1Reader {
             `malformed header line ${JSON.stringify(text.slice(from, to))}`,
           );
         }
-        headers.push([name.toLowerCase(), value.replace(OWS_EDGES, "")]);
+        // Optional whitespace off both ends by index: one slice, usually none (no OWS after the value).
+        let v0 = 0;
+        let v1 = value.length;
+        while (v0 < v1 && (value.charCodeAt(v0) === 0x20 || value.charCodeAt(v0) === 0x09)) v0++;
+        while (v1 > v0 && (value.charCodeAt(v1 - 1) === 0x20 || value.charCodeAt(v1 - 1) === 0x09)) v1--;
+        headers.push([name.toLowerCase(), v0 === 0 && v1 === value.length ? value : value.slice(v0, v1)]);
         if (headers.length > maxLines) {
           throw new Http1ReadError("too_large", `more than ${maxLines} header lines`);
         }
