@@ -10,7 +10,7 @@
 
 import { concatBytes } from "../bytes.ts";
 import { LrpError } from "../errors.ts";
-import { KnownLengthResponse } from "../wire/response.ts";
+import { KnownLengthResponse, ResultResponse } from "../wire/response.ts";
 
 /** What writing needs of a connection. */
 export interface Writer {
@@ -68,14 +68,22 @@ export async function writeResponse(
   let head = `HTTP/1.1 ${status} ${response.statusText || REASONS[status] || ""}\r\n`;
   let hasDate = false;
   let hasLength = false;
-  for (const [name, value] of response.headers) {
-    if (name === "connection" || name === "transfer-encoding" || name === "keep-alive") continue;
-    if (name === "content-length") {
-      // RFC 9110 §8.6: never in a 204; a client that believed it would wait for a body that never comes.
-      if (status === 204) continue;
-      hasLength = true;
-    } else if (name === "date") hasDate = true;
-    head += `${name}: ${value}\r\n`;
+  // A function's result carries its header lines ready for the wire (no hop-by-hop ones): no iteration.
+  const lines = response instanceof ResultResponse ? response.resultHeaders : undefined;
+  if (lines && !(status === 204 && lines.hasLength)) {
+    head += lines.wire;
+    hasDate = lines.hasDate;
+    hasLength = lines.hasLength;
+  } else {
+    for (const [name, value] of response.headers) {
+      if (name === "connection" || name === "transfer-encoding" || name === "keep-alive") continue;
+      if (name === "content-length") {
+        // RFC 9110 §8.6: never in a 204; a client that believed it would wait for a body that never comes.
+        if (status === 204) continue;
+        hasLength = true;
+      } else if (name === "date") hasDate = true;
+      head += `${name}: ${value}\r\n`;
+    }
   }
   if (!hasDate) head += `date: ${httpDate()}\r\n`;
   const connection = close ? "connection: close\r\n" : http10 ? "connection: keep-alive\r\n" : "";

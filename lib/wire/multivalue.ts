@@ -8,7 +8,7 @@
  */
 
 import type { EventV2 } from "./event.ts";
-import { appendResultHeader, badResult, isPlainObject } from "./response.ts";
+import { appendResultHeader, badResult, isPlainObject, ResultHeaders } from "./response.ts";
 
 /** A raw query split into keys with all their values, decoded or raw; `null` for no query. */
 export function queryValues(
@@ -54,9 +54,9 @@ export function eventHeaders(event: EventV2): Record<string, string> {
  * a result carries; for a name in both, only the `multiValueHeaders` values
  * are used.
  */
-export function mergedResultHeaders(single: unknown, multi: unknown, method = "GET"): Headers {
+export function mergedResultHeaders(single: unknown, multi: unknown, method = "GET"): ResultHeaders {
   const keepLength = method === "HEAD";
-  const headers = new Headers();
+  const headers = new ResultHeaders();
   const multiNames = new Set<string>();
   if (multi !== undefined && multi !== null) {
     if (!isPlainObject(multi)) throw badResult("`multiValueHeaders` must be an object of string arrays");

@@ -35,6 +35,46 @@ const DROPPED_HEADERS = new Set([
 const utf8 = new TextEncoder();
 const textDecoder = new TextDecoder();
 
+/**
+ * The `Headers` of a function's result, which also keep, as they are
+ * appended, what the server and the header-block cap need: the lines as they
+ * go on the wire (names lower-cased, values trimmed as `Headers` trims them,
+ * repeated names on lines of their own), their count and bytes, and whether
+ * the function set `Date` or (for `HEAD`) `Content-Length`. Nothing iterates
+ * (and so sorts and copies) them per request.
+ */
+export class ResultHeaders extends Headers {
+  /** The header lines, each ending in CRLF. */
+  wire = "";
+  /** Header lines appended. */
+  lines = 0;
+  /** Their bytes on the wire: `name: value` plus CRLF per line. */
+  bytes = 0;
+  hasDate = false;
+  hasLength = false;
+
+  /** Appends a header line that has passed the result checks. */
+  addLine(name: string, value: string): void {
+    this.append(name, value);
+    const lower = name.toLowerCase();
+    const trimmed = trimOws(value);
+    this.wire += `${lower}: ${trimmed}\r\n`;
+    this.lines++;
+    this.bytes += name.length + value.length + 4;
+    if (lower === "date") this.hasDate = true;
+    else if (lower === "content-length") this.hasLength = true;
+  }
+}
+
+/** A value without leading and trailing spaces and tabs, as `Headers` stores it. */
+function trimOws(value: string): string {
+  let a = 0;
+  let b = value.length;
+  while (a < b && (value.charCodeAt(a) === 0x20 || value.charCodeAt(a) === 0x09)) a++;
+  while (b > a && (value.charCodeAt(b - 1) === 0x20 || value.charCodeAt(b - 1) === 0x09)) b--;
+  return a === 0 && b === value.length ? value : value.slice(a, b);
+}
+
 /** The `bad_result` (502) error for an unusable function result. */
 export function badResult(message: string, detail?: unknown): LrpError {
   return new LrpError("bad_result", `Cannot use the Lambda result: ${message}`, { detail });
@@ -56,9 +96,9 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
  * so a function can never split the response nor hand the server a header
  * it cannot write.
  */
-export function buildHeaders(headersField: unknown, cookiesField: unknown, method = "GET"): Headers {
+export function buildHeaders(headersField: unknown, cookiesField: unknown, method = "GET"): ResultHeaders {
   const keepLength = method === "HEAD";
-  const headers = new Headers();
+  const headers = new ResultHeaders();
   if (headersField !== undefined && headersField !== null) {
     if (!isPlainObject(headersField)) throw badResult("`headers` must be an object of strings");
     for (const name in headersField) appendResultHeader(headers, name, headersField[name], keepLength);
@@ -70,7 +110,7 @@ export function buildHeaders(headersField: unknown, cookiesField: unknown, metho
       const problem = headerValueProblem(c);
       if (problem) throw badResult(`a cookie ${problem}`);
       try {
-        headers.append("set-cookie", c);
+        headers.addLine("set-cookie", c);
       } catch {
         throw badResult("a cookie is not a valid Set-Cookie value");
       }
@@ -85,7 +125,12 @@ export function buildHeaders(headersField: unknown, cookiesField: unknown, metho
  * stringified, hop-by-hop and `Content-Length` dropped, a name or value
  * outside the RFC 9110 grammar a `bad_result`.
  */
-export function appendResultHeader(headers: Headers, name: string, raw: unknown, keepLength = false): void {
+export function appendResultHeader(
+  headers: ResultHeaders,
+  name: string,
+  raw: unknown,
+  keepLength = false,
+): void {
   if (raw === null || raw === undefined) return;
   if (typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean") {
     throw badResult(`header "${name}" must be a string`);
@@ -97,7 +142,7 @@ export function appendResultHeader(headers: Headers, name: string, raw: unknown,
   const problem = headerValueProblem(value);
   if (problem) throw badResult(`header "${name}" ${problem}`);
   try {
-    headers.append(name, value);
+    headers.addLine(name, value);
   } catch {
     throw badResult(`header "${name}" is not a valid HTTP header`);
   }
@@ -139,13 +184,9 @@ export interface HeaderLimits {
  * (502), as a proxy refuses an oversized upstream header block (Envoy's
  * defaults are 100 headers and 60 KiB).
  */
-export function checkHeaderBlock(headers: Headers, limits: HeaderLimits): void {
-  let count = 0;
-  let bytes = 0;
-  for (const [name, value] of headers) {
-    count++;
-    bytes += name.length + value.length + 4;
-  }
+export function checkHeaderBlock(headers: ResultHeaders, limits: HeaderLimits): void {
+  const count = headers.lines;
+  const bytes = headers.bytes;
   if (count > limits.maxCount) {
     throw badResult(`its ${count} headers are more than the ${limits.maxCount} allowed (max_result_headers)`);
   }
@@ -173,7 +214,7 @@ export function checkStatus(status: unknown): number {
  */
 export function makeResponse(
   status: number,
-  headers: Headers,
+  headers: ResultHeaders,
   body: BodyInit | Uint8Array | null,
   method = "GET",
 ): Response {
@@ -194,9 +235,9 @@ export function makeResponse(
  */
 export class ResultResponse extends Response {
   /** The headers lrp built from the result (the response holds a copy). */
-  readonly resultHeaders: Headers;
+  readonly resultHeaders: ResultHeaders;
   /** Creates the response. */
-  constructor(body: BodyInit | null, init: { status: number; headers: Headers }) {
+  constructor(body: BodyInit | null, init: { status: number; headers: ResultHeaders }) {
     super(body, init);
     this.resultHeaders = init.headers;
   }
@@ -213,7 +254,7 @@ export class KnownLengthResponse extends ResultResponse {
   /** Creates the response; `bodyLength` is what the client will receive (0 for `HEAD`). */
   constructor(
     body: BodyInit | null,
-    init: { status: number; headers: Headers },
+    init: { status: number; headers: ResultHeaders },
     readonly bodyLength: number,
   ) {
     super(body, init);

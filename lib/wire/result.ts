@@ -15,6 +15,7 @@ import {
   makeResponse,
   parseResultJson,
   resultBody,
+  ResultHeaders,
 } from "./response.ts";
 
 /**
@@ -33,7 +34,8 @@ import {
 export function resultToResponse(payload: Uint8Array, method = "GET"): Response {
   const parsed = parseResultJson(payload);
   if (!isPlainObject(parsed) || !("statusCode" in parsed)) {
-    const headers = new Headers({ "content-type": "application/json" });
+    const headers = new ResultHeaders();
+    headers.addLine("content-type", "application/json");
     return makeResponse(200, headers, payload, method);
   }
   return structuredToResponse(parsed, method);
