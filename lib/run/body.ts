@@ -24,7 +24,7 @@ export function ownBody(bytes: Uint8Array): Uint8Array {
 /**
  * Frees a body buffer now, instead of when the garbage collector gets to it:
  * a 1 MB body lives on after its request otherwise, and 64 of them at once
- * add up (docs/performance.md, "Large bodies"). Only for buffers lrp owns
+ * add up (docs/performance.md, round 4). Only for buffers lrp owns
  * (anything else is left alone), and only once nothing will read it again.
  */
 export function releaseBody(bytes: Uint8Array): void {

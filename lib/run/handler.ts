@@ -194,7 +194,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           trustedPeer: isTrustedPeer(sourceIp, trust),
         };
         // A large binary body of a 2.0 rule is never turned into base64 text: it is spliced into the
-        // payload as it is written (docs/performance.md, "Large bodies"). The inspector keeps whole events.
+        // payload as it is written (docs/performance.md, round 4). The inspector keeps whole events.
         const splice = !inspector && body !== null && body.length >= SPLICE_FROM &&
             (matched.rule.payloadFormat ?? "2.0") === "2.0" &&
             !isTextContentType(request.headers.get("content-type"))

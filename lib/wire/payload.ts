@@ -3,7 +3,7 @@
  * body under payload format 2.0 — a {@linkcode SplicedPayload} whose base64
  * body is produced piece by piece while it is written, so that neither the
  * 1.33× base64 text nor a second whole copy of the event ever exists
- * (docs/performance.md, "Large bodies"). Pure.
+ * (docs/performance.md, round 4). Pure.
  *
  * @module
  */
