@@ -8,15 +8,8 @@
  */
 
 import type { EventAlb, EventV2 } from "./event.ts";
-import { eventHeaders, lastValues, mergedResultHeaders, queryValues } from "./multivalue.ts";
-import {
-  badResult,
-  checkStatus,
-  isPlainObject,
-  makeResponse,
-  parseResultJson,
-  resultBody,
-} from "./response.ts";
+import { eventHeaders, lastValues, mergedResultHeaders, queryValues, statusResult } from "./multivalue.ts";
+import { makeResponse, resultBody } from "./response.ts";
 
 /** Target group ARN lrp reports in `requestContext.elb` (there is no real target group). */
 export const LRP_TARGET_GROUP_ARN =
@@ -59,11 +52,7 @@ export function eventV2ToAlb(event: EventV2, multiValue: boolean): EventAlb {
  * them; `body` base64-decoded when `isBase64Encoded`.
  */
 export function resultAlbToResponse(payload: Uint8Array, multiValue: boolean, method = "GET"): Response {
-  const parsed = parseResultJson(payload);
-  if (!isPlainObject(parsed) || !("statusCode" in parsed)) {
-    throw badResult("an ALB result must be an object with statusCode");
-  }
-  const status = checkStatus(parsed.statusCode);
+  const { parsed, status } = statusResult(payload, "an ALB result");
   const headers = multiValue
     ? mergedResultHeaders(undefined, parsed.multiValueHeaders, method)
     : mergedResultHeaders(parsed.headers, undefined, method);

@@ -8,7 +8,14 @@
  */
 
 import type { EventV2 } from "./event.ts";
-import { appendResultHeader, badResult, isPlainObject, ResultHeaders } from "./response.ts";
+import {
+  appendResultHeader,
+  badResult,
+  checkStatus,
+  isPlainObject,
+  parseResultJson,
+  ResultHeaders,
+} from "./response.ts";
 
 /** A raw query split into keys with all their values, decoded or raw; `null` for no query. */
 export function queryValues(
@@ -74,4 +81,19 @@ export function mergedResultHeaders(single: unknown, multi: unknown, method = "G
     }
   }
   return headers;
+}
+
+/**
+ * A 1.0 or ALB result's JSON, which (unlike 2.0) has no inferred form: an
+ * object with a valid `statusCode`, or `bad_result` naming `what`.
+ */
+export function statusResult(
+  payload: Uint8Array,
+  what: string,
+): { parsed: Record<string, unknown>; status: number } {
+  const parsed = parseResultJson(payload);
+  if (!isPlainObject(parsed) || !("statusCode" in parsed)) {
+    throw badResult(`${what} must be an object with statusCode`);
+  }
+  return { parsed, status: checkStatus(parsed.statusCode) };
 }

@@ -8,16 +8,9 @@
  */
 
 import type { EventV1, EventV2 } from "./event.ts";
-import { eventHeaders, lastValues, mergedResultHeaders, queryValues } from "./multivalue.ts";
+import { eventHeaders, lastValues, mergedResultHeaders, queryValues, statusResult } from "./multivalue.ts";
 import { decodeQueryComponent } from "./request.ts";
-import {
-  badResult,
-  checkStatus,
-  isPlainObject,
-  makeResponse,
-  parseResultJson,
-  resultBody,
-} from "./response.ts";
+import { makeResponse, resultBody } from "./response.ts";
 
 /**
  * Builds the 1.0 event from the 2.0 one: `resource` `/{proxy+}` with
@@ -86,11 +79,7 @@ export function eventV2ToV1(event: EventV2): EventV1 {
  * `multiValueHeaders` merged; `body` base64-decoded when `isBase64Encoded`.
  */
 export function resultV1ToResponse(payload: Uint8Array, method = "GET"): Response {
-  const parsed = parseResultJson(payload);
-  if (!isPlainObject(parsed) || !("statusCode" in parsed)) {
-    throw badResult("a payload 1.0 result must be an object with statusCode");
-  }
-  const status = checkStatus(parsed.statusCode);
+  const { parsed, status } = statusResult(payload, "a payload 1.0 result");
   const headers = mergedResultHeaders(parsed.headers, parsed.multiValueHeaders, method);
   return makeResponse(status, headers, resultBody(parsed.body, parsed.isBase64Encoded), method);
 }
