@@ -20,7 +20,7 @@ import { LrpError } from "../errors.ts";
 import { Http1Pool } from "./http1.ts";
 import { invokeStreaming } from "./aws_stream.ts";
 import { abortable } from "./local.ts";
-import { type Credentials, loadSigner, signRequest } from "./sigv4.ts";
+import { amzStamp, type Credentials, loadSigner, SigningTemplate } from "./sigv4.ts";
 import { AwsServiceError, errorName, toAwsLrpError } from "./aws_errors.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 import { payloadBytes } from "../wire/payload.ts";
@@ -148,7 +148,7 @@ export class LambdaClients {
       region: () => Promise<string>;
     };
     const [creds, resolved] = await Promise.all([config.credentials(), config.region()]);
-    const context: InvokeContext = { region: resolved, pool: this.pool(resolved), creds };
+    const context: InvokeContext = { region: resolved, pool: this.pool(resolved), creds, calls: new Map() };
     const expiry = creds.expiration?.getTime() ?? Infinity;
     if (!this.#closed) {
       this.#contexts.set(region, {
@@ -185,7 +185,55 @@ export interface InvokeContext {
   region: string;
   pool: Http1Pool;
   creds: Credentials;
+  /** Each function's (and qualifier's) Invoke call, made once for these credentials. */
+  calls: Map<string, InvokeCall>;
 }
+
+/** An Invoke call of one function with one set of credentials: its target and its signing template. */
+interface InvokeCall {
+  /** The request target: path, and `?Qualifier=` when there is one. */
+  target: string;
+  signer: SigningTemplate;
+  /** The header lines before `x-amz-date`. */
+  fixed: string;
+  /** The `x-amz-security-token` line of temporary credentials, else `""`. */
+  token: string;
+}
+
+/** Different functions called per set of credentials before the call cache starts again. */
+const MAX_CALLS = 1024;
+
+function invokeCall(context: InvokeContext, functionName: string, qualifier: string | undefined): InvokeCall {
+  const key = qualifier ? `${functionName}:${qualifier}` : functionName;
+  let call = context.calls.get(key);
+  if (call === undefined) {
+    const path = `/2015-03-31/functions/${encodeURIComponent(functionName)}/invocations`;
+    const signer = new SigningTemplate({
+      method: "POST",
+      host: context.pool.hostHeader,
+      path,
+      query: qualifier ? { Qualifier: qualifier } : {},
+      headers: { "content-type": CONTENT_TYPE },
+      region: context.region,
+      service: "lambda",
+    }, context.creds);
+    const token = signer.sessionToken;
+    if (token !== undefined && /[\r\n]/.test(token)) {
+      throw new LrpError("upstream_auth", "Cannot invoke: the session token holds a line break");
+    }
+    call = {
+      target: qualifier ? `${path}?Qualifier=${encodeURIComponent(qualifier)}` : path,
+      signer,
+      fixed: `content-type: ${CONTENT_TYPE}\r\n`,
+      token: token === undefined ? "" : `x-amz-security-token: ${token}\r\n`,
+    };
+    if (context.calls.size >= MAX_CALLS) context.calls.clear();
+    context.calls.set(key, call);
+  }
+  return call;
+}
+
+const CONTENT_TYPE = "application/octet-stream";
 
 interface CachedContext {
   context: InvokeContext;
@@ -322,28 +370,23 @@ const decoder = new TextDecoder();
  * for X-Ray. Measured in bench/README.md against `client.send(InvokeCommand)`.
  */
 async function invokeDirect(
-  { region, pool, creds }: InvokeContext,
+  context: InvokeContext,
   functionName: string,
   qualifier: string | undefined,
   request: InvokeRequest,
 ): Promise<InvokeResult> {
-  const path = `/2015-03-31/functions/${encodeURIComponent(functionName)}/invocations`;
-  const query: Record<string, string> = qualifier ? { Qualifier: qualifier } : {};
-  const signed = signRequest({
-    method: "POST",
-    host: pool.hostHeader,
-    path,
-    query,
-    headers: { "content-type": "application/octet-stream" },
-    body: request.payload,
-    region,
-    service: "lambda",
-    date: new Date(),
-  }, creds);
-  const headers: Record<string, string> = { "content-type": "application/octet-stream", ...signed };
-  if (request.traceId) headers["x-amzn-trace-id"] = request.traceId;
-  const target = qualifier ? `${path}?Qualifier=${encodeURIComponent(qualifier)}` : path;
-  const res = await pool.request("POST", target, headers, request.payload, request.signal);
+  const { pool } = context;
+  const call = invokeCall(context, functionName, qualifier);
+  const stamp = amzStamp(Date.now());
+  const trace = request.traceId;
+  if (trace !== undefined && /[\r\n]/.test(trace)) {
+    throw new TypeError("Cannot send x-amzn-trace-id: CR or LF");
+  }
+  // Header lines as they go on the wire (nothing in them can hold CR or LF: checked above and per call).
+  const headers = `${call.fixed}x-amz-date: ${stamp}\r\n${call.token}authorization: ${
+    call.signer.authorization(request.payload, stamp)
+  }\r\n${trace ? `x-amzn-trace-id: ${trace}\r\n` : ""}`;
+  const res = await pool.request("POST", call.target, headers, request.payload, request.signal);
   const header = (name: string) => res.headers.find(([n]) => n === name)?.[1];
   if (res.status >= 200 && res.status < 300) {
     return {

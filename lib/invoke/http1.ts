@@ -133,12 +133,14 @@ export class Http1Pool {
    * request whose write failed on a reused connection is sent again, on a new
    * one. Idle connections keep a read parked, so one the server closed (or
    * wrote stray bytes to) is dropped before reuse. Aborting `signal` closes
-   * the connection, during connect too.
+   * the connection, during connect too. `headers` as a string are header
+   * lines ready for the wire (each ending in CRLF), which the caller has
+   * checked for stray CR and LF.
    */
   async request(
     method: string,
     path: string,
-    headers: Record<string, string>,
+    headers: Record<string, string> | string,
     body: Payload,
     signal?: AbortSignal,
   ): Promise<Http1Response> {
@@ -174,19 +176,22 @@ export class Http1Pool {
     pc: PooledConn,
     method: string,
     path: string,
-    headers: Record<string, string>,
+    headers: Record<string, string> | string,
     body: Payload,
   ): Iterable<Uint8Array> {
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.#hostHeader}\r\n`;
-    let fields = "";
-    for (const name in headers) {
-      const value = headers[name]!;
-      fields += name + value;
-      head += `${name}: ${value}\r\n`;
-    }
-    if (/[\r\n]/.test(fields)) {
-      const bad = Object.keys(headers).find((n) => /[\r\n]/.test(n + headers[n]));
-      throw new TypeError(`Cannot send header ${bad}: CR or LF`);
+    if (typeof headers === "string") head += headers;
+    else {
+      let fields = "";
+      for (const name in headers) {
+        const value = headers[name]!;
+        fields += name + value;
+        head += `${name}: ${value}\r\n`;
+      }
+      if (/[\r\n]/.test(fields)) {
+        const bad = Object.keys(headers).find((n) => /[\r\n]/.test(n + headers[n]));
+        throw new TypeError(`Cannot send header ${bad}: CR or LF`);
+      }
     }
     head += `content-length: ${body.length}\r\n\r\n`;
     if (body instanceof SplicedPayload) {

@@ -69,30 +69,51 @@ export function uriEncode(text: string, keepSlash: boolean): string {
 }
 
 /**
- * A SigV4 signing key with its HMAC pads already hashed in: HMAC-SHA256 is
- * `H(key ^ opad ‖ H(key ^ ipad ‖ msg))`, and the two pad blocks never change
- * for a key, so a signature costs two plain hashes over copies of the saved
- * states instead of a fresh `createHmac` (measured ~10 µs a call, against ~3 µs).
+ * A SigV4 signing key as its two HMAC pad blocks: HMAC-SHA256 is
+ * `H(key ^ opad ‖ H(key ^ ipad ‖ msg))`, so a signature costs two one-shot
+ * hashes over scratch buffers that start with the pads, instead of a fresh
+ * `createHmac` (~10 µs a call) or copies of saved hash states.
  */
 interface PaddedKey {
-  inner: NodeCrypto.Hash;
-  outer: NodeCrypto.Hash;
+  /** The inner pad, then room for the message. */
+  inner: Uint8Array;
+  /** The outer pad, then room for the inner digest. */
+  outer: Uint8Array;
 }
 
-function padKey(key: Buffer): PaddedKey {
-  const ipad = Buffer.alloc(64, 0x36);
-  const opad = Buffer.alloc(64, 0x5c);
-  for (let i = 0; i < key.length; i++) {
-    ipad[i]! ^= key[i]!;
-    opad[i]! ^= key[i]!;
+/** The longest string to sign a padded key takes: a few hundred bytes suffice for any region or service. */
+const MAX_TO_SIGN = 1024;
+
+function padKey(key: Uint8Array): PaddedKey {
+  const inner = new Uint8Array(64 + MAX_TO_SIGN);
+  const outer = new Uint8Array(64 + 32);
+  for (let i = 0; i < 64; i++) {
+    const b = i < key.length ? key[i]! : 0;
+    inner[i] = b ^ 0x36;
+    outer[i] = b ^ 0x5c;
   }
-  const { createHash } = crypto();
-  return { inner: createHash("sha256").update(ipad), outer: createHash("sha256").update(opad) };
+  return { inner, outer };
 }
+
+const utf8 = new TextEncoder();
 
 function hmacHex(key: PaddedKey, message: string): string {
-  const inner = key.inner.copy().update(message).digest();
-  return key.outer.copy().update(inner).digest("hex");
+  const { hash } = crypto();
+  const { read, written } = utf8.encodeInto(message, key.inner.subarray(64));
+  if (read < message.length) throw new Error("Cannot sign: the string to sign is too long");
+  // Hex out and back: a one-shot hash to a hex string costs a fraction of one to a Buffer.
+  const digest = hash("sha256", key.inner.subarray(0, 64 + written), "hex") as string;
+  const outer = key.outer;
+  for (let i = 0; i < 32; i++) outer[64 + i] = hexByte(digest, 2 * i);
+  return hash("sha256", outer, "hex") as string;
+}
+
+function hexByte(hex: string, at: number): number {
+  return (hexDigit(hex.charCodeAt(at)) << 4) | hexDigit(hex.charCodeAt(at + 1));
+}
+
+function hexDigit(c: number): number {
+  return c <= 0x39 ? c - 0x30 : c - 0x57;
 }
 
 /** Signing keys by secret, day, region and service: derived once a day, not per request. */
@@ -129,9 +150,14 @@ let stampText = "";
 
 /** `YYYYMMDDTHHMMSSZ` (computed once per second). */
 export function amzDate(date: Date): string {
-  const second = Math.floor(date.getTime() / 1000);
+  return amzStamp(date.getTime());
+}
+
+/** {@linkcode amzDate} of epoch milliseconds. */
+export function amzStamp(ms: number): string {
+  const second = Math.floor(ms / 1000);
   if (second !== stampSecond) {
-    stampText = date.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+    stampText = new Date(second * 1000).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
     stampSecond = second;
   }
   return stampText;
@@ -189,4 +215,87 @@ export function signRequest(input: SignInput, creds: Credentials): Record<string
   };
   if (creds.sessionToken) out["x-amz-security-token"] = creds.sessionToken;
   return out;
+}
+
+/** What stays the same from one signature of a {@linkcode SigningTemplate} to the next. */
+export type SignTemplateInput = Omit<SignInput, "body" | "date">;
+
+/**
+ * One kind of request signed again and again — the same method, host, path,
+ * query, headers, region, service and credentials — where only the time and
+ * the body change, as every Invoke call of a function is. The canonical
+ * request is made once, around the two places that change; a signature then
+ * costs the body's hash, the canonical request's hash and the HMAC. Signs
+ * exactly as {@linkcode signRequest} does.
+ */
+export class SigningTemplate {
+  readonly #before: string;
+  readonly #between: string;
+  readonly #after: string;
+  readonly #region: string;
+  readonly #service: string;
+  readonly #creds: Credentials;
+  readonly #credentialHead: string;
+  readonly #signedHeaders: string;
+  /** The signing key of the last day signed for. */
+  #day = "";
+  #key: PaddedKey | undefined;
+
+  /** Prepares the signatures of `input` with `creds`. */
+  constructor(input: SignTemplateInput, creds: Credentials) {
+    const headers: Record<string, string> = { ...input.headers, host: input.host, "x-amz-date": "" };
+    if (creds.sessionToken) headers["x-amz-security-token"] = creds.sessionToken;
+    const names = Object.keys(headers).sort();
+    let before = "";
+    let between = "";
+    for (const n of names) {
+      if (n === "x-amz-date") {
+        before += "x-amz-date:";
+        between = "\n";
+      } else if (between === "") before += `${n}:${canonicalValue(headers[n]!)}\n`;
+      else between += `${n}:${canonicalValue(headers[n]!)}\n`;
+    }
+    const keys = Object.keys(input.query).sort();
+    const query = keys.map((k) => `${uriEncode(k, false)}=${uriEncode(input.query[k]!, false)}`).join("&");
+    this.#signedHeaders = names.join(";");
+    this.#before = `${input.method}\n${canonicalPath(input.path)}\n${query}\n${before}`;
+    this.#between = between;
+    this.#after = `\n${this.#signedHeaders}\n`;
+    this.#region = input.region;
+    this.#service = input.service;
+    this.#creds = creds;
+    this.#credentialHead = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/`;
+  }
+
+  /** The headers to add (`x-amz-date`, `x-amz-security-token`, `authorization`) for `body` sent at `date`. */
+  sign(body: Payload, date: Date): Record<string, string> {
+    const stamp = amzDate(date);
+    const out: Record<string, string> = {
+      "x-amz-date": stamp,
+      authorization: this.authorization(body, stamp),
+    };
+    if (this.#creds.sessionToken) out["x-amz-security-token"] = this.#creds.sessionToken;
+    return out;
+  }
+
+  /** The `authorization` value for `body` at `stamp` ({@linkcode amzDate}). */
+  authorization(body: Payload, stamp: string): string {
+    const day = stamp.slice(0, 8);
+    const bodyHash = body.length === 0 ? EMPTY_SHA256 : payloadHash(body);
+    const canonical = this.#before + stamp + this.#between + this.#after + bodyHash;
+    const scope = `${day}/${this.#region}/${this.#service}/aws4_request`;
+    const toSign = `AWS4-HMAC-SHA256\n${stamp}\n${scope}\n${crypto().hash("sha256", canonical, "hex")}`;
+    if (day !== this.#day) {
+      this.#key = signingKey(this.#creds.secretAccessKey, day, this.#region, this.#service);
+      this.#day = day;
+    }
+    return `${this.#credentialHead}${scope}, SignedHeaders=${this.#signedHeaders}, Signature=${
+      hmacHex(this.#key!, toSign)
+    }`;
+  }
+
+  /** The session token of temporary credentials, sent as `x-amz-security-token`. */
+  get sessionToken(): string | undefined {
+    return this.#creds.sessionToken || undefined;
+  }
 }

@@ -11,6 +11,7 @@
  */
 
 import { normalizeHost } from "../wire/target.ts";
+import type { HeaderView } from "../wire/header_lines.ts";
 
 /** A parsed CIDR block. */
 export interface Cidr {
@@ -265,7 +266,7 @@ export function xForwardedHost(
  * Caddy, Envoy) set or overwrite, while most pass a client's `Forwarded`
  * through untouched. Otherwise — and when neither names a host — `Host`.
  */
-export function routingHost(headers: Headers, peerIp: string, trust: ForwardTrust): string {
+export function routingHost(headers: HeaderView, peerIp: string, trust: ForwardTrust): string {
   if (isTrustedPeer(peerIp, trust)) {
     const xfh = xForwardedHost(headers.get("x-forwarded-host"), headers.get("x-forwarded-for"), trust);
     if (xfh) return normalizeHost(xfh);

@@ -16,6 +16,7 @@
 import { type AwsRule, isFunctionName, isQualifier } from "./rule.ts";
 import { LrpError } from "../errors.ts";
 import { fillTemplate, globToRegExp, templateNames } from "./pattern.ts";
+import type { HeaderView } from "../wire/header_lines.ts";
 
 /** The function to invoke. */
 export interface FunctionChoice {
@@ -45,7 +46,7 @@ function allowRegExps(rule: AwsRule): RegExp[] {
 export function selectFunction(
   rule: AwsRule,
   params: Readonly<Record<string, string>>,
-  headers: Headers,
+  headers: HeaderView,
   host: string,
 ): FunctionChoice {
   let functionName: string | undefined;

@@ -10,6 +10,7 @@
 import { framingOf, type Http1Framing, type Http1Reader, Http1ReadError } from "../invoke/http1_reader.ts";
 import { LrpError } from "../errors.ts";
 import { ownBody } from "./body.ts";
+import { HeaderLines } from "../wire/header_lines.ts";
 
 /** Largest request header block (request line included), bytes; then 431. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -22,7 +23,7 @@ const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\
 export interface ParsedRequest {
   method: string;
   url: string;
-  headers: Headers;
+  headers: HeaderLines;
   http10: boolean;
   framing: Http1Framing;
   expectContinue: boolean;
@@ -58,7 +59,6 @@ export function parseRequest(startLine: string, lines: [string, string][]): Pars
     );
   }
   const http10 = minor === "0";
-  const headers = new Headers();
   let host: string | undefined;
   let te = false;
   let cl = false;
@@ -76,8 +76,8 @@ export function parseRequest(startLine: string, lines: [string, string][]): Pars
       te = true;
     } else if (name === "content-length") cl = true;
     else if (name === "expect" && value.toLowerCase() === "100-continue") expectContinue = true;
-    headers.append(name, value);
   }
+  const headers = new HeaderLines(lines);
   if (te && cl) {
     throw new LrpError(
       "bad_request",

@@ -12,6 +12,7 @@
 import { encodeBase64 } from "../bytes.ts";
 import type { EventV2 } from "./event.ts";
 import { normalizeHost, splitTarget } from "./target.ts";
+import type { HeaderView } from "./header_lines.ts";
 
 /**
  * What lrp reads of a request: a fetch `Request` has all of it, and so has
@@ -22,7 +23,7 @@ import { normalizeHost, splitTarget } from "./target.ts";
 export interface IncomingRequest {
   readonly method: string;
   readonly url: string;
-  readonly headers: Headers;
+  readonly headers: HeaderView;
   readonly body: ReadableStream<Uint8Array> | null;
   readonly signal: AbortSignal;
 }

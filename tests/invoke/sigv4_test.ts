@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { loadSigner, signRequest, uriEncode } from "../../lib/invoke/sigv4.ts";
+import {
+  type Credentials,
+  loadSigner,
+  SigningTemplate,
+  type SignInput,
+  signRequest,
+  uriEncode,
+} from "../../lib/invoke/sigv4.ts";
+import { spliceBody } from "../../lib/wire/payload.ts";
 
 await loadSigner();
 
@@ -45,4 +53,54 @@ Deno.test("signRequest() signs the session token of temporary credentials", () =
 Deno.test("uriEncode() keeps unreserved characters and encodes every other byte", () => {
   assert.equal(uriEncode("a-b_c.d~e/f%3A g€", true), "a-b_c.d~e/f%253A%20g%E2%82%AC");
   assert.equal(uriEncode("a/b", false), "a%2Fb");
+});
+
+Deno.test("a SigningTemplate signs exactly as signRequest() for every time, body and kind of request", () => {
+  const te = new TextEncoder();
+  const big = new Uint8Array(100_000).map((_, i) => (i * 7) & 0xff);
+  const bodies = [
+    new Uint8Array(),
+    te.encode("{}"),
+    te.encode("é ☃ 😀"),
+    spliceBody('{"a":1,"isBase64Encoded":true}', big),
+  ];
+  const kinds: Omit<SignInput, "body" | "date">[] = [
+    {
+      method: "POST",
+      host: "lambda.us-east-1.amazonaws.com",
+      path: "/2015-03-31/functions/my-function%3Aprod/invocations",
+      query: {},
+      headers: { "content-type": "application/octet-stream" },
+      region: "us-east-1",
+      service: "lambda",
+    },
+    {
+      method: "POST",
+      host: "127.0.0.1:9001",
+      path: "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-1%3A1%3Afunction%3Af/invocations",
+      query: { Qualifier: "live", "a b": "c/d" },
+      headers: { "content-type": "application/octet-stream", zz: "  two   spaces ", "x-amz-z": "after" },
+      region: "eu-west-1",
+      service: "lambda",
+    },
+  ];
+  const creds: Credentials[] = [
+    { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" },
+    { accessKeyId: "ASIA", secretAccessKey: "S", sessionToken: "TOKEN/+=" },
+  ];
+  const dates = [Date.UTC(2025, 0, 1), Date.UTC(2025, 0, 1, 23, 59, 59, 999), Date.UTC(2026, 11, 1, 4, 5, 6)];
+  let n = 0;
+  for (const kind of kinds) {
+    for (const c of creds) {
+      const template = new SigningTemplate(kind, c);
+      for (const ms of dates) {
+        for (const body of bodies) {
+          const expected = signRequest({ ...kind, body, date: new Date(ms) }, c);
+          assert.deepEqual(template.sign(body, new Date(ms)), expected);
+          n++;
+        }
+      }
+    }
+  }
+  assert.equal(n, 48);
 });
