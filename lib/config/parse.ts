@@ -45,6 +45,23 @@ export interface ConfigInputs {
 }
 
 /**
+ * The credentials the SDK's default chain would take from the environment
+ * (docs/aws.md, "Credentials"): its first provider reads `AWS_ACCESS_KEY_ID`,
+ * `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and is skipped when a
+ * profile is named (`aws_profile` or `AWS_PROFILE`).
+ */
+function envCredentials(
+  env: Record<string, string | undefined>,
+  profile: string,
+): Config["awsCredentials"] {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey || profile !== "" || env.AWS_PROFILE) return undefined;
+  const sessionToken = env.AWS_SESSION_TOKEN;
+  return sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey };
+}
+
+/**
  * Parses and validates `lrp.yaml` text. An empty text gives the defaults and
  * no rules. Throws {@linkcode ConfigError}.
  */
@@ -103,6 +120,10 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   if (config.endpointUrl === "") {
     config.endpointUrl = inputs.env?.AWS_ENDPOINT_URL_LAMBDA || inputs.env?.AWS_ENDPOINT_URL || "";
   }
+  Object.defineProperty(config, "awsCredentials", {
+    value: envCredentials(inputs.env ?? {}, config.awsProfile),
+    enumerable: false,
+  });
 
   const rules: Rule[] = [];
   const seen = new Map<string, string>();

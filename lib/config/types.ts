@@ -18,6 +18,13 @@ export interface Config {
   endpointUrl: string;
   /** Shared-config profile for AWS credentials; `""` leaves it to the SDK (`AWS_PROFILE`). */
   awsProfile: string;
+  /**
+   * Credentials from the environment, exactly when the SDK's default chain
+   * would take them from there (its first provider: `AWS_ACCESS_KEY_ID` and
+   * `AWS_SECRET_ACCESS_KEY` set, no profile named); `undefined` leaves them to
+   * the SDK's chain. Not enumerable: never printed with the configuration.
+   */
+  awsCredentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
   /** Peers (CIDRs) whose `Forwarded` / `X-Forwarded-Host` picks the route. */
   trustedProxies: string[];
   /** Believe `Forwarded` / `X-Forwarded-Host` from every peer. */

@@ -37,6 +37,11 @@ function loadSdk(): Promise<SdkModule> {
     .then(([sdk]) => sdk);
 }
 
+/** Whether anything has asked for the SDK in this process (for tests and start-up checks). */
+export function sdkRequested(): boolean {
+  return sdkPromise !== undefined;
+}
+
 /** Options of a {@linkcode LambdaClients} pool. */
 export interface LambdaClientsOptions {
   /** Region for function names without an ARN region; `""` leaves it to the SDK (profile). */
@@ -48,7 +53,7 @@ export interface LambdaClientsOptions {
   /** Keep-alive connections per client at most. */
   maxSockets?: number;
   /** Static credentials instead of the SDK's default chain (tests, embedding). */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
 
 /**
@@ -62,10 +67,16 @@ export class LambdaClients {
   #contexts = new Map<string, CachedContext>();
   #closed = false;
 
-  /** Creates the pool and starts loading the SDK in the background. */
+  /**
+   * Creates the pool and starts loading what its calls need in the
+   * background: the signer, and the SDK unless static credentials and a
+   * region make it unnecessary for buffered calls ({@linkcode LambdaClients.context}).
+   */
   constructor(options: LambdaClientsOptions) {
     this.options = options;
-    loadSdk().catch(() => {}); // the error, if any, surfaces on first use
+    // Errors, if any, surface on first use.
+    if (options.credentials && options.region !== "") loadSigner().catch(() => {});
+    else loadSdk().catch(() => {});
   }
 
   /** The SDK module, for commands. */
@@ -131,6 +142,9 @@ export class LambdaClients {
    */
   context(region: string): InvokeContext | Promise<InvokeContext> {
     const cached = this.#contexts.get(region);
+    if (!cached && this.options.credentials && region !== "") {
+      return this.#static(region, this.options.credentials);
+    }
     if (cached) {
       const now = Date.now();
       if (now < cached.refreshAt) return cached.context;
@@ -140,6 +154,25 @@ export class LambdaClients {
       }
     }
     return this.#resolve(region);
+  }
+
+  /**
+   * The context of static credentials (the environment's, or given) and a
+   * known region: nothing for the SDK to resolve, so it is never loaded for
+   * buffered calls. The credentials never expire.
+   */
+  async #static(region: string, creds: Credentials): Promise<InvokeContext> {
+    await loadSigner();
+    const context: InvokeContext = { region, pool: this.pool(region), creds, calls: new Map() };
+    if (!this.#closed) {
+      this.#contexts.set(region, {
+        context,
+        refreshAt: Infinity,
+        expiresAt: Infinity,
+        refreshing: undefined,
+      });
+    }
+    return context;
   }
 
   async #resolve(region: string): Promise<InvokeContext> {
@@ -288,6 +321,8 @@ export class AwsInvoker implements Invoker {
   constructor(options: AwsInvokerOptions) {
     this.#options = options;
     this.describe = options.describe;
+    // Response streaming decodes event streams with the SDK: load it now, not on the first request.
+    if (options.invokeMode === "RESPONSE_STREAM") options.clients.sdk().catch(() => {});
   }
 
   /** Invokes the function chosen by the request, or the rule's own. */

@@ -110,6 +110,7 @@ function lambdaClients(config: Config): LambdaClients | undefined {
       region: config.region,
       endpointUrl: config.endpointUrl,
       profile: config.awsProfile,
+      credentials: config.awsCredentials,
     })
     : undefined;
 }
@@ -401,6 +402,7 @@ export function startLrp(
  * container metadata endpoint.
  */
 export async function credentialsProblem(clients: LambdaClients): Promise<string | undefined> {
+  if (clients.options.credentials) return undefined;
   try {
     const client = await clients.client(clients.options.region);
     await (client.config as unknown as { credentials: () => Promise<unknown> }).credentials();
