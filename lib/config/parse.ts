@@ -57,8 +57,24 @@ function envCredentials(
   const accessKeyId = env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
   if (!accessKeyId || !secretAccessKey || profile !== "" || env.AWS_PROFILE) return undefined;
-  const sessionToken = env.AWS_SESSION_TOKEN;
-  return sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey };
+  return new HiddenCredentials(accessKeyId, secretAccessKey, env.AWS_SESSION_TOKEN || undefined);
+}
+
+/** Credentials that print as `(hidden)`, in JSON and in `console.log`, wherever a configuration is shown. */
+class HiddenCredentials {
+  constructor(
+    readonly accessKeyId: string,
+    readonly secretAccessKey: string,
+    readonly sessionToken: string | undefined,
+  ) {}
+
+  toJSON(): string {
+    return "(hidden)";
+  }
+
+  [Symbol.for("Deno.customInspect")](): string {
+    return "(hidden)";
+  }
 }
 
 /**
@@ -120,10 +136,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   if (config.endpointUrl === "") {
     config.endpointUrl = inputs.env?.AWS_ENDPOINT_URL_LAMBDA || inputs.env?.AWS_ENDPOINT_URL || "";
   }
-  Object.defineProperty(config, "awsCredentials", {
-    value: envCredentials(inputs.env ?? {}, config.awsProfile),
-    enumerable: false,
-  });
+  config.awsCredentials = envCredentials(inputs.env ?? {}, config.awsProfile);
 
   const rules: Rule[] = [];
   const seen = new Map<string, string>();

@@ -22,9 +22,11 @@ export interface Config {
    * Credentials from the environment, exactly when the SDK's default chain
    * would take them from there (its first provider: `AWS_ACCESS_KEY_ID` and
    * `AWS_SECRET_ACCESS_KEY` set, no profile named); `undefined` leaves them to
-   * the SDK's chain. Not enumerable: never printed with the configuration.
+   * the SDK's chain. They print as `(hidden)`.
    */
-  awsCredentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+  awsCredentials?:
+    | { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined }
+    | undefined;
   /** Peers (CIDRs) whose `Forwarded` / `X-Forwarded-Host` picks the route. */
   trustedProxies: string[];
   /** Believe `Forwarded` / `X-Forwarded-Host` from every peer. */

@@ -53,7 +53,9 @@ export interface LambdaClientsOptions {
   /** Keep-alive connections per client at most. */
   maxSockets?: number;
   /** Static credentials instead of the SDK's default chain (tests, embedding). */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+  credentials?:
+    | { accessKeyId: string; secretAccessKey: string; sessionToken?: string | undefined }
+    | undefined;
 }
 
 /**
@@ -102,7 +104,13 @@ export class LambdaClients {
         if (region !== "") config.region = region;
         if (this.options.endpointUrl !== "") config.endpoint = this.options.endpointUrl;
         if (this.options.profile !== "") config.profile = this.options.profile;
-        if (this.options.credentials) config.credentials = this.options.credentials;
+        const creds = this.options.credentials;
+        if (creds) {
+          const { accessKeyId, secretAccessKey, sessionToken } = creds;
+          config.credentials = sessionToken
+            ? { accessKeyId, secretAccessKey, sessionToken }
+            : { accessKeyId, secretAccessKey };
+        }
         const client = new sdk.LambdaClient(config);
         if (region !== "") return client;
         // No region from lrp's configuration or the environment: the SDK's chain (the

@@ -14,8 +14,13 @@ const CREDENTIALS = { accessKeyId: "AKIDSTATIC", secretAccessKey: "static-secret
 Deno.test("credentials come from the environment exactly when the SDK's first provider would take them", () => {
   const parse = (env: Record<string, string>, yaml = "") => parseConfig(yaml, { source: "t", env });
   const keys = { AWS_ACCESS_KEY_ID: "AK", AWS_SECRET_ACCESS_KEY: "SK" };
-  assert.deepEqual(parse(keys).awsCredentials, { accessKeyId: "AK", secretAccessKey: "SK" });
-  assert.deepEqual(parse({ ...keys, AWS_SESSION_TOKEN: "T" }).awsCredentials, {
+  const plain = (c: unknown) => c && { ...c };
+  assert.deepEqual(plain(parse(keys).awsCredentials), {
+    accessKeyId: "AK",
+    secretAccessKey: "SK",
+    sessionToken: undefined,
+  });
+  assert.deepEqual(plain(parse({ ...keys, AWS_SESSION_TOKEN: "T" }).awsCredentials), {
     accessKeyId: "AK",
     secretAccessKey: "SK",
     sessionToken: "T",
@@ -27,7 +32,7 @@ Deno.test("credentials come from the environment exactly when the SDK's first pr
   // Never printed with the configuration.
   const config = parse(keys);
   assert.ok(!JSON.stringify(config).includes("SK"));
-  assert.ok(!Object.keys(config).includes("awsCredentials"));
+  assert.ok(!Deno.inspect(config).includes("SK"));
 });
 
 Deno.test("buffered Invoke calls with static credentials and a region never load the SDK", async () => {
