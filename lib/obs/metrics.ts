@@ -135,14 +135,14 @@ export class LrpMetrics {
       this.errors.inc({ route, cause: done.error });
     }
     if (done.bytesIn > 0) this.bytesIn.inc({ route }, done.bytesIn);
-    if (!response.body) return response;
+    // A known length first: reading `response.body` would make a stream of a buffered body.
     const known = done.bytesOut;
     if (known !== undefined) {
       if (known > 0) this.bytesOut.inc({ route }, known);
       return response;
     }
     // lrp's own small answers (errors, internal routes) are not counted.
-    if (!done.streamed) return response;
+    if (!done.streamed || !response.body) return response;
     const counter = this.bytesOut;
     const labels = { route };
     // Counted per chunk, so a response cut short by the client counts what went out.
