@@ -17,13 +17,16 @@
  * `TextDecoder("latin1")` is windows-1252 (the Encoding standard's alias):
  * bytes 0x80–0x9F would become other characters (0x80 → €). A head is read
  * byte for byte as `Headers` holds it, each byte one character U+0000–U+00FF.
+ * Heads are nearly always ASCII, where UTF-8 (Deno's fastest decoder) reads
+ * the same: that is tried first, and anything else (a byte of 0x80 or more,
+ * which UTF-8 turns into other characters) is read byte by byte.
  */
-const windows1252 = new TextDecoder("latin1");
-const BEYOND_LATIN1 = /[^\0-\xff]/;
+const asciiFast = new TextDecoder("utf-8", { ignoreBOM: true });
+const NOT_ASCII = /[^\0-\x7f]/;
 const latin1 = {
   decode(bytes: Uint8Array): string {
-    const text = windows1252.decode(bytes);
-    if (!BEYOND_LATIN1.test(text)) return text;
+    const text = asciiFast.decode(bytes);
+    if (!NOT_ASCII.test(text)) return text;
     let out = "";
     for (let i = 0; i < bytes.length; i += 8192) {
       out += String.fromCharCode(...bytes.subarray(i, i + 8192));

@@ -76,15 +76,19 @@ abstract class Metric {
 
   /** The series key of a label set: each value length-prefixed, so no two sets share one (no JSON per update). */
   protected key(labels: Labels): { key: string; values: string[] } {
-    const values: string[] = [];
+    return { key: this.seriesKey(labels), values: this.labelNames.map((n) => labels[n]!) };
+  }
+
+  /** {@linkcode Metric.key}'s key alone: what an update of an existing series needs. */
+  protected seriesKey(labels: Labels): string {
+    const names = this.labelNames;
     let key = "";
-    for (const n of this.labelNames) {
-      const v = labels[n];
-      if (v === undefined) throw new TypeError(`Cannot record ${this.name}: missing label "${n}"`);
-      values.push(v);
+    for (let i = 0; i < names.length; i++) {
+      const v = labels[names[i]!];
+      if (v === undefined) throw new TypeError(`Cannot record ${this.name}: missing label "${names[i]}"`);
       key += `${v.length}:${v}`;
     }
-    return { key, values };
+    return key;
   }
 
   abstract samples(): string[];
@@ -102,15 +106,15 @@ abstract class ValueMetric extends Metric {
 
   /** Adds `by` to the series of `labels`. */
   protected addTo(labels: Labels, by: number): void {
-    const { key, values } = this.key(labels);
+    const key = this.seriesKey(labels);
     const s = this.series.get(key);
     if (s) s.value += by;
-    else this.series.set(key, { values, value: by });
+    else this.series.set(key, { values: this.key(labels).values, value: by });
   }
 
   /** The current value of one series (0 when never recorded). */
   get(labels: Labels = {}): number {
-    return this.series.get(this.key(labels).key)?.value ?? 0;
+    return this.series.get(this.seriesKey(labels))?.value ?? 0;
   }
 
   samples(): string[] {
@@ -184,21 +188,23 @@ export class Histogram extends Metric {
 
   /** Records one observation. */
   observe(labels: Labels, value: number): void {
-    const { key, values } = this.key(labels);
+    const key = this.seriesKey(labels);
     let s = this.#series.get(key);
     if (!s) {
-      s = { values, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      s = { values: this.key(labels).values, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.#series.set(key, s);
     }
-    const i = this.buckets.findIndex((b) => value <= b);
-    if (i >= 0) s.counts[i]!++;
+    const buckets = this.buckets;
+    let i = 0;
+    while (i < buckets.length && !(value <= buckets[i]!)) i++;
+    if (i < buckets.length) s.counts[i]!++;
     s.sum += value;
     s.count++;
   }
 
   /** Count and sum of one series. */
   get(labels: Labels = {}): { count: number; sum: number } {
-    const s = this.#series.get(this.key(labels).key);
+    const s = this.#series.get(this.seriesKey(labels));
     return { count: s?.count ?? 0, sum: s?.sum ?? 0 };
   }
 
