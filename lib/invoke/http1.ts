@@ -352,7 +352,8 @@ export class Http1Pool {
       if (status === 204 || status === 304) body = new Uint8Array(0);
       else {
         const toEnd = !framing.chunked && framing.length === undefined;
-        body = await reader.readBody(framing, this.#maxResponseBytes, { toEnd });
+        body = reader.bodyIfBuffered(framing, this.#maxResponseBytes, toEnd) ??
+          await reader.readBody(framing, this.#maxResponseBytes, { toEnd });
         if (toEnd) close = true;
       }
       // Requests are never pipelined: bytes past the response belong to no request, and the

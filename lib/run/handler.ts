@@ -183,7 +183,10 @@ export function createHandler(deps: HandlerDeps): Handler {
           ? selectFunction(matched.rule, matched.params, request.headers, host)
           : undefined;
         if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
-        body = await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
+        // No body (a GET): no call, no promise, no turn.
+        body = request.body === null
+          ? null
+          : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
         bytesIn = body?.length ?? 0;
         const meta: RequestMeta = {
           requestId,

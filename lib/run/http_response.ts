@@ -103,11 +103,24 @@ export async function writeResponse(
       // Buffered: a length, and the body unless HEAD or a body-less status.
       if (!hasLength && !NO_BODY_STATUS.has(status)) head += `content-length: ${bytes?.length ?? 0}\r\n`;
       const text = head + connection + "\r\n";
-      if (noBody || !bytes || bytes.length === 0) await writeAll(c, framed(c, text));
-      else if (bytes.length <= 16 * 1024) await writeAll(c, framed(c, text, bytes));
-      else {
+      const small = noBody || !bytes || bytes.length === 0
+        ? framed(c, text)
+        : bytes.length <= 16 * 1024
+        ? framed(c, text, bytes)
+        : undefined;
+      if (small) {
+        // Nearly always one write, awaited here: no async function (a promise and a turn) around it.
+        c.writingSince = performance.now();
+        let n: number;
+        try {
+          n = await c.conn.write(small);
+        } finally {
+          c.writingSince = 0;
+        }
+        if (n < small.length) await writeAll(c, small.subarray(n));
+      } else {
         await writeAll(c, framed(c, text));
-        await writeAll(c, bytes);
+        await writeAll(c, bytes!);
       }
       return "done";
     }
