@@ -7,6 +7,7 @@
  */
 
 import { LrpError } from "../errors.ts";
+import { type Deadline, Deadlines } from "./deadline.ts";
 
 /** Names that all reach this machine's loopback interface. */
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "0.0.0.0", "[::]"]);
@@ -73,6 +74,8 @@ export class SlotQueue implements Slots {
   #head = 0;
   #waiting = 0;
   #name: string;
+  /** The waiters' `max_wait` deadlines on one timer (a new list when a reload changes the wait). */
+  #deadlines: Deadlines | undefined;
 
   /** Creates a queue; `name` appears in error messages (usually the endpoint). */
   constructor(name: string, limits: QueueLimits) {
@@ -124,7 +127,7 @@ export class SlotQueue implements Slots {
         if (waiter.settled) return;
         waiter.settled = true;
         this.#waiting--;
-        clearTimeout(timer);
+        deadline.cancel();
         signal.removeEventListener("abort", onAbort);
         action();
       };
@@ -133,15 +136,17 @@ export class SlotQueue implements Slots {
         grant: (release) => finish(() => resolve(release)),
         fail: (err) => finish(() => reject(err)),
       };
-      const timer = setTimeout(() => {
+      const wait = this.#limits.maxWaitMs;
+      if (this.#deadlines?.ms !== wait) this.#deadlines = new Deadlines(wait);
+      const deadline: Deadline = this.#deadlines.add(() => {
         waiter.fail(
           new LrpError(
             "queue_timeout",
-            `Cannot invoke: waited ${this.#limits.maxWaitMs} ms for ${this.#name}, which runs one invocation at a time`,
-            { headers: { "retry-after": String(Math.max(1, Math.ceil(this.#limits.maxWaitMs / 1000))) } },
+            `Cannot invoke: waited ${wait} ms for ${this.#name}, which runs one invocation at a time`,
+            { headers: { "retry-after": String(Math.max(1, Math.ceil(wait / 1000))) } },
           ),
         );
-      }, this.#limits.maxWaitMs);
+      });
       signal.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(waiter);
       this.#waiting++;
