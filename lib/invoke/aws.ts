@@ -258,9 +258,10 @@ function invokeCall(context: InvokeContext, functionName: string, qualifier: str
       region: context.region,
       service: "lambda",
     }, context.creds);
+    // These go into the request head as they are: a line break would start another header line.
     const token = signer.sessionToken;
-    if (token !== undefined && /[\r\n]/.test(token)) {
-      throw new LrpError("upstream_auth", "Cannot invoke: the session token holds a line break");
+    if (/[\r\n]/.test(context.creds.accessKeyId + (token ?? ""))) {
+      throw new LrpError("upstream_auth", "Cannot invoke: the AWS credentials hold a line break");
     }
     call = {
       target: qualifier ? `${path}?Qualifier=${encodeURIComponent(qualifier)}` : path,

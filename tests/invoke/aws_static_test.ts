@@ -77,3 +77,42 @@ Deno.test("buffered Invoke calls with static credentials and a region never load
     sdk: false,
   });
 });
+
+Deno.test("credentials holding a line break are refused before anything is sent, never written into the head", async () => {
+  const { AwsInvoker, LambdaClients } = await import("../../lib/invoke/aws.ts");
+  const { LrpError } = await import("../../lib/errors.ts");
+  let connections = 0;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      connections++;
+      conn.close();
+    }
+  })();
+  try {
+    for (
+      const creds of [
+        { accessKeyId: "AKID\r\nx-injected: 1", secretAccessKey: "s" },
+        { accessKeyId: "AKID", secretAccessKey: "s", sessionToken: "T\nx-injected: 1" },
+      ]
+    ) {
+      const clients = new LambdaClients({
+        region: "eu-west-1",
+        endpointUrl: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+        profile: "",
+        credentials: creds,
+      });
+      const invoker = new AwsInvoker({ clients, functionName: "echo", describe: "aws echo" });
+      await assert.rejects(
+        invoker.invoke({ payload: new Uint8Array([0x7b, 0x7d]), signal: new AbortController().signal }),
+        (err: unknown) =>
+          err instanceof LrpError && err.code === "upstream_auth" && /line break/.test(err.message),
+      );
+      await clients.close();
+    }
+    assert.equal(connections, 0);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+  }
+});
