@@ -290,7 +290,8 @@ export class Http1Pool {
       throw new Http1Error("connect", err instanceof Error ? err.message : String(err), 0, { cause: err });
     }
     this.#open.add(conn);
-    return { conn, idleSince: 0, reader: new Http1Reader(conn), out: new Uint8Array(4096) };
+    // 4 KiB hold an answer's head and a small result; a larger body is read into an array of its own.
+    return { conn, idleSince: 0, reader: new Http1Reader(conn, 4096), out: new Uint8Array(4096) };
   }
 
   #discard(conn: Deno.Conn): void {

@@ -391,8 +391,9 @@ export class Http1Reader {
     let left = length;
     while (left > 0) {
       if (this.available === 0) {
-        // Past the buffered bytes, a large body goes straight into its own array, not through the buffer.
-        if (left >= DEFAULT_SIZE && filled + left <= out.length) {
+        // Past the buffered bytes, a body larger than the buffer's usual size goes straight into its own
+        // array, not through the buffer.
+        if (left >= this.#size && filled + left <= out.length) {
           const n = await this.#source.read(out.subarray(filled));
           if (n === null) {
             throw new Http1ReadError("eof", `the connection closed ${left} bytes before the end`);
