@@ -28,10 +28,12 @@ import { enableTracing } from "./lib/obs/tracing.ts";
 import type { SpawnWorker } from "./lib/run/workers.ts";
 
 /**
- * Log lines go to stderr in asynchronous batches, off the request path, collected for up to 10 ms so
- * that one write carries many access lines even when requests come one at a time (a local rule).
+ * Log lines go to stderr in asynchronous batches, off the request path, collected for up to 100 ms so
+ * that one write carries many access lines even when requests come one at a time: each write of stderr
+ * is a hand-off to one of Deno's blocking threads and back (docs/performance.md, round 5). Lines are
+ * flushed on every way out.
  */
-const stderrLines = createBufferedSink(Deno.stderr, undefined, 10);
+const stderrLines = createBufferedSink(Deno.stderr, undefined, 100);
 
 /** lrp's version. */
 export const VERSION: string = denoJson.version;
