@@ -11,6 +11,7 @@
 
 import type * as NodeCrypto from "node:crypto";
 import { type Payload, SplicedPayload } from "../wire/payload.ts";
+import { perSecond } from "../time.ts";
 
 let nodeCrypto: typeof NodeCrypto | undefined;
 let loading: Promise<void> | undefined;
@@ -145,23 +146,15 @@ function payloadHash(body: Payload): string {
 /** SHA-256 of no bytes: the payload hash of every empty body. */
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-let stampSecond = NaN;
-let stampText = "";
-
 /** `YYYYMMDDTHHMMSSZ` (computed once per second). */
 export function amzDate(date: Date): string {
   return amzStamp(date.getTime());
 }
 
 /** {@linkcode amzDate} of epoch milliseconds. */
-export function amzStamp(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  if (second !== stampSecond) {
-    stampText = new Date(second * 1000).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
-    stampSecond = second;
-  }
-  return stampText;
-}
+export const amzStamp: (ms: number) => string = perSecond((ms) =>
+  new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "")
+);
 
 const pathCache = new Map<string, string>();
 

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { perSecond } from "../time.ts";
+
 /** Log levels, least to most severe. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 /** A log level. */
@@ -56,19 +58,14 @@ export function createLogger(level: LogLevel, sink: (line: string) => void): Log
   };
 }
 
-let isoSecond = NaN;
-let isoPrefix = "";
+/** The ISO time's date and time up to the second (`2026-12-01T06:42:26.`). */
+const isoPrefix = perSecond((ms) => new Date(ms).toISOString().slice(0, 20));
 
 /** `new Date().toISOString()`, its date and time up to the second formatted once a second. */
 function isoNow(): string {
   const ms = Date.now();
-  const second = Math.floor(ms / 1000);
-  if (second !== isoSecond) {
-    isoSecond = second;
-    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
-  }
-  const frac = ms - second * 1000;
-  return `${isoPrefix}${frac < 10 ? "00" : frac < 100 ? "0" : ""}${frac}Z`;
+  const frac = ms % 1000;
+  return `${isoPrefix(ms)}${frac < 10 ? "00" : frac < 100 ? "0" : ""}${frac}Z`;
 }
 
 /** A logger that writes nothing. */

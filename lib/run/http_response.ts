@@ -11,6 +11,7 @@
 import { concatBytes } from "../bytes.ts";
 import { LrpError } from "../errors.ts";
 import { KnownLengthResponse, ResultResponse } from "../wire/response.ts";
+import { perSecond } from "../time.ts";
 
 /** What writing needs of a connection. */
 export interface Writer {
@@ -28,19 +29,9 @@ const LAST_CHUNK = utf8.encode("0\r\n\r\n");
 const NO_BODY_STATUS = new Set([204, 304]);
 const NOT_ASCII = /[^\p{ASCII}]/u;
 
-let dateSecond = -1;
-let dateText = "";
-
 /** The `Date` header value, made once a second. */
-function httpDate(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateText = new Date(now).toUTCString();
-  }
-  return dateText;
-}
+const dateOf = perSecond((ms) => new Date(ms).toUTCString());
+const httpDate = (): string => dateOf(Date.now());
 
 /**
  * How writing a response ended: `done` (complete and framed: the connection

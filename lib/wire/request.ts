@@ -13,6 +13,7 @@ import { encodeBase64 } from "../bytes.ts";
 import type { EventV2 } from "./event.ts";
 import { normalizeHost, splitTarget } from "./target.ts";
 import type { HeaderView } from "./header_lines.ts";
+import { perSecond } from "../time.ts";
 
 /**
  * What lrp reads of a request: a fetch `Request` has all of it, and so has
@@ -136,21 +137,13 @@ export function splitCookies(cookie: string | null): string[] | undefined {
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const pad2 = (n: number) => (n < 10 ? "0" : "") + n;
-let clfSecond = -1;
-let clfText = "";
-
 /** Common Log Format in UTC with a literal `+0000` (`07/Sep/2021:22:50:22 +0000`). */
-export function formatClfTime(epochMs: number): string {
-  const second = Math.floor(epochMs / 1000);
-  if (second === clfSecond) return clfText;
-  const d = new Date(second * 1000);
-  const text = `${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${
-    pad2(d.getUTCHours())
-  }:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000`;
-  clfSecond = second;
-  clfText = text;
-  return text;
-}
+export const formatClfTime: (epochMs: number) => string = perSecond((ms) => {
+  const d = new Date(ms);
+  return `${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad2(d.getUTCHours())}:${
+    pad2(d.getUTCMinutes())
+  }:${pad2(d.getUTCSeconds())} +0000`;
+});
 
 /**
  * Hop-by-hop request headers (RFC 9110 §7.6.1): they describe lrp's own

@@ -122,11 +122,6 @@ Deno.test("chunk size lines, chunk extensions and trailers are read as RFC 9112 
     "000000000000000005\r\nhello\r\n0\r\n\r\n",
     "5\r\nhello\r\n0\r\nX-Trailer: v\r\nY: \xe9\r\n\r\n",
   ];
-  for (const body of accepted) {
-    const text = await exchange(lrp.port, head + body + next);
-    assert.deepEqual(statuses(text), [200, 200], JSON.stringify(body));
-    assert.match(text, /http:\/\/h\.test\/c "hello"/, JSON.stringify(body));
-  }
   // Each is read differently by some other HTTP implementation: refused, and the rest of the
   // connection (whatever it is to the other reader) is never read as a request.
   const refused = [
@@ -149,10 +144,15 @@ Deno.test("chunk size lines, chunk extensions and trailers are read as RFC 9112 
     "5\r\nhello\r\n0\r\nGET /x HTTP/1.1\r\n\r\n",
     "10000000000000\r\nhello\r\n0\r\n\r\n",
   ];
-  for (const body of refused) {
+  const cases = [
+    ...accepted.map((body) => ({ body, ok: true })),
+    ...refused.map((body) => ({ body, ok: false })),
+  ];
+  for (const { body, ok } of cases) {
     const text = await exchange(lrp.port, head + body + next);
-    assert.deepEqual(statuses(text), [400], JSON.stringify(body));
-    assert.doesNotMatch(text, /smuggled/);
+    assert.deepEqual(statuses(text), ok ? [200, 200] : [400], JSON.stringify(body));
+    if (ok) assert.match(text, /http:\/\/h\.test\/c "hello"/, JSON.stringify(body));
+    else assert.doesNotMatch(text, /smuggled/);
   }
 });
 
