@@ -1,17 +1,15 @@
 /**
- * lrp's bundled Deno runtime client, as source text: written to a temporary
- * `.ts` file and run with `deno run --allow-all` for `runtime: deno`. It
- * loads `_HANDLER` (`FILE.EXPORT`, FILE `.ts`, `.js`, `.mjs`, `.tsx` or
- * `.jsx` — TypeScript and `npm:` imports work as in any Deno program) and
- * calls async or callback handlers with Lambda's Node.js-style `context`.
+ * lrp's bundled Deno runtime client, run with `deno run --allow-all` for
+ * `runtime: deno` (a separate program: lrp embeds this file's text through
+ * `generated.ts` and writes it to a temporary folder). It loads `_HANDLER`
+ * (`FILE.EXPORT`, FILE `.ts`, `.js`, `.mjs`, `.tsx` or `.jsx` — TypeScript
+ * and `npm:` imports work as in any Deno program) and calls async or callback
+ * handlers with Lambda's Node.js-style `context`.
  * `awslambda.streamifyResponse` / `HttpResponseStream.from` give a stream
  * with `write`, `end` and `setContentType`.
  *
  * @module
  */
-
-/** The client's source (a TypeScript module). */
-export const DENO_CLIENT: string = String.raw`// lrp bundled Deno runtime client
 // deno-lint-ignore-file no-explicit-any
 const env = Deno.env.toObject();
 const BASE = "http://" + env.AWS_LAMBDA_RUNTIME_API + "/2018-06-01/runtime";
@@ -20,7 +18,13 @@ const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
 const encoder = new TextEncoder();
 
 function errorOf(err: any) {
-  if (err instanceof Error) return { errorType: err.name || "Error", errorMessage: err.message, trace: String(err.stack || "").split("\n") };
+  if (err instanceof Error) {
+    return {
+      errorType: err.name || "Error",
+      errorMessage: err.message,
+      trace: String(err.stack || "").split("\n"),
+    };
+  }
   if (typeof err === "string") return { errorType: "string", errorMessage: err, trace: [] };
   return { errorType: "object", errorMessage: JSON.stringify(err), trace: [] };
 }
@@ -60,7 +64,9 @@ async function loadHandler() {
   const mod: any = await import("file://" + found);
   let fn = mod[name];
   if (fn === undefined && mod.default && typeof mod.default === "object") fn = mod.default[name];
-  if (typeof fn !== "function") throw named("Runtime.HandlerNotFound", spec + " is undefined or not exported");
+  if (typeof fn !== "function") {
+    throw named("Runtime.HandlerNotFound", spec + " is undefined or not exported");
+  }
   return fn;
 }
 
@@ -96,7 +102,9 @@ function runBuffered(handler: any, event: unknown, h: Headers, id: string) {
     };
     try {
       const result = handler(event, context(h, id, callback), callback);
-      if (result && typeof result.then === "function") result.then((v: any) => callback(null, v), (e: any) => callback(e == null ? "handled" : e));
+      if (result && typeof result.then === "function") {
+        result.then((v: any) => callback(null, v), (e: any) => callback(e == null ? "handled" : e));
+      }
     } catch (err) {
       callback(err);
     }
@@ -112,7 +120,11 @@ function responseStream(id: string) {
   const bytes = (c: any) => typeof c === "string" ? encoder.encode(c) : new Uint8Array(c);
   const start = () => {
     if (posted) return;
-    const body = new ReadableStream<Uint8Array>({ start(c) { controller = c; } });
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        controller = c;
+      },
+    });
     posted = fetch(BASE + "/invocation/" + id + "/response", {
       method: "POST",
       body,
@@ -125,8 +137,12 @@ function responseStream(id: string) {
     }
   };
   return {
-    setContentType(t: string) { contentType = t; },
-    set _onBeforeFirstWrite(fn: any) { before = fn; },
+    setContentType(t: string) {
+      contentType = t;
+    },
+    set _onBeforeFirstWrite(fn: any) {
+      before = fn;
+    },
     write(c: any, ...rest: any[]) {
       start();
       controller.enqueue(bytes(c));
@@ -141,9 +157,15 @@ function responseStream(id: string) {
       ended = true;
       controller.close();
     },
-    get writableEnded() { return ended; },
+    get writableEnded() {
+      return ended;
+    },
     started: () => posted !== undefined,
-    abort(err: any) { start(); ended = true; controller.error(err); },
+    abort(err: any) {
+      start();
+      ended = true;
+      controller.error(err);
+    },
     done: () => posted ?? Promise.resolve(),
   };
 }
@@ -229,4 +251,3 @@ for (;;) {
   });
   await res.body?.cancel();
 }
-`;

@@ -1,16 +1,11 @@
-/**
- * lrp's bundled Python 3 runtime client, as source text: written to a
- * temporary file and run with `python3 -u` for `runtime: python`. It loads
- * `_HANDLER` as `MODULE.FUNCTION` (MODULE may be dotted, relative to
- * `LAMBDA_TASK_ROOT`), calls `handler(event, context)` with a context shaped
- * like Lambda's, and reports errors as Lambda's Python runtime does
- * (`errorMessage`, `errorType`, `requestId`, `stackTrace`).
- *
- * @module
- */
+"""lrp's bundled Python 3 runtime client, run with `python3 -u` for `runtime: python`.
 
-/** The client's source. */
-export const PYTHON_CLIENT: string = String.raw`# lrp bundled Python runtime client
+A separate program: lrp embeds this file's text through `generated.ts` and writes it to a
+temporary folder. It loads `_HANDLER` as `MODULE.FUNCTION` (MODULE may be dotted, relative to
+`LAMBDA_TASK_ROOT`), calls `handler(event, context)` with a context shaped like Lambda's, and
+reports errors as Lambda's Python runtime does (`errorMessage`, `errorType`, `requestId`,
+`stackTrace`).
+"""
 import http.client
 import importlib
 import json
@@ -129,4 +124,3 @@ while True:
         post_error("/invocation/" + request_id + "/error", error_of(exc, request_id))
         continue
     call("POST", "/invocation/" + request_id + "/response", payload, {"content-type": "application/json"})
-`;

@@ -1,21 +1,15 @@
 /**
- * lrp's bundled Node.js runtime client, as source text: written to a
- * temporary `.mjs` file and run with `node` for `runtime: nodejs`. It speaks
- * the Runtime API like AWS's own client: it loads `_HANDLER` (`FILE.EXPORT`,
- * FILE `.js`, `.mjs` or `.cjs`, ESM or CommonJS), calls async handlers and
- * callback handlers with Lambda's `context`, and supports response streaming
- * through the global `awslambda.streamifyResponse` and
+ * lrp's bundled Node.js runtime client, run with `node` for `runtime: nodejs`
+ * (a separate program: lrp embeds this file's text through
+ * `generated.ts` and writes it to a temporary folder). It speaks the Runtime
+ * API like AWS's own client: it loads `_HANDLER` (`FILE.EXPORT`, FILE `.js`,
+ * `.mjs` or `.cjs`, ESM or CommonJS), calls async handlers and callback
+ * handlers with Lambda's `context`, and supports response streaming through
+ * the global `awslambda.streamifyResponse` and
  * `awslambda.HttpResponseStream.from`.
- *
- * Kept as a string so it ships inside lrp (a clone, a URL, a compiled
- * binary). The code avoids backticks and dollar-brace so it can live in
- * `String.raw`.
  *
  * @module
  */
-
-/** The client's source (an ES module). */
-export const NODE_CLIENT: string = String.raw`// lrp bundled Node.js runtime client
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
@@ -31,10 +25,20 @@ const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
 
 function call(method, p, headers, body) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port: Number(port), method, path: BASE + p, headers: headers || {}, agent }, (res) => {
+    const req = http.request({
+      host,
+      port: Number(port),
+      method,
+      path: BASE + p,
+      headers: headers || {},
+      agent,
+    }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on(
+        "end",
+        () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
       res.on("error", reject);
     });
     req.on("error", reject);
@@ -44,7 +48,11 @@ function call(method, p, headers, body) {
 
 function errorOf(err) {
   if (err instanceof Error) {
-    return { errorType: err.name || "Error", errorMessage: err.message, trace: String(err.stack || "").split("\n") };
+    return {
+      errorType: err.name || "Error",
+      errorMessage: err.message,
+      trace: String(err.stack || "").split("\n"),
+    };
   }
   if (typeof err === "string") return { errorType: "string", errorMessage: err, trace: [] };
   return { errorType: "object", errorMessage: JSON.stringify(err), trace: [] };
@@ -63,7 +71,9 @@ async function loadHandler() {
   if (dot <= 0) throw named("Runtime.MalformedHandlerName", "Bad handler " + spec);
   const file = spec.slice(0, dot);
   const name = spec.slice(dot + 1);
-  const found = [".js", ".mjs", ".cjs"].map((ext) => path.resolve(root, file + ext)).find((f) => fs.existsSync(f));
+  const found = [".js", ".mjs", ".cjs"].map((ext) => path.resolve(root, file + ext)).find((f) =>
+    fs.existsSync(f)
+  );
   if (!found) throw named("Runtime.ImportModuleError", "Error: Cannot find module '" + file + "'");
   let mod;
   try {
@@ -74,7 +84,9 @@ async function loadHandler() {
   }
   let fn = mod[name];
   if (fn === undefined && mod.default && typeof mod.default === "object") fn = mod.default[name];
-  if (typeof fn !== "function") throw named("Runtime.HandlerNotFound", spec + " is undefined or not exported");
+  if (typeof fn !== "function") {
+    throw named("Runtime.HandlerNotFound", spec + " is undefined or not exported");
+  }
   return fn;
 }
 
@@ -102,7 +114,10 @@ function context(h, id, callback) {
 async function postError(p, err) {
   const body = JSON.stringify(errorOf(err));
   console.error(new Date().toISOString() + "\t" + (p.split("/")[2] || "") + "\tERROR\t" + body);
-  await call("POST", p, { "content-type": "application/json", "lambda-runtime-function-error-type": errorOf(err).errorType }, body);
+  await call("POST", p, {
+    "content-type": "application/json",
+    "lambda-runtime-function-error-type": errorOf(err).errorType,
+  }, body);
 }
 
 function runBuffered(handler, event, ctxHeaders, id) {
@@ -116,7 +131,9 @@ function runBuffered(handler, event, ctxHeaders, id) {
     };
     try {
       const result = handler(event, context(ctxHeaders, id, callback), callback);
-      if (result && typeof result.then === "function") result.then((v) => callback(null, v), (e) => callback(e == null ? "handled" : e));
+      if (result && typeof result.then === "function") {
+        result.then((v) => callback(null, v), (e) => callback(e == null ? "handled" : e));
+      }
     } catch (err) {
       callback(err);
     }
@@ -131,7 +148,10 @@ function responseStream(id) {
   const start = () => {
     if (req) return;
     req = http.request({
-      host, port: Number(port), method: "POST", agent,
+      host,
+      port: Number(port),
+      method: "POST",
+      agent,
       path: BASE + "/invocation/" + id + "/response",
       headers: {
         "content-type": contentType,
@@ -141,7 +161,11 @@ function responseStream(id) {
       },
     });
     responded = new Promise((resolve) => {
-      req.on("response", (res) => { res.resume(); res.on("end", resolve); res.on("error", resolve); });
+      req.on("response", (res) => {
+        res.resume();
+        res.on("end", resolve);
+        res.on("error", resolve);
+      });
       req.on("error", resolve);
       req.on("close", resolve);
     });
@@ -161,11 +185,23 @@ function responseStream(id) {
       req.end(cb);
     },
   });
-  stream.setContentType = (type) => { contentType = type; };
-  Object.defineProperty(stream, "_onBeforeFirstWrite", { set(fn) { beforeFirstWrite = fn; }, get() { return beforeFirstWrite; } });
+  stream.setContentType = (type) => {
+    contentType = type;
+  };
+  Object.defineProperty(stream, "_onBeforeFirstWrite", {
+    set(fn) {
+      beforeFirstWrite = fn;
+    },
+    get() {
+      return beforeFirstWrite;
+    },
+  });
   stream.started = () => req !== undefined;
   // A failure after the first byte cuts the request: lrp aborts the client's response.
-  stream.abort = (err) => { start(); req.destroy(err instanceof Error ? err : new Error(String(err))); };
+  stream.abort = (err) => {
+    start();
+    req.destroy(err instanceof Error ? err : new Error(String(err)));
+  };
   stream.responded = () => responded;
   return stream;
 }
@@ -252,10 +288,21 @@ for (;;) {
   try {
     body = JSON.stringify(result === undefined ? null : result);
   } catch (err) {
-    await postError("/invocation/" + id + "/error", named("Runtime.MarshalError", "Unable to stringify response body: " + err.message));
+    await postError(
+      "/invocation/" + id + "/error",
+      named("Runtime.MarshalError", "Unable to stringify response body: " + err.message),
+    );
     continue;
   }
-  const res = await call("POST", "/invocation/" + id + "/response", { "content-type": "application/json" }, body);
-  if (res.status === 413) console.error(new Date().toISOString() + "\t" + id + "\tERROR\tResponse payload too large: " + res.body.toString());
+  const res = await call(
+    "POST",
+    "/invocation/" + id + "/response",
+    { "content-type": "application/json" },
+    body,
+  );
+  if (res.status === 413) {
+    console.error(
+      new Date().toISOString() + "\t" + id + "\tERROR\tResponse payload too large: " + res.body.toString(),
+    );
+  }
 }
-`;
