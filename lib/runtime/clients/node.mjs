@@ -17,9 +17,14 @@ import { pathToFileURL } from "node:url";
 import { Writable } from "node:stream";
 
 const env = process.env;
-const [host, port] = env.AWS_LAMBDA_RUNTIME_API.split(":");
+// AWS_LAMBDA_RUNTIME_API is host:port, or host:port/KEY where lrp serves the API under a private path.
+const api = env.AWS_LAMBDA_RUNTIME_API;
+const slash = api.indexOf("/");
+const hostPort = slash === -1 ? api : api.slice(0, slash);
+const host = hostPort.slice(0, hostPort.lastIndexOf(":"));
+const port = hostPort.slice(hostPort.lastIndexOf(":") + 1);
 const agent = new http.Agent({ keepAlive: true });
-const BASE = "/2018-06-01/runtime";
+const BASE = (slash === -1 ? "" : api.slice(slash)) + "/2018-06-01/runtime";
 const STREAM = Symbol.for("aws.lambda.runtime.handler.streaming");
 const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
 

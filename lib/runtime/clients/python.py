@@ -14,8 +14,9 @@ import sys
 import time
 import traceback
 
-API = os.environ["AWS_LAMBDA_RUNTIME_API"]
-BASE = "/2018-06-01/runtime"
+# AWS_LAMBDA_RUNTIME_API is host:port, or host:port/KEY where lrp serves the API under a private path.
+API, _, KEY = os.environ["AWS_LAMBDA_RUNTIME_API"].partition("/")
+BASE = ("/" + KEY if KEY else "") + "/2018-06-01/runtime"
 conn = None
 
 
