@@ -91,25 +91,69 @@ function context(h: Headers, id: string, callback: (err: any, value?: any) => vo
   };
 }
 
+// The answer waiting for the event loop to empty, as AWS's Node.js runtime waits: run on `beforeunload`,
+// which Deno dispatches when nothing is left to do (cancelling it keeps the program running).
+let onEmptyLoop: (() => void) | undefined;
+globalThis.addEventListener("beforeunload", (e) => {
+  const settle = onEmptyLoop;
+  onEmptyLoop = undefined;
+  if (settle) {
+    e.preventDefault();
+    settle();
+  }
+});
+
 function runBuffered(handler: any, event: unknown, h: Headers, id: string) {
   return new Promise((resolve, reject) => {
-    let settled = false;
-    const callback = (err: any, value?: any) => {
-      if (settled) return;
-      settled = true;
+    const answer = (err: any, value?: any) => {
+      onEmptyLoop = undefined;
       if (err != null) reject(err);
       else resolve(value);
     };
+    // The first of the callback, done, succeed, fail and the returned promise answers, as in AWS's runtime.
+    let called = false;
+    const first = <A extends any[]>(fn: (...args: A) => void) => (...args: A) => {
+      if (called) return;
+      called = true;
+      fn(...args);
+    };
+    // Nothing answers (a promise that never settles, a callback never called): null once the loop is empty.
+    onEmptyLoop = () => answer(null, null);
+    const ctx = context(h, id, () => {});
+    ctx.done = first((err: any, value: any) => answer(err, value));
+    ctx.succeed = first((value: any) => answer(null, value));
+    ctx.fail = first((err: any) => answer(err == null ? "handled" : err));
+    const callback = first((err: any, value?: any) => {
+      if (err != null || !ctx.callbackWaitsForEmptyEventLoop) answer(err, value);
+      else onEmptyLoop = () => answer(null, value);
+    });
     try {
-      const result = handler(event, context(h, id, callback), callback);
-      if (result && typeof result.then === "function") {
-        result.then((v: any) => callback(null, v), (e: any) => callback(e == null ? "handled" : e));
-      }
+      const result = handler(event, ctx, callback);
+      if (result && typeof result.then === "function") result.then(ctx.succeed, ctx.fail);
     } catch (err) {
       callback(err);
     }
   });
 }
+
+// An exception or rejection nobody handles ends the process, as in AWS's Node.js runtime (exit 129 or 128),
+// after being reported as the error of the invocation in flight (or of the initialisation).
+let inFlight: string | undefined;
+let initialised = false;
+async function fatal(err: any, code: number) {
+  const path = inFlight ? "/invocation/" + inFlight + "/error" : initialised ? undefined : "/init/error";
+  if (path) await postError(path, err).catch(() => {});
+  else console.error(new Date().toISOString() + "\tERROR\t" + JSON.stringify(errorOf(err)));
+  Deno.exit(code);
+}
+globalThis.addEventListener("error", (e) => {
+  e.preventDefault();
+  fatal(e.error, 129);
+});
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  fatal(named("Runtime.UnhandledPromiseRejection", String(e.reason)), 128);
+});
 
 function responseStream(id: string) {
   let contentType = "application/octet-stream";
@@ -195,59 +239,70 @@ try {
   await postError("/init/error", err).catch(() => {});
   Deno.exit(1);
 }
+initialised = true;
 
-for (;;) {
-  let next: Response;
-  try {
-    next = await fetch(BASE + "/invocation/next");
-  } catch (err) {
-    console.error("lrp runtime client: the Runtime API is gone (" + (err as Error).message + "); exiting");
-    Deno.exit(1);
-  }
-  if (next.status !== 200) {
-    console.error("lrp runtime client: invocation/next answered " + next.status + "; exiting");
-    Deno.exit(1);
-  }
-  const h = next.headers;
-  const id = h.get("lambda-runtime-aws-request-id")!;
-  const trace = h.get("lambda-runtime-trace-id");
-  if (trace) Deno.env.set("_X_AMZN_TRACE_ID", trace);
-  else Deno.env.delete("_X_AMZN_TRACE_ID");
-  let event: unknown;
-  try {
-    event = JSON.parse(await next.text());
-  } catch (err) {
-    await postError("/invocation/" + id + "/error", named("Runtime.UnmarshalError", (err as Error).message));
-    continue;
-  }
-  if (handler[STREAM]) {
-    const stream = responseStream(id);
+// The loop runs outside a top-level await: Deno ends a program whose top-level await never settles
+// before \`beforeunload\` can answer a handler that never settles.
+async function serve() {
+  for (;;) {
+    inFlight = undefined;
+    let next: Response;
     try {
-      await handler(event, stream, context(h, id, () => {}));
-      stream.end();
+      next = await fetch(BASE + "/invocation/next");
     } catch (err) {
-      if (!stream.started()) {
-        await postError("/invocation/" + id + "/error", err);
-        continue;
-      }
-      console.error(new Date().toISOString() + "\t" + id + "\tERROR\t" + JSON.stringify(errorOf(err)));
-      stream.abort(err);
+      console.error("lrp runtime client: the Runtime API is gone (" + (err as Error).message + "); exiting");
+      Deno.exit(1);
     }
-    await stream.done();
-    continue;
+    if (next.status !== 200) {
+      console.error("lrp runtime client: invocation/next answered " + next.status + "; exiting");
+      Deno.exit(1);
+    }
+    const h = next.headers;
+    const id = h.get("lambda-runtime-aws-request-id")!;
+    inFlight = id;
+    const trace = h.get("lambda-runtime-trace-id");
+    if (trace) Deno.env.set("_X_AMZN_TRACE_ID", trace);
+    else Deno.env.delete("_X_AMZN_TRACE_ID");
+    let event: unknown;
+    try {
+      event = JSON.parse(await next.text());
+    } catch (err) {
+      await postError(
+        "/invocation/" + id + "/error",
+        named("Runtime.UnmarshalError", (err as Error).message),
+      );
+      continue;
+    }
+    if (handler[STREAM]) {
+      const stream = responseStream(id);
+      try {
+        await handler(event, stream, context(h, id, () => {}));
+        stream.end();
+      } catch (err) {
+        if (!stream.started()) {
+          await postError("/invocation/" + id + "/error", err);
+          continue;
+        }
+        console.error(new Date().toISOString() + "\t" + id + "\tERROR\t" + JSON.stringify(errorOf(err)));
+        stream.abort(err);
+      }
+      await stream.done();
+      continue;
+    }
+    let body: string;
+    try {
+      const result = await runBuffered(handler, event, h, id);
+      body = JSON.stringify(result === undefined ? null : result);
+    } catch (err) {
+      await postError("/invocation/" + id + "/error", err);
+      continue;
+    }
+    const res = await fetch(BASE + "/invocation/" + id + "/response", {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+    });
+    await res.body?.cancel();
   }
-  let body: string;
-  try {
-    const result = await runBuffered(handler, event, h, id);
-    body = JSON.stringify(result === undefined ? null : result);
-  } catch (err) {
-    await postError("/invocation/" + id + "/error", err);
-    continue;
-  }
-  const res = await fetch(BASE + "/invocation/" + id + "/response", {
-    method: "POST",
-    body,
-    headers: { "content-type": "application/json" },
-  });
-  await res.body?.cancel();
 }
+serve();

@@ -125,25 +125,62 @@ async function postError(p, err) {
   }, body);
 }
 
+// The answer waiting for the event loop to empty, as AWS's runtime waits: run on `beforeExit`.
+let onEmptyLoop;
+process.on("beforeExit", () => {
+  const settle = onEmptyLoop;
+  onEmptyLoop = undefined;
+  settle?.();
+});
+
 function runBuffered(handler, event, ctxHeaders, id) {
   return new Promise((resolve, reject) => {
-    let settled = false;
-    const callback = (err, value) => {
-      if (settled) return;
-      settled = true;
+    const answer = (err, value) => {
+      onEmptyLoop = undefined;
       if (err != null) reject(err);
       else resolve(value);
     };
+    // The first of the callback, done, succeed, fail and the returned promise answers, as in AWS's runtime.
+    let called = false;
+    const first = (fn) => (...args) => {
+      if (called) return;
+      called = true;
+      fn(...args);
+    };
+    // Nothing answers (a promise that never settles, a callback never called): null once the loop is empty.
+    onEmptyLoop = () => answer(null, null);
+    const ctx = context(ctxHeaders, id, () => {});
+    ctx.done = first((err, value) => answer(err, value));
+    ctx.succeed = first((value) => answer(null, value));
+    ctx.fail = first((err) => answer(err == null ? "handled" : err));
+    const callback = first((err, value) => {
+      if (err != null || !ctx.callbackWaitsForEmptyEventLoop) answer(err, value);
+      else onEmptyLoop = () => answer(null, value);
+    });
     try {
-      const result = handler(event, context(ctxHeaders, id, callback), callback);
-      if (result && typeof result.then === "function") {
-        result.then((v) => callback(null, v), (e) => callback(e == null ? "handled" : e));
-      }
+      const result = handler(event, ctx, callback);
+      if (result && typeof result.then === "function") result.then(ctx.succeed, ctx.fail);
     } catch (err) {
       callback(err);
     }
   });
 }
+
+// An exception or rejection nobody handles ends the process, as in AWS's runtime (exit 129 or 128), after
+// being reported as the error of the invocation in flight (or of the initialisation).
+let inFlight;
+let initialised = false;
+async function fatal(err, code) {
+  const p = inFlight ? "/invocation/" + inFlight + "/error" : initialised ? undefined : "/init/error";
+  if (p) await postError(p, err).catch(() => {});
+  else console.error(new Date().toISOString() + "\tERROR\t" + JSON.stringify(errorOf(err)));
+  process.exit(code);
+}
+process.on("uncaughtException", (err) => fatal(err, 129));
+process.on(
+  "unhandledRejection",
+  (reason) => fatal(named("Runtime.UnhandledPromiseRejection", String(reason)), 128),
+);
 
 function responseStream(id) {
   let req;
@@ -254,8 +291,10 @@ try {
   await postError("/init/error", err).catch(() => {});
   process.exit(1);
 }
+initialised = true;
 
 for (;;) {
+  inFlight = undefined;
   let next;
   try {
     next = await call("GET", "/invocation/next");
@@ -269,6 +308,7 @@ for (;;) {
   }
   const h = next.headers;
   const id = h["lambda-runtime-aws-request-id"];
+  inFlight = id;
   if (h["lambda-runtime-trace-id"]) env._X_AMZN_TRACE_ID = h["lambda-runtime-trace-id"];
   else delete env._X_AMZN_TRACE_ID;
   let event;
