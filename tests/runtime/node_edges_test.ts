@@ -59,13 +59,21 @@ const EXPECTED: [string, number, string][] = [
   ["callback-no-wait", 200, "not waited"],
   ["context-done", 200, "done"],
   ["context-succeed", 200, "succeed"],
-  ["context-fail", 502, "Cannot use the answer: the function failed with RangeError"],
-  ["context-fail-empty", 502, "Cannot use the answer: the function failed with string"],
+  [
+    "context-fail",
+    502,
+    "Cannot use the answer: the function failed with RangeError (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)",
+  ],
+  [
+    "context-fail-empty",
+    502,
+    "Cannot use the answer: the function failed with string (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)",
+  ],
   ["throws-after-answer", 200, "answered"],
   [
     "rejects-unhandled",
     502,
-    "Cannot use the answer: the function failed with Runtime.UnhandledPromiseRejection",
+    "Cannot use the answer: the function failed with Runtime.UnhandledPromiseRejection (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)",
   ],
   [
     "exits",

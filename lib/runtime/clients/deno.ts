@@ -46,6 +46,16 @@ async function postError(path: string, err: any) {
   await res.body?.cancel();
 }
 
+// A module that does not parse, as "FILE:LINE:COLUMN: SyntaxError: MESSAGE" (Deno names the place in the stack).
+function syntaxError(err: unknown): Error | undefined {
+  if (!(err instanceof Error)) return undefined;
+  if (!(err instanceof SyntaxError) && !err.message.startsWith("SyntaxError: ")) return undefined;
+  const what = "SyntaxError: " + err.message.split("\n")[0]!.replace(/^SyntaxError: /, "");
+  const m = /at (file:\/\/\S+):(\d+):(\d+)/.exec(err.stack ?? err.message);
+  const at = m ? decodeURIComponent(new URL(m[1]!).pathname) + ":" + m[2] + ":" + m[3] + ": " : "";
+  return named("Runtime.UserCodeSyntaxError", at + what);
+}
+
 async function loadHandler() {
   const spec = env._HANDLER || "";
   const root = env.LAMBDA_TASK_ROOT || Deno.cwd();
@@ -61,7 +71,12 @@ async function loadHandler() {
     }
   });
   if (!found) throw named("Runtime.ImportModuleError", "Error: Cannot find module '" + file + "'");
-  const mod: any = await import("file://" + found);
+  let mod: any;
+  try {
+    mod = await import("file://" + found);
+  } catch (err) {
+    throw syntaxError(err) ?? err;
+  }
   let fn = mod[name];
   if (fn === undefined && mod.default && typeof mod.default === "object") fn = mod.default[name];
   if (typeof fn !== "function") {

@@ -13,7 +13,8 @@
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { spawnSync } from "node:child_process";
 import { Writable } from "node:stream";
 
 const env = process.env;
@@ -69,6 +70,22 @@ function named(name, message) {
   return e;
 }
 
+// "FILE:LINE:COLUMN: SyntaxError: MESSAGE". A CommonJS syntax error's stack starts with FILE:LINE, the source
+// line and a caret under the column; an ES module's names no place, so `node --check` of the handler file does
+// (without running it).
+function syntaxErrorAt(err, file) {
+  const what = "SyntaxError: " + err.message;
+  const at = placeOf(String(err.stack || "")) ||
+    placeOf(spawnSync(process.execPath, ["--check", file], { encoding: "utf8" }).stderr || "");
+  return at ? at + ": " + what : what;
+}
+
+function placeOf(text) {
+  const m = /^(.+):(\d+)\n.*\n([ \t]*)\^/.exec(text);
+  if (!m) return undefined;
+  return (m[1].startsWith("file://") ? fileURLToPath(m[1]) : m[1]) + ":" + m[2] + ":" + (m[3].length + 1);
+}
+
 async function loadHandler() {
   const spec = env._HANDLER || "";
   const root = env.LAMBDA_TASK_ROOT || process.cwd();
@@ -84,7 +101,7 @@ async function loadHandler() {
   try {
     mod = await import(pathToFileURL(found).href);
   } catch (err) {
-    if (err instanceof SyntaxError) throw named("Runtime.UserCodeSyntaxError", String(err.stack || err));
+    if (err instanceof SyntaxError) throw named("Runtime.UserCodeSyntaxError", syntaxErrorAt(err, found));
     throw err;
   }
   let fn = mod[name];

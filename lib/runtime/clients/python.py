@@ -87,7 +87,8 @@ def load():
         raise type("Runtime.ImportModuleError", (Exception,), {})(
             "Unable to import module '" + module_name + "': " + str(exc))
     except SyntaxError as exc:
-        raise type("Runtime.UserCodeSyntaxError", (Exception,), {})("Syntax error in module '" + module_name + "': " + str(exc))
+        raise type("Runtime.UserCodeSyntaxError", (Exception,), {})(
+            "%s:%s:%s: SyntaxError: %s" % (exc.filename, exc.lineno, exc.offset, exc.msg))
     fn = getattr(module, name, None)
     if not callable(fn):
         raise type("Runtime.HandlerNotFound", (Exception,), {})("Handler '" + name + "' missing on module '" + module_name + "'")
