@@ -152,7 +152,7 @@ Deno.test("lrp demo prints a curl command per example, and each answers as its e
   await using _ = demo;
   const [first, second] = await tryEveryExample(demo, printed, "node");
   const pid = /^Hello, lrp! \(whoami in node v\d+\.\d+\.\d+, pid (\d+)\)\n$/.exec(first ?? "")?.[1];
-  assert.ok(pid, first);
+  assert.ok(pid, first ?? "");
   assert.equal(second, first, "the warm process answers again");
 });
 
