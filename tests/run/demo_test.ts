@@ -57,9 +57,17 @@ async function runCurl(command: string): Promise<CurlAnswer> {
   return { status, headers, body: text.slice(end + 4) };
 }
 
-/** Starts `deno run main.ts demo --port 0` and waits for its printed instructions. */
+/** The flags of `deno task demo` (deno.json), the README's first command: its permissions, not `-A`. */
+async function demoTaskFlags(): Promise<string[]> {
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url))).tasks;
+  const words = String(tasks.demo).split(" ");
+  assert.deepEqual([words[0], words[1], ...words.slice(-2)], ["deno", "run", "main.ts", "demo"]);
+  return words.slice(2, -2);
+}
+
+/** Starts `deno run <deno task demo's flags> main.ts demo --port 0` and waits for its printed instructions. */
 async function startDemo(env: Record<string, string> = {}): Promise<{ demo: LrpChild; printed: string[] }> {
-  const demo = await startLrpChild(["demo", "--port", "0"], { env });
+  const demo = await startLrpChild(["demo", "--port", "0"], { env, denoArgs: await demoTaskFlags() });
   await waitFor(
     "the demo's instructions",
     () => demo.stdout.some((l) => l.startsWith("See what each")) || undefined,
