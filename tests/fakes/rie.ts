@@ -425,17 +425,23 @@ function pathOf(target: string): string {
 
 /** Reads a body to its end, keeping only its first `keep` bytes. */
 async function readBody(body: ReadableStream<Uint8Array> | null, keep: number): Promise<Uint8Array> {
-  const out = new Uint8Array(keep);
+  const kept: Uint8Array[] = [];
   let length = 0;
-  if (body === null) return out.subarray(0, 0);
-  for await (const chunk of body) {
-    const room = keep - length;
-    if (room > 0) {
-      out.set(chunk.subarray(0, room), length);
-      length += Math.min(room, chunk.length);
-    }
+  const reader = body?.getReader();
+  for (let read = await reader?.read(); read && !read.done; read = await reader!.read()) {
+    if (length >= keep) continue;
+    const piece = read.value.subarray(0, keep - length);
+    kept.push(piece);
+    length += piece.length;
   }
-  return out.subarray(0, length);
+  if (kept.length === 1) return kept[0]!;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const piece of kept) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
 }
 
 /** The Node runtime's error JSON (`toRapidResponse` in aws-lambda-nodejs-runtime-interface-client). */
