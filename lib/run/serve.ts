@@ -65,7 +65,15 @@ interface Generation {
 
 /** Rules that differ only in host name and position can share their invoker (and its queue). */
 function invokerKey(rule: Config["rules"][number]): string {
-  return JSON.stringify({ ...rule, hostname: "", line: 0 });
+  // Routes, API and CORS change what reaches the invoker, not the invoker: a reload keeps it warm.
+  return JSON.stringify({
+    ...rule,
+    hostname: "",
+    line: 0,
+    routes: undefined,
+    api: undefined,
+    cors: undefined,
+  });
 }
 
 /**
