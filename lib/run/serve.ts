@@ -431,8 +431,13 @@ function inspectOptions(cfg: Config): InspectOptions {
 
 /** The local endpoints of a generation, for the queue gauges. */
 function* queueSources(g: Generation | undefined): Iterable<QueueSource> {
+  // Rules with routes on one host may share an endpoint's queue: it counts once for that host.
+  const seen = new Set<string>();
   for (const r of g?.router.routes ?? []) {
     if (r.rule.kind === "local" && r.target instanceof LocalInvoker) {
+      const key = `${r.rule.hostname} ${r.rule.endpoint}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       yield { route: r.rule.hostname, endpoint: r.rule.endpoint, stats: r.target.queue.stats };
     }
   }
