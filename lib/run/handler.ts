@@ -20,6 +20,9 @@ import type { LrpMetrics } from "../obs/metrics.ts";
 import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
 import { traceInvocation } from "../obs/tracing.ts";
+import { applyGateway } from "../wire/gateway.ts";
+import { withCors } from "../wire/cors.ts";
+import { gatewayStep } from "./gateway_step.ts";
 import {
   type IncomingRequest,
   isTextContentType,
@@ -159,6 +162,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     let body: Uint8Array | null = null;
     let payload: Uint8Array | undefined;
     let rawResult: Uint8Array | undefined;
+    let pathParameters: Record<string, string> | undefined;
     try {
       // The inspector's own requests are internal: answered here, never recorded.
       const inspecting = inspectRoutes?.owns(path) === true;
@@ -166,18 +170,30 @@ export function createHandler(deps: HandlerDeps): Handler {
       const own = inspecting
         ? await inspectRoutes!.handle(request, path)
         : internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
-      if (own) {
+      // `routed` ends early for the gateway's own answers (a preflight, no route).
+      routed: if (own) {
         entry.target = route = "internal";
         response = own;
       } else {
         // Admission validates method and Host; the route comes from the (maybe forwarded) routing host.
         admitRequest(request);
         release = budget.admitOrThrow(bodyReservation(request, config.maxBodyBytes));
-        const matched = router.match(host);
-        if (!matched) {
+        const found = router.match(host);
+        if (!found) {
           throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
         }
-        route = matched.rule.hostname;
+        route = found.rule.hostname;
+        // A host with routes or CORS: a preflight, or a request no route matches, is answered here.
+        const step = gatewayStep(found, request.method, path, request.headers);
+        if (step.answer) {
+          Object.assign(entry, step.log);
+          response = step.answer;
+          break routed;
+        }
+        const matched = step.route;
+        const gateway = step.facts;
+        if (gateway) entry.route = gateway.routeKey;
+        pathParameters = gateway?.pathParameters;
         entry.target = matched.target.describe;
         const choice = matched.rule.kind === "aws"
           ? selectFunction(matched.rule, matched.params, request.headers, host)
@@ -204,6 +220,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           ? body
           : undefined;
         let event: EventV2 | undefined = requestToEvent(request, splice ? null : body, meta);
+        if (gateway) applyGateway(event, gateway);
         if (splice) event.isBase64Encoded = true;
         const eventHeaders = event.headers;
         // A large body lives on as the event's base64 text, then as the payload bytes: each earlier
@@ -221,7 +238,7 @@ export function createHandler(deps: HandlerDeps): Handler {
             },
             eventHeaders,
             () => {
-              const bytes = encodeEvent(matched.rule, event!, splice);
+              const bytes = encodeEvent(matched.rule, event!, splice, gateway);
               event = undefined;
               if (inspector) payload = payloadBytes(bytes);
               return invokeWithTimeout(
@@ -246,6 +263,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
         else rawResult = result.body;
         response = toResponse(result, request.method, matched.rule, headerLimits);
+        if (step.cors) response = withCors(response, step.cors, request.headers.get("origin"));
       }
     } catch (err) {
       const e = toLrpError(err);
@@ -267,7 +285,8 @@ export function createHandler(deps: HandlerDeps): Handler {
     else log.info("request", entry);
     if (deps.metrics) {
       response = deps.metrics.observe({
-        route,
+        // A routed request counts under its host and route key: a bounded set, as the configuration names them.
+        route: entry.route === undefined ? route : `${route} ${entry.route}`,
         status: response.status,
         durationMs: entry.durationMs as number,
         upstreamMs,
@@ -279,7 +298,18 @@ export function createHandler(deps: HandlerDeps): Handler {
       }, response);
     }
     if (inspector && route !== "internal") {
-      const facts = { request, entry, time: timeEpoch, sourceIp, route, body, payload, result, rawResult };
+      const facts = {
+        request,
+        entry,
+        time: timeEpoch,
+        sourceIp,
+        route,
+        pathParameters,
+        body,
+        payload,
+        result,
+        rawResult,
+      };
       response = (await inspector.record({ ...facts, upstreamMs }, response)).response;
     }
     return response;
