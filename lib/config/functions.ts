@@ -78,6 +78,15 @@ export function functionRuleOf(
     if (r.handler === undefined || r.handler === null) {
       throw new ConfigError(`${loc(path)}: missing required key "handler" (runtime ${runtime})`);
     }
+    // AWS's runtime clients refuse any ".." (Runtime.MalformedHandlerName); an absolute FILE would leave
+    // `code` as well.
+    if (typeof r.handler === "string" && (r.handler.includes("..") || r.handler.startsWith("/"))) {
+      throw new ConfigError(
+        `${at("handler")}: ${
+          JSON.stringify(r.handler)
+        } is not a valid handler name (Runtime.MalformedHandlerName): it must name a file inside code, without ".." or a leading "/"`,
+      );
+    }
     if (typeof r.handler !== "string" || !/^[^.\s][^\s]*\.[A-Za-z_$][\w$]*$/.test(r.handler)) {
       throw new ConfigError(
         `${at("handler")}: ${JSON.stringify(r.handler)} must be FILE.EXPORT such as index.handler`,

@@ -102,6 +102,30 @@ Deno.test("lrp check reports a missing code folder, a missing handler file and a
   );
 });
 
+Deno.test("a handler that would load code from outside its code folder is refused by lrp check and at start (Runtime.MalformedHandlerName)", async () => {
+  const refused = [
+    ["nodejs", "x/../../other/index.handler"],
+    ["nodejs", "../index.handler"],
+    ["nodejs", "/etc/index.handler"],
+    ["deno", "a..b/main.handler"],
+    ["python", "/srv/app.handler"],
+  ];
+  for (const [runtime, handler] of refused) {
+    const path = await tempConfig(
+      `functions:\n  - hostname: a.test\n    runtime: ${runtime}\n    handler: ${handler}\n    code: ${FIXTURES}node_echo\n`,
+    );
+    const message = `lrp: invalid configuration: ${path}:4: functions[0].handler: ${
+      JSON.stringify(handler)
+    } is not a valid handler name (Runtime.MalformedHandlerName): it must name a file inside code, without ".." or a leading "/"`;
+    const check = await runLrp(["check", path]);
+    assert.equal(check.code, 1, check.stderr);
+    assert.equal(check.stderr.trim(), message);
+    const serve = await runLrp([path]);
+    assert.equal(serve.code, 1, serve.stderr);
+    assert.equal(serve.stderr.trim(), message);
+  }
+});
+
 Deno.test("the demo's embedded Node.js handler is examples/functions/node-hello/index.mjs", async () => {
   const { DEMO_NODE_HANDLER } = await import("../../lib/run/demo.ts");
   const file = await Deno.readTextFile(
