@@ -204,7 +204,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       region: config.region,
       line: lineOf(doc.getIn(path, true)),
     };
-    addRule(functionRuleOf(r, path, loc, base, source), path);
+    addRule(functionRuleOf(r, path, loc, base, source, inputs.env), path);
   }
   config.rules = rules;
   return config;

@@ -10,6 +10,7 @@ import { startLrp } from "./serve.ts";
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../obs/log.ts";
 import { onPath } from "../runtime/interpreters.ts";
+import { hostEnvironment } from "../config/functions.ts";
 import type { FunctionRule } from "../route/rule.ts";
 import { type LambdaHandler, preludeBody, RawPayload, startRie } from "./rie_emulator.ts";
 
@@ -101,7 +102,7 @@ export async function runDemo(
         queueTimeoutMs: base.queueTimeoutMs,
         line: 0,
       })),
-      ...(nodeDir ? [demoFunctionRule(nodeDir, base)] : []),
+      ...(nodeDir ? [demoFunctionRule(nodeDir, base, env)] : []),
     ],
   };
   let running;
@@ -158,7 +159,11 @@ export const handler = async (event, context) => {
 };
 `;
 
-function demoFunctionRule(code: string, base: Config): FunctionRule {
+function demoFunctionRule(
+  code: string,
+  base: Config,
+  env: Record<string, string | undefined>,
+): FunctionRule {
   return {
     kind: "function",
     hostname: "node.localhost",
@@ -171,6 +176,7 @@ function demoFunctionRule(code: string, base: Config): FunctionRule {
     memoryMb: 128,
     region: base.region || "us-east-1",
     environment: {},
+    hostEnvironment: hostEnvironment(env, []),
     watch: false,
     idleTimeoutMs: 300_000,
     queueLimit: base.queueLimit,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isDeno, onPath } from "./interpreters.ts";
+import { isDeno } from "./interpreters.ts";
 import type { FunctionRule, FunctionRuntime } from "../route/rule.ts";
 import { DENO_CLIENT } from "./clients/deno.ts";
 import { NODE_CLIENT } from "./clients/node.ts";
@@ -52,14 +52,13 @@ function denoCommand(): string {
   return isDeno() ? Deno.execPath() : "deno";
 }
 
-/** Whether processes can get their own process group through `setsid`. */
-export function canSetsid(): boolean {
-  return Deno.build.os === "linux" && (onPath("/usr/bin/setsid") || onPath("/bin/setsid"));
-}
-
-/** The variables Lambda sets for a function, plus the rule's `environment` (which wins). */
+/**
+ * A function's whole environment: the part of lrp's it gets (`hostEnvironment`), the variables Lambda
+ * sets, then the rule's `environment` (which wins).
+ */
 export function lambdaEnvironment(rule: FunctionRule): Record<string, string> {
   return {
+    ...rule.hostEnvironment,
     AWS_LAMBDA_FUNCTION_NAME: rule.name,
     AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(rule.memoryMb),

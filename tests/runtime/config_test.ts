@@ -25,6 +25,7 @@ Deno.test("a functions rule gets Lambda's defaults and its code folder resolved 
     memoryMb: 128,
     region: "us-east-1",
     environment: {},
+    hostEnvironment: {},
     watch: false,
     idleTimeoutMs: 300_000,
     queueLimit: 1000,
@@ -50,7 +51,7 @@ Deno.test("functions rule mistakes are one-line errors naming line and key", () 
     ],
     [
       "    runtime: nodejs\n    handler: a.b\n    colour: red\n",
-      "t:6: functions[0].colour: unknown key (known: hostname, name, runtime, handler, code, concurrency, timeout, memory, environment, watch, idle_timeout, queue_limit, queue_timeout, payload_format, multi_value_headers, invoke_mode)",
+      "t:6: functions[0].colour: unknown key (known: hostname, name, runtime, handler, code, concurrency, timeout, memory, environment, environment_passthrough, watch, idle_timeout, queue_limit, queue_timeout, payload_format, multi_value_headers, invoke_mode)",
     ],
   ];
   for (const [extra, message] of cases) {
@@ -124,6 +125,40 @@ Deno.test("a handler that would load code from outside its code folder is refuse
     assert.equal(serve.code, 1, serve.stderr);
     assert.equal(serve.stderr.trim(), message);
   }
+});
+
+Deno.test("a function inherits from lrp's environment only what a runtime needs and what environment_passthrough names", () => {
+  const env = {
+    PATH: "/usr/bin",
+    HOME: "/home/me",
+    DENO_DIR: "/cache/deno",
+    AWS_ACCESS_KEY_ID: "AKIA",
+    AWS_SECRET_ACCESS_KEY: "secret",
+    AWS_PROFILE: "dev",
+    LRP_PORT: "8080",
+    EDITOR: "vi",
+  };
+  const rules = parseConfig(
+    "functions:\n" +
+      "  - { hostname: a.test, runtime: nodejs, handler: i.h, code: . }\n" +
+      "  - { hostname: b.test, runtime: nodejs, handler: i.h, code: ., environment_passthrough: [AWS_PROFILE, NOT_SET] }\n",
+    { source: "t", env },
+  ).rules.map((r) => r.kind === "function" && r.hostEnvironment);
+  assert.deepEqual(rules, [
+    { PATH: "/usr/bin", HOME: "/home/me", DENO_DIR: "/cache/deno" },
+    { PATH: "/usr/bin", HOME: "/home/me", DENO_DIR: "/cache/deno", AWS_PROFILE: "dev" },
+  ]);
+  assert.throws(
+    () =>
+      parseConfig(
+        "functions:\n  - hostname: a.test\n    runtime: nodejs\n    handler: i.h\n    code: .\n    environment_passthrough: [AWS-PROFILE]\n",
+        { source: "t" },
+      ),
+    {
+      message:
+        `t:6: functions[0].environment_passthrough[0]: "AWS-PROFILE" is not an environment variable name`,
+    },
+  );
 });
 
 Deno.test("the demo's embedded Node.js handler is examples/functions/node-hello/index.mjs", async () => {

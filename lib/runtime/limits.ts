@@ -1,0 +1,48 @@
+/**
+ * How a runtime process is confined where the OS allows it, without a
+ * container: its own process group (`setsid`), and its memory bounded by
+ * the rule's `memory` through `RLIMIT_DATA` (`prlimit`, util-linux).
+ *
+ * `RLIMIT_DATA` counts the process's writable private memory (heap, `mmap`ed
+ * buffers), not the address space it only reserves, so Node.js and Python
+ * start under it and fail an allocation beyond it (`RangeError: Array buffer
+ * allocation failed`, `MemoryError`). Deno's V8 cannot start under it (its
+ * code range is reserved writable), and `RLIMIT_AS` breaks every V8 runtime,
+ * so `deno` functions keep only V8's heap limit.
+ *
+ * @module
+ */
+
+import type { FunctionRule } from "../route/rule.ts";
+import { onPath } from "./interpreters.ts";
+
+/** Whether processes can get their own process group through `setsid`. */
+export function canSetsid(): boolean {
+  return Deno.build.os === "linux" && (onPath("/usr/bin/setsid") || onPath("/bin/setsid"));
+}
+
+/** Where `prlimit` is, on Linux; `undefined` elsewhere or when util-linux lacks it. */
+export function prlimitPath(): string | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  return ["/usr/bin/prlimit", "/bin/prlimit"].find((p) => onPath(p));
+}
+
+/** The runtimes whose memory `RLIMIT_DATA` bounds (see the module doc). */
+export const DATA_LIMITED_RUNTIMES: readonly FunctionRule["runtime"][] = ["nodejs", "python", "provided"];
+
+/**
+ * The command line that starts `command` for `rule`, confined: in its own
+ * session and process group when `setsid` is there, with `RLIMIT_DATA` at
+ * the rule's memory when `prlimit` is there and the runtime runs under it.
+ * Each wrapper `exec`s the next, so the pid is the runtime's.
+ */
+export function confinedCommand(
+  rule: Pick<FunctionRule, "runtime" | "memoryMb">,
+  command: string[],
+  tools: { setsid: boolean; prlimit: string | undefined },
+): string[] {
+  const limit = tools.prlimit && DATA_LIMITED_RUNTIMES.includes(rule.runtime)
+    ? [tools.prlimit, `--data=${rule.memoryMb * 1024 * 1024}`, "--"]
+    : [];
+  return [...(tools.setsid ? ["setsid"] : []), ...limit, ...command];
+}
