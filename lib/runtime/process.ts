@@ -15,6 +15,7 @@ import { LrpError } from "../errors.ts";
 import type { Logger } from "../obs/log.ts";
 import type { FunctionRule } from "../route/rule.ts";
 import { type Answer, type Invocation, RuntimeApi } from "./api.ts";
+import { LineSplitter, type OutputLine } from "./output.ts";
 import { maxMemoryUsedMb, reportLine } from "./report.ts";
 
 /**
@@ -23,14 +24,20 @@ import { maxMemoryUsedMb, reportLine } from "./report.ts";
  */
 export const INIT_TIMEOUT_MS = 10_000;
 
+/**
+ * How long an exited runtime's output is still read: what it wrote before it exited is in the pipes
+ * already; a child that escaped its process group and holds them open is not waited for.
+ */
+export const OUTPUT_GRACE_MS = 200;
+
 /** How to start one process. */
 export interface ProcessSpec {
   rule: FunctionRule;
-  /** argv: the interpreter and its arguments, or the bootstrap. */
+  /** argv: the interpreter and its arguments, or the bootstrap, behind its wrappers (`confinedCommand`). */
   command: string[];
-  /** Lambda's variables (without `AWS_LAMBDA_RUNTIME_API`, which the process's listener sets). */
+  /** The whole environment (without `AWS_LAMBDA_RUNTIME_API`, which the process's listener sets). */
   env: Record<string, string>;
-  /** Wrap the command in `setsid` (own process group). */
+  /** The command starts with `setsid` (own process group, killed as one). */
   setsid: boolean;
   log: Logger;
 }
@@ -79,11 +86,12 @@ export class RuntimeProcess {
       },
       onInitError: (bytes, errorType) => this.#initFailed(bytes, errorType),
     });
-    const argv = spec.setsid ? ["setsid", ...spec.command] : spec.command;
+    const argv = spec.command;
     try {
       this.#child = new Deno.Command(argv[0]!, {
         args: argv.slice(1),
         cwd: spec.rule.code,
+        clearEnv: true,
         env: { ...spec.env, AWS_LAMBDA_RUNTIME_API: this.#api.address },
         stdin: "null",
         stdout: "piped",
@@ -116,16 +124,22 @@ export class RuntimeProcess {
       );
       this.kill();
     }, INIT_TIMEOUT_MS);
-    const output = Promise.all([
-      this.#pipe(this.#child.stdout, "stdout"),
-      this.#pipe(this.#child.stderr, "stderr"),
-    ]);
+    const readers = [this.#child.stdout.getReader(), this.#child.stderr.getReader()];
+    const output = Promise.all([this.#pipe(readers[0]!, "stdout"), this.#pipe(readers[1]!, "stderr")]);
     const child = this.#child;
     const api = this.#api;
     this.closed = (async () => {
       this.#exit = await child.status;
       clearTimeout(this.#initTimer);
-      await output;
+      // The runtime's exit ends its sandbox: what is left of its process group is killed, and the
+      // pipes are read only for what was already written, not for as long as an escaped child holds them.
+      this.#killGroup();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((res) => timer = setTimeout(() => res("late"), OUTPUT_GRACE_MS));
+      if (await Promise.race([output, late]) === "late") {
+        for (const r of readers) r.cancel().catch(() => {});
+      }
+      clearTimeout(timer);
       this.#exited();
       await api.close();
     })();
@@ -207,6 +221,19 @@ export class RuntimeProcess {
       }
     }
     return this.closed;
+  }
+
+  /**
+   * Kills what is left of the exited runtime's process group (its children). The group id cannot
+   * name another process meanwhile: Linux does not reuse a pid while a group of that id exists.
+   */
+  #killGroup(): void {
+    if (!this.#setsid) return;
+    try {
+      Deno.kill(-this.pid, "SIGKILL");
+    } catch {
+      // no member left
+    }
   }
 
   #timeout(current: Current): void {
@@ -299,29 +326,25 @@ export class RuntimeProcess {
     });
   }
 
-  async #pipe(stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
-    let buffer = "";
-    const emit = (line: string) => {
+  async #pipe(reader: ReadableStreamDefaultReader<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
+    const log = this.#spec.log;
+    const write = log.output ?? log.info;
+    const emit = (line: OutputLine) => {
       const requestId = this.#lastRequestId;
-      this.#spec.log.info(line, {
+      write.call(log, line.text, {
         function: this.#spec.rule.name,
         ...(requestId !== undefined && { requestId }),
         stream: name,
+        ...(line.truncated && { truncated: true, lineBytes: line.bytes }),
       });
     };
+    const lines = new LineSplitter();
     try {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        buffer += chunk;
-        let nl;
-        while ((nl = buffer.indexOf("\n")) >= 0) {
-          emit(buffer.slice(0, nl).replace(/\r$/, ""));
-          buffer = buffer.slice(nl + 1);
-        }
-      }
+      for (let r; !(r = await reader.read()).done;) lines.push(r.value, emit);
     } catch {
-      // the pipe broke with the process; what was read is logged
+      // the pipe broke with the process, or was given up; what was read is logged
     }
-    if (buffer !== "") emit(buffer);
+    lines.end(emit);
   }
 }
 
