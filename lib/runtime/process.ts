@@ -30,6 +30,9 @@ export const INIT_TIMEOUT_MS = 10_000;
  */
 export const OUTPUT_GRACE_MS = 200;
 
+/** The longest an invocation's END waits for the output it wrote before answering (see `#settle`). */
+export const SETTLE_MAX_MS = 50;
+
 /** How to start one process. */
 export interface ProcessSpec {
   rule: FunctionRule;
@@ -67,6 +70,8 @@ export class RuntimeProcess {
   #initTimer: ReturnType<typeof setTimeout> | undefined;
   #current: Current | undefined;
   #killing = false;
+  /** Output chunks read so far, both pipes: how `#settle` sees the pipes still delivering. */
+  #chunks = 0;
   /**
    * The request id output lines are tagged with: the last invocation the
    * runtime took. Kept after its answer because a pipe is read later than the
@@ -154,6 +159,7 @@ export class RuntimeProcess {
   run(payload: Uint8Array, traceId: string | undefined): Run {
     const id = crypto.randomUUID();
     let answered = false;
+    let done = false;
     let resolveAnswer!: (a: Answer) => void;
     let rejectAnswer!: (e: unknown) => void;
     let resolveFinished!: () => void;
@@ -171,10 +177,12 @@ export class RuntimeProcess {
           rejectAnswer(err);
         }
       },
-      finish: () => {
+      finish: (endedAt = performance.now()) => {
+        if (done) return;
+        done = true;
         clearTimeout(current.timer);
         if (this.#current === current) this.#current = undefined;
-        if (current.deliveredAt !== undefined) this.#report(current, fields);
+        if (current.deliveredAt !== undefined) this.#report(current, fields, endedAt);
         resolveFinished();
       },
     };
@@ -195,7 +203,11 @@ export class RuntimeProcess {
         answered = true;
         resolveAnswer(a);
       },
-      finished: () => current.finish(),
+      finished: () => {
+        // END and REPORT follow what the runtime wrote before it answered, which may still be in the pipes.
+        const endedAt = performance.now();
+        void this.#settle().then(() => current.finish(endedAt));
+      },
     };
     this.#current = current;
     if (!this.alive) {
@@ -311,8 +323,22 @@ export class RuntimeProcess {
     current.finish();
   }
 
-  #report(current: Current, fields: Record<string, unknown>): void {
-    const durationMs = performance.now() - current.deliveredAt!;
+  /**
+   * Resolves once the output pipes have been read up to now: when a turn of the event loop brings no
+   * new chunk twice in a row (a chunk already in a pipe is read within a turn), or after
+   * {@linkcode SETTLE_MAX_MS} for a runtime that keeps writing.
+   */
+  async #settle(): Promise<void> {
+    const until = performance.now() + SETTLE_MAX_MS;
+    for (let quiet = 0; quiet < 2 && this.#exit === undefined && performance.now() < until;) {
+      const seen = this.#chunks;
+      await new Promise((r) => setTimeout(r, 0));
+      quiet = this.#chunks === seen ? quiet + 1 : 0;
+    }
+  }
+
+  #report(current: Current, fields: Record<string, unknown>, endedAt: number): void {
+    const durationMs = endedAt - current.deliveredAt!;
     const initMs = this.#reportedInit ? undefined : this.#initMs;
     this.#reportedInit = true;
     const memoryMb = this.#exit === undefined ? maxMemoryUsedMb(this.pid) : undefined;
@@ -340,7 +366,10 @@ export class RuntimeProcess {
     };
     const lines = new LineSplitter();
     try {
-      for (let r; !(r = await reader.read()).done;) lines.push(r.value, emit);
+      for (let r; !(r = await reader.read()).done;) {
+        this.#chunks++;
+        lines.push(r.value, emit);
+      }
     } catch {
       // the pipe broke with the process, or was given up; what was read is logged
     }
@@ -353,5 +382,6 @@ interface Current {
   deliveredAt: number | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
   fail(err: unknown): void;
-  finish(): void;
+  /** Ends the invocation (once): END and REPORT, timed to `endedAt`, then the process is free. */
+  finish(endedAt?: number): void;
 }

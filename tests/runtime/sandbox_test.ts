@@ -195,3 +195,40 @@ Deno.test("a function flooding 100 MB of output costs lrp none of its own lines;
   assert.equal(reported, dropped, "every dropped line is in a warning");
   assert.equal(floodLines + dropped, total, "each flood line is either logged or counted");
 });
+
+Deno.test("a function's output lines appear between its invocation's START and END, in order, for each invocation", async () => {
+  const path = await tempConfig(config(rule("fn.test")));
+  await using lrp = await startLrpChild([path]);
+  const rounds = 30;
+  for (let i = 0; i < rounds; i++) {
+    const res = await request(lrp.port, "fn.test", `/order?tag=t${i}&n=${i % 3 === 0 ? 200 : 5}`);
+    assert.equal(res.status, 200);
+  }
+  await lrp.waitForLine((l) =>
+    String(l.msg).startsWith("REPORT ") &&
+    lrp.lines.filter((x) => String(x.msg).startsWith("REPORT ")).length === rounds
+  );
+  await lrp.stop();
+  const msgs = lrp.lines.map((l) => String(l.msg));
+  for (let i = 0; i < rounds; i++) {
+    const n = i % 3 === 0 ? 200 : 5;
+    const first = msgs.indexOf(`order t${i} 0`);
+    const id = String(lrp.lines[first]!.requestId);
+    const start = msgs.indexOf(`START RequestId: ${id} Version: $LATEST`);
+    const end = msgs.indexOf(`END RequestId: ${id}`);
+    const report = msgs.findIndex((m) => m.startsWith(`REPORT RequestId: ${id}\t`));
+    const stderr = lrp.lines.map((l, at) => ({ l, at })).filter(({ l }) =>
+      String(l.msg).startsWith(`order t${i} `) && l.stream === "stderr"
+    );
+    assert.deepEqual(stderr.map(({ l }) => l.msg), Array.from({ length: n }, (_, k) => `order t${i} ${k}`));
+    const out = msgs.indexOf(`order t${i} stdout`);
+    for (const at of [...stderr.map((x) => x.at), out]) {
+      assert.equal(lrp.lines[at]!.requestId, id, `round ${i}: line ${msgs[at]} has its invocation's id`);
+      assert.ok(
+        start < at && at < end,
+        `round ${i}: ${msgs[at]} (${at}) between START (${start}) and END (${end})`,
+      );
+    }
+    assert.equal(report, end + 1, `round ${i}: REPORT right after END`);
+  }
+});
