@@ -74,6 +74,8 @@ export function lambdaEnvironment(rule: FunctionRule): Record<string, string> {
     _HANDLER: rule.handler,
     TZ: ":UTC",
     LANG: "en_US.UTF-8",
+    // Lambda's code folder is read-only: no __pycache__ is written into it there, nor here.
+    ...(rule.runtime === "python" && { PYTHONDONTWRITEBYTECODE: "1" }),
     ...rule.environment,
   };
 }

@@ -206,6 +206,7 @@ export class RuntimeProcess {
       finished: () => {
         // END and REPORT follow what the runtime wrote before it answered, which may still be in the pipes.
         const endedAt = performance.now();
+        clearTimeout(current.timer);
         void this.#settle().then(() => current.finish(endedAt));
       },
     };

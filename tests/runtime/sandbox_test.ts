@@ -235,3 +235,16 @@ Deno.test("a function's output lines appear between its invocation's START and E
     assert.equal(report, end + 1, `round ${i}: REPORT right after END`);
   }
 });
+
+Deno.test("a python function writes no __pycache__ into its code folder, as Lambda's read-only one gets none", async () => {
+  const code = await Deno.makeTempDir();
+  await Deno.copyFile(new URL("./fixtures/py_echo/app.py", import.meta.url), `${code}/app.py`);
+  const path = await tempConfig(
+    config(`  - hostname: py.test\n    runtime: python\n    handler: app.handler\n    code: ${code}\n`),
+  );
+  await using lrp = await startLrpChild([path], { env: { PYTHONDONTWRITEBYTECODE: "" } });
+  const res = await request(lrp.port, "py.test", "/");
+  assert.equal(res.status, 200);
+  assert.deepEqual([...Deno.readDirSync(code)].map((e) => e.name), ["app.py"]);
+  await Deno.remove(code, { recursive: true });
+});
