@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isDeno } from "./interpreters.ts";
+import { isDeno, onPath } from "./interpreters.ts";
 import type { FunctionRule, FunctionRuntime } from "../route/rule.ts";
 import { DENO_CLIENT } from "./clients/deno.ts";
 import { NODE_CLIENT } from "./clients/node.ts";
@@ -50,6 +50,11 @@ export async function prepareClient(rule: FunctionRule): Promise<ClientFolder> {
 /** The deno that runs deno functions: lrp's own executable when lrp runs on deno, else `deno` on PATH. */
 function denoCommand(): string {
   return isDeno() ? Deno.execPath() : "deno";
+}
+
+/** Whether processes can get their own process group through `setsid`. */
+export function canSetsid(): boolean {
+  return Deno.build.os === "linux" && (onPath("/usr/bin/setsid") || onPath("/bin/setsid"));
 }
 
 /**

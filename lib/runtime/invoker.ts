@@ -21,8 +21,8 @@ import { concatBytes } from "../bytes.ts";
 import { isHttpIntegration } from "../wire/prelude.ts";
 import { bodyStream, readFirstBytes, readStreamStart } from "../wire/stream.ts";
 import { type Answer, MAX_RESPONSE_BYTES, tooLarge } from "./api.ts";
-import { type ClientFolder, lambdaEnvironment, prepareClient } from "./clients.ts";
-import { canSetsid, confinedCommand, prlimitPath } from "./limits.ts";
+import { canSetsid, type ClientFolder, lambdaEnvironment, prepareClient } from "./clients.ts";
+import { confinedCommand, prlimitPath } from "./limits.ts";
 import { RuntimeProcess } from "./process.ts";
 import { payloadBytes } from "../wire/payload.ts";
 

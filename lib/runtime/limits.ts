@@ -1,6 +1,6 @@
 /**
  * How a runtime process is confined where the OS allows it, without a
- * container: its own process group (`setsid`), and its memory bounded by
+ * container: its own process group (`setsid`), and its memory bounded near
  * the rule's `memory` through `RLIMIT_DATA` (`prlimit`, util-linux).
  *
  * `RLIMIT_DATA` counts the process's writable private memory (heap, `mmap`ed
@@ -15,11 +15,6 @@
 
 import type { FunctionRule } from "../route/rule.ts";
 import { onPath } from "./interpreters.ts";
-
-/** Whether processes can get their own process group through `setsid`. */
-export function canSetsid(): boolean {
-  return Deno.build.os === "linux" && (onPath("/usr/bin/setsid") || onPath("/bin/setsid"));
-}
 
 /** Where `prlimit` is, on Linux; `undefined` elsewhere or when util-linux lacks it. */
 export function prlimitPath(): string | undefined {
