@@ -1,7 +1,7 @@
 /**
  * A runtime process's output cut into lines, in linear time and with a
- * bounded line: Lambda's log pipeline turns each line into one CloudWatch
- * event, whose largest size is 256 KiB, so lrp keeps at most the first
+ * bounded line: Lambda's lines end up as CloudWatch Logs events, whose
+ * largest size is 256 KiB, so lrp keeps at most the first
  * {@linkcode MAX_LINE_BYTES} of a line and counts the rest (a line of
  * 100 MB without a newline costs 256 KiB of memory, not 100 MB nor a
  * quadratic copy).
