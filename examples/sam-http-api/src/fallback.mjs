@@ -1,4 +1,5 @@
 // The $default route: every request no other route matches.
+// deno-lint-ignore require-await
 export const handler = async (event) => ({
   statusCode: 404,
   headers: { "content-type": "application/json" },

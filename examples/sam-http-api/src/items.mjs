@@ -1,4 +1,5 @@
 // GET /items/{id} and POST /items, on an HTTP API (payload 2.0).
+// deno-lint-ignore require-await
 export const handler = async (event) => {
   const body = {
     routeKey: event.routeKey,
