@@ -20,6 +20,9 @@ import type { LrpMetrics } from "../obs/metrics.ts";
 import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
 import { traceInvocation } from "../obs/tracing.ts";
+import { applyGateway } from "../wire/gateway.ts";
+import { withCors } from "../wire/cors.ts";
+import { gatewayStep } from "./gateway_step.ts";
 import {
   type IncomingRequest,
   isTextContentType,
@@ -173,79 +176,92 @@ export function createHandler(deps: HandlerDeps): Handler {
         // Admission validates method and Host; the route comes from the (maybe forwarded) routing host.
         admitRequest(request);
         release = budget.admitOrThrow(bodyReservation(request, config.maxBodyBytes));
-        const matched = router.match(host);
-        if (!matched) {
+        const found = router.match(host);
+        if (!found) {
           throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
         }
-        route = matched.rule.hostname;
-        entry.target = matched.target.describe;
-        const choice = matched.rule.kind === "aws"
-          ? selectFunction(matched.rule, matched.params, request.headers, host)
-          : undefined;
-        if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
-        // No body (a GET): no call, no promise, no turn.
-        body = request.body === null
-          ? null
-          : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
-        bytesIn = body?.length ?? 0;
-        const meta: RequestMeta = {
-          requestId,
-          timeEpoch,
-          sourceIp,
-          listenPort: deps.listenPort,
-          traceId: newTraceId(timeEpoch),
-          trustedPeer: isTrustedPeer(sourceIp, trust),
-        };
-        // A large binary body of a 2.0 rule is never turned into base64 text: it is spliced into the
-        // payload as it is written (docs/performance.md, round 4). The inspector keeps whole events.
-        const splice = !inspector && body !== null && body.length >= SPLICE_FROM &&
-            (matched.rule.payloadFormat ?? "2.0") === "2.0" &&
-            !isTextContentType(request.headers.get("content-type"))
-          ? body
-          : undefined;
-        let event: EventV2 | undefined = requestToEvent(request, splice ? null : body, meta);
-        if (splice) event.isBase64Encoded = true;
-        const eventHeaders = event.headers;
-        // A large body lives on as the event's base64 text, then as the payload bytes: each earlier
-        // copy is let go of as soon as the next exists (the inspector alone keeps the raw body).
-        if (!inspector) body = null;
-        const invokedAt = performance.now();
-        try {
-          // Tracing may add `traceparent` to the event: encode it afterwards.
-          result = await traceInvocation(
-            {
-              rule: matched.rule,
-              target: matched.target.describe,
-              functionName: choice?.functionName,
-              qualifier: choice?.qualifier,
-            },
-            eventHeaders,
-            () => {
-              const bytes = encodeEvent(matched.rule, event!, splice);
-              event = undefined;
-              if (inspector) payload = payloadBytes(bytes);
-              return invokeWithTimeout(
-                matched.target,
-                {
-                  payload: bytes,
-                  traceId: eventHeaders["x-amzn-trace-id"],
-                  functionName: choice?.functionName,
-                  qualifier: choice?.qualifier,
-                },
-                request.signal,
-                config,
-                deadlines,
-              );
-            },
-          );
-        } finally {
-          upstreamMs = performance.now() - invokedAt;
+        route = found.rule.hostname;
+        // A host with routes or CORS: a preflight or a request no route matches is answered here.
+        const step = gatewayStep(found, request.method, path, request.headers);
+        if (step.answer) {
+          Object.assign(entry, step.log);
+          response = step.answer;
+        } else {
+          const matched = { ...step.route, params: found.params };
+          const gateway = step.facts;
+          if (gateway) entry.route = gateway.routeKey;
+
+          entry.target = matched.target.describe;
+          const choice = matched.rule.kind === "aws"
+            ? selectFunction(matched.rule, matched.params, request.headers, host)
+            : undefined;
+          if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
+          // No body (a GET): no call, no promise, no turn.
+          body = request.body === null
+            ? null
+            : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
+          bytesIn = body?.length ?? 0;
+          const meta: RequestMeta = {
+            requestId,
+            timeEpoch,
+            sourceIp,
+            listenPort: deps.listenPort,
+            traceId: newTraceId(timeEpoch),
+            trustedPeer: isTrustedPeer(sourceIp, trust),
+          };
+          // A large binary body of a 2.0 rule is never turned into base64 text: it is spliced into the
+          // payload as it is written (docs/performance.md, round 4). The inspector keeps whole events.
+          const splice = !inspector && body !== null && body.length >= SPLICE_FROM &&
+              (matched.rule.payloadFormat ?? "2.0") === "2.0" &&
+              !isTextContentType(request.headers.get("content-type"))
+            ? body
+            : undefined;
+          let event: EventV2 | undefined = requestToEvent(request, splice ? null : body, meta);
+          if (gateway) applyGateway(event, gateway);
+          if (splice) event.isBase64Encoded = true;
+          const eventHeaders = event.headers;
+          // A large body lives on as the event's base64 text, then as the payload bytes: each earlier
+          // copy is let go of as soon as the next exists (the inspector alone keeps the raw body).
+          if (!inspector) body = null;
+          const invokedAt = performance.now();
+          try {
+            // Tracing may add `traceparent` to the event: encode it afterwards.
+            result = await traceInvocation(
+              {
+                rule: matched.rule,
+                target: matched.target.describe,
+                functionName: choice?.functionName,
+                qualifier: choice?.qualifier,
+              },
+              eventHeaders,
+              () => {
+                const bytes = encodeEvent(matched.rule, event!, splice, gateway);
+                event = undefined;
+                if (inspector) payload = payloadBytes(bytes);
+                return invokeWithTimeout(
+                  matched.target,
+                  {
+                    payload: bytes,
+                    traceId: eventHeaders["x-amzn-trace-id"],
+                    functionName: choice?.functionName,
+                    qualifier: choice?.qualifier,
+                  },
+                  request.signal,
+                  config,
+                  deadlines,
+                );
+              },
+            );
+          } finally {
+            upstreamMs = performance.now() - invokedAt;
+          }
+          // The invocation is over, so nothing reads the spliced body again.
+          if (splice) releaseBody(splice);
+          if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
+          else rawResult = result.body;
+          response = toResponse(result, request.method, matched.rule, headerLimits);
+          if (step.cors) response = withCors(response, step.cors, request.headers.get("origin"));
         }
-        // The invocation is over, so nothing reads the spliced body again.
-        if (splice) releaseBody(splice);
-        if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
-        else rawResult = result.body;
-        response = toResponse(result, request.method, matched.rule, headerLimits);
       }
     } catch (err) {
       const e = toLrpError(err);
@@ -267,7 +283,8 @@ export function createHandler(deps: HandlerDeps): Handler {
     else log.info("request", entry);
     if (deps.metrics) {
       response = deps.metrics.observe({
-        route,
+        // A routed request counts under its host and route key: a bounded set, as the configuration names them.
+        route: entry.route === undefined ? route : `${route} ${entry.route}`,
         status: response.status,
         durationMs: entry.durationMs as number,
         upstreamMs,
