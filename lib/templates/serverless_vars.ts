@@ -120,7 +120,7 @@ function source(candidate: string, scope: VariableScope, depth: number): unknown
     const path = file[1]!.trim().replace(/^'(.*)'$|^"(.*)"$/, "$1$2");
     const data = scope.readFile(path);
     if (data === undefined) throw new VariableProblem(`\${${candidate}}: no such file ${path}`);
-    const found = file[2] === undefined ? data : lookup(data, file[2]);
+    const found = file[2] === undefined ? data : lookup(data, file[2], scope, depth);
     return found === undefined ? undefined : resolveVariables(found, scope, depth + 1);
   }
   const bool = /^strToBool\((.*)\)$/.exec(candidate);
@@ -132,7 +132,7 @@ function source(candidate: string, scope: VariableScope, depth: number): unknown
   if (REMOTE.has(kind) || REMOTE.has(candidate)) return REMOTE_SOURCE;
   switch (kind) {
     case "self": {
-      const found = address === "" ? scope.self : lookup(scope.self, address);
+      const found = address === "" ? scope.self : lookup(scope.self, address, scope, depth);
       return found === undefined ? undefined : resolveVariables(found, scope, depth + 1);
     }
     case "env":
@@ -150,10 +150,14 @@ function source(candidate: string, scope: VariableScope, depth: number): unknown
   throw new VariableProblem(`\${${candidate}}: unknown variable source "${kind}"`);
 }
 
-/** The value at a dotted path (`provider.stage`), or `undefined`. */
-function lookup(data: unknown, path: string): unknown {
+/**
+ * The value at a dotted path (`custom.limits.timeout`), or `undefined`; a
+ * variable met on the way (`limits: ${file(…)}`) is resolved to walk on.
+ */
+function lookup(data: unknown, path: string, scope: VariableScope, depth: number): unknown {
   let here = data;
   for (const part of path.split(".")) {
+    if (typeof here === "string" && VARIABLE.test(here)) here = resolveVariables(here, scope, depth + 1);
     if (here === null || typeof here !== "object") return undefined;
     here = (here as Record<string, unknown>)[part];
   }

@@ -8,7 +8,9 @@ export const handler = async (event) => {
     rawPath: event.rawPath,
     table: process.env.TABLE,
     stageVariables: event.stageVariables ?? null,
-    received: event.body ? JSON.parse(event.body) : null,
+    received: event.body
+      ? JSON.parse(event.isBase64Encoded ? Buffer.from(event.body, "base64").toString() : event.body)
+      : null,
   };
   return {
     statusCode: event.requestContext.http.method === "POST" ? 201 : 200,
