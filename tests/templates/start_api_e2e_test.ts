@@ -1,0 +1,239 @@
+/**
+ * `lrp start-api` end to end: the three example projects served by a real
+ * lrp process (`deno run main.ts start-api --template …`), their Node.js and
+ * Python handlers run by lrp, each request answered with the event AWS would
+ * have sent; `lrp check --template`; bad templates; a template edited while
+ * served; `--warm-containers EAGER`.
+ */
+import assert from "node:assert/strict";
+import { ROOT, runLrp, startLrpChild, waitFor } from "../helpers/process.ts";
+
+type Json = Record<string, unknown>;
+
+async function get(
+  port: number,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; json: Json }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, init);
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : {} };
+}
+
+Deno.test("start-api serves examples/sam-http-api: routes, path parameters, $default, Parameters, !Sub, Globals, stage variables, CORS", async () => {
+  await using lrp = await startLrpChild([
+    "start-api",
+    "--template",
+    "examples/sam-http-api/template.yaml",
+    "--port",
+    "0",
+  ]);
+  const base = `http://127.0.0.1:${lrp.port}`;
+  await waitFor("the route table", () => lrp.stdout.length >= 4 ? true : undefined);
+  assert.match(
+    lrp.stdout[0]!,
+    new RegExp(
+      `^GET ${base}/items/\\{id\\} → ItemsFunction \\(nodejs20\\.x on node \\d+\\.\\d+\\.\\d+, items\\.handler\\) \\[HTTP API Api\\]$`,
+    ),
+  );
+  assert.equal(lrp.stdout[1]!.startsWith(`POST ${base}/items → ItemsFunction (nodejs20.x on node `), true);
+  assert.match(
+    lrp.stdout[2]!,
+    /^GET http:\/\/127\.0\.0\.1:\d+\/hello\/\{name\} → HelloFunction \(python3\.12 on python \d+\.\d+\.\d+, hello\.handler\)/,
+  );
+  assert.equal(
+    lrp.stdout[3]!.startsWith(`ANY ${base}/* ($default) → FallbackFunction (nodejs20.x on node `),
+    true,
+  );
+
+  const item = await get(lrp.port, "/items/42");
+  assert.equal(item.status, 200);
+  assert.deepEqual(item.json, {
+    routeKey: "GET /items/{id}",
+    id: "42",
+    stage: "$default",
+    rawPath: "/items/42",
+    table: "items-us-east-1",
+    stageVariables: { flavour: "vanilla" },
+    received: null,
+  });
+  const posted = await get(lrp.port, "/items", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: '{"name":"pen"}',
+  });
+  assert.equal(posted.status, 201);
+  assert.deepEqual(posted.json.received, { name: "pen" });
+  assert.equal(posted.json.routeKey, "POST /items");
+
+  const hello = await get(lrp.port, "/hello/ada%20l");
+  assert.deepEqual(hello.json, {
+    message: "hello, ada l",
+    routeKey: "GET /hello/{name}",
+    function: "HelloFunction",
+  });
+
+  const other = await get(lrp.port, "/nothing/here");
+  assert.equal(other.status, 404);
+  assert.deepEqual(other.json, { routeKey: "$default", path: "/nothing/here", function: "local-fallback" });
+
+  const preflight = await fetch(`${base}/items`, {
+    method: "OPTIONS",
+    headers: { origin: "http://localhost:5173", "access-control-request-method": "POST" },
+  });
+  await preflight.body?.cancel();
+  assert.equal(preflight.headers.get("access-control-allow-origin"), "http://localhost:5173");
+  assert.equal(preflight.headers.get("access-control-max-age"), "600");
+});
+
+Deno.test("start-api serves examples/sam-rest-api: REST events carry the stage from a Parameter while URLs do not", async () => {
+  await using lrp = await startLrpChild([
+    "start-api",
+    "--template",
+    "examples/sam-rest-api/template.yaml",
+    "--port",
+    "0",
+    "--parameter-overrides",
+    "Greeting=howdy",
+  ]);
+  await waitFor("the route table", () => lrp.stdout.length >= 5 ? true : undefined);
+  assert.equal(
+    lrp.stdout[3],
+    "warning: DELETE /users/{id} → UsersFunction: not enforced locally: API key (requests without one are let through)",
+  );
+  assert.equal(lrp.stdout[4], "warning: resources not emulated (ignored): Orders (AWS::DynamoDB::Table)");
+  const user = await get(lrp.port, "/users/5");
+  assert.deepEqual(user.json, {
+    resource: "/users/{id}",
+    path: "/users/5",
+    requestPath: "/dev/users/5",
+    stage: "dev",
+    id: "5",
+    stageVariables: { mode: "test" },
+    app: "local-rest",
+    logLevel: "debug",
+  });
+  const proxied = await get(lrp.port, "/a/b%20c");
+  assert.deepEqual(proxied.json, {
+    greeting: "howdy",
+    resource: "/{proxy+}",
+    path: "/a/b%20c",
+    method: "GET",
+    proxy: "a/b%20c",
+    memory: "256",
+  });
+  const root = await fetch(`http://127.0.0.1:${lrp.port}/`);
+  assert.equal(root.status, 403);
+  assert.deepEqual(await root.json(), { message: "Missing Authentication Token" });
+});
+
+Deno.test("start-api --stage-in-path serves a REST API under its stage, as the real invoke URL", async () => {
+  await using lrp = await startLrpChild([
+    "start-api",
+    "--template",
+    "examples/sam-rest-api/template.yaml",
+    "--port",
+    "0",
+    "--stage-in-path",
+  ]);
+  await waitFor("the route table", () => lrp.stdout.length >= 1 ? true : undefined);
+  assert.equal(
+    lrp.stdout[0]!.startsWith(`GET http://127.0.0.1:${lrp.port}/dev/users/{id} → UsersFunction`),
+    true,
+  );
+  const user = await get(lrp.port, "/dev/users/9");
+  assert.equal(user.json.path, "/users/9");
+  assert.equal(user.json.requestPath, "/dev/users/9");
+});
+
+Deno.test("start-api serves examples/serverless with --stage: provider defaults, variables, httpApi and http events", async () => {
+  await using lrp = await startLrpChild(
+    ["start-api", "--template", "examples/serverless/serverless.yml", "--port", "0", "--stage", "prod"],
+    { env: { SHOP_GREETING: "ahoy" } },
+  );
+  const order = await get(lrp.port, "/orders/7");
+  assert.deepEqual(order.json, {
+    routeKey: "GET /orders/{id}",
+    id: "7",
+    stage: "$default",
+    table: "shop-prod-orders",
+    greeting: "ahoy",
+    service: "shop",
+    region: "eu-west-1",
+    function: "shop-prod-orders",
+    timeoutMs: 20_000,
+  });
+  const hello = await get(lrp.port, "/hello/ann");
+  assert.deepEqual(hello.json, {
+    message: "ahoy, ann",
+    stage: "prod",
+    resource: "/hello/{name}",
+    function: "shop-prod-hello",
+  });
+  const other = await get(lrp.port, "/elsewhere");
+  assert.deepEqual(other.json, { routeKey: "$default", path: "/elsewhere" });
+});
+
+Deno.test("lrp check --template prints the route table and starts nothing; with no --template it finds template.yaml", async () => {
+  const out = await runLrp(["check", "--template", "examples/serverless/serverless.yml"]);
+  assert.equal(out.code, 0, out.stderr);
+  const lines = out.stdout.trim().split("\n");
+  assert.equal(lines[0], "examples/serverless/serverless.yml: ok, the routes start-api would serve:");
+  assert.match(
+    lines[3]!,
+    /^ {2}GET http:\/\/127\.0\.0\.1:3000\/hello\/\{name\} → hello \(python3\.12 on python [\d.]+, handler\.hello\) \[REST ApiGatewayRestApi, stage dev\]$/,
+  );
+  const found = await runLrp(["check", "--template", "template.yaml"], {
+    cwd: `${ROOT}examples/sam-http-api`,
+  });
+  assert.equal(found.code, 0, found.stderr);
+  assert.equal(found.stdout.split("\n").length, 6);
+});
+
+Deno.test("start-api refuses a bad template with one message naming the file, resource and property", async () => {
+  const dir = await Deno.makeTempDir();
+  const cases: [string, string][] = [
+    ["a: [1\n b", `${dir}/t.yaml:2: neither YAML nor JSON: `],
+    [
+      "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: nodejs20.x\n      Handler: app.handler\n      CodeUri: missing/\n",
+      `${dir}/t.yaml: Resources.Fn.Properties.CodeUri: no such folder: ${dir}/missing`,
+    ],
+    [
+      "Parameters:\n  Name: {Type: String}\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      FunctionName: !Ref Name\n      Runtime: nodejs20.x\n      Handler: app.handler\n      CodeUri: .\n",
+      `${dir}/t.yaml: Resources.Fn.Properties.FunctionName: cannot be resolved locally: parameter Name has no value: give it a Default or pass --parameter-overrides Name=VALUE`,
+    ],
+  ];
+  for (const [text, message] of cases) {
+    await Deno.writeTextFile(`${dir}/t.yaml`, text);
+    const out = await runLrp(["start-api", "--template", `${dir}/t.yaml`, "--port", "0"]);
+    assert.equal(out.code, 1);
+    assert.equal(out.stderr.startsWith(`lrp: invalid configuration: ${message}`), true, out.stderr);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("start-api reloads the route table when the template changes, and --warm-containers EAGER starts functions first", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/src`);
+  await Deno.writeTextFile(
+    `${dir}/src/app.mjs`,
+    "export const handler = async (e) => ({ statusCode: 200, body: e.routeKey });\n",
+  );
+  const template = (path: string) =>
+    `Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: nodejs20.x\n      Handler: app.handler\n      CodeUri: src\n      Events:\n        A:\n          Type: HttpApi\n          Properties: {Path: ${path}, Method: GET}\n`;
+  await Deno.writeTextFile(`${dir}/template.yaml`, template("/one"));
+  await using lrp = await startLrpChild(
+    ["start-api", "--port", "0", "--warm-containers", "EAGER", "--log-level", "debug"],
+    { cwd: dir },
+  );
+  await lrp.waitForLine((l) => l.msg === "runtime process started" && l.function === "Fn");
+  assert.equal(lrp.lines.some((l) => l.msg === "request"), false);
+  assert.equal(await (await fetch(`http://127.0.0.1:${lrp.port}/one`)).text(), "GET /one");
+  await Deno.writeTextFile(`${dir}/template.yaml`, template("/two"));
+  await lrp.waitForLine((l) => l.msg === "configuration reloaded");
+  assert.equal(await (await fetch(`http://127.0.0.1:${lrp.port}/two`)).text(), "GET /two");
+  const gone = await fetch(`http://127.0.0.1:${lrp.port}/one`);
+  assert.equal(gone.status, 404);
+  assert.deepEqual(await gone.json(), { message: "Not Found" });
+  await Deno.remove(dir, { recursive: true });
+});
