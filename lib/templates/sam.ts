@@ -280,7 +280,7 @@ function readCode(
   }
   const what = runtime === "provided"
     ? "an executable file named bootstrap"
-    : `a file ${stem}${runtime === "python" ? ".py" : ".js, .mjs or .cjs"}`;
+    : `file ${stem}${runtime === "python" ? ".py" : ".js, .mjs or .cjs"}`;
   throw new TemplateProblem(
     `${at(runtime === "provided" ? "CodeUri" : "Handler")}: ${code} has no ${what} (Handler ${fn.handler})`,
   );
