@@ -61,6 +61,8 @@ export interface FunctionPlan {
   code: string;
   /** Where the code runs from, when it matters (`.aws-sam/build/X`, `source app.ts on deno`). */
   codeNote?: string;
+  /** SAM `InlineCode`: the file to write into a folder of its own, which becomes `code`. */
+  inlineCode?: { file: string; text: string };
   timeoutS: number;
   memoryMb: number;
   environment: Record<string, string>;

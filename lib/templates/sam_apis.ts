@@ -122,6 +122,9 @@ export function apiNotEnforced(props: Record<string, unknown>, kind: "http" | "r
     if (auth.ResourcePolicy !== undefined) out.push("resource policy");
   }
   if (props.Domain !== undefined) out.push("custom domain (served on lrp's host and port)");
+  if (props.DefinitionBody !== undefined || props.DefinitionUri !== undefined) {
+    out.push("its OpenAPI definition (only the functions' events are routed)");
+  }
   return out;
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { checkFunctionFiles } from "../config/functions.ts";
 import { parseConfig } from "../config/parse.ts";
 import { type Config, ConfigError } from "../config/types.ts";
@@ -146,6 +146,11 @@ export async function loadStartApi(
     throw new ConfigError(
       `${template}: neither a SAM template (no Resources) nor a serverless.yml (no service and functions)`,
     );
+  }
+  for (const fn of plan.functions) {
+    if (!fn.inlineCode) continue;
+    fn.code = await Deno.makeTempDir({ prefix: "lrp-inline-" });
+    await Deno.writeTextFile(join(fn.code, fn.inlineCode.file), fn.inlineCode.text);
   }
   if (options.envVars) {
     const vars = await envVarsOf(options.envVars);

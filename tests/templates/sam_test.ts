@@ -313,3 +313,13 @@ Deno.test("other event types are listed as not emulated", () => {
     "Resources.Fn.Properties.Events.Q: event type SQS is not emulated (only HttpApi and Api events are served)",
   ]);
 });
+
+Deno.test("InlineCode is kept to be written into a folder of its own, named after the handler (CommonJS .js for Node.js)", () => {
+  const plan = read(fn("Runtime: nodejs20.x\nHandler: index.handler\nInlineCode: 'exports.handler = 1'"));
+  const f = plan.functions[0]!;
+  assert.deepEqual([f.inlineCode, f.lrpRuntime, f.codeNote], [
+    { file: "index.js", text: "exports.handler = 1" },
+    "nodejs",
+    "InlineCode",
+  ]);
+});

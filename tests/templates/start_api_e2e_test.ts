@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { ROOT, runLrp, startLrpChild, waitFor } from "../helpers/process.ts";
+import { request } from "../helpers/socket.ts";
 
 type Json = Record<string, unknown>;
 
@@ -235,5 +236,52 @@ Deno.test("start-api reloads the route table when the template changes, and --wa
   const gone = await fetch(`http://127.0.0.1:${lrp.port}/one`);
   assert.equal(gone.status, 404);
   assert.deepEqual(await gone.json(), { message: "Not Found" });
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("start-api serves InlineCode and a Function URL on <name>.localhost, with --env-vars overriding variables", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/template.yaml`,
+    `Resources:
+  Inline:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: index.handler
+      InlineCode: |
+        exports.handler = async (event) => ({
+          statusCode: 200,
+          body: JSON.stringify({ routeKey: event.routeKey, color: process.env.COLOR, size: process.env.SIZE }),
+        });
+      Environment:
+        Variables: {COLOR: red, SIZE: small}
+      FunctionUrlConfig:
+        AuthType: NONE
+      Events:
+        Get:
+          Type: HttpApi
+          Properties: {Path: /inline, Method: GET}
+`,
+  );
+  await Deno.writeTextFile(
+    `${dir}/env.json`,
+    JSON.stringify({ Parameters: { SIZE: "large" }, Inline: { COLOR: "blue" } }),
+  );
+  await using lrp = await startLrpChild(["start-api", "--port", "0", "--env-vars", "env.json"], { cwd: dir });
+  await waitFor("the route table", () => lrp.stdout.length >= 2 ? true : undefined);
+  assert.equal(
+    lrp.stdout[1],
+    `ANY http://inline.localhost:${lrp.port}/* → Inline (nodejs20.x on node ${
+      /node (\d+\.\d+\.\d+)/.exec(lrp.stdout[0]!)![1]
+    }, index.handler, InlineCode) [Function URL]`,
+  );
+  assert.deepEqual((await get(lrp.port, "/inline")).json, {
+    routeKey: "GET /inline",
+    color: "blue",
+    size: "large",
+  });
+  const url = await request(lrp.port, `inline.localhost:${lrp.port}`, "/any/path");
+  assert.deepEqual(JSON.parse(url.text), { routeKey: "$default", color: "blue", size: "large" });
   await Deno.remove(dir, { recursive: true });
 });
