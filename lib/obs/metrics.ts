@@ -17,7 +17,7 @@ import {
 
 /** What the handler reports about one finished request. */
 export interface RequestDone {
-  /** The rule's host name; `internal` for lrp's own routes; `unrouted` when no rule matched. */
+  /** The rule's host name (then a space and the route key on a host with routes); `internal` for lrp's own routes; `unrouted` when no rule matched. */
   route: string;
   status: number;
   /** Whole request, ms. */
@@ -75,7 +75,7 @@ export class LrpMetrics {
     r.gauge("lrp_build_info", "lrp's version; always 1", ["version"]).set({ version }, 1);
     this.requests = r.counter(
       "lrp_requests_total",
-      "Requests answered, by route (rule host name) and status class",
+      "Requests answered, by route (rule host name; with the route key on hosts with routes) and status class",
       ["route", "code"],
     );
     this.duration = r.histogram(

@@ -162,6 +162,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     let body: Uint8Array | null = null;
     let payload: Uint8Array | undefined;
     let rawResult: Uint8Array | undefined;
+    let pathParameters: Record<string, string> | undefined;
     try {
       // The inspector's own requests are internal: answered here, never recorded.
       const inspecting = inspectRoutes?.owns(path) === true;
@@ -190,6 +191,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           const matched = { ...step.route, params: found.params };
           const gateway = step.facts;
           if (gateway) entry.route = gateway.routeKey;
+          pathParameters = gateway?.pathParameters;
 
           entry.target = matched.target.describe;
           const choice = matched.rule.kind === "aws"
@@ -296,7 +298,18 @@ export function createHandler(deps: HandlerDeps): Handler {
       }, response);
     }
     if (inspector && route !== "internal") {
-      const facts = { request, entry, time: timeEpoch, sourceIp, route, body, payload, result, rawResult };
+      const facts = {
+        request,
+        entry,
+        time: timeEpoch,
+        sourceIp,
+        route,
+        pathParameters,
+        body,
+        payload,
+        result,
+        rawResult,
+      };
       response = (await inspector.record({ ...facts, upstreamMs }, response)).response;
     }
     return response;

@@ -31,6 +31,7 @@ import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
 import { INSPECT_PAGE } from "./inspect_page.ts";
 import type { IncomingRequest } from "../wire/request.ts";
+import { splitTarget } from "../wire/target.ts";
 import { readBody } from "./body.ts";
 
 /** What the routes need from the handler. */
@@ -178,6 +179,7 @@ export function exchangeDetail(e: Exchange, secret: SecretTest | undefined): Rec
     requestId: e.requestId,
     sourceIp: e.sourceIp,
     function: e.function,
+    pathParameters: e.pathParameters,
     secretsHidden: secret !== undefined,
     request: { headers: pairs(e.requestHeaders), body: viewBody(e.requestBody) },
     event: e.event ? { ...viewJson(e.event, secret), replayable: !e.event.truncated } : null,
@@ -245,19 +247,26 @@ async function replay(request: IncomingRequest, deps: InspectRoutesDeps): Promis
   }
   const original = deps.recorder.get(ask.id);
   if (!original) throw notKept(ask.id);
-  const matched = deps.router.match(original.host);
-  if (!matched || matched.rule.hostname !== original.route) {
+  const found = deps.router.match(original.host);
+  if (!found || found.rule.hostname !== original.route) {
     throw new LrpError(
       "route_not_found",
       `Cannot replay exchange ${original.id}: route "${original.route}" is not configured (any more)`,
     );
   }
+  // On a host with routes, the original's method and path choose the rule again.
+  const choice = found.apis?.select(original.method, splitTarget(original.target).path);
+  if (choice && !choice.route) {
+    throw new LrpError("route_not_found", `Cannot replay exchange ${original.id}: ${choice.why}`);
+  }
+  const matched = choice?.route ? { ...choice.route.value, params: found.params } : found;
   const event = replayEvent(original, ask.event);
   const t0 = performance.now();
   const entry: Record<string, unknown> = {
     requestId: deps.newRequestId(),
     host: original.host,
     target: matched.target.describe,
+    ...(choice?.route && { route: choice.route.key.key }),
   };
   const time = deps.now();
   let result: InvokeResult | undefined;
@@ -300,6 +309,7 @@ async function replay(request: IncomingRequest, deps: InspectRoutesDeps): Promis
       time,
       sourceIp: original.sourceIp,
       route: original.route,
+      pathParameters: original.pathParameters,
       payload: event.bytes,
       result,
       rawResult,
