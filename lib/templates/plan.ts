@@ -65,6 +65,8 @@ export interface FunctionPlan {
   inlineCode?: { file: string; text: string };
   timeoutS: number;
   memoryMb: number;
+  /** Runtime processes at most (reserved concurrency); absent: {@linkcode DEFAULT_CONCURRENCY}. */
+  concurrency?: number;
   environment: Record<string, string>;
   routes: RoutePlan[];
   /** A Function URL (SAM `FunctionUrlConfig`): served on its own host. */
@@ -83,6 +85,13 @@ export interface Plan {
   /** One line each: ignored resources, skipped values, variables left out. */
   warnings: string[];
 }
+
+/**
+ * Runtime processes a function may run at once when its template reserves
+ * none: one starts on the first request, more only while all are busy, as
+ * Lambda scales (docs/start-api.md).
+ */
+export const DEFAULT_CONCURRENCY = 10;
 
 /** How start-api serves a plan. */
 export interface ServeOptions {
@@ -115,6 +124,7 @@ export function planToConfig(plan: Plan, options: ServeOptions): Record<string, 
       timeout: fn.timeoutS,
       memory: fn.memoryMb,
       environment: fn.environment,
+      concurrency: fn.concurrency ?? DEFAULT_CONCURRENCY,
       watch: options.watch,
     };
     const byApi = new Map<string, RoutePlan[]>();

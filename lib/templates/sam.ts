@@ -163,6 +163,14 @@ function readFunction(id: string, r: Resource, ctx: FunctionContext): FunctionPl
     where,
   };
   if (!(fn.timeoutS > 0)) throw new TemplateProblem(`${at("Timeout")}: must be a number of seconds`);
+  if (props.ReservedConcurrentExecutions !== undefined) {
+    fn.concurrency = Number(get("ReservedConcurrentExecutions"));
+    if (!(fn.concurrency >= 1)) {
+      throw new TemplateProblem(
+        `${at("ReservedConcurrentExecutions")}: lrp needs at least 1 to serve the function`,
+      );
+    }
+  }
   if (!(fn.memoryMb >= 128)) {
     throw new TemplateProblem(`${at("MemorySize")}: must be a number of MB from 128`);
   }

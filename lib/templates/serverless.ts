@@ -109,6 +109,13 @@ function read(data: Record<string, unknown>, options: ServerlessOptions): Plan {
       routes: [],
       where,
     };
+    const reserved = fget("reservedConcurrency");
+    if (reserved !== undefined) {
+      fn.concurrency = Number(reserved);
+      if (!(fn.concurrency >= 1)) {
+        throw new TemplateProblem(`${where}.reservedConcurrency: lrp needs at least 1 to serve the function`);
+      }
+    }
     fn.routes = events(raw.events, where, get, apis, { httpApi, provider, stage: scope.stage, warnings });
     if (raw.image !== undefined) {
       fn.notServed = `image: lrp runs handler code itself; run the image (its RIE answers on port 8080) ` +

@@ -90,6 +90,7 @@ Deno.test("a plan becomes one functions: rule per function, API and payload form
     timeout: 3,
     memory: 128,
     environment: { A: "1" },
+    concurrency: 10,
     watch: true,
   };
   assert.deepEqual(planToConfig(plan(), { stageInPath: false, watch: true, hostname: "*" }), [

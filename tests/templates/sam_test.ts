@@ -88,14 +88,14 @@ Deno.test("a function: defaults of Timeout 3 s and MemorySize 128, its logical i
 Deno.test("HttpApi events: 2.0 by default, PayloadFormatVersion 1.0, neither Path nor Method is $default, the implicit API", () => {
   const plan = read(
     fn(
-      `${ZIP}\nFunctionName: !Sub "\${AWS::StackName}-fn"\nTimeout: 10\nMemorySize: 512`,
+      `${ZIP}\nFunctionName: !Sub "\${AWS::StackName}-fn"\nTimeout: 10\nMemorySize: 512\nReservedConcurrentExecutions: 2`,
       "A:\n  Type: HttpApi\n  Properties: {Path: '/items/{id}', Method: get}\n" +
         "B:\n  Type: HttpApi\n  Properties: {Path: /old, Method: ANY, PayloadFormatVersion: '1.0'}\n" +
         "C:\n  Type: HttpApi",
     ),
   );
   const f = plan.functions[0]!;
-  assert.deepEqual([f.name, f.timeoutS, f.memoryMb], ["local-fn", 10, 512]);
+  assert.deepEqual([f.name, f.timeoutS, f.memoryMb, f.concurrency], ["local-fn", 10, 512, 2]);
   assert.deepEqual(f.routes, [
     { key: "GET /items/{id}", api: "ServerlessHttpApi", payloadFormat: "2.0", notEnforced: [] },
     { key: "ANY /old", api: "ServerlessHttpApi", payloadFormat: "1.0", notEnforced: [] },

@@ -45,6 +45,7 @@ functions:
     runtime: python3.12
     timeout: 20
     memorySize: 256
+    reservedConcurrency: 3
     name: custom-two
 `);
   assert.deepEqual(plan.functions, [
@@ -70,6 +71,7 @@ functions:
       code: "/s",
       timeoutS: 20,
       memoryMb: 256,
+      concurrency: 3,
       environment: { A: "p", B: "p" },
       routes: [],
       where: "functions.two",
