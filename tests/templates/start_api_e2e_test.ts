@@ -213,7 +213,7 @@ Deno.test("start-api refuses a bad template with one message naming the file, re
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("start-api reloads the route table when the template changes, and --warm-containers EAGER starts functions first", async () => {
+Deno.test("start-api reloads the route table when the template changes, restarts a function whose code changes, and --warm-containers EAGER starts functions first", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.mkdir(`${dir}/src`);
   await Deno.writeTextFile(
@@ -236,10 +236,17 @@ Deno.test("start-api reloads the route table when the template changes, and --wa
   const gone = await fetch(`http://127.0.0.1:${lrp.port}/one`);
   assert.equal(gone.status, 404);
   assert.deepEqual(await gone.json(), { message: "Not Found" });
+  // A code change restarts the function: the next request runs the new handler.
+  await Deno.writeTextFile(
+    `${dir}/src/app.mjs`,
+    "export const handler = async (e) => ({ statusCode: 200, body: `v2 ${e.routeKey}` });\n",
+  );
+  await lrp.waitForLine((l) => l.msg === "function code changed; restarting its runtime processes");
+  assert.equal(await (await fetch(`http://127.0.0.1:${lrp.port}/two`)).text(), "v2 GET /two");
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("start-api serves InlineCode and a Function URL on <name>.localhost, with --env-vars overriding variables", async () => {
+Deno.test("start-api serves InlineCode and a Function URL on <name>.localhost, with --env-vars overriding variables and --inspect", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(
     `${dir}/template.yaml`,
@@ -268,7 +275,9 @@ Deno.test("start-api serves InlineCode and a Function URL on <name>.localhost, w
     `${dir}/env.json`,
     JSON.stringify({ Parameters: { SIZE: "large" }, Inline: { COLOR: "blue" } }),
   );
-  await using lrp = await startLrpChild(["start-api", "--port", "0", "--env-vars", "env.json"], { cwd: dir });
+  await using lrp = await startLrpChild(["start-api", "--port", "0", "--env-vars", "env.json", "--inspect"], {
+    cwd: dir,
+  });
   await waitFor("the route table", () => lrp.stdout.length >= 2 ? true : undefined);
   assert.equal(
     lrp.stdout[1],
@@ -281,6 +290,9 @@ Deno.test("start-api serves InlineCode and a Function URL on <name>.localhost, w
     color: "blue",
     size: "large",
   });
+  const inspector = await fetch(`http://127.0.0.1:${lrp.port}/inspect`);
+  await inspector.body?.cancel();
+  assert.equal(inspector.status, 200);
   const url = await request(lrp.port, `inline.localhost:${lrp.port}`, "/any/path");
   assert.deepEqual(JSON.parse(url.text), { routeKey: "$default", color: "blue", size: "large" });
   await Deno.remove(dir, { recursive: true });
