@@ -80,6 +80,8 @@ export interface Plan {
   /** The template's path. */
   source: string;
   format: "sam" | "serverless";
+  /** The functions' region (`AWS_REGION`) when the file sets it (`provider.region`); else lrp's. */
+  region?: string;
   apis: Record<string, ApiPlan>;
   functions: FunctionPlan[];
   /** One line each: ignored resources, skipped values, variables left out. */

@@ -20,8 +20,10 @@ import { resolveVariables, VariableProblem, type VariableScope } from "./serverl
 /** What a `serverless.yml` is read with. */
 export interface ServerlessOptions {
   source: string;
-  /** lrp's region, when the file sets no `provider.region`. */
+  /** lrp's region, when neither `regionOption` nor `provider.region` sets one. */
   region: string;
+  /** A region given to lrp explicitly (`--region`, `LRP_REGION`): `${opt:region}`, which beats `provider.region`. */
+  regionOption?: string;
   /** `--stage` (`${opt:stage}`). */
   stage?: string;
   env: Record<string, string | undefined>;
@@ -70,7 +72,7 @@ function read(data: Record<string, unknown>, options: ServerlessOptions): Plan {
   const scope: VariableScope = {
     self: data,
     env: options.env,
-    options: { stage: options.stage, region: undefined },
+    options: { stage: options.stage, region: options.regionOption },
     stage: "dev",
     region: options.region,
     readFile: options.readFile ?? (() => undefined),
@@ -85,7 +87,7 @@ function read(data: Record<string, unknown>, options: ServerlessOptions): Plan {
   };
   const provider = isMap(data.provider) ? data.provider : {};
   scope.stage = String(options.stage ?? get(provider.stage, "provider.stage") ?? "dev");
-  scope.region = String(get(provider.region, "provider.region") ?? options.region);
+  scope.region = String(options.regionOption ?? get(provider.region, "provider.region") ?? options.region);
   const service = String(get(data.service, "service"));
   const httpApi = isMap(provider.httpApi) ? provider.httpApi : {};
   const apis: Record<string, ApiPlan> = {};
@@ -155,7 +157,7 @@ function read(data: Record<string, unknown>, options: ServerlessOptions): Plan {
       seen.set(route.key, fn.where);
     }
   }
-  return { source: options.source, format: "serverless", apis, functions, warnings };
+  return { source: options.source, format: "serverless", region: scope.region, apis, functions, warnings };
 }
 
 type Get = (value: unknown, where: string) => unknown;

@@ -126,12 +126,14 @@ export async function loadStartApi(
   const data = parseTemplateText(text, template);
   const region = inputs.flags.region || inputs.env.LRP_REGION || inputs.env.AWS_REGION ||
     inputs.env.AWS_DEFAULT_REGION || "us-east-1";
+  const regionOption = inputs.flags.region || inputs.env.LRP_REGION || undefined;
   const overrides = parseOverrides(options.parameterOverrides);
   let plan: Plan;
   if (isServerlessFile(data)) {
     plan = readServerless(data, {
       source: template,
       region,
+      ...(regionOption !== undefined && { regionOption }),
       ...(options.stage !== undefined && { stage: options.stage }),
       env: inputs.env,
       files: DISK,
@@ -161,7 +163,7 @@ export async function loadStartApi(
   const file = {
     host: "127.0.0.1",
     port: 3000,
-    region,
+    region: plan.region ?? region,
     functions: planToConfig(plan, { stageInPath: options.stageInPath, watch: options.watch, hostname: "*" }),
   };
   const config = parseConfig(JSON.stringify(file, null, 1), {

@@ -161,6 +161,7 @@ Deno.test("start-api serves examples/serverless with --stage: provider defaults,
     greeting: "ahoy",
     service: "shop",
     region: "eu-west-1",
+    awsRegion: "eu-west-1",
     function: "shop-prod-orders",
     timeoutMs: 20_000,
   });

@@ -11,6 +11,7 @@ export const handler = async (event, context) => ({
     greeting: process.env.GREETING,
     service: process.env.SERVICE,
     region: process.env.REGION,
+    awsRegion: process.env.AWS_REGION,
     function: context.functionName,
     timeoutMs: Number(process.env.AWS_LAMBDA_FUNCTION_TIMEOUT) * 1000,
   }),
