@@ -101,17 +101,18 @@ export class LrpMetrics {
     this.inFlight = r.gauge("lrp_in_flight_requests", "Requests being handled now");
     this.inFlight.set({}, 0);
     const queueLabels = opts.endpointLabels ? ["route", "endpoint"] : ["route"];
+    // Rules with routes share a host: the queues of one host add up (each queue is listed once).
     const labelsOf = (q: QueueSource): Labels =>
       opts.endpointLabels ? { route: q.route, endpoint: q.endpoint } : { route: q.route };
     r.gauge("lrp_queue_depth", "Requests waiting for a local endpoint slot", queueLabels, (g) => {
-      for (const q of queues()) g.set(labelsOf(q), q.stats.waiting);
+      for (const q of queues()) g.add(labelsOf(q), q.stats.waiting);
     });
     r.gauge(
       "lrp_queue_in_flight",
       "Invocations running on a local endpoint (slots taken)",
       queueLabels,
       (g) => {
-        for (const q of queues()) g.set(labelsOf(q), q.stats.inFlight);
+        for (const q of queues()) g.add(labelsOf(q), q.stats.inFlight);
       },
     );
     this.bytesIn = r.counter("lrp_request_bytes_total", "Request body bytes received, by route", ["route"]);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Route, RouteMatch } from "../route/router.ts";
+import type { RouteMatch } from "../route/router.ts";
 import type { CorsOptions } from "../route/rule.ts";
 import { isPreflight, preflightResponse } from "../wire/cors.ts";
 import { type GatewayFacts, noRouteResponse } from "../wire/gateway.ts";
@@ -23,8 +23,8 @@ export type GatewayStep<T> =
   }
   | {
     answer?: undefined;
-    /** The rule and target that serve the request. */
-    route: Route<T>;
+    /** The rule and target that serve the request, with the host pattern's captures. */
+    route: RouteMatch<T>;
     /** The route, for the event; absent for a host without routes. */
     facts?: GatewayFacts | undefined;
     /** The CORS that applies to the response. */
@@ -59,7 +59,7 @@ export function gatewayStep<T>(
   }
   const { key, api, cors, value } = choice.route;
   return {
-    route: value,
+    route: { ...value, params: matched.params },
     cors,
     facts: {
       api: api.kind,

@@ -188,7 +188,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           Object.assign(entry, step.log);
           response = step.answer;
         } else {
-          const matched = { ...step.route, params: found.params };
+          const matched = step.route;
           const gateway = step.facts;
           if (gateway) entry.route = gateway.routeKey;
           pathParameters = gateway?.pathParameters;

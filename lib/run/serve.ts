@@ -67,7 +67,15 @@ interface Generation {
 
 /** Rules that differ only in host name and position can share their invoker (and its queue). */
 function invokerKey(rule: Config["rules"][number]): string {
-  return JSON.stringify({ ...rule, hostname: "", line: 0 });
+  // Routes, API and CORS change what reaches the invoker, not the invoker: a reload keeps it warm.
+  return JSON.stringify({
+    ...rule,
+    hostname: "",
+    line: 0,
+    routes: undefined,
+    api: undefined,
+    cors: undefined,
+  });
 }
 
 /**
@@ -428,8 +436,13 @@ function inspectOptions(cfg: Config): InspectOptions {
 
 /** The local endpoints of a generation, for the queue gauges. */
 function* queueSources(g: Generation | undefined): Iterable<QueueSource> {
+  // Rules with routes on one host may share an endpoint's queue: it counts once for that host.
+  const seen = new Set<string>();
   for (const r of g?.router.routes ?? []) {
     if (r.rule.kind === "local" && r.target instanceof LocalInvoker) {
+      const key = `${r.rule.hostname} ${r.rule.endpoint}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       yield { route: r.rule.hostname, endpoint: r.rule.endpoint, stats: r.target.queue.stats };
     }
   }

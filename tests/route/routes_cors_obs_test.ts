@@ -41,6 +41,9 @@ local:
 ${CORS}  - hostname: api.test
     endpoint: ${rie.url}
     routes: ["GET /pets/{id}", "POST /pets"]
+${CORS}  - hostname: default.test
+    endpoint: ${rie.url}
+    routes: ["$default", "OPTIONS /{proxy+}"]
 ${CORS}`);
   const lrp = await startLrpChild([path]);
   return {

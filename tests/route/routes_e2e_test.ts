@@ -4,7 +4,7 @@
  * test reads the route AWS would choose and the event it would send.
  */
 import assert from "node:assert/strict";
-import { startLrpChild, startRieProcess, tempConfig } from "../helpers/process.ts";
+import { runLrp, startLrpChild, startRieProcess, tempConfig } from "../helpers/process.ts";
 import { request } from "../helpers/socket.ts";
 
 type Json = Record<string, unknown>;
@@ -218,5 +218,44 @@ Deno.test("stage_in_path false: the URL has no stage, the events are built as if
       const none = await get("local.test", "/dev/items/7");
       assert.equal(none.status, 404);
     },
+  );
+});
+
+Deno.test("lrp check prints each host's route table in the order routes are tried, and refuses a duplicate route key", async () => {
+  const ok = await tempConfig(`local:
+  - hostname: pets.test
+    endpoint: http://127.0.0.1:9001
+    routes: ["$default", "ANY /{proxy+}", "GET /pets/dog/{id}"]
+  - hostname: pets.test
+    endpoint: http://127.0.0.1:9002
+    routes: ["GET /pets/{proxy+}", "GET /pets/dog/1"]
+    stage: prod
+    api_id: second
+`);
+  const out = await runLrp(["check", ok]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(
+    out.stdout.split("\n").slice(3).join("\n"),
+    `  pets.test routes, in the order they are tried:
+    GET /prod/pets/dog/1 -> local http://127.0.0.1:9002
+    GET /pets/dog/{id} -> local http://127.0.0.1:9001
+    GET /prod/pets/{proxy+} -> local http://127.0.0.1:9002
+    ANY /{proxy+} -> local http://127.0.0.1:9001
+    $default -> local http://127.0.0.1:9001
+`,
+  );
+  const bad = await tempConfig(`local:
+  - hostname: pets.test
+    endpoint: http://127.0.0.1:9001
+    routes: ["GET /pets"]
+  - hostname: pets.test
+    endpoint: http://127.0.0.1:9002
+    routes: ["GET /pets"]
+`);
+  const refused = await runLrp(["check", bad]);
+  assert.equal(refused.code, 1);
+  assert.equal(
+    refused.stderr.trim(),
+    `lrp: invalid configuration: ${bad}:7: local[1].routes[0]: route "GET /pets" is defined twice: local[1] and local[0] (line 2) on "pets.test"`,
   );
 });
