@@ -298,3 +298,37 @@ Deno.test("start-api serves InlineCode and a Function URL on <name>.localhost, w
   assert.deepEqual(JSON.parse(url.text), { routeKey: "$default", color: "blue", size: "large" });
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("start-api's options belong to start-api: elsewhere, or with a bad value, one line and exit 2 or 1", async () => {
+  const stray = await runLrp(["--stage", "prod"]);
+  assert.equal(stray.code, 2);
+  assert.equal(
+    stray.stderr.trim(),
+    'lrp: --stage is an option of start-api (and --template of check); run "lrp --help" for usage',
+  );
+  const operand = await runLrp(["start-api", "lrp.yaml"]);
+  assert.equal(operand.code, 2);
+  assert.equal(
+    operand.stderr.trim(),
+    "lrp: start-api reads a template, not lrp.yaml: name it with --template",
+  );
+  const warm = await runLrp([
+    "start-api",
+    "--template",
+    "examples/sam-http-api/template.yaml",
+    "--warm-containers",
+    "hot",
+  ]);
+  assert.equal(warm.code, 1);
+  assert.equal(
+    warm.stderr.trim(),
+    'lrp: invalid configuration: --warm-containers: "hot" must be EAGER or LAZY',
+  );
+  const none = await runLrp(["start-api"], { cwd: `${ROOT}examples` });
+  assert.equal(none.code, 1);
+  assert.equal(
+    none.stderr.trim(),
+    "lrp: invalid configuration: no template found here: looked for .aws-sam/build/template.yaml, template.yaml, " +
+      "template.yml, serverless.yml, serverless.yaml (or pass --template FILE)",
+  );
+});
