@@ -332,3 +332,44 @@ Deno.test("start-api's options belong to start-api: elsewhere, or with a bad val
       "template.yml, serverless.yml, serverless.yaml (or pass --template FILE)",
   );
 });
+
+Deno.test("start-api's events are AWS's where sam local's are not: ANY routeKey, lower-case v2 headers, REST %2F kept, HTTP API 404", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/src`);
+  await Deno.writeTextFile(
+    `${dir}/src/echo.mjs`,
+    "export const handler = async (e) => ({ statusCode: 200, body: JSON.stringify(e) });\n",
+  );
+  await Deno.writeTextFile(
+    `${dir}/template.yaml`,
+    `Globals:
+  Function: {Runtime: nodejs20.x, CodeUri: src, Handler: echo.handler}
+Resources:
+  Http:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Any: {Type: HttpApi, Properties: {Path: "/h/{proxy+}", Method: ANY}}
+  Rest:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Get: {Type: Api, Properties: {Path: "/r/{id}", Method: GET}}
+`,
+  );
+  await using lrp = await startLrpChild(["start-api", "--port", "0", "--no-watch"], { cwd: dir });
+  const http = await get(lrp.port, "/h/a/b", { method: "POST", headers: { "X-Custom": "1" }, body: "x" });
+  assert.equal(http.json.routeKey, "ANY /h/{proxy+}");
+  assert.equal((http.json.requestContext as Json).routeKey, "ANY /h/{proxy+}");
+  assert.deepEqual(http.json.pathParameters, { proxy: "a/b" });
+  assert.equal((http.json.headers as Json)["x-custom"], "1");
+  const rest = await get(lrp.port, "/r/my-id%2F100");
+  assert.deepEqual(rest.json.pathParameters, { id: "my-id%2F100" });
+  assert.equal(rest.json.path, "/r/my-id%2F100");
+  assert.equal((rest.json.requestContext as Json).path, "/Prod/r/my-id%2F100");
+  assert.equal((rest.json.requestContext as Json).stage, "Prod");
+  const missing = await fetch(`http://127.0.0.1:${lrp.port}/h`);
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await missing.json(), { message: "Not Found" });
+  await Deno.remove(dir, { recursive: true });
+});
