@@ -28,6 +28,11 @@ export interface ServerlessOptions {
   stage?: string;
   env: Record<string, string | undefined>;
   files: Files;
+  /**
+   * The variables of the service's `.env.<stage>` (else `.env`) file, which
+   * `${env:…}` sees under the real environment, as the Framework (v4) loads them.
+   */
+  dotenv?: (stage: string) => Record<string, string>;
   /** Reads and parses a file for `${file(…)}`; `undefined` when it does not exist. */
   readFile?: (path: string) => unknown;
 }
@@ -87,6 +92,7 @@ function read(data: Record<string, unknown>, options: ServerlessOptions): Plan {
   };
   const provider = isMap(data.provider) ? data.provider : {};
   scope.stage = String(options.stage ?? get(provider.stage, "provider.stage") ?? "dev");
+  scope.env = { ...options.dotenv?.(scope.stage), ...options.env };
   scope.region = String(options.regionOption ?? get(provider.region, "provider.region") ?? options.region);
   const service = String(get(data.service, "service"));
   const httpApi = isMap(provider.httpApi) ? provider.httpApi : {};

@@ -151,6 +151,21 @@ function source(candidate: string, scope: VariableScope, depth: number): unknown
 }
 
 /**
+ * A `.env` file's variables: `KEY=value` lines, `export` allowed, `#`
+ * comments, values optionally quoted.
+ */
+export function parseDotenv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$/.exec(raw);
+    if (!m || raw.trimStart().startsWith("#")) continue;
+    const quoted = /^"(.*)"$|^'(.*)'$/.exec(m[2]!);
+    out[m[1]!] = quoted ? quoted[1] ?? quoted[2]! : m[2]!.replace(/\s+#.*$/, "");
+  }
+  return out;
+}
+
+/**
  * The value at a dotted path (`custom.limits.timeout`), or `undefined`; a
  * variable met on the way (`limits: ${file(…)}`) is resolved to walk on.
  */

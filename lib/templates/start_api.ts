@@ -17,6 +17,7 @@ import { describePlan, type Plan, planToConfig } from "./plan.ts";
 import { DISK, type Files } from "./runtimes.ts";
 import { isSamTemplate, readSam } from "./sam.ts";
 import { isServerlessFile, readServerless } from "./serverless.ts";
+import { parseDotenv } from "./serverless_vars.ts";
 import { parseTemplateText } from "./yaml.ts";
 
 /** The templates looked for, in order, when no `--template` is given (as `sam local` looks). */
@@ -138,6 +139,16 @@ export async function loadStartApi(
       env: inputs.env,
       files: DISK,
       readFile: (path) => readDataFile(resolve(dirname(template), path)),
+      dotenv: (stage) => {
+        const read = (name: string) => {
+          try {
+            return Deno.readTextFileSync(resolve(dirname(template), name));
+          } catch {
+            return undefined;
+          }
+        };
+        return parseDotenv(read(`.env.${stage}`) ?? read(".env") ?? "");
+      },
     });
   } else if (isSamTemplate(data)) {
     plan = readSam(data, { source: template, parameterOverrides: overrides, region, files: DISK });

@@ -9,7 +9,7 @@ import { ConfigError } from "../../lib/config/types.ts";
 import type { Plan } from "../../lib/templates/plan.ts";
 import { SERVERLESS_CORS_HEADERS } from "../../lib/templates/serverless.ts";
 import { readServerless } from "../../lib/templates/serverless.ts";
-import { resolveVariables, type VariableScope } from "../../lib/templates/serverless_vars.ts";
+import { parseDotenv, resolveVariables, type VariableScope } from "../../lib/templates/serverless_vars.ts";
 import { parseTemplateText } from "../../lib/templates/yaml.ts";
 
 const FILES = new Set(["/s/handler.js", "/s/src/api.py", "/s/src/ts.ts"]);
@@ -241,4 +241,32 @@ Deno.test("a missing handler file, a missing runtime, a duplicate route and a ba
     "deno",
     "TypeScript source src/ts.ts run by deno",
   ]);
+});
+
+Deno.test(".env variables feed ${env:…} under the real environment; .env.<stage> is read for that stage", () => {
+  assert.deepEqual(parseDotenv("# c\nexport A=1\nB = 'two words'\nC=\"q\"\nD=x # note\nbad line\n"), {
+    A: "1",
+    B: "two words",
+    C: "q",
+    D: "x",
+  });
+  const seen: string[] = [];
+  const plan = readServerless(
+    parseTemplateText(
+      "service: s\nprovider: {runtime: nodejs20.x, stage: qa}\nfunctions:\n  one:\n    handler: handler.main\n    environment: {A: '${env:A}', B: '${env:B}'}\n",
+      "/s/serverless.yml",
+    ),
+    {
+      source: "/s/serverless.yml",
+      region: "us-east-1",
+      env: { B: "real" },
+      files,
+      dotenv: (stage) => {
+        seen.push(stage);
+        return { A: "from-dotenv", B: "from-dotenv" };
+      },
+    },
+  );
+  assert.deepEqual(seen, ["qa"]);
+  assert.deepEqual(plan.functions[0]!.environment, { A: "from-dotenv", B: "real" });
 });
