@@ -245,7 +245,9 @@ export async function main(args: string[], env: Record<string, string | undefine
   }
   const reload = () =>
     running.reload(load).then((ok) => {
-      if (ok && session) { for (const line of session.routeLines(running.addr.port)) console.log(line); }
+      if (!ok || !session) return;
+      for (const line of session.routeLines(running.addr.port)) console.log(line);
+      if (session.options.warm === "EAGER") running.prewarm();
     });
   const onHangup = () => {
     log.info("reloading the configuration", { signal: "SIGHUP", config: path });
