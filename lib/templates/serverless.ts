@@ -124,7 +124,14 @@ function read(data: Record<string, unknown>, options: ServerlessOptions): Plan {
         throw new TemplateProblem(`${where}.reservedConcurrency: lrp needs at least 1 to serve the function`);
       }
     }
-    fn.routes = events(raw.events, where, get, apis, { httpApi, provider, stage: scope.stage, warnings });
+    const fnPayload = isMap(raw.httpApi) ? get(raw.httpApi.payload, `${where}.httpApi.payload`) : undefined;
+    fn.routes = events(raw.events, where, get, apis, {
+      httpApi,
+      provider,
+      stage: scope.stage,
+      warnings,
+      ...(fnPayload !== undefined && { payload: String(fnPayload) }),
+    });
     if (raw.image !== undefined) {
       fn.notServed = `image: lrp runs handler code itself; run the image (its RIE answers on port 8080) ` +
         `and serve it with a local: rule in an lrp.yaml (docs/start-api.md, "Image functions")`;
@@ -188,6 +195,8 @@ function environment(raw: unknown, where: string, get: Get, warnings: string[]):
 
 interface EventContext {
   httpApi: Record<string, unknown>;
+  /** The function's own `httpApi.payload`, which beats the provider's. */
+  payload?: string;
   provider: Record<string, unknown>;
   stage: string;
   warnings: string[];
@@ -220,7 +229,8 @@ function events(
         notEnforced: [],
       };
       const payload = String(
-        (isMap(value) ? value.payload : undefined) ?? get(ctx.httpApi.payload, "provider.httpApi.payload") ??
+        (isMap(value) ? value.payload : undefined) ?? ctx.payload ??
+          get(ctx.httpApi.payload, "provider.httpApi.payload") ??
           "2.0",
       );
       routes.push({

@@ -79,7 +79,7 @@ functions:
   ]);
 });
 
-Deno.test("httpApi events: a string, '*' for $default, the object form; stage always $default; provider.httpApi.cors true and payload", () => {
+Deno.test("httpApi events: a string, '*' for $default, the object form; stage always $default; provider.httpApi.cors true and payload, a function's payload first", () => {
   const plan = read(`service: shop
 provider: {runtime: nodejs20.x, stage: prod, httpApi: {cors: true, payload: '1.0'}}
 functions:
@@ -90,6 +90,11 @@ functions:
       - httpApi: '*'
       - httpApi: {method: '*', path: /any}
       - httpApi: {method: post, path: /users, authorizer: {name: jwt}}
+  two:
+    handler: handler.main
+    httpApi: {payload: '2.0'}
+    events:
+      - httpApi: 'GET /two'
 `);
   assert.deepEqual(plan.functions[0]!.routes, [
     { key: "GET /users/{id}", api: "HttpApi", payloadFormat: "1.0", notEnforced: [] },
@@ -101,6 +106,9 @@ functions:
       payloadFormat: "1.0",
       notEnforced: ['authorizer "jwt" (every request is let through)'],
     },
+  ]);
+  assert.deepEqual(plan.functions[1]!.routes, [
+    { key: "GET /two", api: "HttpApi", payloadFormat: "2.0", notEnforced: [] },
   ]);
   assert.deepEqual(plan.apis.HttpApi, {
     id: "HttpApi",
