@@ -14,7 +14,33 @@ import type { Config } from "./types.ts";
  * are tried (docs/routes.md), each with the stage prefix its URL needs.
  */
 export function describeRules(config: Config): string[] {
-  const lines = config.rules.map((r) => `${r.hostname} -> ${describeTarget(r)}${gatewayOf(r)}`);
+  return [...describeEachRule(config), ...describeRoutes(config)];
+}
+
+function describeEachRule(config: Config): string[] {
+  return config.rules.map((r) => {
+    const format = (r.payloadFormat ?? "2.0") === "2.0"
+      ? ""
+      : ` [payload ${r.payloadFormat}${r.multiValueHeaders ? ", multi-value" : ""}]`;
+    const mode = (r.invokeMode === "RESPONSE_STREAM" ? " [stream]" : "") + gatewayOf(r);
+    if (r.kind === "function") {
+      return `${r.hostname} -> function ${r.name} (${r.runtime}${
+        r.handler ? ` ${r.handler}` : ""
+      } in ${r.code}, concurrency ${r.concurrency}, timeout ${
+        r.timeoutMs / 1000
+      }s, queue ${r.queueLimit})${format}${mode}`;
+    }
+    if (r.kind === "local") {
+      return `${r.hostname} -> local ${r.endpoint} (concurrency ${r.concurrency}, queue ${r.queueLimit})${format}${mode}`;
+    }
+    return `${r.hostname} -> aws ${describeAwsTarget(r)}${
+      r.allow.length ? ` allow ${r.allow.join(",")}` : ""
+    }${format}${mode}`;
+  });
+}
+
+function describeRoutes(config: Config): string[] {
+  const lines: string[] = [];
   const hosts = [...new Set(config.rules.filter((r) => r.routes).map((r) => r.hostname))];
   for (const host of hosts) {
     lines.push(`${host} routes, in the order they are tried:`);
@@ -34,28 +60,10 @@ export function describeRules(config: Config): string[] {
   return lines;
 }
 
+/** A rule's API and CORS in words: ` [http api, stage $default] [cors]`. */
 function gatewayOf(r: Rule): string {
   const api = r.api ? ` [${r.api.kind} api${r.api.id ? ` ${r.api.id}` : ""}, stage ${r.api.stage}]` : "";
   return api + (r.cors ? " [cors]" : "");
-}
-
-/** A rule's target in words, without its host name. */
-function describeTarget(r: Rule): string {
-  const format = (r.payloadFormat ?? "2.0") === "2.0"
-    ? ""
-    : ` [payload ${r.payloadFormat}${r.multiValueHeaders ? ", multi-value" : ""}]`;
-  const mode = r.invokeMode === "RESPONSE_STREAM" ? " [stream]" : "";
-  if (r.kind === "function") {
-    return `function ${r.name} (${r.runtime}${
-      r.handler ? ` ${r.handler}` : ""
-    } in ${r.code}, concurrency ${r.concurrency}, timeout ${
-      r.timeoutMs / 1000
-    }s, queue ${r.queueLimit})${format}${mode}`;
-  }
-  if (r.kind === "local") {
-    return `local ${r.endpoint} (concurrency ${r.concurrency}, queue ${r.queueLimit})${format}${mode}`;
-  }
-  return `aws ${describeAwsTarget(r)}${r.allow.length ? ` allow ${r.allow.join(",")}` : ""}${format}${mode}`;
 }
 
 /** A rule's target in a few words, for its routes' lines. */

@@ -170,7 +170,8 @@ export function createHandler(deps: HandlerDeps): Handler {
       const own = inspecting
         ? await inspectRoutes!.handle(request, path)
         : internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
-      if (own) {
+      // `routed` ends early for the gateway's own answers (a preflight, no route).
+      routed: if (own) {
         entry.target = route = "internal";
         response = own;
       } else {
@@ -182,88 +183,87 @@ export function createHandler(deps: HandlerDeps): Handler {
           throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
         }
         route = found.rule.hostname;
-        // A host with routes or CORS: a preflight or a request no route matches is answered here.
+        // A host with routes or CORS: a preflight, or a request no route matches, is answered here.
         const step = gatewayStep(found, request.method, path, request.headers);
         if (step.answer) {
           Object.assign(entry, step.log);
           response = step.answer;
-        } else {
-          const matched = step.route;
-          const gateway = step.facts;
-          if (gateway) entry.route = gateway.routeKey;
-          pathParameters = gateway?.pathParameters;
-
-          entry.target = matched.target.describe;
-          const choice = matched.rule.kind === "aws"
-            ? selectFunction(matched.rule, matched.params, request.headers, host)
-            : undefined;
-          if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
-          // No body (a GET): no call, no promise, no turn.
-          body = request.body === null
-            ? null
-            : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
-          bytesIn = body?.length ?? 0;
-          const meta: RequestMeta = {
-            requestId,
-            timeEpoch,
-            sourceIp,
-            listenPort: deps.listenPort,
-            traceId: newTraceId(timeEpoch),
-            trustedPeer: isTrustedPeer(sourceIp, trust),
-          };
-          // A large binary body of a 2.0 rule is never turned into base64 text: it is spliced into the
-          // payload as it is written (docs/performance.md, round 4). The inspector keeps whole events.
-          const splice = !inspector && body !== null && body.length >= SPLICE_FROM &&
-              (matched.rule.payloadFormat ?? "2.0") === "2.0" &&
-              !isTextContentType(request.headers.get("content-type"))
-            ? body
-            : undefined;
-          let event: EventV2 | undefined = requestToEvent(request, splice ? null : body, meta);
-          if (gateway) applyGateway(event, gateway);
-          if (splice) event.isBase64Encoded = true;
-          const eventHeaders = event.headers;
-          // A large body lives on as the event's base64 text, then as the payload bytes: each earlier
-          // copy is let go of as soon as the next exists (the inspector alone keeps the raw body).
-          if (!inspector) body = null;
-          const invokedAt = performance.now();
-          try {
-            // Tracing may add `traceparent` to the event: encode it afterwards.
-            result = await traceInvocation(
-              {
-                rule: matched.rule,
-                target: matched.target.describe,
-                functionName: choice?.functionName,
-                qualifier: choice?.qualifier,
-              },
-              eventHeaders,
-              () => {
-                const bytes = encodeEvent(matched.rule, event!, splice, gateway);
-                event = undefined;
-                if (inspector) payload = payloadBytes(bytes);
-                return invokeWithTimeout(
-                  matched.target,
-                  {
-                    payload: bytes,
-                    traceId: eventHeaders["x-amzn-trace-id"],
-                    functionName: choice?.functionName,
-                    qualifier: choice?.qualifier,
-                  },
-                  request.signal,
-                  config,
-                  deadlines,
-                );
-              },
-            );
-          } finally {
-            upstreamMs = performance.now() - invokedAt;
-          }
-          // The invocation is over, so nothing reads the spliced body again.
-          if (splice) releaseBody(splice);
-          if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
-          else rawResult = result.body;
-          response = toResponse(result, request.method, matched.rule, headerLimits);
-          if (step.cors) response = withCors(response, step.cors, request.headers.get("origin"));
+          break routed;
         }
+        const matched = step.route;
+        const gateway = step.facts;
+        if (gateway) entry.route = gateway.routeKey;
+        pathParameters = gateway?.pathParameters;
+        entry.target = matched.target.describe;
+        const choice = matched.rule.kind === "aws"
+          ? selectFunction(matched.rule, matched.params, request.headers, host)
+          : undefined;
+        if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
+        // No body (a GET): no call, no promise, no turn.
+        body = request.body === null
+          ? null
+          : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
+        bytesIn = body?.length ?? 0;
+        const meta: RequestMeta = {
+          requestId,
+          timeEpoch,
+          sourceIp,
+          listenPort: deps.listenPort,
+          traceId: newTraceId(timeEpoch),
+          trustedPeer: isTrustedPeer(sourceIp, trust),
+        };
+        // A large binary body of a 2.0 rule is never turned into base64 text: it is spliced into the
+        // payload as it is written (docs/performance.md, round 4). The inspector keeps whole events.
+        const splice = !inspector && body !== null && body.length >= SPLICE_FROM &&
+            (matched.rule.payloadFormat ?? "2.0") === "2.0" &&
+            !isTextContentType(request.headers.get("content-type"))
+          ? body
+          : undefined;
+        let event: EventV2 | undefined = requestToEvent(request, splice ? null : body, meta);
+        if (gateway) applyGateway(event, gateway);
+        if (splice) event.isBase64Encoded = true;
+        const eventHeaders = event.headers;
+        // A large body lives on as the event's base64 text, then as the payload bytes: each earlier
+        // copy is let go of as soon as the next exists (the inspector alone keeps the raw body).
+        if (!inspector) body = null;
+        const invokedAt = performance.now();
+        try {
+          // Tracing may add `traceparent` to the event: encode it afterwards.
+          result = await traceInvocation(
+            {
+              rule: matched.rule,
+              target: matched.target.describe,
+              functionName: choice?.functionName,
+              qualifier: choice?.qualifier,
+            },
+            eventHeaders,
+            () => {
+              const bytes = encodeEvent(matched.rule, event!, splice, gateway);
+              event = undefined;
+              if (inspector) payload = payloadBytes(bytes);
+              return invokeWithTimeout(
+                matched.target,
+                {
+                  payload: bytes,
+                  traceId: eventHeaders["x-amzn-trace-id"],
+                  functionName: choice?.functionName,
+                  qualifier: choice?.qualifier,
+                },
+                request.signal,
+                config,
+                deadlines,
+              );
+            },
+          );
+        } finally {
+          upstreamMs = performance.now() - invokedAt;
+        }
+        // The invocation is over, so nothing reads the spliced body again.
+        if (splice) releaseBody(splice);
+        if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
+        else rawResult = result.body;
+        response = toResponse(result, request.method, matched.rule, headerLimits);
+        if (step.cors) response = withCors(response, step.cors, request.headers.get("origin"));
       }
     } catch (err) {
       const e = toLrpError(err);

@@ -36,7 +36,8 @@ export function eventV2ToV1(event: EventV2, gateway?: GatewayFacts): EventV1 {
   const path = gateway ? (gateway.api === "rest" ? gateway.path : gateway.stagePath) : event.rawPath;
   const resource = gateway ? gateway.resource : "/{proxy+}";
   return {
-    version: "1.0",
+    // A REST API sends no version (docs/routes.md, "Stages").
+    ...(gateway?.api !== "rest" && { version: "1.0" as const }),
     resource,
     path,
     httpMethod: ctx.http.method,

@@ -27,6 +27,7 @@ Deno.test("an HTTP API with payload 1.0: path is the decoded path with the stage
   assert.equal((await get(handler, "api.test", "/dev/items/a%20b")).status, 200);
   assert.equal((await get(handler, "api.test", "/dev/else")).status, 200);
   const [item, other] = invoker.events as Record<string, Record<string, unknown>>[];
+  assert.equal(item!.version, "1.0", "an HTTP API's 1.0 event names its version");
   assert.equal(item!.resource, "/items/{id}");
   assert.equal(item!.path, "/dev/items/a b");
   assert.deepEqual(item!.pathParameters, { id: "a b" });
