@@ -11,6 +11,7 @@
 import type { ApiPlan, FunctionPlan, RoutePlan } from "./plan.ts";
 import { TemplateProblem } from "./plan.ts";
 import { implicitApi, type Resolver } from "./sam_apis.ts";
+import { parseRouteKey } from "../route/route_key.ts";
 
 /** What reading events needs: the resolver, the template's APIs (added to), its Globals, the warnings. */
 export interface EventContext {
@@ -68,6 +69,10 @@ export function readEvents(id: string, raw: unknown, ctx: EventContext): RoutePl
         throw new TemplateProblem(`${where}.Properties.Path: ${JSON.stringify(path)} must start with /`);
       }
       key = `${verb} ${path}`;
+      const parsed = parseRouteKey(key);
+      if (typeof parsed === "string") {
+        throw new TemplateProblem(`${where}.Properties.Path: ${JSON.stringify(path)}: ${parsed}`);
+      }
     }
     const apiKey = kind === "http" ? "ApiId" : "RestApiId";
     const apiRef = get(apiKey);

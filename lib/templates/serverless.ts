@@ -15,6 +15,7 @@ import { ConfigError } from "../config/types.ts";
 import type { ApiPlan, CorsPlan, FunctionPlan, Plan, RoutePlan } from "./plan.ts";
 import { TemplateProblem } from "./plan.ts";
 import { type Files, findHandlerFile, handlerStem, lrpRuntimeOf, TYPESCRIPT_EXTENSIONS } from "./runtimes.ts";
+import { parseRouteKey } from "../route/route_key.ts";
 import { resolveVariables, VariableProblem, type VariableScope } from "./serverless_vars.ts";
 
 /** What a `serverless.yml` is read with. */
@@ -275,6 +276,13 @@ function events(
   return routes;
 }
 
+/** `key` when API Gateway accepts it as a route key; else a problem naming `where`. */
+function checkedKey(key: string, where: string): string {
+  const parsed = parseRouteKey(key);
+  if (typeof parsed === "string") throw new TemplateProblem(`${where}: ${JSON.stringify(key)}: ${parsed}`);
+  return key;
+}
+
 function httpApiRoute(value: unknown, where: string): string {
   let method: string;
   let path: string;
@@ -300,7 +308,7 @@ function httpApiRoute(value: unknown, where: string): string {
   if (!path.startsWith("/")) {
     throw new TemplateProblem(`${where}: path ${JSON.stringify(path)} must start with /`);
   }
-  return `${verb} ${path}`;
+  return checkedKey(`${verb} ${path}`, where);
 }
 
 /** `provider.httpApi.cors`: `true` is origin `*`, the default headers, and the methods used. */
@@ -342,7 +350,7 @@ function httpRoute(value: unknown, where: string): { key: string; cors?: CorsPla
   if (!METHODS.has(verb)) {
     throw new TemplateProblem(`${where}: ${JSON.stringify(method)} is not an HTTP method`);
   }
-  const key = `${verb} /${path.replace(/^\/+/, "")}`;
+  const key = checkedKey(`${verb} /${path.replace(/^\/+/, "")}`, where);
   const notEnforced: string[] = [];
   if (spec.authorizer !== undefined) notEnforced.push("authorizer (every request is let through)");
   if (spec.private === true) {

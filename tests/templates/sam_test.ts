@@ -295,6 +295,10 @@ Deno.test("each mistake is one message naming the file, resource and property", 
     `${at}.Properties.Events.A.Properties.Path: missing (required)`,
   );
   fails(
+    fn(ZIP, "A:\n  Type: HttpApi\n  Properties: {Path: /events/, Method: get}"),
+    `${at}.Properties.Events.A.Properties.Path: "/events/": the path must not end with / (API Gateway refuses it)`,
+  );
+  fails(
     fn(ZIP, "A:\n  Type: HttpApi\n  Properties: {Path: /a, Method: get, ApiId: Nope}"),
     `${at}.Properties.Events.A.Properties.ApiId: Nope is not an AWS::Serverless::HttpApi in this template`,
   );

@@ -242,6 +242,10 @@ Deno.test("a missing handler file, a missing runtime, a duplicate route and a ba
     "service: s\nprovider: {runtime: nodejs20.x}\nfunctions:\n  one: {handler: handler.main, events: [{httpApi: 'GET'}]}\n",
     '/s/serverless.yml: functions.one.events[0].httpApi: "GET" must be "METHOD /path" or "*"',
   );
+  fails(
+    "service: s\nprovider: {runtime: nodejs20.x}\nfunctions:\n  one: {handler: handler.main, events: [{http: 'GET a/{x+}/b'}]}\n",
+    '/s/serverless.yml: functions.one.events[0].http: "GET /a/{x+}/b": the greedy variable {x+} must be the last segment',
+  );
   const plan = read(
     "service: s\nprovider: {runtime: nodejs20.x}\nfunctions:\n  one: {handler: src/ts.handler}\n",
   );
