@@ -113,8 +113,14 @@ export function functionUrlHost(name: string): string {
 /**
  * The `functions:` rules of a plan, as an `lrp.yaml` would hold them: one
  * per served function and API it has routes on, and one per Function URL.
+ * `origins`, when given, receives where each rule comes from, in order
+ * (`Resources.Items on API Api`), for messages about a rule.
  */
-export function planToConfig(plan: Plan, options: ServeOptions): Record<string, unknown>[] {
+export function planToConfig(
+  plan: Plan,
+  options: ServeOptions,
+  origins: string[] = [],
+): Record<string, unknown>[] {
   const rules: Record<string, unknown>[] = [];
   for (const fn of plan.functions) {
     if (!fn.lrpRuntime) continue;
@@ -137,6 +143,7 @@ export function planToConfig(plan: Plan, options: ServeOptions): Record<string, 
       for (const format of ["2.0", "1.0"] as const) {
         const keys = routes.filter((r) => r.payloadFormat === format).map((r) => r.key);
         if (keys.length === 0) continue;
+        origins.push(`${fn.where} on API ${api.id}`);
         rules.push({
           hostname: options.hostname,
           ...common,
@@ -152,6 +159,7 @@ export function planToConfig(plan: Plan, options: ServeOptions): Record<string, 
       }
     }
     if (fn.functionUrl) {
+      origins.push(`${fn.where} (its Function URL)`);
       rules.push({
         hostname: functionUrlHost(fn.name),
         ...common,

@@ -171,18 +171,28 @@ export async function loadStartApi(
       fn.environment = { ...fn.environment, ...vars.Parameters, ...vars[fn.id], ...vars[fn.name] };
     }
   }
+  const origins: string[] = [];
+  const serve = { stageInPath: options.stageInPath, watch: options.watch, hostname: "*" };
   const file = {
     host: "127.0.0.1",
     port: 3000,
     region: plan.region ?? region,
-    functions: planToConfig(plan, { stageInPath: options.stageInPath, watch: options.watch, hostname: "*" }),
+    functions: planToConfig(plan, serve, origins),
   };
-  const config = parseConfig(JSON.stringify(file, null, 1), {
-    source: template,
-    env: inputs.env,
-    flags: inputs.flags,
-  });
-  checkFunctionFiles(config, inputs.env);
+  let config: Config;
+  try {
+    config = parseConfig(JSON.stringify(file, null, 1), {
+      source: template,
+      env: inputs.env,
+      flags: inputs.flags,
+    });
+    checkFunctionFiles(config, inputs.env);
+  } catch (err) {
+    // A message about a generated rule names where the rule came from, not a line of text nobody wrote.
+    const m = err instanceof ConfigError ? /^.*?:\d+: functions\[(\d+)\]\.?(.*)$/s.exec(err.message) : null;
+    if (!m || origins[Number(m[1])] === undefined) throw err;
+    throw new ConfigError(`${template}: ${origins[Number(m[1])]}: ${m[2]}`);
+  }
   return { template, plan, config };
 }
 

@@ -205,6 +205,12 @@ Deno.test("start-api refuses a bad template with one message naming the file, re
       `${dir}/t.yaml: Resources.Fn.Properties.FunctionName: cannot be resolved locally: parameter Name has no value: give it a Default or pass --parameter-overrides Name=VALUE`,
     ],
   ];
+  cases.push([
+    "Resources:\n  Api:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n      CorsConfiguration: {AllowOrigins: ['http://localhost:5173/']}\n" +
+    "  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: nodejs20.x\n      Handler: index.handler\n      InlineCode: x\n" +
+    "      Events:\n        A:\n          Type: HttpApi\n          Properties: {Path: /a, Method: GET, ApiId: !Ref Api}\n",
+    `${dir}/t.yaml: Resources.Fn on API Api: cors.allow_origins[0]: "http://localhost:5173/" is not an origin`,
+  ]);
   for (const [text, message] of cases) {
     await Deno.writeTextFile(`${dir}/t.yaml`, text);
     const out = await runLrp(["start-api", "--template", `${dir}/t.yaml`, "--port", "0"]);
