@@ -243,6 +243,15 @@ Deno.test("start-api reloads the route table when the template changes, restarts
   const gone = await fetch(`http://127.0.0.1:${lrp.port}/one`);
   assert.equal(gone.status, 404);
   assert.deepEqual(await gone.json(), { message: "Not Found" });
+  // A template that no longer reads is refused with its message; the routes it would replace keep serving.
+  await Deno.writeTextFile(
+    `${dir}/template.yaml`,
+    template("/three").replace("CodeUri: src", "CodeUri: gone"),
+  );
+  const refused = await lrp.waitForLine((l) => String(l.msg).startsWith("reload rejected"));
+  assert.equal(refused.error, `template.yaml: Resources.Fn.Properties.CodeUri: no such folder: ${dir}/gone`);
+  assert.equal(await (await fetch(`http://127.0.0.1:${lrp.port}/two`)).text(), "GET /two");
+  await Deno.writeTextFile(`${dir}/template.yaml`, template("/two"));
   // A code change restarts the function: the next request runs the new handler.
   await Deno.writeTextFile(
     `${dir}/src/app.mjs`,
