@@ -181,8 +181,8 @@ export async function main(args: string[], env: Record<string, string | undefine
     await running.shutdown();
     return 0;
   }
-  await session?.prepare();
   if (command === "check" && session) {
+    await session.prepare();
     console.log(`${path}: ok, the routes start-api would serve:`);
     for (const line of session.routeLines()) console.log(`  ${line}`);
     return 0;
@@ -240,14 +240,21 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 1;
   }
   if (session) {
-    for (const line of session.routeLines(running.addr.port)) console.log(line);
     if (session.options.warm === "EAGER") running.prewarm();
+    // Printed once the interpreters said their versions, off the path to serving.
+    const table = session;
+    void table.prepare().then(() => {
+      for (const line of table.routeLines(running.addr.port)) console.log(line);
+    });
   }
   const reload = () =>
     running.reload(load).then((ok) => {
       if (!ok || !session) return;
-      for (const line of session.routeLines(running.addr.port)) console.log(line);
       if (session.options.warm === "EAGER") running.prewarm();
+      const table = session;
+      return table.prepare().then(() => {
+        for (const line of table.routeLines(running.addr.port)) console.log(line);
+      });
     });
   const onHangup = () => {
     log.info("reloading the configuration", { signal: "SIGHUP", config: path });

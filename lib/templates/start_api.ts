@@ -293,9 +293,16 @@ export class StartApiSession {
     return loaded.config;
   }
 
-  /** Asks the interpreters the last load needs for their versions (once), for {@linkcode routeLines}. */
+  /**
+   * Asks the interpreters the last load needs for their versions, for
+   * {@linkcode routeLines}; again only when a load needs another runtime.
+   */
   async prepare(): Promise<void> {
-    if (this.last) this.#versions ??= await interpreterVersions(this.last.plan);
+    const plan = this.last?.plan;
+    if (!plan) return;
+    const known = this.#versions ?? {};
+    if (this.#versions && plan.functions.every((f) => !f.lrpRuntime || f.lrpRuntime in known)) return;
+    this.#versions = await interpreterVersions(plan);
   }
 
   /** The route table of the last load, served on `port`. */
