@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { describePlan, type Plan, planToConfig } from "../../lib/templates/plan.ts";
-import { parseOverrides } from "../../lib/templates/start_api.ts";
+import { findTemplate, parseOverrides } from "../../lib/templates/start_api.ts";
 
 const ROUTE = { notEnforced: [] as string[] };
 
@@ -164,4 +164,18 @@ Deno.test("--parameter-overrides takes K=V words, quoted values and SAM's Parame
     D: "q",
   });
   assert.throws(() => parseOverrides(["novalue"]), /--parameter-overrides: "novalue" is not KEY=VALUE/);
+});
+
+Deno.test("without --template, the first of .aws-sam/build/template.yaml, template.yaml, template.yml, serverless.yml, serverless.yaml", () => {
+  const has = (...names: string[]) => ({
+    isFile: (p: string) => names.includes(p),
+    isDirectory: () => false,
+  });
+  assert.equal(
+    findTemplate(undefined, has("serverless.yml", "template.yaml", ".aws-sam/build/template.yaml")),
+    ".aws-sam/build/template.yaml",
+  );
+  assert.equal(findTemplate(undefined, has("serverless.yml", "template.yml")), "template.yml");
+  assert.equal(findTemplate(undefined, has("serverless.yaml", "serverless.yml")), "serverless.yml");
+  assert.equal(findTemplate("mine.yaml", has()), "mine.yaml");
 });
