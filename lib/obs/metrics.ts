@@ -49,6 +49,16 @@ export interface QueueSource {
   stats: { inFlight: number; waiting: number };
 }
 
+/** Each queue once per route: rules with routes on one host may share an endpoint's queue. */
+function* distinct(queues: Iterable<QueueSource>): Iterable<QueueSource> {
+  const seen = new Set<string>();
+  for (const q of queues) {
+    const key = `${q.route} ${q.endpoint}`;
+    if (!seen.has(key)) yield q;
+    seen.add(key);
+  }
+}
+
 /**
  * lrp's metrics. The handler calls {@linkcode LrpMetrics.observe} once per
  * request; the app counts in-flight requests; queue gauges are read from the
@@ -105,14 +115,14 @@ export class LrpMetrics {
     const labelsOf = (q: QueueSource): Labels =>
       opts.endpointLabels ? { route: q.route, endpoint: q.endpoint } : { route: q.route };
     r.gauge("lrp_queue_depth", "Requests waiting for a local endpoint slot", queueLabels, (g) => {
-      for (const q of queues()) g.add(labelsOf(q), q.stats.waiting);
+      for (const q of distinct(queues())) g.add(labelsOf(q), q.stats.waiting);
     });
     r.gauge(
       "lrp_queue_in_flight",
       "Invocations running on a local endpoint (slots taken)",
       queueLabels,
       (g) => {
-        for (const q of queues()) g.add(labelsOf(q), q.stats.inFlight);
+        for (const q of distinct(queues())) g.add(labelsOf(q), q.stats.inFlight);
       },
     );
     this.bytesIn = r.counter("lrp_request_bytes_total", "Request body bytes received, by route", ["route"]);

@@ -65,17 +65,9 @@ interface Generation {
   clients: LambdaClients | undefined;
 }
 
-/** Rules that differ only in host name and position can share their invoker (and its queue). */
+/** Rules that differ only in host name, position, routes, API and CORS can share their invoker (and its queue). */
 function invokerKey(rule: Config["rules"][number]): string {
-  // Routes, API and CORS change what reaches the invoker, not the invoker: a reload keeps it warm.
-  return JSON.stringify({
-    ...rule,
-    hostname: "",
-    line: 0,
-    routes: undefined,
-    api: undefined,
-    cors: undefined,
-  });
+  return JSON.stringify({ ...rule, hostname: "", line: 0, routes: 0, api: 0, cors: 0 });
 }
 
 /**
@@ -436,13 +428,8 @@ function inspectOptions(cfg: Config): InspectOptions {
 
 /** The local endpoints of a generation, for the queue gauges. */
 function* queueSources(g: Generation | undefined): Iterable<QueueSource> {
-  // Rules with routes on one host may share an endpoint's queue: it counts once for that host.
-  const seen = new Set<string>();
   for (const r of g?.router.routes ?? []) {
     if (r.rule.kind === "local" && r.target instanceof LocalInvoker) {
-      const key = `${r.rule.hostname} ${r.rule.endpoint}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
       yield { route: r.rule.hostname, endpoint: r.rule.endpoint, stats: r.target.queue.stats };
     }
   }

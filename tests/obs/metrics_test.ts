@@ -225,6 +225,8 @@ Deno.test("queue gauges add up the queues of one host's rules (rules with routes
   const m = new LrpMetrics("1", () => [
     { route: "api.test", endpoint: "http://a:1", stats: { inFlight: 1, waiting: 2 } },
     { route: "api.test", endpoint: "http://b:1", stats: { inFlight: 1, waiting: 3 } },
+    // A second rule of the host on the same endpoint shares its queue: counted once.
+    { route: "api.test", endpoint: "http://b:1", stats: { inFlight: 1, waiting: 3 } },
   ]);
   const text = m.registry.render();
   assert.ok(text.includes('lrp_queue_depth{route="api.test"} 5\n'), text);
