@@ -5,7 +5,7 @@
  * of its own.
  */
 import assert from "node:assert/strict";
-import { startRie } from "../../lib/run/rie_emulator.ts";
+import { startRie } from "../fakes/rie.ts";
 import { startLrpChild, tempConfig } from "../helpers/process.ts";
 import { request } from "../helpers/socket.ts";
 

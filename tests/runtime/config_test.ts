@@ -101,11 +101,3 @@ Deno.test("lrp check reports a missing code folder, a missing handler file and a
     /a\.test -> function a-test \(python app\.handler in .*py_echo, concurrency 1, timeout 3s, queue 1000\)/,
   );
 });
-
-Deno.test("the demo's embedded Node.js handler is examples/functions/node-hello/index.mjs", async () => {
-  const { DEMO_NODE_HANDLER } = await import("../../lib/run/demo.ts");
-  const file = await Deno.readTextFile(
-    new URL("../../examples/functions/node-hello/index.mjs", import.meta.url),
-  );
-  assert.equal(DEMO_NODE_HANDLER, file);
-});
