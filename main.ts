@@ -9,6 +9,7 @@
  * lrp lambda [CONFIG]     run as a Lambda function (custom runtime, Function URL events)
  * lrp extension [CONFIG]  run as a Lambda extension serving lrp on localhost
  * lrp demo                run example functions behind lrp
+ * lrp start-api           serve a SAM template's or serverless.yml's functions and routes
  * ```
  *
  * @module
@@ -20,12 +21,13 @@ import { buildRouter, startLrp } from "./lib/run/serve.ts";
 import { describeRules } from "./lib/config/describe.ts";
 import { loadConfig, parseConfig } from "./lib/config/parse.ts";
 import { SETTINGS } from "./lib/config/settings.ts";
-import { argsProblem, closest, COMMANDS, helpText } from "./lib/run/cli.ts";
+import { argsProblem, closest, COMMANDS, helpText, START_API_OPTIONS } from "./lib/run/cli.ts";
 import { type Config, ConfigError } from "./lib/config/types.ts";
 import { createBufferedSink, createLogger } from "./lib/obs/log.ts";
 import { createHandler } from "./lib/run/handler.ts";
 import { enableTracing } from "./lib/obs/tracing.ts";
 import type { SpawnWorker } from "./lib/run/workers.ts";
+import type { StartApiSession } from "./lib/templates/start_api.ts";
 
 /**
  * Log lines go to stderr in asynchronous batches, off the request path, collected for up to 100 ms so
@@ -40,9 +42,10 @@ export const VERSION: string = denoJson.version;
 
 /** Runs the CLI and returns the exit code. */
 export async function main(args: string[], env: Record<string, string | undefined>): Promise<number> {
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
+    ...START_API_OPTIONS,
   };
   for (const s of SETTINGS) options[s.flag] = { type: s.switch ? "boolean" : "string" };
   let parsed;
@@ -82,6 +85,17 @@ export async function main(args: string[], env: Record<string, string | undefine
     console.error(`lrp: too many arguments: ${operands.join(" ")}; run "lrp --help" for usage`);
     return 2;
   }
+  // start-api, and check with --template, read a SAM template or serverless.yml instead of an lrp.yaml.
+  const templated = command === "start-api" || (command === "check" && values.template !== undefined);
+  const stray = Object.keys(START_API_OPTIONS).find((k) => values[k] !== undefined);
+  if ((!templated && stray) || (templated && operands.length > 0)) {
+    console.error(
+      templated
+        ? `lrp: ${command} reads a template, not ${operands[0]}: name it with --template`
+        : `lrp: --${stray} is an option of start-api (and --template of check); run "lrp --help" for usage`,
+    );
+    return 2;
+  }
 
   // Deno's OpenTelemetry is on: lrp's own spans need the API, loaded only then (it costs start-up time).
   if (command !== "check" && command !== "healthcheck" && otelOn(env.OTEL_DENO)) await enableTracing();
@@ -118,10 +132,17 @@ export async function main(args: string[], env: Record<string, string | undefine
     return result.ok ? 0 : 1;
   }
 
-  const path = operands[0] ?? env.LRP_CONFIG ?? "lrp.yaml";
+  let path = operands[0] ?? env.LRP_CONFIG ?? "lrp.yaml";
+  let load = () => loadConfig(path, { env, flags });
+  let session: StartApiSession | undefined;
   let config: Config;
   try {
-    config = await loadConfig(path, { env, flags });
+    if (templated) {
+      const { StartApiSession, startApiOptionsOf } = await import("./lib/templates/start_api.ts");
+      const started = new StartApiSession(startApiOptionsOf(values), { env, flags });
+      [session, path, load] = [started, started.template, () => started.load()];
+    }
+    config = await load();
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`lrp: invalid configuration: ${err.message}`);
@@ -160,6 +181,12 @@ export async function main(args: string[], env: Record<string, string | undefine
     await running.shutdown();
     return 0;
   }
+  if (command === "check" && session) {
+    await session.prepare();
+    console.log(`${path}: ok, the routes start-api would serve:`);
+    for (const line of session.routeLines()) console.log(`  ${line}`);
+    return 0;
+  }
   if (command === "check") {
     console.log(`${path}: ok, ${config.rules.length} route(s), listening on ${config.host}:${config.port}`);
     for (const line of describeRules(config)) console.log(`  ${line}`);
@@ -191,7 +218,8 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 1;
   }
   // Loaded before serving: no await may come between serving and installing the signal handlers.
-  const watching = config.watchConfig ? await import("./lib/run/watch.ts") : undefined;
+  const watchPath = config.watchConfig || session?.options.watch;
+  const watching = watchPath ? await import("./lib/run/watch.ts") : undefined;
   const base = createLogger(config.logLevel, stderrLines.write, stderrLines);
   const log = link && workerLink ? workerLink.withFields(base, { worker: workerId }) : base;
   let running;
@@ -211,7 +239,23 @@ export async function main(args: string[], env: Record<string, string | undefine
     console.error(`lrp: cannot listen on ${config.host}:${config.port}: ${why}`);
     return 1;
   }
-  const reload = () => running.reload(() => loadConfig(path, { env, flags }));
+  if (session) {
+    if (session.options.warm === "EAGER") running.prewarm();
+    // Printed once the interpreters said their versions, off the path to serving.
+    const table = session;
+    void table.prepare().then(() => {
+      for (const line of table.routeLines(running.addr.port)) console.log(line);
+    });
+  }
+  const reload = () =>
+    running.reload(load).then((ok) => {
+      if (!ok || !session) return;
+      if (session.options.warm === "EAGER") running.prewarm();
+      const table = session;
+      return table.prepare().then(() => {
+        for (const line of table.routeLines(running.addr.port)) console.log(line);
+      });
+    });
   const onHangup = () => {
     log.info("reloading the configuration", { signal: "SIGHUP", config: path });
     void reload();
@@ -220,7 +264,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   // A worker whose supervisor is gone drains like on SIGTERM (no orphans serving on).
   link?.lost.then(() => Deno.kill(Deno.pid, "SIGTERM"));
   link?.ready(running.addr.port);
-  const watch = config.watchConfig
+  const watch = watchPath
     ? watching?.watchFile(path, () => {
       log.info("reloading the configuration", { changed: path });
       void reload();

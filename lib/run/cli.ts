@@ -28,6 +28,12 @@ Usage:
                                 run as a Lambda extension serving lrp on its
                                 host:port until Lambda shuts down
   lrp demo [options]            run example functions behind lrp (no config needed)
+  lrp start-api [options]       serve a SAM template or serverless.yml's functions and routes
+                                (--template FILE, --stage NAME, --stage-in-path,
+                                --parameter-overrides K=V..., --env-vars FILE.json,
+                                --warm-containers EAGER|LAZY, --no-watch; port 3000,
+                                host 127.0.0.1; docs/start-api.md)
+  lrp check --template FILE     print the routes start-api would serve
 
 Options (flag > environment variable > file > default):
 ${
@@ -48,7 +54,18 @@ it relays them to all).
 }
 
 /** The subcommands. */
-export const COMMANDS = ["check", "demo", "healthcheck", "lambda", "extension"];
+export const COMMANDS = ["check", "demo", "healthcheck", "lambda", "extension", "start-api"];
+
+/** The options only `start-api` takes (and `check`, `--template`), beside the settings (docs/start-api.md). */
+export const START_API_OPTIONS: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
+  template: { type: "string" },
+  stage: { type: "string" },
+  "stage-in-path": { type: "boolean" },
+  "parameter-overrides": { type: "string", multiple: true },
+  "env-vars": { type: "string" },
+  "warm-containers": { type: "string" },
+  "no-watch": { type: "boolean" },
+};
 
 /**
  * One line for a command-line mistake `parseArgs` reported, in lrp's words

@@ -48,6 +48,8 @@ export interface RunningLrp {
    * `load` throws. Reloads run one at a time, in call order.
    */
   reload(load: () => Config | Promise<Config>): Promise<boolean>;
+  /** Starts one process of every `functions:` rule now instead of on its first request. */
+  prewarm(): void;
 }
 
 /** One configuration being served, and the requests still running on it. */
@@ -371,6 +373,9 @@ export function startLrp(
       let n = current.inFlight;
       for (const g of retiring) if (g !== current) n += g.inFlight;
       return n;
+    },
+    prewarm() {
+      for (const invoker of current.owned) if (invoker instanceof FunctionInvoker) void invoker.prewarm();
     },
     reload(load) {
       const run = reloading.then(() => reloadOnce(load));

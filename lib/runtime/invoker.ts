@@ -157,6 +157,22 @@ export class FunctionInvoker implements Invoker {
     this.#idle.push({ process, timer });
   }
 
+  /**
+   * Starts one runtime process before any request (`start-api
+   * --warm-containers EAGER`); it then waits idle like any warm process.
+   * Failures are the first request's to report, as on a cold start.
+   */
+  async prewarm(): Promise<void> {
+    const release = await this.queue.acquire(new AbortController().signal);
+    try {
+      this.#give(await this.#take());
+    } catch {
+      // The first invocation starts a process again and reports why it cannot.
+    } finally {
+      release();
+    }
+  }
+
   /** Replaces every process: idle ones stop now, busy ones once their invocation is over. */
   restart(): void {
     this.#generation++;
