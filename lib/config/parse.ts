@@ -8,11 +8,7 @@
  * @module
  */
 
-// The yaml package, bundled into one ES module (scripts/vendor_yaml.ts): loading it from npm costs ~65 ms
-// of every start-up. Its types come from the package itself.
-// @ts-types="npm:yaml@2.9.1"
-import { isMap, isScalar, LineCounter, parseDocument } from "../vendor/yaml.js";
-import type { Node as YamlNode } from "npm:yaml@2.9.1";
+import { parseYaml, type YamlDocument, YamlSyntaxError } from "./yaml.ts";
 import { endpointKey } from "../invoke/queue.ts";
 import type { LocalRule, Rule } from "../route/rule.ts";
 import {
@@ -83,31 +79,22 @@ class HiddenCredentials {
  */
 export function parseConfig(text: string, inputs: ConfigInputs): Config {
   const { source } = inputs;
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const pos = lines.linePos(e.pos[0]);
-    throw new ConfigError(`${source}:${pos.line}: YAML syntax error: ${e.message.split("\n")[0]}`);
+  let doc: YamlDocument;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    if (!(err instanceof YamlSyntaxError)) throw err;
+    throw new ConfigError(`${source}:${err.line}: YAML syntax error: ${err.reason}`);
   }
-  const lineOf = (node: unknown): number => {
-    const range = (node as YamlNode | undefined)?.range;
-    return range ? lines.linePos(range[0]).line : 0;
-  };
   const loc: Loc = (path) => {
     let line = 0;
-    for (let i = path.length; i >= 0 && line === 0; i--) line = lineOf(doc.getIn(path.slice(0, i), true));
+    for (let i = path.length; i >= 0 && line === 0; i--) line = doc.lineOf(path.slice(0, i));
     return `${source}:${line || 1}: ${
       path.map((p) => typeof p === "number" ? `[${p}]` : p).join(".").replace(/\.\[/g, "[")
     }`;
   };
-  const root = doc.contents;
-  if (root !== null && !isMap(root)) {
-    if (!(isScalar(root) && root.value === null)) {
-      throw new ConfigError(`${source}:1: the file must be a YAML mapping`);
-    }
-  }
-  const data = (doc.toJS() ?? {}) as Record<string, unknown>;
+  if (!doc.rootIsMapping) throw new ConfigError(`${source}:1: the file must be a YAML mapping`);
+  const data = (doc.value ?? {}) as Record<string, unknown>;
   for (const key of Object.keys(data)) {
     if (!TOP_KEYS.has(key)) {
       throw new ConfigError(`${loc([key])}: unknown key (known: ${[...TOP_KEYS].join(", ")})`);
@@ -167,7 +154,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       queueTimeoutMs: r.queue_timeout === undefined
         ? config.queueTimeoutMs
         : convert("duration", r.queue_timeout, loc([...path, "queue_timeout"])),
-      line: lineOf(doc.getIn(path, true)),
+      line: doc.lineOf(path),
     }, path);
     // Rules naming one endpoint share its queue, so they must agree on its limits.
     const rule = rules[rules.length - 1] as LocalRule;
@@ -191,7 +178,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
     const path = ["aws", i];
     const required = r0(item).function_header === undefined ? ["hostname", "function_name"] : ["hostname"];
     const r = ruleObject(item, path, AWS_KEYS, required, loc);
-    addRule(awsRuleOf(r, path, loc, lineOf(doc.getIn(path, true))), path);
+    addRule(awsRuleOf(r, path, loc, doc.lineOf(path)), path);
   }
   for (const [i, item] of list(data.functions, ["functions"], loc).entries()) {
     const path = ["functions", i];
@@ -202,7 +189,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       queueLimit: config.queueLimit,
       queueTimeoutMs: config.queueTimeoutMs,
       region: config.region,
-      line: lineOf(doc.getIn(path, true)),
+      line: doc.lineOf(path),
     };
     addRule(functionRuleOf(r, path, loc, base, source), path);
   }

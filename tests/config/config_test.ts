@@ -140,7 +140,10 @@ Deno.test("parseConfig() names file, line and key path for every kind of mistake
   rejects("error_details: maybe\n", /^lrp\.yaml:1: error_details: "maybe" must be true or false/);
   rejects("log_level: loud\n", /^lrp\.yaml:1: log_level: "loud" must be one of debug, info, warn, error/);
   rejects("- a\n- b\n", "lrp.yaml:1: the file must be a YAML mapping");
-  rejects("port: 1\nport: 2\n", /^lrp\.yaml:2: YAML syntax error: Map keys must be unique/);
+  rejects(
+    "port: 1\nport: 2\n",
+    'lrp.yaml:2: YAML syntax error: duplicate key "port": a key may appear once in a mapping',
+  );
   rejects("", 'flag --port: "x" must be a port number from 0 to 65535', { flags: { port: "x" } });
   rejects("", 'environment LRP_LOG_LEVEL: "loud" must be one of debug, info, warn, error', {
     env: { LRP_LOG_LEVEL: "loud" },
