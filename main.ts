@@ -109,7 +109,7 @@ export async function main(args: string[], env: Record<string, string | undefine
       try {
         url = defaultHealthUrl(parseConfig(text, { source: path, env, flags }));
       } catch (err) {
-        console.error(`lrp: invalid configuration: ${err instanceof Error ? err.message : err}`);
+        console.error(err instanceof ConfigError ? invalidConfiguration(err) : `lrp: ${err}`);
         return 1;
       }
     }
@@ -124,7 +124,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     config = await loadConfig(path, { env, flags });
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(`lrp: invalid configuration: ${err.message}`);
+      console.error(invalidConfiguration(err));
       if (command === "lambda" && env.AWS_LAMBDA_RUNTIME_API) {
         const { reportInitError } = await import("./lib/run/lambda_runtime.ts");
         await reportInitError(env.AWS_LAMBDA_RUNTIME_API, err).catch(() => {});
@@ -356,6 +356,14 @@ async function supervise(config: Config, workers: number): Promise<number> {
   await supervisor.finished;
   for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   return code;
+}
+
+/** A refused configuration as the user reads it: one line, or a count and one `file:line: key: …` line each. */
+function invalidConfiguration(err: ConfigError): string {
+  const { problems } = err;
+  return problems.length === 1
+    ? `lrp: invalid configuration: ${problems[0]}`
+    : `lrp: invalid configuration, ${problems.length} mistakes:\n${problems.join("\n")}`;
 }
 
 /** Whether `OTEL_DENO` turns Deno's OpenTelemetry on ("true" or "1"; anything but off, to be safe). */

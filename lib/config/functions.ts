@@ -193,40 +193,56 @@ function isFile(path: string): boolean {
 /**
  * Checks what `functions:` rules need from the machine: the code folder,
  * the handler file (or `bootstrap`), and the interpreter on `PATH`. Throws
- * one {@linkcode ConfigError} (`file:line: functions[i].key: message`).
+ * one {@linkcode ConfigError} listing every rule's mistake (`file:line: functions[i].key: message`).
  */
 export function checkFunctionFiles(config: Config, env: Record<string, string | undefined>): void {
+  const problems: string[] = [];
   let i = 0;
   for (const rule of config.rules) {
     if (rule.kind !== "function") continue;
-    const index = i++;
-    const at = (key: string) => `${config.source}:${rule.line || 1}: functions[${index}].${key}`;
-    let dir: Deno.FileInfo | undefined;
     try {
-      dir = Deno.statSync(rule.code);
-    } catch {
-      // reported below
+      checkFunctionRule(rule, i++, config.source, env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
     }
-    if (!dir?.isDirectory) throw new ConfigError(`${at("code")}: no such folder: ${rule.code}`);
-    const file = handlerFile(rule);
-    if (file === undefined) {
-      const what = rule.runtime === "provided"
-        ? "file named bootstrap"
-        : `file ${rule.handler.slice(0, rule.handler.lastIndexOf("."))}${
-          rule.runtime === "python" ? ".py" : ` (${HANDLER_EXTENSIONS[rule.runtime].join(", ")})`
-        }`;
-      throw new ConfigError(
-        `${at(rule.runtime === "provided" ? "code" : "handler")}: ${rule.code} has no ${what}`,
-      );
-    }
-    if (rule.runtime === "provided" && !onPath(resolve(rule.code, "bootstrap"))) {
-      throw new ConfigError(`${at("code")}: ${rule.code}/bootstrap is not executable (chmod +x)`);
-    }
-    const interpreter = interpreterOf(rule.runtime);
-    if (interpreter && !onPath(interpreter, env) && !(rule.runtime === "deno" && isDeno())) {
-      throw new ConfigError(
-        `${at("runtime")}: ${interpreter} is not on PATH; install it to run ${rule.runtime} functions`,
-      );
-    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems[0]!, problems);
+}
+
+/** The checks of {@linkcode checkFunctionFiles} for one rule; throws at its first mistake. */
+function checkFunctionRule(
+  rule: FunctionRule,
+  index: number,
+  source: string,
+  env: Record<string, string | undefined>,
+): void {
+  const at = (key: string) => `${source}:${rule.line || 1}: functions[${index}].${key}`;
+  let dir: Deno.FileInfo | undefined;
+  try {
+    dir = Deno.statSync(rule.code);
+  } catch {
+    // reported below
+  }
+  if (!dir?.isDirectory) throw new ConfigError(`${at("code")}: no such folder: ${rule.code}`);
+  const file = handlerFile(rule);
+  if (file === undefined) {
+    const what = rule.runtime === "provided"
+      ? "file named bootstrap"
+      : `file ${rule.handler.slice(0, rule.handler.lastIndexOf("."))}${
+        rule.runtime === "python" ? ".py" : ` (${HANDLER_EXTENSIONS[rule.runtime].join(", ")})`
+      }`;
+    throw new ConfigError(
+      `${at(rule.runtime === "provided" ? "code" : "handler")}: ${rule.code} has no ${what}`,
+    );
+  }
+  if (rule.runtime === "provided" && !onPath(resolve(rule.code, "bootstrap"))) {
+    throw new ConfigError(`${at("code")}: ${rule.code}/bootstrap is not executable (chmod +x)`);
+  }
+  const interpreter = interpreterOf(rule.runtime);
+  if (interpreter && !onPath(interpreter, env) && !(rule.runtime === "deno" && isDeno())) {
+    throw new ConfigError(
+      `${at("runtime")}: ${interpreter} is not on PATH; install it to run ${rule.runtime} functions`,
+    );
   }
 }

@@ -22,6 +22,7 @@ import {
   LOCAL_KEYS,
   r0,
   ruleObject,
+  unknownKey,
 } from "./rules.ts";
 import { checkFunctionFiles, FUNCTION_KEYS, functionRuleOf } from "./functions.ts";
 import { convert } from "./convert.ts";
@@ -95,10 +96,21 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   };
   if (!doc.rootIsMapping) throw new ConfigError(`${source}:1: the file must be a YAML mapping`);
   const data = (doc.value ?? {}) as Record<string, unknown>;
-  for (const key of Object.keys(data)) {
-    if (!TOP_KEYS.has(key)) {
-      throw new ConfigError(`${loc([key])}: unknown key (known: ${[...TOP_KEYS].join(", ")})`);
+  // Every mistake is collected, so one run of `lrp check` lists them all; a step that fails
+  // gives up only its own value.
+  const problems: string[] = [];
+  const report = (problem: string) => void problems.push(problem);
+  const attempt = <T>(step: () => T): T | undefined => {
+    try {
+      return step();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+      return undefined;
     }
+  };
+  for (const key of Object.keys(data)) {
+    if (!TOP_KEYS.has(key)) problems.push(unknownKey(loc([key]), key, [...TOP_KEYS]));
   }
 
   const config = { source } as Config;
@@ -107,12 +119,15 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
     const flag = inputs.flags?.[s.flag];
     const env = inputs.env?.[s.env];
     const flip = (v: unknown) => s.inverse ? !v : v;
-    if (flag !== undefined) record[s.field] = flip(convert(s.kind, flag, `flag --${s.flag}`));
-    else if (env !== undefined && env !== "") {
-      record[s.field] = flip(convert(s.kind, env, `environment ${s.env}`));
-    } else if (data[s.key] !== undefined && data[s.key] !== null) {
-      record[s.field] = convert(s.kind, data[s.key], loc([s.key]));
-    } else record[s.field] = convert(s.kind, s.default, `default of ${s.key}`);
+    const value = attempt(() => {
+      if (flag !== undefined) return flip(convert(s.kind, flag, `flag --${s.flag}`));
+      if (env !== undefined && env !== "") return flip(convert(s.kind, env, `environment ${s.env}`));
+      if (data[s.key] !== undefined && data[s.key] !== null) {
+        return convert(s.kind, data[s.key], loc([s.key]));
+      }
+    });
+    // A wrong value is reported; the default stands in for it while the rest is checked.
+    record[s.field] = value ?? convert(s.kind, s.default, `default of ${s.key}`);
   }
   // The JS SDK reads only AWS_REGION; lrp also honours the CLI's AWS_DEFAULT_REGION. Still
   // empty, the SDK's own chain (the profile's region) decides, and lambda-reverse-proxy's
@@ -127,37 +142,45 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
 
   const rules: Rule[] = [];
   const seen = new Map<string, string>();
-  const addRule = (rule: Rule, path: (string | number)[]) => {
+  /** Adds a rule unless its hostname is taken (a problem then); whether it was added. */
+  const addRule = (rule: Rule | undefined, path: (string | number)[]): boolean => {
+    if (rule === undefined) return false;
     const prev = seen.get(rule.hostname);
     if (prev) {
-      throw new ConfigError(
-        `${loc([...path, "hostname"])}: duplicate hostname "${rule.hostname}" (also at ${prev})`,
-      );
+      problems.push(`${loc([...path, "hostname"])}: duplicate hostname "${rule.hostname}" (also at ${prev})`);
+      return false;
     }
     seen.set(rule.hostname, loc([...path, "hostname"]).split(": ")[0]!);
     rules.push(rule);
+    return true;
   };
-  for (const [i, item] of list(data.local, ["local"], loc).entries()) {
+  for (const [i, item] of (attempt(() => list(data.local, ["local"], loc)) ?? []).entries()) {
     const path = ["local", i];
-    const r = ruleObject(item, path, LOCAL_KEYS, ["hostname", "endpoint"], loc);
-    addRule({
-      kind: "local",
-      hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
-      ...formatOf(r, path, loc),
-      endpoint: endpointOf(r.endpoint, [...path, "endpoint"], loc),
-      concurrency: r.concurrency === undefined
-        ? 1
-        : convert("count", r.concurrency, loc([...path, "concurrency"])),
-      queueLimit: r.queue_limit === undefined
-        ? config.queueLimit
-        : convert("count", r.queue_limit, loc([...path, "queue_limit"])),
-      queueTimeoutMs: r.queue_timeout === undefined
-        ? config.queueTimeoutMs
-        : convert("duration", r.queue_timeout, loc([...path, "queue_timeout"])),
-      line: doc.lineOf(path),
-    }, path);
+    const r = attempt(() => ruleObject(item, path, LOCAL_KEYS, ["hostname", "endpoint"], loc, report));
+    if (r === undefined) continue;
+    const fields = {
+      hostname: attempt(() => hostnameOf(r.hostname, [...path, "hostname"], loc)),
+      format: attempt(() => formatOf(r, path, loc)),
+      endpoint: attempt(() => endpointOf(r.endpoint, [...path, "endpoint"], loc)),
+      concurrency: attempt(() =>
+        r.concurrency === undefined ? 1 : convert("count", r.concurrency, loc([...path, "concurrency"]))
+      ),
+      queueLimit: attempt(() =>
+        r.queue_limit === undefined
+          ? config.queueLimit
+          : convert("count", r.queue_limit, loc([...path, "queue_limit"]))
+      ),
+      queueTimeoutMs: attempt(() =>
+        r.queue_timeout === undefined
+          ? config.queueTimeoutMs
+          : convert("duration", r.queue_timeout, loc([...path, "queue_timeout"]))
+      ),
+    };
+    if (Object.values(fields).includes(undefined)) continue;
+    const { format, ...values } = fields as { [K in keyof typeof fields]: NonNullable<typeof fields[K]> };
+    const rule: LocalRule = { kind: "local", ...values, ...format, line: doc.lineOf(path) };
+    if (!addRule(rule, path)) continue;
     // Rules naming one endpoint share its queue, so they must agree on its limits.
-    const rule = rules[rules.length - 1] as LocalRule;
     const twin = rules.find((o): o is LocalRule =>
       o !== rule && o.kind === "local" && endpointKey(o.endpoint) === endpointKey(rule.endpoint)
     );
@@ -166,7 +189,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       (twin.concurrency !== rule.concurrency || twin.queueLimit !== rule.queueLimit ||
         twin.queueTimeoutMs !== rule.queueTimeoutMs)
     ) {
-      throw new ConfigError(
+      problems.push(
         `${
           loc(path)
         }: endpoint ${rule.endpoint} is also used by "${twin.hostname}" (line ${twin.line}) with other ` +
@@ -174,27 +197,46 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       );
     }
   }
-  for (const [i, item] of list(data.aws, ["aws"], loc).entries()) {
+  for (const [i, item] of (attempt(() => list(data.aws, ["aws"], loc)) ?? []).entries()) {
     const path = ["aws", i];
     const required = r0(item).function_header === undefined ? ["hostname", "function_name"] : ["hostname"];
-    const r = ruleObject(item, path, AWS_KEYS, required, loc);
-    addRule(awsRuleOf(r, path, loc, doc.lineOf(path)), path);
+    addRule(
+      attempt(() =>
+        awsRuleOf(ruleObject(item, path, AWS_KEYS, required, loc, report), path, loc, doc.lineOf(path))
+      ),
+      path,
+    );
   }
-  for (const [i, item] of list(data.functions, ["functions"], loc).entries()) {
+  for (const [i, item] of (attempt(() => list(data.functions, ["functions"], loc)) ?? []).entries()) {
     const path = ["functions", i];
-    const r = ruleObject(item, path, FUNCTION_KEYS, ["hostname", "runtime", "code"], loc);
-    const base = {
-      hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
-      ...formatOf(r, path, loc),
-      queueLimit: config.queueLimit,
-      queueTimeoutMs: config.queueTimeoutMs,
-      region: config.region,
-      line: doc.lineOf(path),
-    };
-    addRule(functionRuleOf(r, path, loc, base, source), path);
+    addRule(
+      attempt(() => {
+        const r = ruleObject(item, path, FUNCTION_KEYS, ["hostname", "runtime", "code"], loc, report);
+        const base = {
+          hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
+          ...formatOf(r, path, loc),
+          queueLimit: config.queueLimit,
+          queueTimeoutMs: config.queueTimeoutMs,
+          region: config.region,
+          line: doc.lineOf(path),
+        };
+        return functionRuleOf(r, path, loc, base, source);
+      }),
+      path,
+    );
   }
+  if (problems.length > 0) throw configErrors(problems, source);
   config.rules = rules;
   return config;
+}
+
+/** The problems in the order of the file (those of flags and variables first), as one error. */
+function configErrors(problems: string[], source: string): ConfigError {
+  const line = (p: string) =>
+    p.startsWith(`${source}:`) ? Number(/^:(\d+):/.exec(p.slice(source.length))?.[1] ?? 0) : 0;
+  const sorted = problems.map((p, i) => ({ p, i, line: line(p) }))
+    .sort((a, b) => a.line - b.line || a.i - b.i).map(({ p }) => p);
+  return new ConfigError(sorted[0]!, sorted);
 }
 
 /**

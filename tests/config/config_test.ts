@@ -150,6 +150,51 @@ Deno.test("parseConfig() names file, line and key path for every kind of mistake
   });
 });
 
+Deno.test("parseConfig() reports every mistake of a file at once, in file order, an unknown key with the closest known key", () => {
+  const text = [
+    "prot: 8080", // 1
+    "log_level: loud", // 2
+    "local:", // 3
+    "  - hostname: a.test", // 4
+    "    endpoint: nope", // 5
+    "    concurency: 2", // 6
+    "  - hostname: a.test", // 7
+    "    endpont: http://x", // 8
+    "aws:", // 9
+    "  - hostname: b:80", // 10
+    "    function_name: f", // 11
+    "colour: blue", // 12
+    "upstream_timeout: soon", // 13
+  ].join("\n");
+  const problems = [
+    'lrp.yaml:1: prot: unknown key (did you mean "port"?)',
+    'lrp.yaml:2: log_level: "loud" must be one of debug, info, warn, error',
+    'lrp.yaml:5: local[0].endpoint: "nope" is not a valid URL (expected e.g. http://lambda-1:8080)',
+    'lrp.yaml:6: local[0].concurency: unknown key (did you mean "concurrency"?)',
+    'lrp.yaml:7: local[1]: missing required key "endpoint"',
+    'lrp.yaml:8: local[1].endpont: unknown key (did you mean "endpoint"?)',
+    'lrp.yaml:10: aws[0].hostname: "b:80" must be a host name without port or scheme',
+    `lrp.yaml:12: colour: unknown key (known: ${["host", "port"].join(", ")}`,
+    'lrp.yaml:13: upstream_timeout: "soon" must be a duration such as 30s, 500ms or 2m (a number means seconds)',
+  ];
+  assert.throws(() => parse(text), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.equal(err.problems.length, problems.length, err.message);
+    for (const [i, p] of problems.entries()) {
+      if (p.includes("colour")) assert.ok(err.problems[i]!.startsWith(p), String(err.problems[i]));
+      else assert.equal(err.problems[i], p);
+    }
+    assert.equal(err.message, err.problems.join("\n"));
+    return true;
+  });
+  // One mistake stays one problem, the message as before.
+  assert.throws(() => parse("port: x\n"), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems, ['lrp.yaml:1: port: "x" must be a port number from 0 to 65535']);
+    return true;
+  });
+});
+
 Deno.test("parseConfig() takes the region from the file, else AWS_REGION, else AWS_DEFAULT_REGION, else leaves it to the SDK", () => {
   assert.equal(parse("region: us-west-2\n", { env: { AWS_REGION: "ap-south-1" } }).region, "us-west-2");
   assert.equal(

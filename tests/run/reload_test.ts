@@ -157,7 +157,7 @@ Deno.test("SIGHUP under load swaps routes without a failed request; a bad file i
   const rejected = await lrp.waitForLine((l) => String(l.msg).startsWith("reload rejected"));
   assert.equal(
     rejected.error,
-    `${path}:2: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+    `${path}:2: YAML syntax error: deficient indentation`,
   );
   const atReject = seen.length;
   while (seen.length < atReject + 100) await new Promise((r) => setTimeout(r, 10));
