@@ -5,7 +5,7 @@
  * ```sh
  * lrp [CONFIG]            serve (CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml)
  * lrp check [CONFIG]      validate and print the route table
- * lrp healthcheck [URL]   exit 0 when a running lrp answers pong
+ * lrp healthcheck [URL|CONFIG]  exit 0 when a running lrp answers pong
  * lrp lambda [CONFIG]     run as a Lambda function (custom runtime, Function URL events)
  * lrp extension [CONFIG]  run as a Lambda extension serving lrp on localhost
  * lrp demo                run example functions behind lrp
@@ -96,26 +96,37 @@ export async function main(args: string[], env: Record<string, string | undefine
   }
 
   if (command === "healthcheck") {
-    const { checkHealth, defaultHealthUrl } = await import("./lib/run/healthcheck.ts");
-    let url = operands[0];
-    if (url === undefined) {
-      const path = env.LRP_CONFIG ?? "lrp.yaml";
-      let text = "";
-      try {
-        text = await Deno.readTextFile(path);
-      } catch {
-        // No readable file: the port and prefix come from the environment or defaults.
-      }
-      try {
-        url = defaultHealthUrl(parseConfig(text, { source: path, env, flags }));
-      } catch (err) {
-        console.error(err instanceof ConfigError ? invalidConfiguration(err) : `lrp: ${err}`);
+    const { checkHealth, defaultHealthUrl, healthTarget } = await import("./lib/run/healthcheck.ts");
+    const target = operands[0] === undefined ? undefined : healthTarget(operands[0]);
+    if (target?.kind === "url") return reportHealth(await checkHealth(target.url));
+    // A config file gives host, port and prefix; a base URL takes the prefix of the configuration lrp would read.
+    const path = target?.kind === "config" ? target.path : env.LRP_CONFIG ?? "lrp.yaml";
+    let text = "";
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (err) {
+      if (target?.kind === "config") {
+        const why = err instanceof Deno.errors.NotFound ? "no such file" : String(err);
+        console.error(
+          `lrp: healthcheck: cannot read ${path}: ${why}; pass a running lrp's URL (http://127.0.0.1:8080) or its config file`,
+        );
         return 1;
       }
+      // No readable file: the port and prefix come from the environment or defaults.
     }
-    const result = await checkHealth(url);
-    (result.ok ? console.log : console.error)(`lrp: ${result.message}`);
-    return result.ok ? 0 : 1;
+    let config: Config;
+    try {
+      config = parseConfig(text, { source: path, env, flags });
+    } catch (err) {
+      console.error(err instanceof ConfigError ? invalidConfiguration(err) : `lrp: ${err}`);
+      return 1;
+    }
+    if (target?.kind !== "base") return reportHealth(await checkHealth(defaultHealthUrl(config)));
+    const prefix = config.internalRoutePrefix;
+    const hint = prefix === ""
+      ? "does this lrp set internal_route_prefix? pass its config file, lrp healthcheck lrp.yaml, or --internal-route-prefix"
+      : undefined;
+    return reportHealth(await checkHealth(`${target.base}${prefix}/ping`, undefined, hint));
   }
 
   const path = operands[0] ?? env.LRP_CONFIG ?? "lrp.yaml";
@@ -356,6 +367,12 @@ async function supervise(config: Config, workers: number): Promise<number> {
   await supervisor.finished;
   for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   return code;
+}
+
+/** Prints a health check's line (stdout when healthy, stderr when not); its exit code. */
+function reportHealth(result: { ok: boolean; message: string }): number {
+  (result.ok ? console.log : console.error)(`lrp: ${result.message}`);
+  return result.ok ? 0 : 1;
 }
 
 /** A refused configuration as the user reads it: one line, or a count and one `file:line: key: …` line each. */

@@ -20,8 +20,10 @@ under its own Runtime API — as API Gateway / Function URL payload format 2.0 e
 Usage:
   lrp [options] [CONFIG]        serve; CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml
   lrp check [options] [CONFIG]  validate CONFIG and print the route table
-  lrp healthcheck [URL]         exit 0 if lrp answers "pong" or /healthz "ok" (default: the
-                                /ping of CONFIG's port and prefix on 127.0.0.1)
+  lrp healthcheck [URL|CONFIG]  exit 0 if lrp answers "pong" or /healthz "ok": a base URL
+                                (http://127.0.0.1:8080) asks its {prefix}/ping; a config
+                                file (lrp.yaml) gives host, port and prefix (default:
+                                $LRP_CONFIG, then ./lrp.yaml)
   lrp lambda [options] [CONFIG] run as a Lambda function behind a Function URL
                                 (custom runtime; the default when
                                 $AWS_LAMBDA_RUNTIME_API is set)
