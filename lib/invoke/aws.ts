@@ -445,6 +445,8 @@ function invokeAnswer(res: Http1Response): InvokeResult {
       body: res.body,
       functionError: header("x-amz-function-error"),
       executedVersion: header("x-amz-executed-version"),
+      // A synchronous invocation's request id is the function's awsRequestId.
+      functionRequestId: header("x-amzn-requestid"),
     };
   }
   let body: Record<string, unknown> = {};

@@ -38,9 +38,13 @@ header h1 span { color: #a5b4fc; font-weight: 500; }
 .filters input, .filters select { font: inherit; padding: 5px 8px; border: 1px solid var(--line); border-radius: 6px;
   background: #fff; color: var(--text); }
 .filters input[type=search] { flex: 1; min-width: 160px; }
-main { flex: 1; display: grid; grid-template-columns: minmax(460px, 44%) 1fr; min-height: 0; }
+main { flex: 1; display: grid; grid-template-columns: minmax(600px, 46%) 1fr; min-height: 0; }
 #list { overflow: auto; border-right: 1px solid var(--line); background: var(--panel); }
 table { border-collapse: collapse; width: 100%; }
+/* Fixed columns: every error code (the longest, method_not_implemented) fits whole at 1400 px; request and
+   route share the rest, cut with an ellipsis and a title. */
+#list table { table-layout: fixed; }
+col.c-time { width: 106px; } col.c-status { width: 56px; } col.c-ms { width: 64px; } col.c-error { width: 164px; }
 th { position: sticky; top: 0; background: #f9fafb; text-align: left; font-weight: 600; color: var(--muted);
   font-size: 11px; text-transform: uppercase; letter-spacing: .4px; padding: 7px 8px; border-bottom: 1px solid var(--line); }
 td { padding: 6px 8px; border-bottom: 1px solid #f0f2f5; white-space: nowrap; max-width: 240px; overflow: hidden;
@@ -48,6 +52,7 @@ td { padding: 6px 8px; border-bottom: 1px solid #f0f2f5; white-space: nowrap; ma
 td div { overflow: hidden; text-overflow: ellipsis; }
 td .line { display: flex; gap: 6px; align-items: baseline; }
 td .host, td .invoker { color: var(--muted); font-size: 12px; }
+td .line .host { min-width: 0; overflow: hidden; text-overflow: ellipsis; }
 td .route { font-weight: 500; }
 td .replayed { margin-left: 6px; font-size: 11px; color: var(--accent); background: var(--accent-soft); border-radius: 4px;
   padding: 0 4px; font-weight: 500; }
@@ -127,6 +132,7 @@ button:disabled { opacity: .5; cursor: default; }
 <main>
   <section id="list">
     <table>
+      <colgroup><col class="c-time"><col><col><col class="c-status"><col class="c-ms"><col class="c-error"></colgroup>
       <thead><tr><th>Time</th><th>Request</th><th>Route → target</th><th>Status</th><th class="num">ms</th>
         <th>Error</th></tr></thead>
       <tbody id="rows"></tbody>
@@ -274,6 +280,18 @@ function timingBar(t) {
       text: name + " " + ms.toFixed(2) + " ms" })), el("span", { style: "--c:transparent", text: "total " + t.totalMs.toFixed(2) + " ms" })));
 }
 
+// Why there is no raw result: said only as far as lrp knows it.
+function noResult(d) {
+  if (d.reached === false) return "No result: the function was not reached.";
+  const code = d.error ? d.error.code : "";
+  if (d.reached === true) {
+    return code === "function_timeout" || code === "upstream_timeout"
+      ? "No result: the function took the event but did not answer in time."
+      : "No result: the function took the event but gave no answer (see the error above).";
+  }
+  return "No result: lrp stopped waiting before an answer; the function may have run (see the error above).";
+}
+
 function renderDetail(d) {
   const eventText = d.event ? (d.event.json || d.event.text || "") : "";
   const copy = el("button", { text: "Copy", onclick: (e) => copyText(eventText, e.target) });
@@ -294,7 +312,7 @@ function renderDetail(d) {
     if (facts.length) resultKids.push(kv(facts));
     if (d.result.prelude) resultKids.push(el("div", { class: "meta", text: "Prelude" }), el("pre", { text: JSON.stringify(d.result.prelude, null, 2) }));
     resultKids.push(bodyView(d.result.body, d.result.streamed ? "First streamed bytes" : "Result"));
-  } else resultKids.push(el("div", { class: "meta", text: "No result: the function was not reached." }));
+  } else resultKids.push(el("div", { class: "meta", text: noResult(d) }));
   const res = pane("pane-result", "Raw result", [], ...resultKids);
   const out = pane("pane-response", "Response sent", [],
     el("div", { class: "meta" }, badge(d.response.status), d.response.streaming ? " streaming…" : ""),
@@ -321,7 +339,9 @@ function renderDetail(d) {
       el("span", { class: "target", text: d.host + d.target }), d.replayOf ? el("span", { class: "note", text: "replay of #" + d.replayOf }) : null),
     el("div", { class: "sub" }, "#" + d.id + " · ", el("b", { text: clock(d.time) }), " · route ", el("b", { text: d.route }),
       d.invoker ? " → " : "", d.invoker ? el("b", { text: d.invoker + (d.function ? " (" + d.function + ")" : "") }) : "",
-      " · request id ", el("b", { text: d.requestId }), d.secretsHidden ? " · secrets hidden" : " · secrets shown"),
+      " · request id ", el("b", { text: d.requestId }),
+      d.functionRequestId ? " · function request id " : "", d.functionRequestId ? el("b", { text: d.functionRequestId }) : "",
+      d.secretsHidden ? " · secrets hidden" : " · secrets shown"),
     timingBar(d.timings),
     d.error ? el("div", { class: "error", id: "error-cause" }, el("b", { text: d.error.code }), " — " + d.error.message,
       d.error.cause ? el("div", { class: "note", text: d.error.cause }) : null) : null,

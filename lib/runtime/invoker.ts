@@ -72,7 +72,13 @@ export class FunctionInvoker implements Invoker {
       release();
       throw err;
     }
-    const run = process.run(payloadBytes(request.payload), request.traceId);
+    const id = request.requestId ?? crypto.randomUUID();
+    const run = process.run(
+      payloadBytes(request.payload),
+      request.traceId,
+      id,
+      () => request.onReached?.(id),
+    );
     run.finished.then(() => {
       this.#give(process);
       release();
@@ -82,7 +88,7 @@ export class FunctionInvoker implements Invoker {
       if (request.signal.aborted && a.kind === "stream") a.source.cancel();
     }, () => {});
     const answer = await abortable(run.answer, request.signal);
-    return { ...await this.#result(answer), queueWaitMs };
+    return { ...await this.#result(answer), queueWaitMs, functionRequestId: id };
   }
 
   /** Turns the runtime's answer into a result of the rule's invoke mode. */
