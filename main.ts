@@ -20,7 +20,7 @@ import { buildRouter, startLrp } from "./lib/run/serve.ts";
 import { describeRules } from "./lib/config/describe.ts";
 import { loadConfig, parseConfig } from "./lib/config/parse.ts";
 import { SETTINGS } from "./lib/config/settings.ts";
-import { argsProblem, closest, COMMANDS, helpText } from "./lib/run/cli.ts";
+import { argsProblem, closest, COMMANDS, FLAG_ALIASES, helpText } from "./lib/run/cli.ts";
 import { type Config, ConfigError } from "./lib/config/types.ts";
 import { createBufferedSink, createLogger } from "./lib/obs/log.ts";
 import { createHandler } from "./lib/run/handler.ts";
@@ -45,6 +45,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     version: { type: "boolean", short: "V" },
   };
   for (const s of SETTINGS) options[s.flag] = { type: s.switch ? "boolean" : "string" };
+  for (const [old, { flag }] of Object.entries(FLAG_ALIASES)) options[old] = options[flag]!;
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -62,6 +63,11 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 0;
   }
   const flags: Record<string, string | undefined> = {};
+  for (const [old, { flag, warning }] of Object.entries(FLAG_ALIASES)) {
+    if (values[old] === undefined) continue;
+    console.error(`lrp: warning: ${warning}`);
+    values[flag] ??= values[old];
+  }
   for (const s of SETTINGS) {
     const v = values[s.flag];
     if (typeof v === "string") flags[s.flag] = v;
@@ -172,6 +178,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 0;
   }
   if (command === "check") {
+    for (const warning of config.warnings ?? []) console.error(`lrp: warning: ${warning}`);
     console.log(`${path}: ok, ${config.rules.length} route(s), listening on ${config.host}:${config.port}`);
     for (const line of describeRules(config)) console.log(`  ${line}`);
     if (config.rules.length === 0) {
@@ -205,6 +212,8 @@ export async function main(args: string[], env: Record<string, string | undefine
   const watching = config.watchConfig ? await import("./lib/run/watch.ts") : undefined;
   const base = createLogger(config.logLevel, stderrLines.write);
   const log = link && workerLink ? workerLink.withFields(base, { worker: workerId }) : base;
+  // Said once: by the one process, or by the supervisor of workers.
+  if (workerId === undefined) { for (const warning of config.warnings ?? []) log.warn(warning, {}); }
   let running;
   try {
     running = startLrp(
@@ -308,6 +317,7 @@ async function supervise(config: Config, workers: number): Promise<number> {
     import("./lib/run/workers.ts"),
   ]);
   const log = withFields(createLogger(config.logLevel, stderrLines.write), { worker: 0 });
+  for (const warning of config.warnings ?? []) log.warn(warning, {});
   if (config.workers === "auto" && Deno.build.os !== "linux") workers = 1;
   let args: string[];
   try {

@@ -25,6 +25,8 @@ export const FUNCTION_KEYS = [
   "timeout",
   "memory",
   "environment",
+  "watch_code",
+  // The old name of watch_code (deprecated: see deprecatedKeys).
   "watch",
   "idle_timeout",
   "queue_limit",
@@ -138,7 +140,11 @@ export function functionRuleOf(
     memoryMb,
     region: base.region || "us-east-1",
     environment,
-    watch: r.watch === undefined ? false : convert("boolean", r.watch, at("watch")),
+    watch: r.watch_code !== undefined
+      ? convert("boolean", r.watch_code, at("watch_code"))
+      : r.watch !== undefined
+      ? convert("boolean", r.watch, at("watch"))
+      : false,
     idleTimeoutMs: r.idle_timeout === undefined
       ? DEFAULT_IDLE_TIMEOUT_MS
       : convert("duration", r.idle_timeout, at("idle_timeout")),
@@ -153,6 +159,23 @@ export function functionRuleOf(
 }
 
 /** The interpreter a runtime starts, looked up on `PATH`; none for `provided`. */
+/**
+ * The warnings for a `functions:` rule's deprecated keys (`watch`, now
+ * `watch_code`); both names at once is a mistake (thrown).
+ */
+export function deprecatedKeys(r: Record<string, unknown>, path: (string | number)[], loc: Loc): string[] {
+  if (r.watch === undefined) return [];
+  if (r.watch_code !== undefined) {
+    throw new ConfigError(`${loc([...path, "watch"])}: use watch_code alone (watch is its old name)`);
+  }
+  return [
+    `${
+      loc([...path, "watch"])
+    }: deprecated, use watch_code (it restarts the function when its code changes; ` +
+    `watch_config reloads this file)`,
+  ];
+}
+
 export function interpreterOf(runtime: FunctionRuntime): string | undefined {
   return runtime === "nodejs"
     ? "node"

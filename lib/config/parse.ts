@@ -24,7 +24,7 @@ import {
   ruleObject,
   unknownKey,
 } from "./rules.ts";
-import { checkFunctionFiles, FUNCTION_KEYS, functionRuleOf } from "./functions.ts";
+import { checkFunctionFiles, deprecatedKeys, FUNCTION_KEYS, functionRuleOf } from "./functions.ts";
 import { convert } from "./convert.ts";
 import { SETTINGS } from "./settings.ts";
 import { type Config, ConfigError } from "./types.ts";
@@ -100,6 +100,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   // gives up only its own value.
   const problems: string[] = [];
   const report = (problem: string) => void problems.push(problem);
+  const warnings: string[] = [];
   const attempt = <T>(step: () => T): T | undefined => {
     try {
       return step();
@@ -212,6 +213,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
     addRule(
       attempt(() => {
         const r = ruleObject(item, path, FUNCTION_KEYS, ["hostname", "runtime", "code"], loc, report);
+        warnings.push(...deprecatedKeys(r, path, loc));
         const base = {
           hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
           ...formatOf(r, path, loc),
@@ -227,6 +229,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   }
   if (problems.length > 0) throw configErrors(problems, source);
   config.rules = rules;
+  config.warnings = warnings;
   return config;
 }
 

@@ -83,6 +83,8 @@ export interface Config {
   /** Show secret headers and cookies in the inspector instead of `‹redacted›`. */
   inspectShowSecrets: boolean;
   rules: Rule[];
+  /** Accepted but worth changing: deprecated keys, each `file:line: key: what to use instead`. */
+  warnings?: string[];
 }
 
 /**

@@ -50,6 +50,19 @@ it relays them to all).
 `;
 }
 
+/**
+ * Old flag names still accepted: each one's new flag and the warning a user
+ * gets for it. "watch" alone said nothing of what is watched.
+ */
+export const FLAG_ALIASES: Readonly<Record<string, { flag: string; warning: string }>> = {
+  watch: {
+    flag: "watch-config",
+    warning:
+      "--watch is deprecated, use --watch-config (it reloads the configuration file when it changes; " +
+      "watch_code: in a functions rule restarts a function when its code changes)",
+  },
+};
+
 /** The subcommands. */
 export const COMMANDS = ["check", "demo", "healthcheck", "lambda", "extension"];
 

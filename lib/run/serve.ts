@@ -226,6 +226,8 @@ export function startLrp(
       const reused = rule.kind !== "aws" ? pool.get(invokerKey(rule))?.shift() : undefined;
       const invoker = reused ?? buildInvoker(rule, clients, queues, log);
       if (reused) previous!.owned.delete(reused);
+      // A kept function restarts its processes if its code changed (a SIGHUP after a deploy).
+      if (reused instanceof FunctionInvoker) reused.reloaded();
       owned.add(invoker);
       return invoker;
     });

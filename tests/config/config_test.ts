@@ -241,11 +241,11 @@ Deno.test("metrics is on by default; --disable-metrics and LRP_DISABLE_METRICS s
   assert.equal(parse("", { flags: { "disable-metrics": "true" } }).metrics, false);
 });
 
-Deno.test("watch_config defaults to false; --watch and LRP_WATCH_CONFIG switch it on", () => {
+Deno.test("watch_config defaults to false; --watch-config and LRP_WATCH_CONFIG switch it on", () => {
   assert.equal(parse("").watchConfig, false);
   assert.equal(parse("watch_config: true\n").watchConfig, true);
   assert.equal(parse("", { env: { LRP_WATCH_CONFIG: "yes" } }).watchConfig, true);
-  assert.equal(parse("", { flags: { watch: "true" } }).watchConfig, true);
+  assert.equal(parse("", { flags: { "watch-config": "true" } }).watchConfig, true);
   rejects("watch_config: sometimes\n", 'lrp.yaml:1: watch_config: "sometimes" must be true or false');
 });
 
@@ -255,4 +255,20 @@ Deno.test("the repository's lrp.yaml and examples/lrp.yaml are valid", async () 
     const config = parseConfig(text, { source: path });
     assert.equal(config.rules.length, 2, path);
   }
+});
+
+Deno.test("watch_code names a function's code watch; watch is its deprecated alias, with a warning naming the new key", () => {
+  const rule = (key: string) =>
+    `functions:\n  - hostname: a.test\n    runtime: provided\n    code: .\n    ${key}: true\n`;
+  const current = parse(rule("watch_code"));
+  assert.deepEqual([(current.rules[0] as { watch: boolean }).watch, current.warnings], [true, []]);
+  const old = parse(rule("watch"));
+  assert.deepEqual([(old.rules[0] as { watch: boolean }).watch, old.warnings], [true, [
+    "lrp.yaml:5: functions[0].watch: deprecated, use watch_code (it restarts the function when its code " +
+    "changes; watch_config reloads this file)",
+  ]]);
+  rejects(
+    "functions:\n  - hostname: a.test\n    runtime: provided\n    code: .\n    watch: true\n    watch_code: true\n",
+    "lrp.yaml:5: functions[0].watch: use watch_code alone (watch is its old name)",
+  );
 });

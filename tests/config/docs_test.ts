@@ -53,7 +53,7 @@ Deno.test("settingRow() shows switches without a value, empty defaults as (none)
     "`8080`",
     "port to listen on (0 picks a free one)",
   ]);
-  assert.equal(byKey("watch_config")[1], "`--watch`");
+  assert.equal(byKey("watch_config")[1], "`--watch-config`");
   assert.equal(byKey("region")[3], "(none)");
   assert.equal(byKey("metrics")[3], "`true` (the flag and variable turn it off)");
 });

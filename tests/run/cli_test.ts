@@ -82,3 +82,19 @@ Deno.test("lrp check lists every mistake of the file, one file:line: key: messag
     await Deno.remove(path);
   }
 });
+
+Deno.test("--watch still switches watch_config on, with a warning naming --watch-config", async () => {
+  const path = await tempConfig("local:\n  - hostname: a.test\n    endpoint: http://127.0.0.1:1\n");
+  try {
+    const old = await runLrp(["check", "--watch", path]);
+    assert.deepEqual([old.code, old.stderr], [
+      0,
+      "lrp: warning: --watch is deprecated, use --watch-config (it reloads the configuration file when it " +
+      "changes; watch_code: in a functions rule restarts a function when its code changes)\n",
+    ]);
+    const current = await runLrp(["check", "--watch-config", path]);
+    assert.deepEqual([current.code, current.stderr], [0, ""]);
+  } finally {
+    await Deno.remove(path);
+  }
+});

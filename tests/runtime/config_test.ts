@@ -50,7 +50,7 @@ Deno.test("functions rule mistakes are one-line errors naming line and key", () 
     ],
     [
       "    runtime: nodejs\n    handler: a.b\n    colour: red\n",
-      "t:6: functions[0].colour: unknown key (known: hostname, name, runtime, handler, code, concurrency, timeout, memory, environment, watch, idle_timeout, queue_limit, queue_timeout, payload_format, multi_value_headers, invoke_mode)",
+      "t:6: functions[0].colour: unknown key (known: hostname, name, runtime, handler, code, concurrency, timeout, memory, environment, watch_code, watch, idle_timeout, queue_limit, queue_timeout, payload_format, multi_value_headers, invoke_mode)",
     ],
   ];
   for (const [extra, message] of cases) {
