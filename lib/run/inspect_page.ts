@@ -54,7 +54,7 @@ td .line { display: flex; gap: 6px; align-items: baseline; }
 td .host, td .invoker { color: var(--muted); font-size: 12px; }
 td .line .host { min-width: 0; overflow: hidden; text-overflow: ellipsis; }
 td .route { font-weight: 500; }
-td .replayed { margin-left: 6px; font-size: 11px; color: var(--accent); background: var(--accent-soft); border-radius: 4px;
+td .replayed { font-size: 11px; color: var(--accent); background: var(--accent-soft); border-radius: 4px;
   padding: 0 4px; font-weight: 500; }
 td.status, td.ms { vertical-align: middle; }
 tbody tr { cursor: pointer; }
@@ -182,13 +182,14 @@ function matches(x) {
 function row(x, fresh) {
   return el("tr", { "data-id": String(x.id), class: (x.id === selected ? "selected " : "") + (fresh ? "fresh" : ""),
     onclick: () => select(x.id) },
-    el("td", { class: "time", text: clock(x.time) }),
+    // A replay's mark sits under its time, where the row has room for it.
+    el("td", { class: "time" }, el("div", { text: clock(x.time) }),
+      x.replayOf ? el("span", { class: "replayed", text: "replay #" + x.replayOf }) : null),
     el("td", {},
       el("div", { class: "line" }, el("span", { class: "method", text: x.method }), el("span", { class: "host", text: x.host })),
       el("div", { class: "path", text: pathOf(x.target), title: x.target })),
     el("td", {},
-      el("div", { class: "route", text: x.route, title: x.replayOf ? "replay of #" + x.replayOf : x.route },
-        x.replayOf ? el("span", { class: "replayed", text: "replay #" + x.replayOf }) : null),
+      el("div", { class: "route", text: x.route, title: x.replayOf ? "replay of #" + x.replayOf : x.route }),
       el("div", { class: "invoker", text: x.invoker || "—", title: x.invoker || "" })),
     el("td", { class: "status" }, badge(x.status)),
     el("td", { class: "num ms", text: x.durationMs.toFixed(1) }),
