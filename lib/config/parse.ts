@@ -90,9 +90,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   const loc: Loc = (path) => {
     let line = 0;
     for (let i = path.length; i >= 0 && line === 0; i--) line = doc.lineOf(path.slice(0, i));
-    return `${source}:${line || 1}: ${
-      path.map((p) => typeof p === "number" ? `[${p}]` : p).join(".").replace(/\.\[/g, "[")
-    }`;
+    return `${source}:${line || 1}: ${pathText(path)}`;
   };
   if (!doc.rootIsMapping) throw new ConfigError(`${source}:1: the file must be a YAML mapping`);
   const data = (doc.value ?? {}) as Record<string, unknown>;
@@ -110,6 +108,12 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       return undefined;
     }
   };
+  for (const d of doc.duplicates) {
+    problems.push(
+      `${source}:${d.line}: ${pathText(d.path)}: duplicate key (first on line ${d.firstLine}); ` +
+        `a key may appear once in a mapping`,
+    );
+  }
   for (const key of Object.keys(data)) {
     if (!TOP_KEYS.has(key)) problems.push(unknownKey(loc([key]), key, [...TOP_KEYS]));
   }
@@ -231,6 +235,11 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   config.rules = rules;
   config.warnings = warnings;
   return config;
+}
+
+/** A key path as messages write it: `local[0].endpoint`. */
+function pathText(path: readonly (string | number)[]): string {
+  return path.map((p) => typeof p === "number" ? `[${p}]` : p).join(".").replace(/\.\[/g, "[");
 }
 
 /** The problems in the order of the file (those of flags and variables first), as one error. */

@@ -7,7 +7,8 @@
  * Deno's CommonJS path (~50 ms of every start-up; docs/performance.md,
  * "Start-up and memory"). Its parser events carry source offsets, from which
  * the lines are counted here. The YAML 1.2 core schema, as before: `yes` is a
- * string, duplicate keys are errors, no merge keys.
+ * string, no merge keys. A repeated key is reported with the document (its
+ * value is the last one), so that it is one mistake among others.
  *
  * @module
  */
@@ -48,6 +49,17 @@ export interface YamlDocument {
    * empty value counts as its key's line), or 0 when no node is there.
    */
   lineOf(path: YamlPath): number;
+  /** Each key repeated in its mapping: where, and the line of its first use. */
+  readonly duplicates: readonly YamlDuplicate[];
+}
+
+/** A mapping key used a second time. */
+export interface YamlDuplicate {
+  /** The key's path (its last element is the key). */
+  path: YamlPath;
+  /** The 1-based line of the repeated key, and of its first use. */
+  line: number;
+  firstLine: number;
 }
 
 interface Frame {
@@ -57,6 +69,10 @@ interface Frame {
   /** A mapping's key waiting for its value, and the key's offset. */
   key: string | undefined;
   keyAt: number;
+  /** A mapping's keys so far, with their lines. */
+  keys: Map<string, number>;
+  /** The path as a list, for duplicates. */
+  parts: (string | number)[];
 }
 
 /** Parses one YAML document. Throws {@linkcode YamlSyntaxError}. */
@@ -65,35 +81,26 @@ export function parseYaml(text: string): YamlDocument {
   let docs: unknown[];
   try {
     events = parseEvents(text, {});
-    docs = constructFromEvents(events, { source: text });
+    // json: a repeated key keeps its last value instead of stopping here; nodeLines reports it.
+    docs = constructFromEvents(events, { source: text, json: true });
   } catch (err) {
     if (!(err instanceof YAMLException)) throw err;
-    const line = (err.mark?.line ?? 0) + 1;
-    throw new YamlSyntaxError(
-      line,
-      err.reason === "duplicated mapping key" ? duplicate(text, line) : err.reason,
-    );
+    throw new YamlSyntaxError((err.mark?.line ?? 0) + 1, err.reason);
   }
   if (docs.length > 1) {
     throw new YamlSyntaxError(lineAt(lineStarts(text), documentStart(events, 1)), "more than one document");
   }
   const starts = lineStarts(text);
-  const lines = nodeLines(events, text, starts);
+  const duplicates: YamlDuplicate[] = [];
+  const lines = nodeLines(events, text, starts, duplicates);
   const rootType = events.find((e) => e.type !== EVENT_DOCUMENT)?.type;
   return {
     value: docs[0] ?? null,
     rootIsMapping: rootType === undefined || rootType === EVENT_MAPPING ||
       (rootType === EVENT_SCALAR && (docs[0] ?? null) === null),
     lineOf: (path) => lines.get(pathKey(path)) ?? 0,
+    duplicates,
   };
-}
-
-/** The parser's "duplicated mapping key", with the key named. */
-function duplicate(text: string, line: number): string {
-  const key = /^[\s-]*("[^"]*"|'[^']*'|[^:#]*?)\s*:/.exec(text.split("\n")[line - 1] ?? "")?.[1];
-  return key
-    ? `duplicate key ${key.startsWith('"') ? key : JSON.stringify(key)}: a key may appear once in a mapping`
-    : "duplicate key: a key may appear once in a mapping";
 }
 
 function pathKey(path: YamlPath): string {
@@ -124,8 +131,13 @@ function eventStart(e: Event): number {
   }
 }
 
-/** The line of each node of the first document, by its path. */
-function nodeLines(events: Event[], text: string, starts: number[]): Map<string, number> {
+/** The line of each node of the first document, by its path; repeated keys go to `duplicates`. */
+function nodeLines(
+  events: Event[],
+  text: string,
+  starts: number[],
+  duplicates: YamlDuplicate[],
+): Map<string, number> {
   const lines = new Map<string, number>();
   const stack: Frame[] = [];
   let documents = 0;
@@ -140,19 +152,27 @@ function nodeLines(events: Event[], text: string, starts: number[]): Map<string,
     }
     const parent = stack[stack.length - 1];
     let path = "";
+    let parts: (string | number)[] = [];
     let at = eventStart(e);
     if (parent?.kind === "map") {
       if (parent.key === undefined) {
         // A key (always a scalar: the constructor refuses collection keys), remembered until its value.
-        parent.key = e.type === EVENT_SCALAR ? getScalarValue(text, e) : "";
+        const key = e.type === EVENT_SCALAR ? getScalarValue(text, e) : "";
+        const line = lineAt(starts, at);
+        const first = parent.keys.get(key);
+        if (first === undefined) parent.keys.set(key, line);
+        else duplicates.push({ path: [...parent.parts, key], line, firstLine: first });
+        parent.key = key;
         parent.keyAt = at;
         continue;
       }
       path = `${parent.path}.${parent.key}`;
+      parts = [...parent.parts, parent.key];
       // An empty value has no text of its own: the key's line stands for it.
       if (at < 0 || (e.type === EVENT_SCALAR && e.valueStart === e.valueEnd)) at = parent.keyAt;
       parent.key = undefined;
     } else if (parent?.kind === "seq") {
+      parts = [...parent.parts, parent.index];
       path = `${parent.path}[${parent.index++}]`;
     }
     if (at >= 0 && !lines.has(path)) lines.set(path, lineAt(starts, at));
@@ -163,6 +183,8 @@ function nodeLines(events: Event[], text: string, starts: number[]): Map<string,
         index: 0,
         key: undefined,
         keyAt: 0,
+        keys: new Map(),
+        parts,
       });
     }
   }

@@ -142,7 +142,7 @@ Deno.test("parseConfig() names file, line and key path for every kind of mistake
   rejects("- a\n- b\n", "lrp.yaml:1: the file must be a YAML mapping");
   rejects(
     "port: 1\nport: 2\n",
-    'lrp.yaml:2: YAML syntax error: duplicate key "port": a key may appear once in a mapping',
+    "lrp.yaml:2: port: duplicate key (first on line 1); a key may appear once in a mapping",
   );
   rejects("", 'flag --port: "x" must be a port number from 0 to 65535', { flags: { port: "x" } });
   rejects("", 'environment LRP_LOG_LEVEL: "loud" must be one of debug, info, warn, error', {
@@ -187,6 +187,18 @@ Deno.test("parseConfig() reports every mistake of a file at once, in file order,
     assert.equal(err.message, err.problems.join("\n"));
     return true;
   });
+  // A repeated key is one mistake among the others, not a stop.
+  assert.throws(
+    () => parse("local:\n  - hostname: a.test\n    endpoint: http://a\n    endpoint: http://b\nprot: 1\n"),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.problems, [
+        "lrp.yaml:4: local[0].endpoint: duplicate key (first on line 3); a key may appear once in a mapping",
+        'lrp.yaml:5: prot: unknown key (did you mean "port"?)',
+      ]);
+      return true;
+    },
+  );
   // One mistake stays one problem, the message as before.
   assert.throws(() => parse("port: x\n"), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
