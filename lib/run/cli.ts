@@ -19,7 +19,8 @@ under its own Runtime API — as API Gateway / Function URL payload format 2.0 e
 
 Usage:
   lrp [options] [CONFIG]        serve; CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml
-  lrp check [options] [CONFIG]  validate CONFIG and print the route table
+  lrp check [options] [CONFIG]  validate CONFIG and print the route table, or every
+                                mistake with its file:line (exit 1)
   lrp healthcheck [URL|CONFIG]  exit 0 if lrp answers "pong" or /healthz "ok": a base URL
                                 (http://127.0.0.1:8080) asks its {prefix}/ping; a config
                                 file (lrp.yaml) gives host, port and prefix (default:
