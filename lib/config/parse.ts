@@ -147,8 +147,12 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
 
   const rules: Rule[] = [];
   const seen = new Map<string, string>();
-  /** Adds a rule unless its hostname is taken (a problem then); whether it was added. */
-  const addRule = (rule: Rule | undefined, path: (string | number)[]): boolean => {
+  /**
+   * Adds the rule `build` makes unless it fails (its problem is kept) or its hostname is taken (a
+   * problem too); whether it was added.
+   */
+  const addRule = (build: () => Rule, path: (string | number)[]): boolean => {
+    const rule = attempt(build);
     if (rule === undefined) return false;
     const prev = seen.get(rule.hostname);
     if (prev) {
@@ -161,31 +165,28 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   };
   for (const [i, item] of (attempt(() => list(data.local, ["local"], loc)) ?? []).entries()) {
     const path = ["local", i];
-    const r = attempt(() => ruleObject(item, path, LOCAL_KEYS, ["hostname", "endpoint"], loc, report));
-    if (r === undefined) continue;
-    const fields = {
-      hostname: attempt(() => hostnameOf(r.hostname, [...path, "hostname"], loc)),
-      format: attempt(() => formatOf(r, path, loc)),
-      endpoint: attempt(() => endpointOf(r.endpoint, [...path, "endpoint"], loc)),
-      concurrency: attempt(() =>
-        r.concurrency === undefined ? 1 : convert("count", r.concurrency, loc([...path, "concurrency"]))
-      ),
-      queueLimit: attempt(() =>
-        r.queue_limit === undefined
+    const added = addRule(() => {
+      const r = ruleObject(item, path, LOCAL_KEYS, ["hostname", "endpoint"], loc, report);
+      return {
+        kind: "local",
+        hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
+        ...formatOf(r, path, loc),
+        endpoint: endpointOf(r.endpoint, [...path, "endpoint"], loc),
+        concurrency: r.concurrency === undefined
+          ? 1
+          : convert("count", r.concurrency, loc([...path, "concurrency"])),
+        queueLimit: r.queue_limit === undefined
           ? config.queueLimit
-          : convert("count", r.queue_limit, loc([...path, "queue_limit"]))
-      ),
-      queueTimeoutMs: attempt(() =>
-        r.queue_timeout === undefined
+          : convert("count", r.queue_limit, loc([...path, "queue_limit"])),
+        queueTimeoutMs: r.queue_timeout === undefined
           ? config.queueTimeoutMs
-          : convert("duration", r.queue_timeout, loc([...path, "queue_timeout"]))
-      ),
-    };
-    if (Object.values(fields).includes(undefined)) continue;
-    const { format, ...values } = fields as { [K in keyof typeof fields]: NonNullable<typeof fields[K]> };
-    const rule: LocalRule = { kind: "local", ...values, ...format, line: doc.lineOf(path) };
-    if (!addRule(rule, path)) continue;
+          : convert("duration", r.queue_timeout, loc([...path, "queue_timeout"])),
+        line: doc.lineOf(path),
+      };
+    }, path);
+    if (!added) continue;
     // Rules naming one endpoint share its queue, so they must agree on its limits.
+    const rule = rules[rules.length - 1] as LocalRule;
     const twin = rules.find((o): o is LocalRule =>
       o !== rule && o.kind === "local" && endpointKey(o.endpoint) === endpointKey(rule.endpoint)
     );
@@ -205,31 +206,26 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   for (const [i, item] of (attempt(() => list(data.aws, ["aws"], loc)) ?? []).entries()) {
     const path = ["aws", i];
     const required = r0(item).function_header === undefined ? ["hostname", "function_name"] : ["hostname"];
-    addRule(
-      attempt(() =>
-        awsRuleOf(ruleObject(item, path, AWS_KEYS, required, loc, report), path, loc, doc.lineOf(path))
-      ),
-      path,
-    );
+    addRule(() => {
+      const r = ruleObject(item, path, AWS_KEYS, required, loc, report);
+      return awsRuleOf(r, path, loc, doc.lineOf(path));
+    }, path);
   }
   for (const [i, item] of (attempt(() => list(data.functions, ["functions"], loc)) ?? []).entries()) {
     const path = ["functions", i];
-    addRule(
-      attempt(() => {
-        const r = ruleObject(item, path, FUNCTION_KEYS, ["hostname", "runtime", "code"], loc, report);
-        warnings.push(...deprecatedKeys(r, path, loc));
-        const base = {
-          hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
-          ...formatOf(r, path, loc),
-          queueLimit: config.queueLimit,
-          queueTimeoutMs: config.queueTimeoutMs,
-          region: config.region,
-          line: doc.lineOf(path),
-        };
-        return functionRuleOf(r, path, loc, base, source);
-      }),
-      path,
-    );
+    addRule(() => {
+      const r = ruleObject(item, path, FUNCTION_KEYS, ["hostname", "runtime", "code"], loc, report);
+      warnings.push(...deprecatedKeys(r, path, loc));
+      const base = {
+        hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
+        ...formatOf(r, path, loc),
+        queueLimit: config.queueLimit,
+        queueTimeoutMs: config.queueTimeoutMs,
+        region: config.region,
+        line: doc.lineOf(path),
+      };
+      return functionRuleOf(r, path, loc, base, source);
+    }, path);
   }
   if (problems.length > 0) throw configErrors(problems, source);
   config.rules = rules;
