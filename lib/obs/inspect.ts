@@ -105,6 +105,9 @@ export interface ExchangeFacts {
 export interface ExchangeSummary {
   id: number;
   time: number;
+  /** lrp's request id and the function's, so that the list filter finds an exchange by either. */
+  requestId: string;
+  functionRequestId?: string | undefined;
   host: string;
   method: string;
   target: string;
@@ -274,6 +277,8 @@ export function summarize(e: Exchange): ExchangeSummary {
   return {
     id: e.id,
     time: e.time,
+    requestId: e.requestId,
+    functionRequestId: e.functionRequestId,
     host: e.host,
     method: e.method,
     target: e.target,

@@ -127,7 +127,7 @@ button:disabled { opacity: .5; cursor: default; }
     <option value="">Any status</option><option value="2">2xx</option><option value="3">3xx</option>
     <option value="4">4xx</option><option value="5">5xx</option><option value="error">Errors</option>
   </select>
-  <input id="f-text" type="search" placeholder="Filter by path, route, target, error…" aria-label="Text filter">
+  <input id="f-text" type="search" placeholder="Filter by path, route, target, error, request id…" aria-label="Text filter">
 </div>
 <main>
   <section id="list">
@@ -173,7 +173,8 @@ function matches(x) {
   if (host && x.host !== host) return false;
   if (status === "error" ? !x.error : status && String(x.status)[0] !== status) return false;
   if (text) {
-    const hay = [x.host, x.method, x.target, x.route, x.invoker || "", x.error || "", String(x.status)].join(" ").toLowerCase();
+    const hay = [x.host, x.method, x.target, x.route, x.invoker || "", x.error || "", String(x.status), x.requestId,
+      x.functionRequestId || ""].join(" ").toLowerCase();
     if (!hay.includes(text)) return false;
   }
   return true;

@@ -252,6 +252,15 @@ Deno.test("the inspector at 1400 px: error codes fit their column, a function's 
     const ids = /request id (\S+) · function request id (\S+) ·/.exec(sub);
     assert.ok(ids, sub);
     assert.equal(ids[1], ids[2]);
+    // Either id, pasted into the filter, finds the exchange.
+    await page.type("#f-text", ids[2]!);
+    await page.waitForFunction(`document.querySelectorAll("#rows tr").length === 1`);
+    assert.equal(await page.$eval("#rows tr .code", (td) => td.textContent), "function_timeout");
+    await page.$eval("#f-text", (input) => {
+      (input as unknown as { value: string }).value = "";
+      input.dispatchEvent(new Event("input"));
+    });
+    await page.waitForFunction(`document.querySelectorAll("#rows tr").length === 5`);
 
     // A refused connection: not reached, said so.
     await page.click("#rows tr:nth-child(4)");
