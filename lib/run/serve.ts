@@ -355,6 +355,7 @@ export function startLrp(
     void closeIfIdle(old);
     metrics.reloads.inc({ result: "ok" });
     log.info("configuration reloaded", { config: next.source, routes: describeRules(next) });
+    for (const warning of next.warnings ?? []) log.warn(warning, {});
     return true;
   };
 

@@ -231,3 +231,24 @@ Deno.test("lrp check warns about a configuration with no routes", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a reload logs the new file's deprecated keys, as a start does", async () => {
+  await using rie = fakeRie(() => ({ statusCode: 200, body: "ok" }));
+  const { log, lines } = capture();
+  const running = startLrp(configFor(rie.url), log, "test");
+  try {
+    const code = new URL("../runtime/fixtures/node_echo", import.meta.url).pathname;
+    const next = parseConfig(
+      `host: 127.0.0.1\nport: 0\nfunctions:\n  - hostname: fn.test\n    runtime: nodejs\n` +
+        `    handler: index.handler\n    code: ${code}\n    watch: false\n`,
+      { source: "test.yaml" },
+    );
+    assert.equal(await running.reload(() => next), true);
+    assert.deepEqual(lines.filter((l) => l.level === "warn").map((l) => l.msg), [
+      "test.yaml:8: functions[0].watch: deprecated, use watch_code (it restarts the function when its code " +
+      "changes; watch_config reloads this file)",
+    ]);
+  } finally {
+    await running.shutdown();
+  }
+});
