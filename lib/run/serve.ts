@@ -229,6 +229,8 @@ export function startLrp(
       const reused = rule.kind !== "aws" ? pool.get(invokerKey(rule))?.shift() : undefined;
       const invoker = reused ?? buildInvoker(rule, clients, queues, log);
       if (reused) previous!.owned.delete(reused);
+      // A kept function restarts its processes if its code changed (a SIGHUP after a deploy).
+      if (reused instanceof FunctionInvoker) reused.reloaded();
       owned.add(invoker);
       return invoker;
     });
@@ -356,6 +358,7 @@ export function startLrp(
     void closeIfIdle(old);
     metrics.reloads.inc({ result: "ok" });
     log.info("configuration reloaded", { config: next.source, routes: describeRules(next) });
+    for (const warning of next.warnings ?? []) log.warn(warning, {});
     return true;
   };
 
