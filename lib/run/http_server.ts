@@ -69,6 +69,10 @@ interface Connection extends Writer {
   peer: string;
   /** The 408 the sweep is writing: a head completed meanwhile is not handled. */
   timedOut: Promise<void> | undefined;
+  /** Answered and closing: only reading and dropping what the client still sends. */
+  lingering: boolean;
+  /** The server is shutting down: no lingering close. */
+  stopping: boolean;
 }
 
 /** The connections of one server, served with lrp's HTTP/1.1 rules. */
@@ -106,6 +110,8 @@ export class HttpConnections {
       writingSince: 0,
       out: new Uint8Array(4096),
       timedOut: undefined,
+      lingering: false,
+      stopping: false,
     };
     try {
       (conn as Deno.TcpConn).setNoDelay(true);
@@ -129,7 +135,8 @@ export class HttpConnections {
   async shutdown(): Promise<void> {
     for (const c of this.#open) {
       c.closing = true;
-      if (c.waiting && c.reader.received === 0) this.#destroy(c);
+      c.stopping = true;
+      if ((c.waiting && c.reader.received === 0) || c.lingering) this.#destroy(c);
     }
     await Promise.all(this.#served);
   }
@@ -267,36 +274,50 @@ export class HttpConnections {
   }
 }
 
-/** How long, and for how many bytes, a closing connection keeps reading what the client still sends. */
-const LINGER_MS = 2000;
-const LINGER_BYTES = 4 * 1024 * 1024;
+/** How long a closing connection keeps reading what the client still sends: in all, and between two reads. */
+const LINGER_MS = 30_000;
+const LINGER_READ_MS = 5_000;
 
 /**
  * Closes a connection whose client may still be sending (a refused request,
  * a body not read to its end) the way nginx's lingering close does: the
- * write side first, then what arrives is read and dropped for a while, so the
- * kernel does not answer the unread bytes with a reset that would destroy the
- * response before the client reads it.
+ * write side first, then what arrives is read and dropped — up to 30 s in
+ * all and 5 s between reads, however many bytes — so the kernel does not
+ * answer the unread bytes with a reset that would destroy the response before
+ * the client reads it. Shutdown ends a lingering connection at once.
  */
 async function linger(c: Connection): Promise<void> {
   if (c.closed) return;
+  if (c.stopping) {
+    c.closed = true;
+    try {
+      c.conn.close();
+    } catch { /* closed */ }
+    return;
+  }
   try {
     await (c.conn as Deno.TcpConn).closeWrite();
   } catch {
     return;
   }
-  const timer = setTimeout(() => {
+  c.lingering = true;
+  const end = performance.now() + LINGER_MS;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cut = () => {
     c.closed = true;
     try {
       c.conn.close();
     } catch { /* closed */ }
-  }, LINGER_MS);
+  };
   try {
     // Through the reader: a read it keeps parked (to see the client leave) is the first one awaited.
-    for (let total = 0; total < LINGER_BYTES;) {
-      const piece = await c.reader.readSome(16 * 1024);
+    for (;;) {
+      const left = end - performance.now();
+      if (left <= 0 || c.closed) break;
+      timer = setTimeout(cut, Math.min(LINGER_READ_MS, left));
+      const piece = await c.reader.readSome(64 * 1024);
+      clearTimeout(timer);
       if (piece === null) break;
-      total += piece.length;
     }
   } catch {
     // Reset or closed by the timer: done either way.
