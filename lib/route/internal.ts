@@ -1,7 +1,8 @@
 /**
  * Who may reach lrp's internal routes (`{prefix}/ping`, `/healthz`,
- * `/metrics`): the `internal_hosts` setting, Host names and peer CIDRs.
- * Pure.
+ * `/metrics`): the `internal_hosts` setting, Host names and peer CIDRs; the
+ * Host names the inspector answers; and `OPTIONS *`, a request about lrp
+ * itself. Pure.
  *
  * @module
  */
@@ -28,4 +29,16 @@ export function internalAccess(entries: readonly string[]): (host: string, peer:
     const ip = blocks.length > 0 ? parseIp(peer) : undefined;
     return ip !== undefined && blocks.some((c) => cidrContains(c, ip));
   };
+}
+
+/**
+ * Whether a request is `OPTIONS *` (RFC 9110 §9.3.7): about the server, not
+ * a resource, so lrp answers it and never a function. An absolute-form target
+ * with an empty path is the same request (RFC 9112 §3.2.4); lrp's server
+ * makes `*` into a URL without a path.
+ */
+export function isServerWideOptions(method: string, url: string): boolean {
+  if (method !== "OPTIONS") return false;
+  const scheme = url.indexOf("://");
+  return scheme !== -1 && !/[/?#]/.test(url.slice(scheme + 3));
 }

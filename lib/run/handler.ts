@@ -7,13 +7,13 @@
  */
 
 import type { Config } from "../config/types.ts";
-import { admitRequest } from "../route/edge.ts";
-import { bodyReservation, InFlightBudget } from "./admission.ts";
+import { admitRequest, ROUTED_METHODS } from "../route/edge.ts";
+import { InFlightBudget } from "./admission.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
 import { encodeEvent, SPLICE_FROM } from "../wire/formats.ts";
 import { payloadBytes } from "../wire/payload.ts";
 import { type ForwardTrust, isTrustedPeer, parseCidr, routingHost } from "../route/forwarded.ts";
-import { internalAccess } from "../route/internal.ts";
+import { internalAccess, isServerWideOptions } from "../route/internal.ts";
 import type { Invoker, InvokeResult } from "../invoke/types.ts";
 import type { Logger } from "../obs/log.ts";
 import type { LrpMetrics } from "../obs/metrics.ts";
@@ -72,12 +72,13 @@ export type Handler = (request: IncomingRequest, info: ConnInfo) => Promise<Resp
 /**
  * Creates the handler. Steps, in order:
  * 1. internal routes (`{prefix}/ping`, `/healthz`, `/metrics`) answer for any Host, or only
- *    those `internal_hosts` allows (anyone else is routed as usual);
+ *    those `internal_hosts` allows (anyone else is routed as usual); `OPTIONS *` is lrp's own;
  * 2. the method and Host are admitted ({@linkcode admitRequest}: 501, 400),
  *    then the Host (or, from a trusted proxy, the forwarded host) picks a
  *    route, or 404 naming the host; an aws rule then picks the function (host
  *    placeholders or a header) within its allow-list (403 otherwise);
- * 3. the body is read with the size cap (413 before anything is invoked);
+ * 3. the body is read with the size cap (413 before anything is invoked), its
+ *    bytes held in the in-flight bound as they arrive; a request slot is taken after;
  * 4. the request becomes an event in the rule's payload format (2.0, 1.0,
  *    ALB) and is invoked, bounded by the
  *    upstream timeout (504) and cancelled if the client goes away;
@@ -165,6 +166,8 @@ export function createHandler(deps: HandlerDeps): Handler {
       if (inspecting) route = "internal";
       const own = inspecting
         ? await inspectRoutes!.handle(request, path)
+        : isServerWideOptions(request.method, request.url)
+        ? new Response(null, { headers: { allow: ALLOW } })
         : internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
       if (own) {
         entry.target = route = "internal";
@@ -172,7 +175,8 @@ export function createHandler(deps: HandlerDeps): Handler {
       } else {
         // Admission validates method and Host; the route comes from the (maybe forwarded) routing host.
         admitRequest(request);
-        release = budget.admitOrThrow(bodyReservation(request, config.maxBodyBytes));
+        const claim = budget.claim();
+        release = claim.release;
         const matched = router.match(host);
         if (!matched) {
           throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
@@ -186,7 +190,9 @@ export function createHandler(deps: HandlerDeps): Handler {
         // No body (a GET): no call, no promise, no turn.
         body = request.body === null
           ? null
-          : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
+          : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs, claim.hold);
+        // A slot only once the body is here: a slow client never holds one an invocation needs.
+        claim.admit();
         bytesIn = body?.length ?? 0;
         const meta: RequestMeta = {
           requestId,
@@ -285,6 +291,9 @@ export function createHandler(deps: HandlerDeps): Handler {
     return response;
   };
 }
+
+/** The answer to `OPTIONS *`: the methods lrp passes on. */
+const ALLOW = [...ROUTED_METHODS].join(", ");
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
