@@ -44,6 +44,8 @@ export interface Config {
   headerTimeoutMs: number;
   /** Longest time a keep-alive connection waits for its next request, ms (then closed). */
   idleTimeoutMs: number;
+  /** Longest time writing an answer may make no progress, ms (then the connection is closed). */
+  sendTimeoutMs: number;
   errorDetails: boolean;
   shutdownTimeoutMs: number;
   /** Defaults for local rules that do not set their own. */

@@ -20,6 +20,8 @@ export interface Writer {
   out: Uint8Array;
   /** When the write in progress started; 0 when not writing. */
   writingSince: number;
+  /** Counts a large buffered answer in the memory bound while it is written; returns the release. */
+  holdAnswer?: ((bytes: number) => () => void) | undefined;
 }
 
 const utf8 = new TextEncoder();
@@ -110,8 +112,14 @@ export async function writeResponse(
         }
         if (n < small.length) await writeAll(c, small.subarray(n));
       } else {
-        await writeAll(c, framed(c, text));
-        await writeAll(c, bytes!);
+        // In memory until the kernel has the last byte: a client that does not read holds it till then.
+        const release = c.holdAnswer?.(bytes!.length);
+        try {
+          await writeAll(c, framed(c, text));
+          await writeAll(c, bytes!);
+        } finally {
+          release?.();
+        }
       }
       return "done";
     }
@@ -225,7 +233,7 @@ function encodeHead(text: string): Uint8Array {
   return out;
 }
 
-/** Writes all of `bytes`; the sweep closes a connection whose write makes no progress for `idle_timeout`. */
+/** Writes all of `bytes`; the sweep closes a connection whose write makes no progress for `send_timeout`. */
 export async function writeAll(c: Writer, bytes: Uint8Array): Promise<void> {
   try {
     for (let at = 0; at < bytes.length;) {

@@ -42,6 +42,8 @@ export interface ServerLimits {
   headerTimeoutMs: number;
   /** Longest time a keep-alive connection waits for its next request. */
   idleTimeoutMs: number;
+  /** Longest time a write may make no progress (a client not reading); 60 s when absent. */
+  sendTimeoutMs?: number;
 }
 
 /** What the server needs. */
@@ -52,6 +54,11 @@ export interface HttpServerOptions {
   /** The answer to a request refused before the handler; the callback logs and counts it. */
   refuse: (error: LrpError, peer: string) => Response;
   limits: ServerLimits;
+  /**
+   * Counts a buffered answer's bytes in the memory bound while it is written;
+   * returns their release. Never refuses: the answer is already in memory.
+   */
+  holdAnswer?: (bytes: number) => () => void;
 }
 
 /** One connection's state, as the sweep sees it. */
@@ -109,6 +116,7 @@ export class HttpConnections {
       peer: remote.hostname ?? "",
       writingSince: 0,
       out: new Uint8Array(4096),
+      holdAnswer: this.#options.holdAnswer,
       timedOut: undefined,
       lingering: false,
       stopping: false,
@@ -143,8 +151,8 @@ export class HttpConnections {
 
   #startSweep() {
     if (this.#sweep !== undefined) return;
-    const { headerTimeoutMs, idleTimeoutMs } = this.#options.limits;
-    const every = Math.min(1000, Math.max(10, Math.min(headerTimeoutMs, idleTimeoutMs) / 4));
+    const { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs = SEND_TIMEOUT_MS } = this.#options.limits;
+    const every = Math.min(1000, Math.max(10, Math.min(headerTimeoutMs, idleTimeoutMs, sendTimeoutMs) / 4));
     const sweep = setInterval(() => this.#expire(), every);
     Deno.unrefTimer(sweep);
     this.#sweep = sweep;
@@ -155,13 +163,16 @@ export class HttpConnections {
     this.#sweep = undefined;
   }
 
-  /** Closes connections idle past `idle_timeout`; answers 408 to header blocks past `header_timeout`. */
+  /**
+   * Closes connections idle past `idle_timeout` and writes without progress
+   * past `send_timeout`; answers 408 to header blocks past `header_timeout`.
+   */
   #expire() {
-    const { headerTimeoutMs, idleTimeoutMs } = this.#options.limits;
+    const { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs = SEND_TIMEOUT_MS } = this.#options.limits;
     const now = performance.now();
     for (const c of this.#open) {
       // A client that stops reading its answer: nothing left to do for it.
-      if (c.writingSince !== 0 && now - c.writingSince >= idleTimeoutMs) this.#destroy(c);
+      if (c.writingSince !== 0 && now - c.writingSince >= sendTimeoutMs) this.#destroy(c);
       if (!c.waiting || c.closed) continue;
       if (c.reader.received === 0) {
         if (now - c.since >= (c.fresh ? headerTimeoutMs : idleTimeoutMs)) this.#destroy(c);
@@ -273,6 +284,9 @@ export class HttpConnections {
     });
   }
 }
+
+/** `send_timeout`'s default, nginx's. */
+const SEND_TIMEOUT_MS = 60_000;
 
 /** How long a closing connection keeps reading what the client still sends: in all, and between two reads. */
 const LINGER_MS = 30_000;

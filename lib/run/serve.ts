@@ -266,6 +266,7 @@ export function startLrp(
   const limits: ServerLimits = {
     headerTimeoutMs: config.headerTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
+    sendTimeoutMs: config.sendTimeoutMs,
   };
   const server = serveResilient({
     hostname: config.host,
@@ -273,6 +274,7 @@ export function startLrp(
     log,
     reusePort: options.reusePort ?? false,
     limits,
+    holdAnswer: (bytes) => budget.holdWritten(bytes),
     refuse: refusals(
       log,
       (done, response) => current?.config.metrics ? metrics.observe(done, response) : response,
@@ -348,6 +350,7 @@ export function startLrp(
     current = generation(next, old);
     limits.headerTimeoutMs = next.headerTimeoutMs;
     limits.idleTimeoutMs = next.idleTimeoutMs;
+    limits.sendTimeoutMs = next.sendTimeoutMs;
     old.retired = true;
     retiring.add(old);
     void closeIfIdle(old);
