@@ -32,6 +32,35 @@ export function internalAccess(entries: readonly string[]): (host: string, peer:
 }
 
 /**
+ * Whether a Host (normalised: lower case, port dropped) names this machine:
+ * `localhost`, a name under `.localhost` (RFC 6761: resolved to loopback by
+ * browsers themselves, never by DNS), an IPv4 address in 127.0.0.0/8, or
+ * `[::1]` (also as an IPv4-mapped 127.x address).
+ */
+export function isLoopbackHost(host: string): boolean {
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  const ip = parseIp(host);
+  if (ip === undefined) return false;
+  if (ip.length === 4) return ip[0] === 127;
+  const zeros = (from: number, to: number) => ip.subarray(from, to).every((b) => b === 0);
+  if (zeros(0, 15) && ip[15] === 1) return true;
+  return zeros(0, 10) && ip[10] === 0xff && ip[11] === 0xff && ip[12] === 127;
+}
+
+/**
+ * Who may use the inspector: only a request whose own `Host` names this
+ * machine ({@linkcode isLoopbackHost}) or is a name `internal_hosts` lists —
+ * so a page whose name was re-pointed to 127.0.0.1 (DNS rebinding) is not
+ * answered — and, when `internal_hosts` is set, only one it lets reach the
+ * internal routes. Its peer CIDRs narrow who may, never which Host names.
+ */
+export function inspectorAccess(entries: readonly string[]): (host: string, peer: string) => boolean {
+  const internal = internalAccess(entries);
+  const names = new Set(entries.filter((e) => parseIp(e.split("/")[0]!) === undefined).map(normalizeHost));
+  return (host, peer) => (isLoopbackHost(host) || names.has(host)) && internal(host, peer);
+}
+
+/**
  * Whether a request is `OPTIONS *` (RFC 9110 §9.3.7): about the server, not
  * a resource, so lrp answers it and never a function. An absolute-form target
  * with an empty path is the same request (RFC 9112 §3.2.4); lrp's server

@@ -162,10 +162,10 @@ export function createHandler(deps: HandlerDeps): Handler {
     let rawResult: Uint8Array | undefined;
     try {
       // The inspector's own requests are internal: answered here, never recorded.
-      const inspecting = inspectRoutes?.owns(path) === true;
+      const inspecting = inspectRoutes?.owns(path, request.headers.get("host"), sourceIp) === true;
       if (inspecting) route = "internal";
       const own = inspecting
-        ? await inspectRoutes!.handle(request, path)
+        ? await inspectRoutes!.handle(request, path, sourceIp)
         : isServerWideOptions(request.method, request.url)
         ? new Response(null, { headers: { allow: ALLOW } })
         : internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
