@@ -104,8 +104,12 @@ export function parseRequest(startLine: string, lines: [string, string][]): Pars
 /** Declared bodies from 16 KiB to 64 MiB are read whole, into one array, on the first pull. */
 const WHOLE_FROM = 16 * 1024;
 const WHOLE_UP_TO = 64 * 1024 * 1024;
-/** The array of a whole body starts this large (or as large as what is buffered) and doubles as bytes arrive. */
-const GROW_FROM = 64 * 1024;
+/**
+ * The array of a whole body starts this large (or as large as what is
+ * buffered) and doubles as bytes arrive: it never holds more than twice what
+ * arrived, and the copies add up to less than the body.
+ */
+const GROW_FROM = 4 * 1024;
 
 /**
  * A chunk size line (RFC 9112 §7.1): hex digits, whitespace only before
@@ -236,7 +240,9 @@ export class BodySource {
     if (!this.#framing.chunked) this.#left -= piece.length;
     this.#received += piece.length;
     this.#limits?.hold(piece.length);
-    return piece;
+    // A read into a large array that brought a few bytes: keep the bytes, not the array (a trickled body
+    // would otherwise hold an array per byte).
+    return piece.length < piece.buffer.byteLength / 2 ? piece.slice() : piece;
   }
 
   async #chunk(): Promise<Uint8Array | null> {
