@@ -221,7 +221,7 @@ export const SETTINGS: readonly Setting[] = [
     env: "LRP_MAX_IN_FLIGHT_BYTES",
     kind: "size",
     default: "96MB",
-    help: "request-body bytes held at once across all routes (then 503)",
+    help: "bytes of request bodies and unsent answers held at once across all routes (then 503)",
   },
   {
     key: "metrics",

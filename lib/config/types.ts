@@ -53,7 +53,7 @@ export interface Config {
   queueTimeoutMs: number;
   /** Requests handled at once across all rules (then 503). */
   maxInFlight: number;
-  /** Request-body bytes reserved at once across all rules (then 503). */
+  /** Bytes of request bodies and unsent answers held at once across all rules (then 503). */
   maxInFlightBytes: number;
   /** Serve Prometheus metrics at `{prefix}/metrics`. */
   metrics: boolean;

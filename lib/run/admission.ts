@@ -4,9 +4,10 @@
  * (docs/operations.md, "In-flight bound"). A request holds its body's bytes
  * as they arrive and takes a request slot only once its body is read, so a
  * client trickling a body holds what it sent, never a slot an invocation
- * needs; an answer holds its bytes until it is written. Past either bound a
- * request is refused with 503 (`overloaded`) and `Retry-After`. Cheap: two
- * counters.
+ * needs; a function's answer holds its bytes from when it arrives until it
+ * is written. Past either bound a request is refused with 503 (`overloaded`)
+ * and `Retry-After` — an answer arriving past it is dropped for that 503.
+ * Cheap: two counters.
  *
  * @module
  */
@@ -31,6 +32,14 @@ export interface Claim {
   hold(n: number): void;
   /** Takes a request slot; throws the 503 `overloaded` error past `max_in_flight`. */
   admit(): void;
+  /**
+   * Holds a function's answer of `n` bytes as {@linkcode Claim.hold} holds
+   * body bytes; past the bound the 503 `overloaded` error says the answer is
+   * dropped (the function has run).
+   */
+  holdAnswer(n: number): void;
+  /** Gives back the slot and the body's bytes, keeping the answer's until {@linkcode Claim.release}. */
+  finish(): void;
   /** Gives back the bytes and the slot; idempotent. */
   release(): void;
 }
@@ -64,55 +73,60 @@ export class InFlightBudget {
   /** A new request's claim, holding nothing yet. */
   claim(): Claim {
     let bytes = 0;
+    let answerBytes = 0;
     let slot = false;
     let released = false;
+    const hold = (n: number, what: string) => {
+      if (released) return 0;
+      if (this.#bytes > bytes + answerBytes && this.#bytes + n > this.#limits.maxBytes) {
+        throw this.#overloaded(`${this.#bytes} bytes in flight (max_in_flight_bytes)`, what);
+      }
+      this.#bytes += n;
+      return n;
+    };
+    const finish = () => {
+      this.#bytes -= bytes;
+      bytes = 0;
+      if (slot) this.#requests--;
+      slot = false;
+    };
     return {
       hold: (n) => {
-        if (released) return;
-        if (this.#bytes > bytes && this.#bytes + n > this.#limits.maxBytes) {
-          throw this.#overloaded(`${this.#bytes} bytes in flight (max_in_flight_bytes)`);
-        }
-        bytes += n;
-        this.#bytes += n;
+        bytes += hold(n, "Cannot take the request");
+      },
+      holdAnswer: (n) => {
+        answerBytes += hold(n, `Cannot pass on the function's answer (${n} bytes, dropped)`);
       },
       admit: () => {
         if (released || slot) return;
         if (this.#requests >= this.#limits.maxRequests) {
-          throw this.#overloaded(`${this.#requests} requests in flight (max_in_flight)`);
+          throw this.#overloaded(
+            `${this.#requests} requests in flight (max_in_flight)`,
+            "Cannot take the request",
+          );
         }
         // Bytes others hold count too: past the byte bound no new work starts, even without a body.
-        if (this.#bytes > bytes && this.#bytes > this.#limits.maxBytes) {
-          throw this.#overloaded(`${this.#bytes} bytes in flight (max_in_flight_bytes)`);
+        if (this.#bytes > bytes + answerBytes && this.#bytes > this.#limits.maxBytes) {
+          throw this.#overloaded(
+            `${this.#bytes} bytes in flight (max_in_flight_bytes)`,
+            "Cannot take the request",
+          );
         }
         slot = true;
         this.#requests++;
       },
+      finish,
       release: () => {
         if (released) return;
         released = true;
-        this.#bytes -= bytes;
-        if (slot) this.#requests--;
+        finish();
+        this.#bytes -= answerBytes;
       },
     };
   }
 
-  /**
-   * Holds `n` bytes that are already in memory (an answer being written):
-   * never refused, but counted, so new requests are refused until they are
-   * released. Returns the release (idempotent).
-   */
-  holdWritten(n: number): () => void {
-    this.#bytes += n;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#bytes -= n;
-    };
-  }
-
-  #overloaded(which: string): LrpError {
-    return new LrpError("overloaded", `Cannot take the request: lrp has ${which}`, {
+  #overloaded(which: string, what: string): LrpError {
+    return new LrpError("overloaded", `${what}: lrp has ${which}`, {
       headers: { "retry-after": "1" },
     });
   }

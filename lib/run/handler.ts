@@ -8,7 +8,7 @@
 
 import type { Config } from "../config/types.ts";
 import { admitRequest, ROUTED_METHODS } from "../route/edge.ts";
-import { InFlightBudget } from "./admission.ts";
+import { type Claim, InFlightBudget } from "./admission.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
 import { encodeEvent, SPLICE_FROM } from "../wire/formats.ts";
 import { payloadBytes } from "../wire/payload.ts";
@@ -64,6 +64,8 @@ export interface HandlerDeps {
 /** The connection facts the handler uses (a subset of `Deno.ServeHandlerInfo`). */
 export interface ConnInfo {
   remoteAddr: { hostname: string } | Deno.Addr;
+  /** lrp's server calls `done` once the answer is written (or the write failed). */
+  afterWrite?: (done: () => void) => void;
 }
 
 /** A request handler. */
@@ -156,7 +158,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     let route = "unrouted";
     let bytesIn = 0;
     let upstreamMs: number | undefined;
-    let release: (() => void) | undefined;
+    let claim: Claim | undefined;
     let body: Uint8Array | null = null;
     let payload: Uint8Array | undefined;
     let rawResult: Uint8Array | undefined;
@@ -175,8 +177,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       } else {
         // Admission validates method and Host; the route comes from the (maybe forwarded) routing host.
         admitRequest(request);
-        const claim = budget.claim();
-        release = claim.release;
+        claim = budget.claim();
         const matched = router.match(host);
         if (!matched) {
           throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
@@ -250,7 +251,11 @@ export function createHandler(deps: HandlerDeps): Handler {
         // The invocation is over, so nothing reads the spliced body again.
         if (splice) releaseBody(splice);
         if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
-        else rawResult = result.body;
+        else {
+          rawResult = result.body;
+          // Counted while it arrives, as a body is: past the bound it is dropped (503), not piled up.
+          claim.holdAnswer(rawResult.length);
+        }
         response = toResponse(result, request.method, matched.rule, headerLimits);
       }
     } catch (err) {
@@ -263,7 +268,11 @@ export function createHandler(deps: HandlerDeps): Handler {
       }
       response = errorResponse(e, { requestId, exposeDetails: config.errorDetails });
     }
-    release?.();
+    // The answer's bytes stay held until lrp's server has written it: a client that does not read holds them.
+    if (claim && info.afterWrite) {
+      claim.finish();
+      info.afterWrite(claim.release);
+    } else claim?.release();
     entry.status = response.status;
     entry.durationMs = round(performance.now() - t0);
     if (result?.queueWaitMs !== undefined) entry.queueWaitMs = round(result.queueWaitMs);

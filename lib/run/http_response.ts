@@ -20,8 +20,6 @@ export interface Writer {
   out: Uint8Array;
   /** When the write in progress started; 0 when not writing. */
   writingSince: number;
-  /** Counts a large buffered answer in the memory bound while it is written; returns the release. */
-  holdAnswer?: ((bytes: number) => () => void) | undefined;
 }
 
 const utf8 = new TextEncoder();
@@ -112,14 +110,8 @@ export async function writeResponse(
         }
         if (n < small.length) await writeAll(c, small.subarray(n));
       } else {
-        // In memory until the kernel has the last byte: a client that does not read holds it till then.
-        const release = c.holdAnswer?.(bytes!.length);
-        try {
-          await writeAll(c, framed(c, text));
-          await writeAll(c, bytes!);
-        } finally {
-          release?.();
-        }
+        await writeAll(c, framed(c, text));
+        await writeAll(c, bytes!);
       }
       return "done";
     }

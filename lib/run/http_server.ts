@@ -54,11 +54,6 @@ export interface HttpServerOptions {
   /** The answer to a request refused before the handler; the callback logs and counts it. */
   refuse: (error: LrpError, peer: string) => Response;
   limits: ServerLimits;
-  /**
-   * Counts a buffered answer's bytes in the memory bound while it is written;
-   * returns their release. Never refuses: the answer is already in memory.
-   */
-  holdAnswer?: (bytes: number) => () => void;
 }
 
 /** One connection's state, as the sweep sees it. */
@@ -80,6 +75,8 @@ interface Connection extends Writer {
   lingering: boolean;
   /** The server is shutting down: no lingering close. */
   stopping: boolean;
+  /** What the handler asked to run once the current answer is written (`ConnInfo.afterWrite`). */
+  afterWrite: (() => void) | undefined;
 }
 
 /** The connections of one server, served with lrp's HTTP/1.1 rules. */
@@ -116,17 +113,18 @@ export class HttpConnections {
       peer: remote.hostname ?? "",
       writingSince: 0,
       out: new Uint8Array(4096),
-      holdAnswer: this.#options.holdAnswer,
       timedOut: undefined,
       lingering: false,
       stopping: false,
+      afterWrite: undefined,
     };
     try {
       (conn as Deno.TcpConn).setNoDelay(true);
     } catch { /* not TCP */ }
     this.#open.add(c);
     this.#startSweep();
-    const done = this.#loop(c, { remoteAddr: remote }).catch(() => {}).finally(() => {
+    const info: ConnInfo = { remoteAddr: remote, afterWrite: (f) => c.afterWrite = f };
+    const done = this.#loop(c, info).catch(() => {}).finally(() => {
       this.#destroy(c);
       this.#open.delete(c);
       this.#served.delete(done);
@@ -261,7 +259,15 @@ export class HttpConnections {
       // What is left of the body must not be read as the next request: such a connection ends here.
       const again = keepAlive && !c.closing && (body === undefined || body.finished) &&
         !hasCloseToken(response.headers.get("connection"));
-      const written = await writeResponse(c, response, parsed.method, parsed.http10, !again, aborter);
+      let written;
+      try {
+        written = await writeResponse(c, response, parsed.method, parsed.http10, !again, aborter);
+      } finally {
+        // What the answer held (its bytes in the in-flight bound) is let go once it is written or has failed.
+        const after = c.afterWrite;
+        c.afterWrite = undefined;
+        after?.();
+      }
       if (written === "failed") return;
       if (written === "done" && again) continue;
       // The client may still be sending (the rest of a body, pipelined requests): a plain close with

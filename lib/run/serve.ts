@@ -274,7 +274,6 @@ export function startLrp(
     log,
     reusePort: options.reusePort ?? false,
     limits,
-    holdAnswer: (bytes) => budget.holdWritten(bytes),
     refuse: refusals(
       log,
       (done, response) => current?.config.metrics ? metrics.observe(done, response) : response,

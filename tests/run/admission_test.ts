@@ -41,17 +41,35 @@ Deno.test("a claim holds bytes up to the byte bound and takes a slot up to the c
   assert.deepEqual([budget.requests, budget.bytes], [0, 0]);
 });
 
-Deno.test("bytes of answers being written are never refused, but past the byte bound no new request starts", () => {
+Deno.test("an answer's bytes stay held after its request finishes, until released; past the bound an answer is dropped", () => {
   const budget = new InFlightBudget({ maxRequests: 10, maxBytes: 100 });
-  const written = budget.holdWritten(150);
+  const writing = budget.claim();
+  writing.hold(20);
+  writing.admit();
+  writing.holdAnswer(70);
+  writing.finish();
+  assert.deepEqual([budget.requests, budget.bytes], [0, 70]);
   const next = budget.claim();
-  assert.throws(() => next.admit(), {
+  next.admit();
+  assert.throws(() => next.holdAnswer(50), {
+    message:
+      "Cannot pass on the function's answer (50 bytes, dropped): lrp has 70 bytes in flight (max_in_flight_bytes)",
+  });
+  next.holdAnswer(30);
+  assert.equal(budget.bytes, 100);
+  writing.release();
+  writing.release();
+  next.release();
+  assert.deepEqual([budget.requests, budget.bytes], [0, 0]);
+  // Past the byte bound (one answer larger than it, alone) no new request starts, even without a body.
+  const huge = budget.claim();
+  huge.holdAnswer(150);
+  huge.finish();
+  assert.throws(() => budget.claim().admit(), {
     message: "Cannot take the request: lrp has 150 bytes in flight (max_in_flight_bytes)",
   });
-  written();
-  written();
-  next.admit();
-  assert.deepEqual([budget.requests, budget.bytes], [1, 0]);
+  huge.release();
+  assert.deepEqual([budget.requests, budget.bytes], [0, 0]);
 });
 
 Deno.test("past max_in_flight lrp answers 503 overloaded with Retry-After and serves again afterwards", async () => {

@@ -101,11 +101,16 @@ Deno.test("an answer not read counts against max_in_flight_bytes until written, 
   );
   const stalled: Deno.Conn[] = [];
   try {
-    for (let i = 0; i < 3; i++) stalled.push(await openRequest(lrp.port, "GET / HTTP/1.1\r\nHost: app.test"));
-    while (rie.invocations < 3) await sleep(20);
+    for (let i = 0; i < 2; i++) stalled.push(await openRequest(lrp.port, "GET / HTTP/1.1\r\nHost: app.test"));
+    while (rie.invocations < 2) await sleep(20);
     await sleep(300);
-    const refused = await request(lrp.port, "app.test", "/small");
+    // Two unread answers hold 12 MB: a third does not fit, and is dropped for a 503.
+    const refused = await request(lrp.port, "app.test", "/third");
     assert.deepEqual([refused.status, refused.header("x-lrp-error")], [503, "overloaded"]);
+    assert.match(
+      JSON.parse(refused.text).message,
+      /^Cannot pass on the function's answer \(\d+ bytes, dropped\): lrp has \d+ bytes in flight/,
+    );
     // Past send_timeout (and a sweep) without reading: whatever reached the socket's buffers is readable,
     // then the connection ends (idle_timeout is a minute away): the answer never completes.
     await sleep(2500);
@@ -119,6 +124,39 @@ Deno.test("an answer not read counts against max_in_flight_bytes until written, 
   } finally {
     closeAll(stalled);
     await Deno.remove(lrp.config);
+  }
+});
+
+Deno.test("answers arriving together for clients that do not read are held up to max_in_flight_bytes; the rest are 503", async () => {
+  const answer = "z".repeat(6_000_000);
+  await using rie = fakeRie(() => ({ statusCode: 200, body: answer }));
+  const config = await tempConfig(
+    `max_in_flight_bytes: 12MB\nsend_timeout: 30s\nlocal:\n` +
+      `  - hostname: app.test\n    endpoint: ${rie.url}\n    concurrency: 5\n`,
+  );
+  await using lrp = await startLrpChild(["--host", "127.0.0.1", "--port", "0", config]);
+  const stalled = await Promise.all(
+    Array.from({ length: 5 }, () => openRequest(lrp.port, "GET / HTTP/1.1\r\nHost: app.test")),
+  );
+  try {
+    while (rie.invocations < 5) await sleep(20);
+    await sleep(1000);
+    // Only now the clients read the first bytes of what they were sent.
+    const statuses = await Promise.all(stalled.map(async (c) => {
+      const buf = new Uint8Array(1024);
+      const n = await c.read(buf);
+      return Number(new TextDecoder().decode(buf.subarray(0, n ?? 0)).split(" ")[1]);
+    }));
+    assert.deepEqual(statuses.sort(), [200, 200, 503, 503, 503]);
+    const dropped = lrp.lines.filter((l) => l.error === "overloaded").map((l) => l.errorMessage);
+    assert.equal(dropped.length, 3);
+    assert.match(
+      String(dropped[0]),
+      /^Cannot pass on the function's answer \(\d+ bytes, dropped\): lrp has \d+ bytes/,
+    );
+  } finally {
+    closeAll(stalled);
+    await Deno.remove(config);
   }
 });
 
