@@ -1,6 +1,6 @@
 /**
  * Measures the inspector's memory bound: a real lrp child (`deno run
- * main.ts`) in front of a minimal RIE on loopback receives N requests with
+ * main.ts`) in front of the tests' fake RIE on loopback receives N requests with
  * 1 MB bodies, with the inspector on and then off; lrp's VmRSS and VmHWM
  * (from `/proc/PID/status`) are printed for both, beside the ring's body
  * budget (`inspect_buffer × 4 × inspect_body_limit`).
@@ -14,21 +14,12 @@
  * @module
  */
 
+import { fakeRie } from "../tests/fakes/rie.ts";
 import { procMemoryMb } from "./procs.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const RIE_PATH = "/2015-03-31/functions/function/invocations";
 const BODY = new Uint8Array(1024 * 1024).fill(0x61);
 const CONNECTIONS = 4;
-
-/** A minimal RIE: reads (and drops) the event, answers a small result. */
-function startRie(): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
-    if (new URL(request.url).pathname !== RIE_PATH) return new Response("not found", { status: 404 });
-    await request.arrayBuffer();
-    return Response.json({ statusCode: 200, body: "ok" });
-  });
-}
 
 async function startLrp(config: string): Promise<{ child: Deno.ChildProcess; port: number }> {
   const path = await Deno.makeTempFile({ suffix: ".yaml" });
@@ -82,8 +73,9 @@ async function run(inspect: boolean, requests: number, rieUrl: string, port: num
 
 if (import.meta.main) {
   const requests = Number(Deno.args[0] ?? 10_000);
-  const rie = startRie();
-  const rieUrl = `http://127.0.0.1:${rie.addr.port}`;
+  // Invocations side by side: lrp sends up to CONNECTIONS at once.
+  const rie = fakeRie(() => ({ statusCode: 200, body: "ok" }));
+  const rieUrl = rie.url;
   const budgetMb = (200 * 4 * 64 * 1024) / (1024 * 1024);
   console.log(`ring body budget: ${budgetMb} MB (200 exchanges × 4 × 64 KB)`);
   const modes = Deno.args[1] === "on" ? [true] : Deno.args[1] === "off" ? [false] : [true, false];

@@ -259,6 +259,8 @@ export interface FunctionRule {
 export interface LrpRules {
   local?: { hostname: string; endpoint: string };
   aws?: { hostname: string; function_name: string };
+  /** An aws rule with API Gateway routes (the routed row). */
+  routed?: { hostname: string; function_name: string; routes: string[] };
   functions?: FunctionRule[];
 }
 
@@ -273,6 +275,14 @@ export function lrpConfig(port: number, rules: LrpRules): string {
       "aws:",
       `  - hostname: ${rules.aws.hostname}`,
       `    function_name: ${rules.aws.function_name}`,
+    );
+  }
+  if (rules.routed) {
+    if (!rules.aws) lines.push("aws:");
+    lines.push(
+      `  - hostname: ${rules.routed.hostname}`,
+      `    function_name: ${rules.routed.function_name}`,
+      `    routes: ${JSON.stringify(rules.routed.routes)}`,
     );
   }
   if (rules.functions && rules.functions.length > 0) {

@@ -90,6 +90,11 @@ export const LIGHT_POINTS: readonly Point[] = FULL_POINTS.slice(0, 2);
 const LOCAL_HOST = "local.bench";
 const AWS_HOST = "aws.bench";
 const FUNCTION_NAME = "bench-fn";
+const ROUTED_HOST = "routed.bench";
+/** The routed row's 1,000 routes on one host (999 `GET /r{i}/items/{id}` and a greedy catch-all). */
+const ROUTED_KEYS = [...Array.from({ length: 999 }, (_, i) => `GET /r${i}/items/{id}`), "ANY /{proxy+}"];
+/** A path the routed row asks for: a variable route deep in the table. */
+const ROUTED_PATH = "/r777/items/42";
 const FUNCTION_HOSTS = [{ hostname: "fn1.bench", concurrency: 1 }, { hostname: "fn4.bench", concurrency: 4 }];
 /** What every proxy answers for the backend's result. */
 const PROXIED_BODY = "ok";
@@ -459,6 +464,7 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
   let lrpSkip: string | undefined;
   let awsSkip: string | undefined;
   let fnSkip: string | undefined;
+  let routedSkip: string | undefined;
   let flags = new Set<string>();
   try {
     await Deno.stat(opts.lrpMain);
@@ -471,11 +477,14 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
     const probe = `${tmp}/lrp-check.yaml`;
     await Deno.writeTextFile(probe, lrpConfig(freePort(), { local: localRule, aws: awsRule }));
     awsSkip = await lrpCheck(opts, probe, backendUrl, [AWS_HOST]);
+    const routedRule = { hostname: ROUTED_HOST, function_name: FUNCTION_NAME, routes: ROUTED_KEYS };
+    await Deno.writeTextFile(probe, lrpConfig(freePort(), { local: localRule, routed: routedRule }));
+    routedSkip = awsSkip ?? await lrpCheck(opts, probe, backendUrl, [`${ROUTED_HOST} routes`]);
     await Deno.writeTextFile(probe, lrpConfig(freePort(), { local: localRule, functions: functionRules }));
     fnSkip = await lrpCheck(opts, probe, backendUrl, FUNCTION_HOSTS.map((f) => f.hostname));
     log(
       `lrp flags: --workers ${flags.has("--workers")}, --inspect ${flags.has("--inspect")}; ` +
-        `aws rule: ${awsSkip ?? "yes"}; functions rule: ${fnSkip ?? "yes"}`,
+        `aws rule: ${awsSkip ?? "yes"}; routes: ${routedSkip ?? "yes"}; functions rule: ${fnSkip ?? "yes"}`,
     );
     try {
       const local = await measureStartup(children, opts, tmp, { local: localRule }, backendUrl);
@@ -505,7 +514,26 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
   const w1 = workers ? ", workers 1" : "";
   const lrpLocal = { name: "lrp-local", label: `**lrp, local rule**${w1}` };
   const lrpAws = { name: "lrp-aws", label: `**lrp, aws rule** (SigV4 Invoke API)${w1}` };
-  const variants = [
+  const variants: {
+    info: SystemInfo;
+    skip: string | undefined;
+    flags: string[];
+    rules: LrpRules;
+    host?: string;
+    path?: string;
+  }[] = [
+    {
+      // Beside the aws row: the same function behind 1,000 API Gateway routes on one host.
+      info: { name: "lrp-aws-routed", label: "lrp, aws rule behind 1,000 routes (one host)" },
+      skip: routedSkip,
+      flags: workers ? ["--workers", "1"] : [],
+      rules: {
+        local: localRule,
+        routed: { hostname: ROUTED_HOST, function_name: FUNCTION_NAME, routes: ROUTED_KEYS },
+      },
+      host: ROUTED_HOST,
+      path: ROUTED_PATH,
+    },
     {
       info: { name: "lrp-aws-w2", label: `lrp, ${mainRule.rule} rule, workers 2` },
       skip: workers ? undefined : "lrp --help lists no --workers",
@@ -569,9 +597,11 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
     }
     try {
       const { child, port } = await startLrp(children, opts, tmp, v.info.name, v.rules, backendUrl, v.flags);
-      await waitUntil(child, port, "/", mainRule.host, (r) => r.status === 200, 10_000);
-      const url = `http://127.0.0.1:${port}/`;
-      add(targets, v.info, LIGHT_POINTS, { url, host: mainRule.host, root: child.pid, child });
+      const host = v.host ?? mainRule.host;
+      const path = v.path ?? "/";
+      await waitUntil(child, port, path, host, (r) => r.status === 200 && r.body === PROXIED_BODY, 10_000);
+      const url = `http://127.0.0.1:${port}${path}`;
+      add(targets, v.info, LIGHT_POINTS, { url, host, root: child.pid, child });
     } catch (err) {
       add(targets, v.info, LIGHT_POINTS, {
         skipped: `lrp ${v.flags.join(" ")} did not start: ${errorText(err)}`,

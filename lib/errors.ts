@@ -78,6 +78,19 @@ export class LrpError extends Error {
   }
 }
 
+/**
+ * The 502 for a function's error: the message names its type and where to
+ * look; the function's error JSON (message, stack trace) is only the detail,
+ * shown with `error_details`.
+ */
+export function functionFailed(errorType: string, detail: unknown): LrpError {
+  return new LrpError(
+    "function_error",
+    `Cannot use the answer: the function failed with ${errorType} (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)`,
+    { detail },
+  );
+}
+
 /** How an error is rendered for clients. */
 export interface ErrorRenderOptions {
   requestId: string;

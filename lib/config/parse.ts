@@ -29,6 +29,7 @@ import {
 } from "./rules.ts";
 import { checkFunctionFiles, FUNCTION_KEYS, functionRuleOf } from "./functions.ts";
 import { convert } from "./convert.ts";
+import { checkHosts, GATEWAY_KEYS, gatewayOf, type PlacedRule } from "./api.ts";
 import { SETTINGS } from "./settings.ts";
 import { type Config, ConfigError } from "./types.ts";
 
@@ -139,24 +140,31 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   config.awsCredentials = envCredentials(inputs.env ?? {}, config.awsProfile);
 
   const rules: Rule[] = [];
-  const seen = new Map<string, string>();
+  const placed: PlacedRule[] = [];
+  const seen = new Map<string, { at: string; rule: Rule }>();
   const addRule = (rule: Rule, path: (string | number)[]) => {
     const prev = seen.get(rule.hostname);
-    if (prev) {
+    // Rules with routes share their host: together they are its API(s) (docs/routes.md).
+    if (prev && !(prev.rule.routes && rule.routes)) {
       throw new ConfigError(
-        `${loc([...path, "hostname"])}: duplicate hostname "${rule.hostname}" (also at ${prev})`,
+        `${loc([...path, "hostname"])}: duplicate hostname "${rule.hostname}" (also at ${prev.at})${
+          prev.rule.routes || rule.routes ? "; rules may share a host only when each has routes" : ""
+        }`,
       );
     }
-    seen.set(rule.hostname, loc([...path, "hostname"]).split(": ")[0]!);
+    if (!prev) seen.set(rule.hostname, { at: loc([...path, "hostname"]).split(": ")[0]!, rule });
     rules.push(rule);
+    placed.push({ rule, path, name: `${path[0]}[${path[1]}]` });
   };
   for (const [i, item] of list(data.local, ["local"], loc).entries()) {
     const path = ["local", i];
-    const r = ruleObject(item, path, LOCAL_KEYS, ["hostname", "endpoint"], loc);
+    const r = ruleObject(item, path, [...LOCAL_KEYS, ...GATEWAY_KEYS], ["hostname", "endpoint"], loc);
+    const format = formatOf(r, path, loc);
     addRule({
       kind: "local",
       hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
-      ...formatOf(r, path, loc),
+      ...format,
+      ...gatewayOf(r, path, loc, format.payloadFormat),
       endpoint: endpointOf(r.endpoint, [...path, "endpoint"], loc),
       concurrency: r.concurrency === undefined
         ? 1
@@ -190,12 +198,19 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   for (const [i, item] of list(data.aws, ["aws"], loc).entries()) {
     const path = ["aws", i];
     const required = r0(item).function_header === undefined ? ["hostname", "function_name"] : ["hostname"];
-    const r = ruleObject(item, path, AWS_KEYS, required, loc);
-    addRule(awsRuleOf(r, path, loc, lineOf(doc.getIn(path, true))), path);
+    const r = ruleObject(item, path, [...AWS_KEYS, ...GATEWAY_KEYS], required, loc);
+    const rule = awsRuleOf(r, path, loc, lineOf(doc.getIn(path, true)));
+    addRule(Object.assign(rule, gatewayOf(r, path, loc, rule.payloadFormat ?? "2.0")), path);
   }
   for (const [i, item] of list(data.functions, ["functions"], loc).entries()) {
     const path = ["functions", i];
-    const r = ruleObject(item, path, FUNCTION_KEYS, ["hostname", "runtime", "code"], loc);
+    const r = ruleObject(
+      item,
+      path,
+      [...FUNCTION_KEYS, ...GATEWAY_KEYS],
+      ["hostname", "runtime", "code"],
+      loc,
+    );
     const base = {
       hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
       ...formatOf(r, path, loc),
@@ -204,8 +219,10 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       region: config.region,
       line: lineOf(doc.getIn(path, true)),
     };
-    addRule(functionRuleOf(r, path, loc, base, source), path);
+    const rule = functionRuleOf(r, path, loc, base, source);
+    addRule(Object.assign(rule, gatewayOf(r, path, loc, rule.payloadFormat ?? "2.0")), path);
   }
+  checkHosts(placed, loc);
   config.rules = rules;
   return config;
 }

@@ -8,7 +8,7 @@
  */
 
 import type * as Sdk from "npm:@aws-sdk/client-lambda@3.1164.0";
-import { LrpError } from "../errors.ts";
+import { functionFailed, LrpError } from "../errors.ts";
 import { isHttpIntegration } from "../wire/prelude.ts";
 import { bodyStream, type ChunkSource, readStreamStart } from "../wire/stream.ts";
 import type { InvokeResult } from "./types.ts";
@@ -64,13 +64,7 @@ export class EventStreamSource implements ChunkSource {
         this.#complete = true;
         const { ErrorCode, ErrorDetails } = event.InvokeComplete;
         if (ErrorCode !== undefined && ErrorCode !== "") {
-          throw new LrpError(
-            "function_error",
-            `Cannot use the answer: the function failed with ${ErrorCode}`,
-            {
-              detail: { errorType: ErrorCode, errorMessage: ErrorDetails ?? "" },
-            },
-          );
+          throw functionFailed(ErrorCode, { errorType: ErrorCode, errorMessage: ErrorDetails ?? "" });
         }
         return null;
       }

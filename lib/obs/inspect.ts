@@ -47,6 +47,10 @@ export interface Exchange {
   sourceIp: string;
   /** The rule's hostname, or `unrouted`. */
   route: string;
+  /** The API Gateway route key the request matched, on a host with routes. */
+  routeKey?: string | undefined;
+  /** That route's path parameters, as the event carries them. */
+  pathParameters?: Record<string, string> | undefined;
   /** The invoker's description (`local http://…`, `aws …`), when routed. */
   invoker?: string | undefined;
   /** The function an aws rule chose, `name[:qualifier]`. */
@@ -85,6 +89,8 @@ export interface ExchangeFacts {
   time: number;
   sourceIp: string;
   route: string;
+  /** The matched route's path parameters (its key is the entry's `route`). */
+  pathParameters?: Record<string, string> | undefined;
   body?: Uint8Array | null | undefined;
   payload?: Uint8Array | undefined;
   result?: InvokeResult | undefined;
@@ -103,6 +109,7 @@ export interface ExchangeSummary {
   method: string;
   target: string;
   route: string;
+  routeKey?: string | undefined;
   invoker?: string | undefined;
   status: number;
   durationMs: number;
@@ -215,6 +222,8 @@ export class InspectRecorder {
       target: original?.target ?? targetOf(request.url),
       sourceIp: original?.sourceIp ?? facts.sourceIp,
       route: facts.route,
+      routeKey: typeof entry.route === "string" ? entry.route : undefined,
+      pathParameters: facts.pathParameters,
       invoker: typeof entry.target === "string" ? entry.target : undefined,
       function: typeof entry.function === "string" ? entry.function : undefined,
       requestHeaders: original?.requestHeaders ?? [...request.headers],
@@ -270,6 +279,7 @@ export function summarize(e: Exchange): ExchangeSummary {
     method: e.method,
     target: e.target,
     route: e.route,
+    routeKey: e.routeKey,
     invoker: e.invoker,
     status: e.response.status,
     durationMs: e.timings.totalMs,

@@ -17,7 +17,7 @@ import {
 
 /** What the handler reports about one finished request. */
 export interface RequestDone {
-  /** The rule's host name; `internal` for lrp's own routes; `unrouted` when no rule matched. */
+  /** The rule's host name (then a space and the route key on a host with routes); `internal` for lrp's own routes; `unrouted` when no rule matched. */
   route: string;
   status: number;
   /** Whole request, ms. */
@@ -49,6 +49,16 @@ export interface QueueSource {
   stats: { inFlight: number; waiting: number };
 }
 
+/** Each queue once per route: rules with routes on one host may share an endpoint's queue. */
+function* distinct(queues: Iterable<QueueSource>): Iterable<QueueSource> {
+  const seen = new Set<string>();
+  for (const q of queues) {
+    const key = `${q.route} ${q.endpoint}`;
+    if (!seen.has(key)) yield q;
+    seen.add(key);
+  }
+}
+
 /**
  * lrp's metrics. The handler calls {@linkcode LrpMetrics.observe} once per
  * request; the app counts in-flight requests; queue gauges are read from the
@@ -75,7 +85,7 @@ export class LrpMetrics {
     r.gauge("lrp_build_info", "lrp's version; always 1", ["version"]).set({ version }, 1);
     this.requests = r.counter(
       "lrp_requests_total",
-      "Requests answered, by route (rule host name) and status class",
+      "Requests answered, by route (rule host name; with the route key on hosts with routes) and status class",
       ["route", "code"],
     );
     this.duration = r.histogram(
@@ -101,17 +111,18 @@ export class LrpMetrics {
     this.inFlight = r.gauge("lrp_in_flight_requests", "Requests being handled now");
     this.inFlight.set({}, 0);
     const queueLabels = opts.endpointLabels ? ["route", "endpoint"] : ["route"];
+    // Rules with routes share a host: the queues of one host add up (each queue is listed once).
     const labelsOf = (q: QueueSource): Labels =>
       opts.endpointLabels ? { route: q.route, endpoint: q.endpoint } : { route: q.route };
     r.gauge("lrp_queue_depth", "Requests waiting for a local endpoint slot", queueLabels, (g) => {
-      for (const q of queues()) g.set(labelsOf(q), q.stats.waiting);
+      for (const q of distinct(queues())) g.add(labelsOf(q), q.stats.waiting);
     });
     r.gauge(
       "lrp_queue_in_flight",
       "Invocations running on a local endpoint (slots taken)",
       queueLabels,
       (g) => {
-        for (const q of queues()) g.set(labelsOf(q), q.stats.inFlight);
+        for (const q of distinct(queues())) g.add(labelsOf(q), q.stats.inFlight);
       },
     );
     this.bytesIn = r.counter("lrp_request_bytes_total", "Request body bytes received, by route", ["route"]);

@@ -61,6 +61,29 @@ export function inspectorAccess(entries: readonly string[]): (host: string, peer
 }
 
 /**
+ * Whether a replay comes from the inspector's own page: a browser that marks
+ * it cross-site (`Sec-Fetch-Site` other than `same-origin` or `none`) is
+ * believed; an `Origin`, when there is one, must name the same host and port
+ * as `Host`, and a host the inspector answers (`mayInspect`).
+ */
+export function fromInspectorPage(
+  headers: { get(name: string): string | null },
+  mayInspect: (host: string) => boolean,
+): boolean {
+  const site = headers.get("sec-fetch-site");
+  if (site !== null && site !== "same-origin" && site !== "none") return false;
+  const origin = headers.get("origin");
+  if (origin === null) return true;
+  let from: string;
+  try {
+    from = new URL(origin).host.toLowerCase();
+  } catch {
+    return false;
+  }
+  return from === headers.get("host")?.toLowerCase() && mayInspect(normalizeHost(from));
+}
+
+/**
  * Whether a request is `OPTIONS *` (RFC 9110 §9.3.7): about the server, not
  * a resource, so lrp answers it and never a function. An absolute-form target
  * with an empty path is the same request (RFC 9112 §3.2.4); lrp's server

@@ -11,6 +11,7 @@
  */
 
 import type { Rule } from "./rule.ts";
+import { HostApis } from "./api_host.ts";
 import { compileHostPattern, type HostPattern, isHostPattern, matchHostPattern } from "./pattern.ts";
 
 /** A rule with the target built for it. */
@@ -23,7 +24,16 @@ export interface Route<T> {
 export interface RouteMatch<T> extends Route<T> {
   /** Placeholder values (`{alias}` → `params.alias`); empty for exact names. */
   params: Record<string, string>;
+  /**
+   * The host's API Gateway routes, when its rules have `routes:`: the route
+   * (and so the rule) is then chosen by method and path; `rule` and
+   * `target` are the host's first rule's.
+   */
+  apis?: HostApis<Route<T>> | undefined;
 }
+
+/** The first rule of a host, and the routes of all its rules when they have `routes:`. */
+type HostEntry<T> = Route<T> & { apis?: HostApis<Route<T>> };
 
 /** Finds the route for a normalised host name. */
 export interface Router<T> {
@@ -40,9 +50,20 @@ export interface Router<T> {
  */
 export function createRouter<T>(rules: readonly Rule[], build: (rule: Rule) => T): Router<T> {
   const routes = rules.map((rule) => ({ rule, target: build(rule) }));
-  const exact = new Map<string, Route<T>>();
-  const patterns: { pattern: HostPattern; route: Route<T> }[] = [];
+  const exact = new Map<string, HostEntry<T>>();
+  const patterns: { pattern: HostPattern; route: HostEntry<T> }[] = [];
+  // Rules with routes may share a host name (the configuration allows no other): one entry per host.
+  const hosts = new Map<string, Route<T>[]>();
   for (const r of routes) {
+    const same = hosts.get(r.rule.hostname);
+    if (same) same.push(r);
+    else hosts.set(r.rule.hostname, [r]);
+  }
+  for (const same of hosts.values()) {
+    const first = same[0]!;
+    const r: HostEntry<T> = first.rule.routes
+      ? { ...first, apis: new HostApis(same.map((route) => ({ rule: route.rule, value: route }))) }
+      : first;
     if (isHostPattern(r.rule.hostname)) {
       patterns.push({ pattern: compileHostPattern(r.rule.hostname), route: r });
     } else exact.set(r.rule.hostname, r);

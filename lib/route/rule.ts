@@ -8,9 +8,45 @@
 
 import type { InvokeMode } from "../invoke/types.ts";
 import type { PayloadFormat } from "../wire/formats.ts";
+import type { RouteKey } from "./route_key.ts";
+
+/** The API Gateway API a rule with `routes:` belongs to (docs/routes.md). */
+export interface ApiOptions {
+  /** `http` (HTTP API) or `rest` (REST API). */
+  kind: "http" | "rest";
+  /** `api_id`; `""` for the host's implicit API. */
+  id: string;
+  /** `$default` (HTTP API only) or a stage name. */
+  stage: string;
+  /** The stage's variables; absent when none. */
+  stageVariables?: Record<string, string>;
+  /** A named stage is the URL's first path segment (`true`), or only appears in the events (`false`). */
+  stageInPath: boolean;
+}
+
+/** CORS as an HTTP API configures it (`cors:`). */
+export interface CorsOptions {
+  allowOrigins: string[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  /** Seconds; absent sends no `Access-Control-Max-Age`. */
+  maxAge?: number;
+  allowCredentials: boolean;
+}
+
+/** What every kind of rule may add for API Gateway routing and CORS. */
+export interface GatewayFields {
+  /** Parsed `routes:`; absent for a rule that answers every request of its host. */
+  routes?: RouteKey[];
+  /** The API of a rule with routes. */
+  api?: ApiOptions;
+  /** `cors:`, with or without routes. */
+  cors?: CorsOptions;
+}
 
 /** A rule that sends matching requests to a local RIE endpoint. */
-export interface LocalRule {
+export interface LocalRule extends GatewayFields {
   kind: "local";
   /** Lower-cased host name, or host pattern (`{x}.example.com`, `*`), the rule answers for. */
   hostname: string;
@@ -33,7 +69,7 @@ export interface LocalRule {
 }
 
 /** A rule that invokes a function through the AWS Lambda Invoke API. */
-export interface AwsRule {
+export interface AwsRule extends GatewayFields {
   kind: "aws";
   /** Lower-cased host name, or host pattern (`{alias}.example.com`, `*`). */
   hostname: string;
@@ -65,7 +101,7 @@ export const FUNCTION_RUNTIMES = ["nodejs", "deno", "python", "provided"] as con
 export type FunctionRuntime = typeof FUNCTION_RUNTIMES[number];
 
 /** A rule whose function lrp runs itself, serving it the Lambda Runtime API (`functions:`). */
-export interface FunctionRule {
+export interface FunctionRule extends GatewayFields {
   kind: "function";
   /** Lower-cased host name, or host pattern. */
   hostname: string;

@@ -1,17 +1,20 @@
 /**
- * `lrp demo`: example Lambda handlers behind an RIE-compatible local endpoint,
- * with lrp in front, so a newcomer sees the whole path work with nothing else
- * running. Everything is embedded: no files are read.
+ * `lrp demo`: example Lambda handlers served through `functions:` rules, with
+ * lrp in front, so a newcomer sees the whole path work with nothing else
+ * running. The handlers run under `node`, or under `deno` where node is not
+ * installed; their texts are embedded (`demo_handlers.ts`) and written to a
+ * temporary folder at start, so no source file is read.
  *
  * @module
  */
 
 import { startLrp } from "./serve.ts";
 import type { Config } from "../config/types.ts";
+import type { InvokeMode } from "../invoke/types.ts";
 import type { Logger } from "../obs/log.ts";
-import { onPath } from "../runtime/interpreters.ts";
 import type { FunctionRule } from "../route/rule.ts";
-import { type LambdaHandler, preludeBody, RawPayload, startRie } from "./rie_emulator.ts";
+import { isDeno, onPath } from "../runtime/interpreters.ts";
+import { DEMO_FILES } from "./demo_handlers.ts";
 
 /**
  * Defaults the demo changes, as environment values under the user's own
@@ -20,56 +23,87 @@ import { type LambdaHandler, preludeBody, RawPayload, startRie } from "./rie_emu
  */
 export const DEMO_DEFAULTS: Readonly<Record<string, string>> = { LRP_INSPECT: "true" };
 
-/** The demo's functions, by host name. */
-export const DEMO_HANDLERS: Record<
-  string,
-  { handler: LambdaHandler; about: string; curl: string; extra?: string }
-> = {
-  "hello.localhost": {
+/** One example function of the demo. */
+export interface DemoExample {
+  /** The host name its rule answers for. */
+  hostname: string;
+  /** Its handler file in {@linkcode DEMO_FILES} (export `handler`). */
+  file: string;
+  /** What it shows, one line. */
+  about: string;
+  /** The path and query of the printed `curl` command. */
+  path: string;
+  /** More `curl` options, before the URL. */
+  extra?: string;
+  /** How lrp invokes it; `BUFFERED` when absent. */
+  invokeMode?: InvokeMode;
+}
+
+/** The demo's functions, in the order the instructions list them. */
+export const DEMO_EXAMPLES: readonly DemoExample[] = [
+  {
+    hostname: "hello.localhost",
+    file: "hello.mjs",
     about: "a structured result with a cookie",
-    curl: "/hello?name=lrp",
-    handler: (event) => {
-      const e = event as { queryStringParameters?: Record<string, string> };
-      const name = e.queryStringParameters?.name ?? "world";
-      return {
-        statusCode: 200,
-        headers: { "content-type": "text/plain; charset=utf-8" },
-        cookies: ["visited=1; Path=/"],
-        body: `Hello, ${name}! (from a Lambda handler, through lrp)\n`,
-      };
-    },
+    path: "/hello?name=lrp",
   },
-  "echo.localhost": {
+  {
+    hostname: "echo.localhost",
+    file: "echo.mjs",
     about: "returns the payload 2.0 event it received",
-    curl: "/any/path%2Fencoded?x=1&x=2",
+    path: "/any/path%2Fencoded?x=1&x=2",
     extra: `-H 'Cookie: a=1; b=2' -H 'content-type: application/json' -d '{"json":true}'`,
-    handler: (event) => ({
-      statusCode: 200,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(event, null, 2) + "\n",
-    }),
   },
-  "stream.localhost": {
-    about: "a streaming (HttpResponseStream) handler, as the RIE returns it",
-    curl: "/",
-    handler: () =>
-      new RawPayload(preludeBody(
-        { statusCode: 200, headers: { "content-type": "text/plain" }, cookies: ["streamed=yes"] },
-        "chunk 1\nchunk 2\nchunk 3\n",
-      )),
+  {
+    hostname: "stream.localhost",
+    file: "stream.mjs",
+    about: "a streaming handler (awslambda.streamifyResponse), passed on as it writes",
+    path: "/",
+    extra: "-N",
+    invokeMode: "RESPONSE_STREAM",
   },
-  "fail.localhost": {
+  {
+    hostname: "fail.localhost",
+    file: "fail.mjs",
     about: "a handler that throws (lrp answers 502)",
-    curl: "/",
-    handler: () => {
-      throw new Error("this handler always fails");
-    },
+    path: "/",
   },
-};
+  {
+    hostname: "whoami.localhost",
+    file: "whoami.mjs",
+    about: "its function name, runtime and process (the same warm process answers again)",
+    path: "/?name=lrp",
+  },
+];
+
+/** The runtime the demo runs its handlers with: node when installed, else deno; none without either. */
+export function demoRuntime(env: Record<string, string | undefined>): "nodejs" | "deno" | undefined {
+  if (nodeOnPath(env)) return "nodejs";
+  // A deno function runs on lrp's own executable when lrp runs on deno (clients.ts), else on `deno` on PATH.
+  if (isDeno() || onPath("deno", env)) return "deno";
+  return undefined;
+}
 
 /**
- * Runs the demo until `waitForStop` resolves: one RIE-compatible endpoint per
- * handler on 127.0.0.1, lrp in front with a local rule for each, and the
+ * Whether a real `node` comes first on `PATH`. Deno puts a `node` that is
+ * deno itself (`…/node_compat_bin/node`) on the `PATH` of programs it runs
+ * when none is installed: that one does not count.
+ */
+function nodeOnPath(env: Record<string, string | undefined>): boolean {
+  for (const dir of (env.PATH ?? "").split(":")) {
+    if (dir === "" || !onPath(`${dir}/node`)) continue;
+    try {
+      return Deno.realPathSync(`${dir}/node`) !== Deno.realPathSync(Deno.execPath());
+    } catch {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Runs the demo until `waitForStop` resolves: the handler files written to a
+ * temporary folder, lrp listening with a `functions:` rule for each, and the
  * `curl` commands to try printed on stdout. Returns the exit code.
  */
 export async function runDemo(
@@ -80,35 +114,27 @@ export async function runDemo(
   print: (text: string) => void,
   env: Record<string, string | undefined> = {},
 ): Promise<number> {
-  const endpoints = Object.entries(DEMO_HANDLERS).map(([hostname, d]) => ({
-    hostname,
-    rie: startRie({ handler: d.handler, onConcurrent: "reject400" }),
-  }));
-  // A functions rule (lrp runs the handler itself) when node is installed.
-  const nodeDir = onPath("node", env) ? await Deno.makeTempDir({ prefix: "lrp-demo-" }) : undefined;
-  if (nodeDir) await Deno.writeTextFile(`${nodeDir}/index.mjs`, DEMO_NODE_HANDLER);
+  const runtime = demoRuntime(env);
+  if (runtime === undefined) {
+    log.error("demo cannot run its functions", {
+      error: "neither node nor deno is on PATH; install one of them to run the demo",
+    });
+    return 1;
+  }
+  const code = await Deno.makeTempDir({ prefix: "lrp-demo-" });
+  const removeCode = () => Deno.remove(code, { recursive: true }).catch(() => {});
+  for (const [name, text] of Object.entries(DEMO_FILES)) await Deno.writeTextFile(`${code}/${name}`, text);
   const config: Config = {
     ...base,
     source: "<demo>",
     host: base.source === "<demo>" && base.host === "0.0.0.0" ? "127.0.0.1" : base.host,
-    rules: [
-      ...endpoints.map(({ hostname, rie }) => ({
-        kind: "local" as const,
-        hostname,
-        endpoint: rie.url,
-        concurrency: 1,
-        queueLimit: base.queueLimit,
-        queueTimeoutMs: base.queueTimeoutMs,
-        line: 0,
-      })),
-      ...(nodeDir ? [demoFunctionRule(nodeDir, base)] : []),
-    ],
+    rules: DEMO_EXAMPLES.map((example) => demoRule(example, runtime, code, base)),
   };
   let running;
   try {
     running = startLrp(config, log, version);
   } catch (err) {
-    for (const e of endpoints) await e.rie.shutdown();
+    await removeCode();
     log.error("demo cannot listen", {
       address: `${config.host}:${config.port}`,
       error: err instanceof Error ? err.message : String(err),
@@ -117,57 +143,46 @@ export async function runDemo(
   }
   const port = running.addr.port;
   const lines = [`lrp demo is running on http://127.0.0.1:${port} — try (Ctrl-C to stop):`, ""];
-  for (const [hostname, d] of Object.entries(DEMO_HANDLERS)) {
-    lines.push(`  # ${hostname}: ${d.about}`);
+  for (const e of DEMO_EXAMPLES) {
+    lines.push(`  # ${e.hostname}: ${e.about}`);
     lines.push(
-      `  curl -i -H 'Host: ${hostname}' ${d.extra ? `${d.extra} ` : ""}'http://127.0.0.1:${port}${d.curl}'`,
+      `  curl -i -H 'Host: ${e.hostname}' ${e.extra ? `${e.extra} ` : ""}'http://127.0.0.1:${port}${e.path}'`,
     );
-  }
-  if (nodeDir) {
-    lines.push(`  # node.localhost: a Node.js handler run by lrp itself (no Docker, no RIE)`);
-    lines.push(`  curl -i -H 'Host: node.localhost' 'http://127.0.0.1:${port}/?name=lrp'`);
   }
   lines.push("", `  curl http://127.0.0.1:${port}/healthz`);
+  lines.push(
+    "",
+    `Each function runs in ${runtime === "nodejs" ? "node" : "deno"} processes lrp starts itself ` +
+      `(no Docker, no RIE); their code is in ${code}.`,
+  );
   if (config.inspect) {
-    lines.push(
-      "",
-      `See what each function saw: http://127.0.0.1:${port}${config.internalRoutePrefix}/inspect`,
-    );
+    lines.push(`See what each function saw: http://127.0.0.1:${port}${config.internalRoutePrefix}/inspect`);
   }
   print(lines.join("\n"));
   const signal = await waitForStop(running.finished);
   if (signal) log.info("shutting down", { signal });
   await running.shutdown();
-  for (const e of endpoints) await e.rie.shutdown();
-  if (nodeDir) await Deno.remove(nodeDir, { recursive: true }).catch(() => {});
+  await removeCode();
   return 0;
 }
 
-/** The demo's Node.js handler (as `examples/functions/node-hello/index.mjs`), embedded so the demo reads no files. */
-export const DEMO_NODE_HANDLER =
-  `// A Node.js handler that lrp runs itself (runtime: nodejs): no Docker, no RIE.
-// deno-lint-ignore require-await
-export const handler = async (event, context) => {
-  const name = event.queryStringParameters?.name ?? "world";
-  const where = \`\${context.functionName} in node \${process.version}, pid \${process.pid}\`;
-  return {
-    statusCode: 200,
-    headers: { "content-type": "text/plain; charset=utf-8" },
-    body: \`Hello, \${name}! (\${where})\\n\`,
-  };
-};
-`;
-
-function demoFunctionRule(code: string, base: Config): FunctionRule {
+/** The `functions:` rule of one example, as `lrp.yaml` would give it. */
+function demoRule(
+  example: DemoExample,
+  runtime: "nodejs" | "deno",
+  code: string,
+  base: Config,
+): FunctionRule {
   return {
     kind: "function",
-    hostname: "node.localhost",
-    name: "node-hello",
-    runtime: "nodejs",
-    handler: "index.handler",
+    hostname: example.hostname,
+    ...(example.invokeMode && { invokeMode: example.invokeMode }),
+    name: example.hostname.slice(0, example.hostname.indexOf(".")),
+    runtime,
+    handler: `${example.file.slice(0, example.file.lastIndexOf("."))}.handler`,
     code,
     concurrency: 2,
-    timeoutMs: 3000,
+    timeoutMs: 10_000,
     memoryMb: 128,
     region: base.region || "us-east-1",
     environment: {},

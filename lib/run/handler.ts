@@ -20,6 +20,9 @@ import type { LrpMetrics } from "../obs/metrics.ts";
 import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
 import { traceInvocation } from "../obs/tracing.ts";
+import { applyGateway } from "../wire/gateway.ts";
+import { withCors } from "../wire/cors.ts";
+import { gatewayStep } from "./gateway_step.ts";
 import {
   type IncomingRequest,
   isTextContentType,
@@ -162,6 +165,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     let body: Uint8Array | null = null;
     let payload: Uint8Array | undefined;
     let rawResult: Uint8Array | undefined;
+    let pathParameters: Record<string, string> | undefined;
     try {
       // The inspector's own requests are internal: answered here, never recorded.
       const inspecting = inspectRoutes?.owns(path, request.headers.get("host"), sourceIp) === true;
@@ -171,18 +175,30 @@ export function createHandler(deps: HandlerDeps): Handler {
         : isServerWideOptions(request.method, request.url)
         ? new Response(null, { headers: { allow: ALLOW } })
         : internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
-      if (own) {
+      // `routed` ends early for the gateway's own answers (a preflight, no route).
+      routed: if (own) {
         entry.target = route = "internal";
         response = own;
       } else {
         // Admission validates method and Host; the route comes from the (maybe forwarded) routing host.
         admitRequest(request);
         claim = budget.claim();
-        const matched = router.match(host);
-        if (!matched) {
+        const found = router.match(host);
+        if (!found) {
           throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
         }
-        route = matched.rule.hostname;
+        route = found.rule.hostname;
+        // A host with routes or CORS: a preflight, or a request no route matches, is answered here.
+        const step = gatewayStep(found, request.method, path, request.headers);
+        if (step.answer) {
+          Object.assign(entry, step.log);
+          response = step.answer;
+          break routed;
+        }
+        const matched = step.route;
+        const gateway = step.facts;
+        if (gateway) entry.route = gateway.routeKey;
+        pathParameters = gateway?.pathParameters;
         entry.target = matched.target.describe;
         const choice = matched.rule.kind === "aws"
           ? selectFunction(matched.rule, matched.params, request.headers, host)
@@ -211,6 +227,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           ? body
           : undefined;
         let event: EventV2 | undefined = requestToEvent(request, splice ? null : body, meta);
+        if (gateway) applyGateway(event, gateway);
         if (splice) event.isBase64Encoded = true;
         const eventHeaders = event.headers;
         // A large body lives on as the event's base64 text, then as the payload bytes: each earlier
@@ -228,7 +245,7 @@ export function createHandler(deps: HandlerDeps): Handler {
             },
             eventHeaders,
             () => {
-              const bytes = encodeEvent(matched.rule, event!, splice);
+              const bytes = encodeEvent(matched.rule, event!, splice, gateway);
               event = undefined;
               if (inspector) payload = payloadBytes(bytes);
               return invokeWithTimeout(
@@ -257,6 +274,7 @@ export function createHandler(deps: HandlerDeps): Handler {
           claim.holdAnswer(rawResult.length);
         }
         response = toResponse(result, request.method, matched.rule, headerLimits);
+        if (step.cors) response = withCors(response, step.cors, request.headers.get("origin"));
       }
     } catch (err) {
       const e = toLrpError(err);
@@ -282,7 +300,8 @@ export function createHandler(deps: HandlerDeps): Handler {
     else log.info("request", entry);
     if (deps.metrics) {
       response = deps.metrics.observe({
-        route,
+        // A routed request counts under its host and route key: a bounded set, as the configuration names them.
+        route: entry.route === undefined ? route : `${route} ${entry.route}`,
         status: response.status,
         durationMs: entry.durationMs as number,
         upstreamMs,
@@ -294,7 +313,18 @@ export function createHandler(deps: HandlerDeps): Handler {
       }, response);
     }
     if (inspector && route !== "internal") {
-      const facts = { request, entry, time: timeEpoch, sourceIp, route, body, payload, result, rawResult };
+      const facts = {
+        request,
+        entry,
+        time: timeEpoch,
+        sourceIp,
+        route,
+        pathParameters,
+        body,
+        payload,
+        result,
+        rawResult,
+      };
       response = (await inspector.record({ ...facts, upstreamMs }, response)).response;
     }
     return response;

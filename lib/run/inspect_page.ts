@@ -167,7 +167,7 @@ function matches(x) {
   if (host && x.host !== host) return false;
   if (status === "error" ? !x.error : status && String(x.status)[0] !== status) return false;
   if (text) {
-    const hay = [x.host, x.method, x.target, x.route, x.invoker || "", x.error || "", String(x.status)].join(" ").toLowerCase();
+    const hay = [x.host, x.method, x.target, x.route, x.routeKey || "", x.invoker || "", x.error || "", String(x.status)].join(" ").toLowerCase();
     if (!hay.includes(text)) return false;
   }
   return true;
@@ -181,7 +181,7 @@ function row(x, fresh) {
       el("div", { class: "line" }, el("span", { class: "method", text: x.method }), el("span", { class: "host", text: x.host })),
       el("div", { class: "path", text: pathOf(x.target), title: x.target })),
     el("td", {},
-      el("div", { class: "route", text: x.route, title: x.replayOf ? "replay of #" + x.replayOf : x.route },
+      el("div", { class: "route", text: x.route + (x.routeKey ? " " + x.routeKey : ""), title: x.replayOf ? "replay of #" + x.replayOf : x.route },
         x.replayOf ? el("span", { class: "replayed", text: "replay #" + x.replayOf }) : null),
       el("div", { class: "invoker", text: x.invoker || "—", title: x.invoker || "" })),
     el("td", { class: "status" }, badge(x.status)),
@@ -320,6 +320,8 @@ function renderDetail(d) {
     el("div", { class: "title" }, badge(d.status), el("span", { class: "method", text: d.method }),
       el("span", { class: "target", text: d.host + d.target }), d.replayOf ? el("span", { class: "note", text: "replay of #" + d.replayOf }) : null),
     el("div", { class: "sub" }, "#" + d.id + " · ", el("b", { text: clock(d.time) }), " · route ", el("b", { text: d.route }),
+      d.routeKey ? " " : "", d.routeKey ? el("b", { id: "route-key", text: d.routeKey }) : "",
+      d.pathParameters ? " " + JSON.stringify(d.pathParameters) : "",
       d.invoker ? " → " : "", d.invoker ? el("b", { text: d.invoker + (d.function ? " (" + d.function + ")" : "") }) : "",
       " · request id ", el("b", { text: d.requestId }), d.secretsHidden ? " · secrets hidden" : " · secrets shown"),
     timingBar(d.timings),

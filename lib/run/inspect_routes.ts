@@ -34,9 +34,9 @@ import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
 import { INSPECT_PAGE } from "./inspect_page.ts";
 import type { IncomingRequest } from "../wire/request.ts";
+import { normalizeHost, splitTarget } from "../wire/target.ts";
 import { readBody } from "./body.ts";
-import { inspectorAccess } from "../route/internal.ts";
-import { normalizeHost } from "../wire/target.ts";
+import { fromInspectorPage, inspectorAccess } from "../route/internal.ts";
 
 /** What the routes need from the handler. */
 export interface InspectRoutesDeps {
@@ -190,6 +190,7 @@ export function exchangeDetail(e: Exchange, secret: SecretTest | undefined): Rec
     requestId: e.requestId,
     sourceIp: e.sourceIp,
     function: e.function,
+    pathParameters: e.pathParameters,
     secretsHidden: secret !== undefined,
     request: { headers: pairs(e.requestHeaders), body: viewBody(e.requestBody) },
     event: e.event ? { ...viewJson(e.event, secret), replayable: !e.event.truncated } : null,
@@ -239,20 +240,12 @@ async function replay(
     await request.body?.cancel().catch(() => {});
     throw new LrpError("bad_request", "Cannot replay: the request must be JSON (application/json)");
   }
-  // The page's own origin only: the same host as Host, itself one the inspector answers; and a browser
-  // that says the request is cross-site is believed.
-  const origin = request.headers.get("origin");
-  const from = origin === null ? undefined : originHost(origin);
-  const site = request.headers.get("sec-fetch-site");
-  if (
-    (origin !== null &&
-      (from !== request.headers.get("host")?.toLowerCase() || !mayInspect(normalizeHost(from ?? null)))) ||
-    (site !== null && site !== "same-origin" && site !== "none")
-  ) {
+  if (!fromInspectorPage(request.headers, mayInspect)) {
     await request.body?.cancel().catch(() => {});
+    const from = request.headers.get("origin") ?? `(${request.headers.get("sec-fetch-site")})`;
     throw new LrpError(
       "bad_request",
-      `Cannot replay from origin ${origin ?? `(${site})`}: only the inspector page may replay`,
+      `Cannot replay from origin ${from}: only the inspector page may replay`,
     );
   }
   let ask: { id?: unknown; event?: unknown };
@@ -269,19 +262,26 @@ async function replay(
   }
   const original = deps.recorder.get(ask.id);
   if (!original) throw notKept(ask.id);
-  const matched = deps.router.match(original.host);
-  if (!matched || matched.rule.hostname !== original.route) {
+  const found = deps.router.match(original.host);
+  if (!found || found.rule.hostname !== original.route) {
     throw new LrpError(
       "route_not_found",
       `Cannot replay exchange ${original.id}: route "${original.route}" is not configured (any more)`,
     );
   }
+  // On a host with routes, the original's method and path choose the rule again.
+  const choice = found.apis?.select(original.method, splitTarget(original.target).path);
+  if (choice && !choice.route) {
+    throw new LrpError("route_not_found", `Cannot replay exchange ${original.id}: ${choice.why}`);
+  }
+  const matched = choice?.route ? { ...choice.route.value, params: found.params } : found;
   const event = replayEvent(original, ask.event);
   const t0 = performance.now();
   const entry: Record<string, unknown> = {
     requestId: deps.newRequestId(),
     host: original.host,
     target: matched.target.describe,
+    ...(choice?.route && { route: choice.route.key.key }),
   };
   const time = deps.now();
   let result: InvokeResult | undefined;
@@ -324,6 +324,7 @@ async function replay(
       time,
       sourceIp: original.sourceIp,
       route: original.route,
+      pathParameters: original.pathParameters,
       payload: event.bytes,
       result,
       rawResult,
@@ -334,14 +335,6 @@ async function replay(
     true,
   );
   return json({ id: exchange.id, status: exchange.response.status, error: exchange.error?.code });
-}
-
-function originHost(origin: string): string | undefined {
-  try {
-    return new URL(origin).host.toLowerCase();
-  } catch {
-    return undefined;
-  }
 }
 
 /** The event bytes to replay: the original's, or an edited one with hidden secrets put back. */

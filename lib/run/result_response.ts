@@ -5,7 +5,7 @@
  * @module
  */
 
-import { LrpError, toLrpError } from "../errors.ts";
+import { functionFailed, toLrpError } from "../errors.ts";
 import type { InvokeResult } from "../invoke/types.ts";
 import type { Logger } from "../obs/log.ts";
 import { type FormatOptions, formatResultToResponse } from "../wire/formats.ts";
@@ -25,13 +25,7 @@ export function toResponse(
   limits: HeaderLimits = { maxCount: Infinity, maxBytes: Infinity },
 ): Response {
   if (result.functionError !== undefined) {
-    throw new LrpError(
-      "function_error",
-      `Cannot use the answer: the function failed with ${result.functionError}`,
-      {
-        detail: parseDetail(result.body),
-      },
-    );
+    throw functionFailed(result.functionError, parseDetail(result.body));
   }
   const body = result.body;
   const response = body instanceof Uint8Array

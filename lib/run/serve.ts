@@ -63,9 +63,9 @@ interface Generation {
   clients: LambdaClients | undefined;
 }
 
-/** Rules that differ only in host name and position can share their invoker (and its queue). */
+/** Rules that differ only in host name, position, routes, API and CORS can share their invoker (and its queue). */
 function invokerKey(rule: Config["rules"][number]): string {
-  return JSON.stringify({ ...rule, hostname: "", line: 0 });
+  return JSON.stringify({ ...rule, hostname: "", line: 0, routes: 0, api: 0, cors: 0 });
 }
 
 /**

@@ -3,6 +3,15 @@
  * runtime process: each process gets its own listener on 127.0.0.1, so it
  * can only ever see and answer its own invocation.
  *
+ * The listener is private to its process: `AWS_LAMBDA_RUNTIME_API` is
+ * `127.0.0.1:PORT/KEY`, a random key only that process's environment holds,
+ * and `invocation/next` (the one call that reveals an event) is served only
+ * under `/KEY`. Answers need the invocation's random id, which only `next`
+ * hands out, so they are taken with or without the key (AWS's
+ * `aws-lambda-ric` posts streamed responses and `init/error` to
+ * `/2018-06-01/…` of `host:port` alone). docs/functions.md says what this
+ * guarantees.
+ *
  * The listener holds at most one invocation: {@linkcode RuntimeApi.assign}
  * hands it over, the process's long poll on `invocation/next` receives it,
  * and its `response` / `error` post settles it as an {@linkcode Answer}.
@@ -58,10 +67,25 @@ function lambdaError(status: number, errorType: string, errorMessage: string): R
 
 const ACCEPTED = () => Response.json({ status: "OK" }, { status: 202 });
 
+/** A fresh 128-bit key, hex: the path prefix that admits a process's `invocation/next`. */
+function newKey(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** Compares in time independent of where the strings differ (the key must not leak byte by byte). */
+function sameKey(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
 /** The Runtime API listener of one runtime process. */
 export class RuntimeApi {
-  /** `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`. */
+  /** `127.0.0.1:PORT/KEY`, the value of `AWS_LAMBDA_RUNTIME_API`. */
   readonly address: string;
+  #key = newKey();
   #server: Deno.HttpServer<Deno.NetAddr>;
   #hooks: RuntimeApiHooks;
   #current: Invocation | undefined;
@@ -75,7 +99,7 @@ export class RuntimeApi {
   constructor(hooks: RuntimeApiHooks) {
     this.#hooks = hooks;
     this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => this.#handle(req));
-    this.address = `127.0.0.1:${this.#server.addr.port}`;
+    this.address = `127.0.0.1:${this.#server.addr.port}/${this.#key}`;
   }
 
   /** Hands `inv` to the runtime: its pending (or next) `invocation/next` returns it. */
@@ -98,10 +122,25 @@ export class RuntimeApi {
   }
 
   async #handle(req: Request): Promise<Response> {
-    const path = new URL(req.url).pathname;
-    if (!path.startsWith(PREFIX + "/")) return lambdaError(404, "InvalidRequest", "Not found");
+    let path = new URL(req.url).pathname;
+    const slash = path.indexOf("/", 1);
+    const keyed = slash > 0 && sameKey(path.slice(1, slash), this.#key);
+    if (keyed) path = path.slice(slash);
+    if (!path.startsWith(PREFIX + "/")) {
+      await req.body?.cancel().catch(() => {});
+      return lambdaError(404, "InvalidRequest", "Not found");
+    }
     const rest = path.slice(PREFIX.length);
-    if (rest === "/invocation/next" && req.method === "GET") return await this.#next();
+    if (rest === "/invocation/next" && req.method === "GET") {
+      if (!keyed) {
+        return lambdaError(
+          403,
+          "AccessDenied",
+          "invocation/next is served only under the path in AWS_LAMBDA_RUNTIME_API (http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next)",
+        );
+      }
+      return await this.#next();
+    }
     if (rest === "/init/error" && req.method === "POST") return await this.#initError(req);
     const m = /^\/invocation\/([^/]+)\/(response|error)$/.exec(rest);
     if (m && req.method === "POST") {

@@ -8,11 +8,10 @@
 
 import { isDeno, onPath } from "./interpreters.ts";
 import type { FunctionRule, FunctionRuntime } from "../route/rule.ts";
-import { DENO_CLIENT } from "./clients/deno.ts";
-import { NODE_CLIENT } from "./clients/node.ts";
-import { PYTHON_CLIENT } from "./clients/python.ts";
+import { DENO_CLIENT, NODE_CLIENT, PYTHON_CLIENT } from "./clients/generated.ts";
 
-const CLIENT_FILES: Record<Exclude<FunctionRuntime, "provided">, [string, string]> = {
+/** Each bundled client's file name in the temporary folder, and its text (from `clients/generated.ts`). */
+export const CLIENT_FILES: Record<Exclude<FunctionRuntime, "provided">, [string, string]> = {
   nodejs: ["lrp-runtime-client.mjs", NODE_CLIENT],
   deno: ["lrp-runtime-client.ts", DENO_CLIENT],
   python: ["lrp_runtime_client.py", PYTHON_CLIENT],

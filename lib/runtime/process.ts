@@ -238,13 +238,12 @@ export class RuntimeProcess {
       errorType,
       errorMessage: message,
     });
+    // As for a thrown error, the client sees the error itself (message, stack trace) only with error_details.
     this.#fail(
       new LrpError(
         "function_error",
-        `Cannot invoke ${this.#spec.rule.name}: its initialisation failed with ${errorType}: ${message}`,
-        {
-          detail,
-        },
+        `Cannot invoke ${this.#spec.rule.name}: its initialisation failed with ${errorType} (lrp's log has the error in its INIT_REPORT line; error_details: true shows it in this answer)`,
+        { detail },
       ),
     );
     void this.kill();

@@ -62,7 +62,8 @@ export interface ResultV2 {
 
 /** Payload format 1.0 request event (API Gateway REST API proxy integration). */
 export interface EventV1 {
-  version: "1.0";
+  /** Absent in a REST API's events; HTTP APIs (and lrp's rules without routes) send `"1.0"`. */
+  version?: "1.0";
   resource: string;
   path: string;
   httpMethod: string;

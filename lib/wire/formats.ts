@@ -12,6 +12,7 @@ import { preludeToResponse, splitPrelude } from "./prelude.ts";
 import { resultToResponse } from "./result.ts";
 import { eventV2ToAlb, resultAlbToResponse } from "./alb.ts";
 import { eventV2ToV1, resultV1ToResponse } from "./v1.ts";
+import type { GatewayFacts } from "./gateway.ts";
 
 /** Event/result shapes a rule can speak. */
 export const PAYLOAD_FORMATS = ["2.0", "1.0", "alb"] as const;
@@ -31,14 +32,20 @@ const encoder = new TextEncoder();
  * The JSON bytes of the event in the rule's format, derived from the 2.0
  * event. With `splicedBody` (2.0 only: an event built without its body and
  * with `isBase64Encoded: true`), that body is spliced in as base64 while the
- * payload is written ({@linkcode SplicedPayload}).
+ * payload is written ({@linkcode SplicedPayload}). A routed request's 1.0
+ * event reads its route from `gateway` (the 2.0 event already carries it).
  */
-export function encodeEvent(format: FormatOptions, event: EventV2, splicedBody?: Uint8Array): Payload {
+export function encodeEvent(
+  format: FormatOptions,
+  event: EventV2,
+  splicedBody?: Uint8Array,
+  gateway?: GatewayFacts,
+): Payload {
   switch (format.payloadFormat ?? "2.0") {
     case "2.0":
       return splicedBody ? spliceBody(JSON.stringify(event), splicedBody) : encodeJson(event);
     case "1.0":
-      return encodeJson(eventV2ToV1(event));
+      return encodeJson(eventV2ToV1(event, gateway));
     case "alb":
       return encodeJson(eventV2ToAlb(event, format.multiValueHeaders === true));
   }

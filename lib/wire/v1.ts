@@ -8,6 +8,7 @@
  */
 
 import type { EventV1, EventV2 } from "./event.ts";
+import type { GatewayFacts } from "./gateway.ts";
 import { eventHeaders, lastValues, mergedResultHeaders, queryValues, statusResult } from "./multivalue.ts";
 import { decodeQueryComponent } from "./request.ts";
 import { makeResponse, resultBody } from "./response.ts";
@@ -18,33 +19,42 @@ import { makeResponse, resultBody } from "./response.ts";
  * `queryStringParameters` (last value) and `multiValueQueryStringParameters`
  * (all values), both decoded and `null` without a query; `body` `null` when
  * empty; `stageVariables` `null`; `requestContext` with `identity`.
+ *
+ * With a route (`gateway`), the route decides instead: `resource` and
+ * `requestContext.resourcePath` are its template, `pathParameters` its
+ * variables (`null` when none), `stageVariables` and `requestContext.stage`
+ * the stage's; a REST API's `path` is the path below the stage as sent and
+ * its `requestContext.path` the one with the stage, while an HTTP API sends
+ * its `rawPath` (decoded, with the stage) in both.
  */
-export function eventV2ToV1(event: EventV2): EventV1 {
+export function eventV2ToV1(event: EventV2, gateway?: GatewayFacts): EventV1 {
   const ctx = event.requestContext;
   const headers = eventHeaders(event);
   const multiHeaders: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(headers)) multiHeaders[k] = [v];
   const multiQuery = queryValues(event.rawQueryString, decodeQueryComponent);
-  const path = event.rawPath;
+  const path = gateway ? (gateway.api === "rest" ? gateway.path : gateway.stagePath) : event.rawPath;
+  const resource = gateway ? gateway.resource : "/{proxy+}";
   return {
-    version: "1.0",
-    resource: "/{proxy+}",
+    // A REST API sends no version (docs/routes.md, "Stages").
+    ...(gateway?.api !== "rest" && { version: "1.0" as const }),
+    resource,
     path,
     httpMethod: ctx.http.method,
     headers,
     multiValueHeaders: multiHeaders,
     queryStringParameters: multiQuery ? lastValues(multiQuery) : null,
     multiValueQueryStringParameters: multiQuery,
-    pathParameters: path === "/" ? null : { proxy: path.slice(1) },
-    stageVariables: null,
+    pathParameters: gateway ? gateway.pathParameters ?? null : path === "/" ? null : { proxy: path.slice(1) },
+    stageVariables: gateway?.stageVariables ?? null,
     requestContext: {
       accountId: ctx.accountId,
       apiId: ctx.apiId,
-      resourceId: "proxy",
-      resourcePath: "/{proxy+}",
+      resourceId: gateway ? resourceIdOf(resource) : "proxy",
+      resourcePath: resource,
       httpMethod: ctx.http.method,
-      path,
-      stage: "$default",
+      path: gateway ? gateway.stagePath : path,
+      stage: ctx.stage,
       protocol: ctx.http.protocol,
       requestId: ctx.requestId,
       extendedRequestId: ctx.requestId,
@@ -70,6 +80,13 @@ export function eventV2ToV1(event: EventV2): EventV1 {
     body: event.body ?? null,
     isBase64Encoded: event.isBase64Encoded,
   };
+}
+
+/** A stable resource id for a template, shaped like API Gateway's (six lower-case letters and digits). */
+function resourceIdOf(resource: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < resource.length; i++) h = Math.imul(h ^ resource.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(36).padStart(6, "0").slice(-6);
 }
 
 /**

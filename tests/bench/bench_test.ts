@@ -154,6 +154,17 @@ Deno.test("lrpConfig() writes local, aws and functions rules", () => {
   );
 });
 
+Deno.test("lrpConfig() writes a routed aws rule as an aws entry with its routes", () => {
+  assert.equal(
+    lrpConfig(8080, {
+      aws: { hostname: "a.bench", function_name: "fn" },
+      routed: { hostname: "r.bench", function_name: "fn", routes: ["GET /a/{id}", "ANY /{proxy+}"] },
+    }),
+    "host: 127.0.0.1\nport: 8080\naws:\n  - hostname: a.bench\n    function_name: fn\n" +
+      '  - hostname: r.bench\n    function_name: fn\n    routes: ["GET /a/{id}","ANY /{proxy+}"]\n',
+  );
+});
+
 Deno.test("parseOptions() runs 3 rounds of 3 s, 1 of 1 s with --quick, and refuses unknown flags", () => {
   const full = parseOptions([]);
   const quick = parseOptions(["--quick"]);

@@ -21,13 +21,7 @@
  */
 
 import { parseArgs } from "node:util";
-import {
-  type LambdaHandler,
-  preludeBody,
-  RawPayload,
-  RuntimeExit,
-  startRie,
-} from "../../lib/run/rie_emulator.ts";
+import { type LambdaHandler, preludeBody, RawPayload, RuntimeExit, startRie } from "./rie.ts";
 
 /** The built-in handlers, by mode name. */
 export const MODES: Record<string, LambdaHandler> = {

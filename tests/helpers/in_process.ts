@@ -10,7 +10,7 @@
 import { buildRouter, refusals } from "../../lib/run/serve.ts";
 import { serveResilient } from "../../lib/run/listen.ts";
 import { errorResponse } from "../../lib/errors.ts";
-import { startRie } from "../../lib/run/rie_emulator.ts";
+import { startRie } from "../fakes/rie.ts";
 import { createRouter } from "../../lib/route/router.ts";
 import type { Config } from "../../lib/config/types.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
@@ -75,7 +75,7 @@ export function serveLrp(yaml: string): TestLrp {
 }
 
 /**
- * An in-process lrp whose one rule, `fn.test`, calls the in-process RIE;
+ * An in-process lrp whose one rule, `fn.test`, calls the fake RIE (`tests/fakes/rie.ts`);
  * `answer` makes the function's result (by default the event, as JSON).
  * `invocations()` counts the calls that reached the function.
  */

@@ -184,7 +184,8 @@ Deno.test("aws function error is 502 function_error with the error JSON only und
   assert.equal(res.status, 502);
   assert.deepEqual(await res.json(), {
     error: "function_error",
-    message: "Cannot use the answer: the function failed with Unhandled",
+    message:
+      "Cannot use the answer: the function failed with Unhandled (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)",
     requestId: "req-1",
   });
   await using shown = setup({ yaml: "error_details: true\n" });

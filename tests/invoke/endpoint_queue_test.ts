@@ -8,7 +8,7 @@ import { startLrp } from "../../lib/run/serve.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { ConfigError } from "../../lib/config/types.ts";
 import { silentLogger } from "../../lib/obs/log.ts";
-import { startRie } from "../../lib/run/rie_emulator.ts";
+import { startRie } from "../fakes/rie.ts";
 import { request } from "../helpers/socket.ts";
 import { endpointKey } from "../../lib/invoke/local.ts";
 

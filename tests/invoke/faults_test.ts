@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { RIE_MAX_PAYLOAD_BYTES as MAX_RESULT_BYTES } from "../../lib/invoke/rie.ts";
-import { startRie } from "../../lib/run/rie_emulator.ts";
+import { startRie } from "../fakes/rie.ts";
 import { localRule, serveLrp, type TestLrp } from "../helpers/in_process.ts";
 import { openRequest, request } from "../helpers/socket.ts";
 import { type Exchange, httpResponse, startRawUpstream } from "../fakes/raw_upstream.ts";

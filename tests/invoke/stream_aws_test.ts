@@ -144,7 +144,8 @@ Deno.test("RESPONSE_STREAM answers 502 function_error when InvokeComplete report
   assert.equal(res.status, 502);
   assert.deepEqual(await res.json(), {
     error: "function_error",
-    message: "Cannot use the answer: the function failed with Runtime.Boom",
+    message:
+      "Cannot use the answer: the function failed with Runtime.Boom (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)",
     requestId: "req-1",
   });
 });
@@ -220,7 +221,10 @@ Deno.test("a mid-stream InvokeComplete ErrorCode, exception frame or reset abort
       "upstream_unreachable",
     ),
   );
-  assert.equal(aborted[0]!.errorMessage, "Cannot use the answer: the function failed with Runtime.Boom");
+  assert.equal(
+    aborted[0]!.errorMessage,
+    "Cannot use the answer: the function failed with Runtime.Boom (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)",
+  );
   assert.equal(aborted[0]!.bytes, 18);
 });
 

@@ -220,3 +220,15 @@ Deno.test("LrpMetrics sums carry no float noise and requests that never invoked 
   assert.equal(formatValue(0.1 + 0.2), "0.3");
   assert.equal(formatValue(2 ** 53), "9007199254740992");
 });
+
+Deno.test("queue gauges add up the queues of one host's rules (rules with routes share a host)", () => {
+  const m = new LrpMetrics("1", () => [
+    { route: "api.test", endpoint: "http://a:1", stats: { inFlight: 1, waiting: 2 } },
+    { route: "api.test", endpoint: "http://b:1", stats: { inFlight: 1, waiting: 3 } },
+    // A second rule of the host on the same endpoint shares its queue: counted once.
+    { route: "api.test", endpoint: "http://b:1", stats: { inFlight: 1, waiting: 3 } },
+  ]);
+  const text = m.registry.render();
+  assert.ok(text.includes('lrp_queue_depth{route="api.test"} 5\n'), text);
+  assert.ok(text.includes('lrp_queue_in_flight{route="api.test"} 2\n'), text);
+});

@@ -6,7 +6,7 @@
 import { handlerWith } from "../helpers/in_process.ts";
 import assert from "node:assert/strict";
 import { LocalInvoker } from "../../lib/invoke/local.ts";
-import { type LambdaHandler, startRie } from "../../lib/run/rie_emulator.ts";
+import { type LambdaHandler, startRie } from "../fakes/rie.ts";
 import * as express from "../apps/express_app.ts";
 import * as hono from "../apps/hono_app.ts";
 import {

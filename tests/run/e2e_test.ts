@@ -116,15 +116,3 @@ Deno.test("lrp flags and LRP_* variables override the file", async () => {
   const res = await fetch(`http://127.0.0.1:${lrp.port}/from-env/ping`);
   assert.equal(td.decode(new Uint8Array(await res.arrayBuffer())), "pong");
 });
-
-Deno.test("lrp demo serves its example functions", async () => {
-  await using demo = await startLrpChild(["demo", "--port", "0"]);
-  const res = await request(demo.port, "hello.localhost", "/hello?name=test");
-  assert.equal(res.status, 200);
-  assert.equal(res.text, "Hello, test! (from a Lambda handler, through lrp)\n");
-  assert.deepEqual(res.cookies, ["visited=1; Path=/"]);
-  const stream = await request(demo.port, "stream.localhost", "/");
-  assert.equal(stream.text, "chunk 1\nchunk 2\nchunk 3\n");
-  const fail = await request(demo.port, "fail.localhost", "/");
-  assert.equal(fail.status, 502);
-});

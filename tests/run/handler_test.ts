@@ -127,7 +127,8 @@ Deno.test("handler answers 502 for a function error and shows its JSON only with
   assert.equal(res.status, 502);
   assert.deepEqual(await res.json(), {
     error: "function_error",
-    message: "Cannot use the answer: the function failed with Unhandled",
+    message:
+      "Cannot use the answer: the function failed with Unhandled (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)",
     requestId: "req-1",
   });
   const shown = setup(() => ({ ...ok(error), functionError: "Unhandled" }), "error_details: true\n");

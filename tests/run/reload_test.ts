@@ -231,3 +231,25 @@ Deno.test("lrp check warns about a configuration with no routes", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("reload() keeps a functions rule's warm process when only its routes change", async () => {
+  const code = new URL("../runtime/fixtures/node_echo", import.meta.url).pathname;
+  const functions = (extra: string) =>
+    parseConfig(
+      `host: 127.0.0.1\nport: 0\nfunctions:\n  - hostname: 127.0.0.1\n    runtime: nodejs\n` +
+        `    handler: index.handler\n    code: ${code}\n${extra}`,
+      { source: "test.yaml" },
+    );
+  const { log } = capture();
+  const lrp = startLrp(functions(""), log, "test");
+  try {
+    const url = `http://127.0.0.1:${lrp.addr.port}`;
+    const before = await (await fetch(`${url}/a`)).json();
+    assert.equal(await lrp.reload(() => functions('    routes: ["ANY /{proxy+}"]\n')), true);
+    const after = await (await fetch(`${url}/b`)).json();
+    assert.equal(after.pid, before.pid, "the same runtime process answers");
+    assert.equal(after.count, 2);
+  } finally {
+    await lrp.shutdown();
+  }
+});

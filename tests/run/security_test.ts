@@ -5,7 +5,7 @@
  * results; and secrets never reach lrp's logs, even at debug level.
  */
 import assert from "node:assert/strict";
-import { startRie } from "../../lib/run/rie_emulator.ts";
+import { startRie } from "../fakes/rie.ts";
 import { localRule, serveLrp } from "../helpers/in_process.ts";
 import { startLrpChild, startRieProcess, tempConfig, waitFor } from "../helpers/process.ts";
 import { rawHttp, request } from "../helpers/socket.ts";

@@ -1,29 +1,21 @@
 import assert from "node:assert/strict";
-import { RIE_INVOKE_PATH } from "../../lib/invoke/rie.ts";
+import { startRie } from "../fakes/rie.ts";
 import { alive, type LrpChild, ROOT, startLrpChild, tempConfig } from "../helpers/process.ts";
 import { request } from "../helpers/socket.ts";
 
 /**
- * A fake RIE on loopback that records how many invocations it ran at once
- * (`maxOverlap`) and answers once `gate` lets it.
+ * The fake RIE with invocations allowed side by side, so that
+ * `stats.maxConcurrent` records how many ran at once; each answers once `gate` lets it.
  */
 function recordingRie(gate: () => Promise<void> = () => Promise.resolve()) {
-  const state = { invocations: 0, running: 0, maxOverlap: 0 };
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    if (new URL(req.url).pathname !== RIE_INVOKE_PATH) return new Response("not found", { status: 404 });
-    await req.arrayBuffer();
-    state.invocations++;
-    state.running++;
-    state.maxOverlap = Math.max(state.maxOverlap, state.running);
-    // Long enough for a second invocation to arrive meanwhile if the queue let it through.
-    await new Promise((r) => setTimeout(r, 5));
-    await gate();
-    state.running--;
-    return Response.json({ statusCode: 200, headers: { "content-type": "text/plain" }, body: "ok" });
-  });
-  return Object.assign(state, {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    [Symbol.asyncDispose]: () => server.shutdown(),
+  return startRie({
+    onConcurrent: "allow",
+    handler: async () => {
+      // Long enough for a second invocation to arrive meanwhile if the queue let it through.
+      await new Promise((r) => setTimeout(r, 5));
+      await gate();
+      return { statusCode: 200, headers: { "content-type": "text/plain" }, body: "ok" };
+    },
   });
 }
 
@@ -118,7 +110,7 @@ Deno.test({
     }
     assert.equal(new Set([...servedBy(lrp, "a.test"), ...servedBy(lrp, "b.test")]).size, 2);
     assert.equal(rie.invocations, sent);
-    assert.equal(rie.maxOverlap, 1);
+    assert.equal(rie.stats.maxConcurrent, 1);
   },
 });
 

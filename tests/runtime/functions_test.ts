@@ -83,7 +83,10 @@ Deno.test("function failures: a throw, an exit, a timeout and an oversized resul
   const thrown = await request(port, "fn.test", "/throw");
   assert.equal(thrown.status, 502);
   assert.equal(thrown.header("x-lrp-error"), "function_error");
-  assert.equal(JSON.parse(thrown.text).message, "Cannot use the answer: the function failed with TypeError");
+  assert.equal(
+    JSON.parse(thrown.text).message,
+    "Cannot use the answer: the function failed with TypeError (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)",
+  );
   assert.equal(
     JSON.parse((await request(port, "fn.test", "/")).text).pid,
     pid,
@@ -114,7 +117,7 @@ Deno.test("function failures: a throw, an exit, a timeout and an oversized resul
   assert.equal(big.status, 502);
   assert.equal(
     JSON.parse(big.text).message,
-    "Cannot use the answer: the function failed with Function.ResponseSizeTooLarge",
+    "Cannot use the answer: the function failed with Function.ResponseSizeTooLarge (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)",
   );
   assert.equal((await request(port, "fn.test", "/")).status, 200);
   await lrp.stop();
@@ -133,11 +136,12 @@ Deno.test("an init error answers 502 with the error and a clear log line, every 
     assert.equal(res.status, 502);
     assert.equal(
       JSON.parse(res.text).message,
-      "Cannot invoke broken-test: its initialisation failed with Error: cannot load the configuration",
+      "Cannot invoke broken-test: its initialisation failed with Error (lrp's log has the error in its INIT_REPORT line; error_details: true shows it in this answer)",
     );
   }
   const line = await lrp.waitForLine((l) => String(l.msg).startsWith("INIT_REPORT"));
   assert.equal(line.msg, "INIT_REPORT Phase: init Status: error Error Type: Error");
+  assert.equal(line.errorMessage, "cannot load the configuration");
   assert.equal(line.level, "error");
 });
 
@@ -184,7 +188,7 @@ Deno.test("python, deno, streaming and callback handlers answer", async () => {
   assert.equal(pyError.status, 502);
   assert.equal(
     JSON.parse(pyError.text).message,
-    "Cannot use the answer: the function failed with ValueError",
+    "Cannot use the answer: the function failed with ValueError (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)",
   );
   assert.equal((await request(port, "deno.test", "/d")).text, "deno /d 36");
   for (const host of ["stream.test", "buffered-stream.test"]) {

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { silentLogger } from "../../lib/obs/log.ts";
-import { type LambdaHandler, startRie } from "../../lib/run/rie_emulator.ts";
+import { type LambdaHandler, startRie } from "../fakes/rie.ts";
 import { startLrp } from "../../lib/run/serve.ts";
 import * as express from "../apps/express_app.ts";
 import * as hono from "../apps/hono_app.ts";

@@ -62,7 +62,7 @@ Deno.test({
     assert.equal(failed.header("x-lrp-error"), "function_error");
     assert.equal(
       JSON.parse(failed.text).message,
-      "Cannot use the answer: the function failed with TypeError",
+      "Cannot use the answer: the function failed with TypeError (its error and stack trace are in the function's log, which is lrp's log for functions rules; error_details: true shows them in this answer)",
     );
     const after = await request(port, "ric.test", "/after");
     assert.equal(after.status, 200);

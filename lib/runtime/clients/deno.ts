@@ -1,17 +1,15 @@
 /**
- * lrp's bundled Deno runtime client, as source text: written to a temporary
- * `.ts` file and run with `deno run --allow-all` for `runtime: deno`. It
- * loads `_HANDLER` (`FILE.EXPORT`, FILE `.ts`, `.js`, `.mjs`, `.tsx` or
- * `.jsx` — TypeScript and `npm:` imports work as in any Deno program) and
- * calls async or callback handlers with Lambda's Node.js-style `context`.
+ * lrp's bundled Deno runtime client, run with `deno run --allow-all` for
+ * `runtime: deno` (a separate program: lrp embeds this file's text through
+ * `generated.ts` and writes it to a temporary folder). It loads `_HANDLER`
+ * (`FILE.EXPORT`, FILE `.ts`, `.js`, `.mjs`, `.tsx` or `.jsx` — TypeScript
+ * and `npm:` imports work as in any Deno program) and calls async or callback
+ * handlers with Lambda's Node.js-style `context`.
  * `awslambda.streamifyResponse` / `HttpResponseStream.from` give a stream
  * with `write`, `end` and `setContentType`.
  *
  * @module
  */
-
-/** The client's source (a TypeScript module). */
-export const DENO_CLIENT: string = String.raw`// lrp bundled Deno runtime client
 // deno-lint-ignore-file no-explicit-any
 const env = Deno.env.toObject();
 const BASE = "http://" + env.AWS_LAMBDA_RUNTIME_API + "/2018-06-01/runtime";
@@ -20,7 +18,13 @@ const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
 const encoder = new TextEncoder();
 
 function errorOf(err: any) {
-  if (err instanceof Error) return { errorType: err.name || "Error", errorMessage: err.message, trace: String(err.stack || "").split("\n") };
+  if (err instanceof Error) {
+    return {
+      errorType: err.name || "Error",
+      errorMessage: err.message,
+      trace: String(err.stack || "").split("\n"),
+    };
+  }
   if (typeof err === "string") return { errorType: "string", errorMessage: err, trace: [] };
   return { errorType: "object", errorMessage: JSON.stringify(err), trace: [] };
 }
@@ -42,6 +46,16 @@ async function postError(path: string, err: any) {
   await res.body?.cancel();
 }
 
+// A module that does not parse, as "FILE:LINE:COLUMN: SyntaxError: MESSAGE" (Deno names the place in the stack).
+function syntaxError(err: unknown): Error | undefined {
+  if (!(err instanceof Error)) return undefined;
+  if (!(err instanceof SyntaxError) && !err.message.startsWith("SyntaxError: ")) return undefined;
+  const what = "SyntaxError: " + err.message.split("\n")[0]!.replace(/^SyntaxError: /, "");
+  const m = /at (file:\/\/\S+):(\d+):(\d+)/.exec(err.stack ?? err.message);
+  const at = m ? decodeURIComponent(new URL(m[1]!).pathname) + ":" + m[2] + ":" + m[3] + ": " : "";
+  return named("Runtime.UserCodeSyntaxError", at + what);
+}
+
 async function loadHandler() {
   const spec = env._HANDLER || "";
   const root = env.LAMBDA_TASK_ROOT || Deno.cwd();
@@ -57,10 +71,17 @@ async function loadHandler() {
     }
   });
   if (!found) throw named("Runtime.ImportModuleError", "Error: Cannot find module '" + file + "'");
-  const mod: any = await import("file://" + found);
+  let mod: any;
+  try {
+    mod = await import("file://" + found);
+  } catch (err) {
+    throw syntaxError(err) ?? err;
+  }
   let fn = mod[name];
   if (fn === undefined && mod.default && typeof mod.default === "object") fn = mod.default[name];
-  if (typeof fn !== "function") throw named("Runtime.HandlerNotFound", spec + " is undefined or not exported");
+  if (typeof fn !== "function") {
+    throw named("Runtime.HandlerNotFound", spec + " is undefined or not exported");
+  }
   return fn;
 }
 
@@ -85,23 +106,69 @@ function context(h: Headers, id: string, callback: (err: any, value?: any) => vo
   };
 }
 
+// The answer waiting for the event loop to empty, as AWS's Node.js runtime waits: run on `beforeunload`,
+// which Deno dispatches when nothing is left to do (cancelling it keeps the program running).
+let onEmptyLoop: (() => void) | undefined;
+globalThis.addEventListener("beforeunload", (e) => {
+  const settle = onEmptyLoop;
+  onEmptyLoop = undefined;
+  if (settle) {
+    e.preventDefault();
+    settle();
+  }
+});
+
 function runBuffered(handler: any, event: unknown, h: Headers, id: string) {
   return new Promise((resolve, reject) => {
-    let settled = false;
-    const callback = (err: any, value?: any) => {
-      if (settled) return;
-      settled = true;
+    const answer = (err: any, value?: any) => {
+      onEmptyLoop = undefined;
       if (err != null) reject(err);
       else resolve(value);
     };
+    // The first of the callback, done, succeed, fail and the returned promise answers, as in AWS's runtime.
+    let called = false;
+    const first = <A extends any[]>(fn: (...args: A) => void) => (...args: A) => {
+      if (called) return;
+      called = true;
+      fn(...args);
+    };
+    // Nothing answers (a promise that never settles, a callback never called): null once the loop is empty.
+    onEmptyLoop = () => answer(null, null);
+    const ctx = context(h, id, () => {});
+    ctx.done = first((err: any, value: any) => answer(err, value));
+    ctx.succeed = first((value: any) => answer(null, value));
+    ctx.fail = first((err: any) => answer(err == null ? "handled" : err));
+    const callback = first((err: any, value?: any) => {
+      if (err != null || !ctx.callbackWaitsForEmptyEventLoop) answer(err, value);
+      else onEmptyLoop = () => answer(null, value);
+    });
     try {
-      const result = handler(event, context(h, id, callback), callback);
-      if (result && typeof result.then === "function") result.then((v: any) => callback(null, v), (e: any) => callback(e == null ? "handled" : e));
+      const result = handler(event, ctx, callback);
+      if (result && typeof result.then === "function") result.then(ctx.succeed, ctx.fail);
     } catch (err) {
       callback(err);
     }
   });
 }
+
+// An exception or rejection nobody handles ends the process, as in AWS's Node.js runtime (exit 129 or 128),
+// after being reported as the error of the invocation in flight (or of the initialisation).
+let inFlight: string | undefined;
+let initialised = false;
+async function fatal(err: any, code: number) {
+  const path = inFlight ? "/invocation/" + inFlight + "/error" : initialised ? undefined : "/init/error";
+  if (path) await postError(path, err).catch(() => {});
+  else console.error(new Date().toISOString() + "\tERROR\t" + JSON.stringify(errorOf(err)));
+  Deno.exit(code);
+}
+globalThis.addEventListener("error", (e) => {
+  e.preventDefault();
+  fatal(e.error, 129);
+});
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  fatal(named("Runtime.UnhandledPromiseRejection", String(e.reason)), 128);
+});
 
 function responseStream(id: string) {
   let contentType = "application/octet-stream";
@@ -112,7 +179,11 @@ function responseStream(id: string) {
   const bytes = (c: any) => typeof c === "string" ? encoder.encode(c) : new Uint8Array(c);
   const start = () => {
     if (posted) return;
-    const body = new ReadableStream<Uint8Array>({ start(c) { controller = c; } });
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        controller = c;
+      },
+    });
     posted = fetch(BASE + "/invocation/" + id + "/response", {
       method: "POST",
       body,
@@ -125,8 +196,12 @@ function responseStream(id: string) {
     }
   };
   return {
-    setContentType(t: string) { contentType = t; },
-    set _onBeforeFirstWrite(fn: any) { before = fn; },
+    setContentType(t: string) {
+      contentType = t;
+    },
+    set _onBeforeFirstWrite(fn: any) {
+      before = fn;
+    },
     write(c: any, ...rest: any[]) {
       start();
       controller.enqueue(bytes(c));
@@ -141,9 +216,15 @@ function responseStream(id: string) {
       ended = true;
       controller.close();
     },
-    get writableEnded() { return ended; },
+    get writableEnded() {
+      return ended;
+    },
     started: () => posted !== undefined,
-    abort(err: any) { start(); ended = true; controller.error(err); },
+    abort(err: any) {
+      start();
+      ended = true;
+      controller.error(err);
+    },
     done: () => posted ?? Promise.resolve(),
   };
 }
@@ -173,60 +254,70 @@ try {
   await postError("/init/error", err).catch(() => {});
   Deno.exit(1);
 }
+initialised = true;
 
-for (;;) {
-  let next: Response;
-  try {
-    next = await fetch(BASE + "/invocation/next");
-  } catch (err) {
-    console.error("lrp runtime client: the Runtime API is gone (" + (err as Error).message + "); exiting");
-    Deno.exit(1);
-  }
-  if (next.status !== 200) {
-    console.error("lrp runtime client: invocation/next answered " + next.status + "; exiting");
-    Deno.exit(1);
-  }
-  const h = next.headers;
-  const id = h.get("lambda-runtime-aws-request-id")!;
-  const trace = h.get("lambda-runtime-trace-id");
-  if (trace) Deno.env.set("_X_AMZN_TRACE_ID", trace);
-  else Deno.env.delete("_X_AMZN_TRACE_ID");
-  let event: unknown;
-  try {
-    event = JSON.parse(await next.text());
-  } catch (err) {
-    await postError("/invocation/" + id + "/error", named("Runtime.UnmarshalError", (err as Error).message));
-    continue;
-  }
-  if (handler[STREAM]) {
-    const stream = responseStream(id);
+// The loop runs outside a top-level await: Deno ends a program whose top-level await never settles
+// before \`beforeunload\` can answer a handler that never settles.
+async function serve() {
+  for (;;) {
+    inFlight = undefined;
+    let next: Response;
     try {
-      await handler(event, stream, context(h, id, () => {}));
-      stream.end();
+      next = await fetch(BASE + "/invocation/next");
     } catch (err) {
-      if (!stream.started()) {
-        await postError("/invocation/" + id + "/error", err);
-        continue;
-      }
-      console.error(new Date().toISOString() + "\t" + id + "\tERROR\t" + JSON.stringify(errorOf(err)));
-      stream.abort(err);
+      console.error("lrp runtime client: the Runtime API is gone (" + (err as Error).message + "); exiting");
+      Deno.exit(1);
     }
-    await stream.done();
-    continue;
+    if (next.status !== 200) {
+      console.error("lrp runtime client: invocation/next answered " + next.status + "; exiting");
+      Deno.exit(1);
+    }
+    const h = next.headers;
+    const id = h.get("lambda-runtime-aws-request-id")!;
+    inFlight = id;
+    const trace = h.get("lambda-runtime-trace-id");
+    if (trace) Deno.env.set("_X_AMZN_TRACE_ID", trace);
+    else Deno.env.delete("_X_AMZN_TRACE_ID");
+    let event: unknown;
+    try {
+      event = JSON.parse(await next.text());
+    } catch (err) {
+      await postError(
+        "/invocation/" + id + "/error",
+        named("Runtime.UnmarshalError", (err as Error).message),
+      );
+      continue;
+    }
+    if (handler[STREAM]) {
+      const stream = responseStream(id);
+      try {
+        await handler(event, stream, context(h, id, () => {}));
+        stream.end();
+      } catch (err) {
+        if (!stream.started()) {
+          await postError("/invocation/" + id + "/error", err);
+          continue;
+        }
+        console.error(new Date().toISOString() + "\t" + id + "\tERROR\t" + JSON.stringify(errorOf(err)));
+        stream.abort(err);
+      }
+      await stream.done();
+      continue;
+    }
+    let body: string;
+    try {
+      const result = await runBuffered(handler, event, h, id);
+      body = JSON.stringify(result === undefined ? null : result);
+    } catch (err) {
+      await postError("/invocation/" + id + "/error", err);
+      continue;
+    }
+    const res = await fetch(BASE + "/invocation/" + id + "/response", {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json" },
+    });
+    await res.body?.cancel();
   }
-  let body: string;
-  try {
-    const result = await runBuffered(handler, event, h, id);
-    body = JSON.stringify(result === undefined ? null : result);
-  } catch (err) {
-    await postError("/invocation/" + id + "/error", err);
-    continue;
-  }
-  const res = await fetch(BASE + "/invocation/" + id + "/response", {
-    method: "POST",
-    body,
-    headers: { "content-type": "application/json" },
-  });
-  await res.body?.cancel();
 }
-`;
+serve();

@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import {
+  fakeRie,
   type LambdaHandler,
   preludeBody,
   RawPayload,
   type RieServer,
   RuntimeExit,
+  sniffContentType,
   startRie,
-} from "../../lib/run/rie_emulator.ts";
+} from "./rie.ts";
 import { RIE_INVOKE_PATH, RIE_MAX_PAYLOAD_BYTES } from "../../lib/invoke/rie.ts";
-import { sniffContentType } from "../../lib/run/rie_http.ts";
 import { startRieProcess } from "../helpers/process.ts";
 
 const echo: LambdaHandler = (event) => event;
@@ -48,17 +49,45 @@ Deno.test("startRie() sends null when the handler returns undefined", async () =
   assert.equal((await call(rie, { body: "{}" })).text, "null");
 });
 
-Deno.test("startRie() writes a Go-shaped response on the wire and honours Connection: close", async () => {
+Deno.test("startRie() writes only Content-Type, Date and Content-Length on the wire and honours Connection: close", async () => {
   await using rie = startRie({ handler: () => "hi" });
   using conn = await Deno.connect({ hostname: "127.0.0.1", port: rie.port });
   const request =
     `POST ${RIE_INVOKE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`;
   await conn.write(new TextEncoder().encode(request));
+  // Read to the end: the emulator closes the connection after its answer.
   const wire = await new Response(conn.readable).text();
+  // Header names as lrp's server writes them; Go capitalises them (RFC 9110: case does not matter).
   assert.equal(
-    wire.replace(/Date: [^\r]+/, "Date: <date>"),
-    'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 4\r\nContent-Type: text/plain; charset=utf-8\r\nDate: <date>\r\n\r\n"hi"',
+    wire.replace(/date: [^\r]+/, "date: <date>"),
+    'HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ndate: <date>\r\ncontent-length: 4\r\nconnection: close\r\n\r\n"hi"',
   );
+});
+
+Deno.test("startRie() answers an unparsable request 400 '400 Bad Request' and closes, as Go's server does", async () => {
+  await using rie = startRie({ handler: () => "hi" });
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: rie.port });
+  await conn.write(new TextEncoder().encode("NOT HTTP\r\n\r\n"));
+  const wire = await new Response(conn.readable).text();
+  assert.match(wire, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.ok(wire.endsWith("\r\nconnection: close\r\n\r\n400 Bad Request"), wire);
+  assert.equal(rie.stats.invocations, 0);
+});
+
+Deno.test("fakeRie() answers each invocation with answer(event) as JSON, side by side, and counts them", async () => {
+  const release = Promise.withResolvers<void>();
+  await using rie = fakeRie(async (event) => {
+    await release.promise;
+    return { statusCode: 200, body: `saw ${event.rawPath}` };
+  });
+  const answers = ["/a", "/b"].map((rawPath) => call(rie, { body: JSON.stringify({ rawPath }) }));
+  while (rie.invocations < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+  release.resolve();
+  assert.deepEqual((await Promise.all(answers)).map((a) => [a.status, a.text]), [
+    [200, '{"statusCode":200,"body":"saw /a"}'],
+    [200, '{"statusCode":200,"body":"saw /b"}'],
+  ]);
+  assert.deepEqual([rie.invocations, rie.stats.maxConcurrent, rie.stats.crashed], [2, 2, false]);
 });
 
 Deno.test("startRie() invokes for any HTTP method and ignores the query string", async () => {

@@ -1,40 +1,50 @@
 /**
- * lrp's bundled Node.js runtime client, as source text: written to a
- * temporary `.mjs` file and run with `node` for `runtime: nodejs`. It speaks
- * the Runtime API like AWS's own client: it loads `_HANDLER` (`FILE.EXPORT`,
- * FILE `.js`, `.mjs` or `.cjs`, ESM or CommonJS), calls async handlers and
- * callback handlers with Lambda's `context`, and supports response streaming
- * through the global `awslambda.streamifyResponse` and
+ * lrp's bundled Node.js runtime client, run with `node` for `runtime: nodejs`
+ * (a separate program: lrp embeds this file's text through
+ * `generated.ts` and writes it to a temporary folder). It speaks the Runtime
+ * API like AWS's own client: it loads `_HANDLER` (`FILE.EXPORT`, FILE `.js`,
+ * `.mjs` or `.cjs`, ESM or CommonJS), calls async handlers and callback
+ * handlers with Lambda's `context`, and supports response streaming through
+ * the global `awslambda.streamifyResponse` and
  * `awslambda.HttpResponseStream.from`.
- *
- * Kept as a string so it ships inside lrp (a clone, a URL, a compiled
- * binary). The code avoids backticks and dollar-brace so it can live in
- * `String.raw`.
  *
  * @module
  */
-
-/** The client's source (an ES module). */
-export const NODE_CLIENT: string = String.raw`// lrp bundled Node.js runtime client
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { spawnSync } from "node:child_process";
 import { Writable } from "node:stream";
 
 const env = process.env;
-const [host, port] = env.AWS_LAMBDA_RUNTIME_API.split(":");
+// AWS_LAMBDA_RUNTIME_API is host:port, or host:port/KEY where lrp serves the API under a private path.
+const api = env.AWS_LAMBDA_RUNTIME_API;
+const slash = api.indexOf("/");
+const hostPort = slash === -1 ? api : api.slice(0, slash);
+const host = hostPort.slice(0, hostPort.lastIndexOf(":"));
+const port = hostPort.slice(hostPort.lastIndexOf(":") + 1);
 const agent = new http.Agent({ keepAlive: true });
-const BASE = "/2018-06-01/runtime";
+const BASE = (slash === -1 ? "" : api.slice(slash)) + "/2018-06-01/runtime";
 const STREAM = Symbol.for("aws.lambda.runtime.handler.streaming");
 const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
 
 function call(method, p, headers, body) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port: Number(port), method, path: BASE + p, headers: headers || {}, agent }, (res) => {
+    const req = http.request({
+      host,
+      port: Number(port),
+      method,
+      path: BASE + p,
+      headers: headers || {},
+      agent,
+    }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on(
+        "end",
+        () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
       res.on("error", reject);
     });
     req.on("error", reject);
@@ -44,7 +54,11 @@ function call(method, p, headers, body) {
 
 function errorOf(err) {
   if (err instanceof Error) {
-    return { errorType: err.name || "Error", errorMessage: err.message, trace: String(err.stack || "").split("\n") };
+    return {
+      errorType: err.name || "Error",
+      errorMessage: err.message,
+      trace: String(err.stack || "").split("\n"),
+    };
   }
   if (typeof err === "string") return { errorType: "string", errorMessage: err, trace: [] };
   return { errorType: "object", errorMessage: JSON.stringify(err), trace: [] };
@@ -56,6 +70,22 @@ function named(name, message) {
   return e;
 }
 
+// "FILE:LINE:COLUMN: SyntaxError: MESSAGE". A CommonJS syntax error's stack starts with FILE:LINE, the source
+// line and a caret under the column; an ES module's names no place, so `node --check` of the handler file does
+// (without running it).
+function syntaxErrorAt(err, file) {
+  const what = "SyntaxError: " + err.message;
+  const at = placeOf(String(err.stack || "")) ||
+    placeOf(spawnSync(process.execPath, ["--check", file], { encoding: "utf8" }).stderr || "");
+  return at ? at + ": " + what : what;
+}
+
+function placeOf(text) {
+  const m = /^(.+):(\d+)\n.*\n([ \t]*)\^/.exec(text);
+  if (!m) return undefined;
+  return (m[1].startsWith("file://") ? fileURLToPath(m[1]) : m[1]) + ":" + m[2] + ":" + (m[3].length + 1);
+}
+
 async function loadHandler() {
   const spec = env._HANDLER || "";
   const root = env.LAMBDA_TASK_ROOT || process.cwd();
@@ -63,18 +93,22 @@ async function loadHandler() {
   if (dot <= 0) throw named("Runtime.MalformedHandlerName", "Bad handler " + spec);
   const file = spec.slice(0, dot);
   const name = spec.slice(dot + 1);
-  const found = [".js", ".mjs", ".cjs"].map((ext) => path.resolve(root, file + ext)).find((f) => fs.existsSync(f));
+  const found = [".js", ".mjs", ".cjs"].map((ext) => path.resolve(root, file + ext)).find((f) =>
+    fs.existsSync(f)
+  );
   if (!found) throw named("Runtime.ImportModuleError", "Error: Cannot find module '" + file + "'");
   let mod;
   try {
     mod = await import(pathToFileURL(found).href);
   } catch (err) {
-    if (err instanceof SyntaxError) throw named("Runtime.UserCodeSyntaxError", String(err.stack || err));
+    if (err instanceof SyntaxError) throw named("Runtime.UserCodeSyntaxError", syntaxErrorAt(err, found));
     throw err;
   }
   let fn = mod[name];
   if (fn === undefined && mod.default && typeof mod.default === "object") fn = mod.default[name];
-  if (typeof fn !== "function") throw named("Runtime.HandlerNotFound", spec + " is undefined or not exported");
+  if (typeof fn !== "function") {
+    throw named("Runtime.HandlerNotFound", spec + " is undefined or not exported");
+  }
   return fn;
 }
 
@@ -102,26 +136,68 @@ function context(h, id, callback) {
 async function postError(p, err) {
   const body = JSON.stringify(errorOf(err));
   console.error(new Date().toISOString() + "\t" + (p.split("/")[2] || "") + "\tERROR\t" + body);
-  await call("POST", p, { "content-type": "application/json", "lambda-runtime-function-error-type": errorOf(err).errorType }, body);
+  await call("POST", p, {
+    "content-type": "application/json",
+    "lambda-runtime-function-error-type": errorOf(err).errorType,
+  }, body);
 }
+
+// The answer waiting for the event loop to empty, as AWS's runtime waits: run on `beforeExit`.
+let onEmptyLoop;
+process.on("beforeExit", () => {
+  const settle = onEmptyLoop;
+  onEmptyLoop = undefined;
+  settle?.();
+});
 
 function runBuffered(handler, event, ctxHeaders, id) {
   return new Promise((resolve, reject) => {
-    let settled = false;
-    const callback = (err, value) => {
-      if (settled) return;
-      settled = true;
+    const answer = (err, value) => {
+      onEmptyLoop = undefined;
       if (err != null) reject(err);
       else resolve(value);
     };
+    // The first of the callback, done, succeed, fail and the returned promise answers, as in AWS's runtime.
+    let called = false;
+    const first = (fn) => (...args) => {
+      if (called) return;
+      called = true;
+      fn(...args);
+    };
+    // Nothing answers (a promise that never settles, a callback never called): null once the loop is empty.
+    onEmptyLoop = () => answer(null, null);
+    const ctx = context(ctxHeaders, id, () => {});
+    ctx.done = first((err, value) => answer(err, value));
+    ctx.succeed = first((value) => answer(null, value));
+    ctx.fail = first((err) => answer(err == null ? "handled" : err));
+    const callback = first((err, value) => {
+      if (err != null || !ctx.callbackWaitsForEmptyEventLoop) answer(err, value);
+      else onEmptyLoop = () => answer(null, value);
+    });
     try {
-      const result = handler(event, context(ctxHeaders, id, callback), callback);
-      if (result && typeof result.then === "function") result.then((v) => callback(null, v), (e) => callback(e == null ? "handled" : e));
+      const result = handler(event, ctx, callback);
+      if (result && typeof result.then === "function") result.then(ctx.succeed, ctx.fail);
     } catch (err) {
       callback(err);
     }
   });
 }
+
+// An exception or rejection nobody handles ends the process, as in AWS's runtime (exit 129 or 128), after
+// being reported as the error of the invocation in flight (or of the initialisation).
+let inFlight;
+let initialised = false;
+async function fatal(err, code) {
+  const p = inFlight ? "/invocation/" + inFlight + "/error" : initialised ? undefined : "/init/error";
+  if (p) await postError(p, err).catch(() => {});
+  else console.error(new Date().toISOString() + "\tERROR\t" + JSON.stringify(errorOf(err)));
+  process.exit(code);
+}
+process.on("uncaughtException", (err) => fatal(err, 129));
+process.on(
+  "unhandledRejection",
+  (reason) => fatal(named("Runtime.UnhandledPromiseRejection", String(reason)), 128),
+);
 
 function responseStream(id) {
   let req;
@@ -131,7 +207,10 @@ function responseStream(id) {
   const start = () => {
     if (req) return;
     req = http.request({
-      host, port: Number(port), method: "POST", agent,
+      host,
+      port: Number(port),
+      method: "POST",
+      agent,
       path: BASE + "/invocation/" + id + "/response",
       headers: {
         "content-type": contentType,
@@ -141,7 +220,11 @@ function responseStream(id) {
       },
     });
     responded = new Promise((resolve) => {
-      req.on("response", (res) => { res.resume(); res.on("end", resolve); res.on("error", resolve); });
+      req.on("response", (res) => {
+        res.resume();
+        res.on("end", resolve);
+        res.on("error", resolve);
+      });
       req.on("error", resolve);
       req.on("close", resolve);
     });
@@ -161,11 +244,23 @@ function responseStream(id) {
       req.end(cb);
     },
   });
-  stream.setContentType = (type) => { contentType = type; };
-  Object.defineProperty(stream, "_onBeforeFirstWrite", { set(fn) { beforeFirstWrite = fn; }, get() { return beforeFirstWrite; } });
+  stream.setContentType = (type) => {
+    contentType = type;
+  };
+  Object.defineProperty(stream, "_onBeforeFirstWrite", {
+    set(fn) {
+      beforeFirstWrite = fn;
+    },
+    get() {
+      return beforeFirstWrite;
+    },
+  });
   stream.started = () => req !== undefined;
   // A failure after the first byte cuts the request: lrp aborts the client's response.
-  stream.abort = (err) => { start(); req.destroy(err instanceof Error ? err : new Error(String(err))); };
+  stream.abort = (err) => {
+    start();
+    req.destroy(err instanceof Error ? err : new Error(String(err)));
+  };
   stream.responded = () => responded;
   return stream;
 }
@@ -213,8 +308,10 @@ try {
   await postError("/init/error", err).catch(() => {});
   process.exit(1);
 }
+initialised = true;
 
 for (;;) {
+  inFlight = undefined;
   let next;
   try {
     next = await call("GET", "/invocation/next");
@@ -228,6 +325,7 @@ for (;;) {
   }
   const h = next.headers;
   const id = h["lambda-runtime-aws-request-id"];
+  inFlight = id;
   if (h["lambda-runtime-trace-id"]) env._X_AMZN_TRACE_ID = h["lambda-runtime-trace-id"];
   else delete env._X_AMZN_TRACE_ID;
   let event;
@@ -252,10 +350,21 @@ for (;;) {
   try {
     body = JSON.stringify(result === undefined ? null : result);
   } catch (err) {
-    await postError("/invocation/" + id + "/error", named("Runtime.MarshalError", "Unable to stringify response body: " + err.message));
+    await postError(
+      "/invocation/" + id + "/error",
+      named("Runtime.MarshalError", "Unable to stringify response body: " + err.message),
+    );
     continue;
   }
-  const res = await call("POST", "/invocation/" + id + "/response", { "content-type": "application/json" }, body);
-  if (res.status === 413) console.error(new Date().toISOString() + "\t" + id + "\tERROR\tResponse payload too large: " + res.body.toString());
+  const res = await call(
+    "POST",
+    "/invocation/" + id + "/response",
+    { "content-type": "application/json" },
+    body,
+  );
+  if (res.status === 413) {
+    console.error(
+      new Date().toISOString() + "\t" + id + "\tERROR\tResponse payload too large: " + res.body.toString(),
+    );
+  }
 }
-`;

@@ -1,16 +1,11 @@
-/**
- * lrp's bundled Python 3 runtime client, as source text: written to a
- * temporary file and run with `python3 -u` for `runtime: python`. It loads
- * `_HANDLER` as `MODULE.FUNCTION` (MODULE may be dotted, relative to
- * `LAMBDA_TASK_ROOT`), calls `handler(event, context)` with a context shaped
- * like Lambda's, and reports errors as Lambda's Python runtime does
- * (`errorMessage`, `errorType`, `requestId`, `stackTrace`).
- *
- * @module
- */
+"""lrp's bundled Python 3 runtime client, run with `python3 -u` for `runtime: python`.
 
-/** The client's source. */
-export const PYTHON_CLIENT: string = String.raw`# lrp bundled Python runtime client
+A separate program: lrp embeds this file's text through `generated.ts` and writes it to a
+temporary folder. It loads `_HANDLER` as `MODULE.FUNCTION` (MODULE may be dotted, relative to
+`LAMBDA_TASK_ROOT`), calls `handler(event, context)` with a context shaped like Lambda's, and
+reports errors as Lambda's Python runtime does (`errorMessage`, `errorType`, `requestId`,
+`stackTrace`).
+"""
 import http.client
 import importlib
 import json
@@ -19,8 +14,9 @@ import sys
 import time
 import traceback
 
-API = os.environ["AWS_LAMBDA_RUNTIME_API"]
-BASE = "/2018-06-01/runtime"
+# AWS_LAMBDA_RUNTIME_API is host:port, or host:port/KEY where lrp serves the API under a private path.
+API, _, KEY = os.environ["AWS_LAMBDA_RUNTIME_API"].partition("/")
+BASE = ("/" + KEY if KEY else "") + "/2018-06-01/runtime"
 conn = None
 
 
@@ -91,7 +87,8 @@ def load():
         raise type("Runtime.ImportModuleError", (Exception,), {})(
             "Unable to import module '" + module_name + "': " + str(exc))
     except SyntaxError as exc:
-        raise type("Runtime.UserCodeSyntaxError", (Exception,), {})("Syntax error in module '" + module_name + "': " + str(exc))
+        raise type("Runtime.UserCodeSyntaxError", (Exception,), {})(
+            "%s:%s:%s: SyntaxError: %s" % (exc.filename, exc.lineno, exc.offset, exc.msg))
     fn = getattr(module, name, None)
     if not callable(fn):
         raise type("Runtime.HandlerNotFound", (Exception,), {})("Handler '" + name + "' missing on module '" + module_name + "'")
@@ -129,4 +126,3 @@ while True:
         post_error("/invocation/" + request_id + "/error", error_of(exc, request_id))
         continue
     call("POST", "/invocation/" + request_id + "/response", payload, {"content-type": "application/json"})
-`;
