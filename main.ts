@@ -91,7 +91,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   if (command === "demo") {
     const { DEMO_DEFAULTS, runDemo } = await import("./lib/run/demo.ts");
     const config = parseConfig("", { source: "<demo>", env: { ...DEMO_DEFAULTS, ...env }, flags });
-    const log = createLogger(config.logLevel, stderrLines.write);
+    const log = createLogger(config.logLevel, stderrLines.write, stderrLines);
     return await runDemo(config, log, VERSION, waitForStopSignal, (text) => console.log(text), env);
   }
 
@@ -139,7 +139,7 @@ export async function main(args: string[], env: Record<string, string | undefine
       console.error(`lrp: ${command} mode needs AWS_LAMBDA_RUNTIME_API (set by Lambda)`);
       return 2;
     }
-    const log = createLogger(config.logLevel, stderrLines.write);
+    const log = createLogger(config.logLevel, stderrLines.write, stderrLines);
     if (command === "lambda") {
       const { runLambdaRuntime } = await import("./lib/run/lambda_runtime.ts");
       const handler = createHandler({
@@ -192,7 +192,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   }
   // Loaded before serving: no await may come between serving and installing the signal handlers.
   const watching = config.watchConfig ? await import("./lib/run/watch.ts") : undefined;
-  const base = createLogger(config.logLevel, stderrLines.write);
+  const base = createLogger(config.logLevel, stderrLines.write, stderrLines);
   const log = link && workerLink ? workerLink.withFields(base, { worker: workerId }) : base;
   let running;
   try {
@@ -296,7 +296,7 @@ async function supervise(config: Config, workers: number): Promise<number> {
     import("./lib/run/worker_link.ts"),
     import("./lib/run/workers.ts"),
   ]);
-  const log = withFields(createLogger(config.logLevel, stderrLines.write), { worker: 0 });
+  const log = withFields(createLogger(config.logLevel, stderrLines.write, stderrLines), { worker: 0 });
   if (config.workers === "auto" && Deno.build.os !== "linux") workers = 1;
   let args: string[];
   try {

@@ -25,6 +25,7 @@ export const FUNCTION_KEYS = [
   "timeout",
   "memory",
   "environment",
+  "environment_passthrough",
   "watch",
   "idle_timeout",
   "queue_limit",
@@ -33,6 +34,46 @@ export const FUNCTION_KEYS = [
   "multi_value_headers",
   "invoke_mode",
 ];
+
+/**
+ * The variables of lrp's environment every function gets when set: what its runtime needs to run and
+ * find its caches (node, python3, deno, a bootstrap's shell), never credentials or lrp's own settings.
+ * The Windows names are those node and deno need to start there.
+ */
+export const RUNTIME_HOST_VARIABLES = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "TMPDIR",
+  "DENO_DIR",
+  "XDG_CACHE_HOME",
+  "SYSTEMROOT",
+  "WINDIR",
+  "COMSPEC",
+  "PATHEXT",
+  "TEMP",
+  "TMP",
+  "USERPROFILE",
+  "APPDATA",
+  "LOCALAPPDATA",
+];
+
+/**
+ * The part of lrp's environment `env` a function gets: {@linkcode RUNTIME_HOST_VARIABLES} and the
+ * names in `passthrough`, where set. Names match case-insensitively (Windows spells `Path`).
+ */
+export function hostEnvironment(
+  env: Record<string, string | undefined>,
+  passthrough: readonly string[],
+): Record<string, string> {
+  const wanted = new Set([...RUNTIME_HOST_VARIABLES, ...passthrough].map((n) => n.toUpperCase()));
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && wanted.has(name.toUpperCase())) out[name] = value;
+  }
+  return out;
+}
 
 /** Lambda's default function timeout: 3 seconds. */
 export const DEFAULT_FUNCTION_TIMEOUT_MS = 3_000;
@@ -55,7 +96,9 @@ export interface FunctionRuleBase {
 
 /**
  * Validates one `functions:` entry `r` (already checked for unknown keys).
- * `code` is resolved against the directory of `source` (the config file).
+ * `code` is resolved against the directory of `source` (the config file);
+ * `env` is lrp's environment, of which the function gets only part
+ * ({@linkcode hostEnvironment}).
  */
 export function functionRuleOf(
   r: Record<string, unknown>,
@@ -63,6 +106,7 @@ export function functionRuleOf(
   loc: Loc,
   base: FunctionRuleBase,
   source: string,
+  env: Record<string, string | undefined> = {},
 ): FunctionRule {
   const at = (key: string) => loc([...path, key]);
   if (!FUNCTION_RUNTIMES.includes(r.runtime as FunctionRuntime)) {
@@ -77,6 +121,15 @@ export function functionRuleOf(
   if (runtime !== "provided") {
     if (r.handler === undefined || r.handler === null) {
       throw new ConfigError(`${loc(path)}: missing required key "handler" (runtime ${runtime})`);
+    }
+    // AWS's runtime clients refuse any ".." (Runtime.MalformedHandlerName); an absolute FILE would leave
+    // `code` as well.
+    if (typeof r.handler === "string" && (r.handler.includes("..") || r.handler.startsWith("/"))) {
+      throw new ConfigError(
+        `${at("handler")}: ${
+          JSON.stringify(r.handler)
+        } is not a valid handler name (Runtime.MalformedHandlerName): it must name a file inside code, without ".." or a leading "/"`,
+      );
     }
     if (typeof r.handler !== "string" || !/^[^.\s][^\s]*\.[A-Za-z_$][\w$]*$/.test(r.handler)) {
       throw new ConfigError(
@@ -121,6 +174,24 @@ export function functionRuleOf(
       environment[k] = String(v);
     }
   }
+  const passthrough: string[] = [];
+  if (r.environment_passthrough !== undefined && r.environment_passthrough !== null) {
+    if (!Array.isArray(r.environment_passthrough)) {
+      throw new ConfigError(
+        `${at("environment_passthrough")}: must be a list of variable names, such as [AWS_PROFILE]`,
+      );
+    }
+    for (const [i, n] of r.environment_passthrough.entries()) {
+      if (typeof n !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) {
+        throw new ConfigError(
+          `${loc([...path, "environment_passthrough", i])}: ${
+            JSON.stringify(n)
+          } is not an environment variable name`,
+        );
+      }
+      passthrough.push(n);
+    }
+  }
   return {
     kind: "function",
     hostname: base.hostname,
@@ -138,6 +209,7 @@ export function functionRuleOf(
     memoryMb,
     region: base.region || "us-east-1",
     environment,
+    hostEnvironment: hostEnvironment(env, passthrough),
     watch: r.watch === undefined ? false : convert("boolean", r.watch, at("watch")),
     idleTimeoutMs: r.idle_timeout === undefined
       ? DEFAULT_IDLE_TIMEOUT_MS

@@ -219,7 +219,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       region: config.region,
       line: lineOf(doc.getIn(path, true)),
     };
-    const rule = functionRuleOf(r, path, loc, base, source);
+    const rule = functionRuleOf(r, path, loc, base, source, inputs.env);
     addRule(Object.assign(rule, gatewayOf(r, path, loc, rule.payloadFormat ?? "2.0")), path);
   }
   checkHosts(placed, loc);

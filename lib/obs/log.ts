@@ -23,15 +23,31 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /**
+   * A function's output line, at info level. Unlike lrp's own lines it may be dropped when the log
+   * writer falls behind, counted in {@linkcode Logger.droppedOutput}; absent, `info` writes it.
+   */
+  output?(msg: string, fields?: LogFields): void;
+  /** Function output lines dropped so far (see `output`). */
+  droppedOutput?(): number;
+}
+
+/** Where a logger's function output lines go: a sink that may drop them, counting. */
+export interface OutputSink {
+  /** Queues one line, or drops it (counted) when the writer is too far behind. */
+  offer(line: string): void;
+  /** Lines dropped so far. */
+  readonly dropped: number;
 }
 
 /**
  * Creates a logger writing lines at `level` and above to `sink`. Every line
- * has `time` (ISO 8601), `level` and `msg` first.
+ * has `time` (ISO 8601), `level` and `msg` first. Function output lines go
+ * to `output` when given (which may drop them), else to `sink`.
  */
-export function createLogger(level: LogLevel, sink: (line: string) => void): Logger {
+export function createLogger(level: LogLevel, sink: (line: string) => void, output?: OutputSink): Logger {
   const min = LOG_LEVELS.indexOf(level);
-  const at = (l: LogLevel) => {
+  const at = (l: LogLevel, sink: (line: string) => void) => {
     const on = LOG_LEVELS.indexOf(l) >= min;
     const levelPart = `","level":${JSON.stringify(l)},"msg":`;
     return (msg: string, fields?: LogFields) => {
@@ -51,10 +67,11 @@ export function createLogger(level: LogLevel, sink: (line: string) => void): Log
   };
   return {
     enabled: (l) => LOG_LEVELS.indexOf(l) >= min,
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
+    debug: at("debug", sink),
+    info: at("info", sink),
+    warn: at("warn", sink),
+    error: at("error", sink),
+    ...(output && { output: at("info", (line) => output.offer(line)), droppedOutput: () => output.dropped }),
   };
 }
 
@@ -72,13 +89,11 @@ function isoNow(): string {
 export const silentLogger: Logger = createLogger("error", () => {});
 
 /** A sink that batches lines and writes them asynchronously. */
-export interface BufferedSink {
-  /** Queues one line (a newline is added). */
+export interface BufferedSink extends OutputSink {
+  /** Queues one line (a newline is added); never drops it. */
   write(line: string): void;
   /** Resolves when every queued line is written. */
   flush(): Promise<void>;
-  /** Lines dropped because the writer fell more than the limit behind. */
-  readonly dropped: number;
 }
 
 const lineEncoder = new TextEncoder();
@@ -89,9 +104,11 @@ const lineEncoder = new TextEncoder();
  * 10–15 % of lrp's throughput with one access line per request). A batch
  * collects lines for `delayMs` (an unref'd timer: it never keeps the process
  * alive) so that a proxy serving one request at a time still writes many lines
- * per syscall; `flush()` writes at once. If the writer falls more than
- * `maxBufferedBytes` behind, further lines are dropped and counted rather
- * than growing memory.
+ * per syscall; `flush()` writes at once. lrp's own lines (`write`) are
+ * never dropped; function output lines (`offer`) are dropped and counted
+ * while the writer is more than `maxBufferedBytes` behind, so a function
+ * flooding its output cannot grow lrp's memory, and once the backlog is
+ * written a warning line says how many were lost.
  */
 export function createBufferedSink(
   writer: { write(p: Uint8Array): Promise<number> },
@@ -101,10 +118,16 @@ export function createBufferedSink(
   let lines: string[] = [];
   let size = 0;
   let dropped = 0;
+  /** Drops not yet reported in a warning line. */
+  let unreported = 0;
   let writing: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const drain = async () => {
-    while (lines.length > 0) {
+    while (lines.length > 0 || unreported > 0) {
+      if (unreported > 0 && size <= maxBufferedBytes) {
+        lines.push(droppedLine(unreported, dropped));
+        unreported = 0;
+      }
       const bytes = lineEncoder.encode(lines.join(""));
       lines = [];
       size = 0;
@@ -116,24 +139,29 @@ export function createBufferedSink(
     }
     writing = undefined;
   };
+  const queue = (line: string) => {
+    lines.push(line + "\n");
+    size += line.length + 1;
+    if (writing !== undefined || timer !== undefined) return;
+    if (delayMs <= 0) writing = Promise.resolve().then(drain);
+    else {
+      const t = setTimeout(() => {
+        timer = undefined;
+        writing ??= Promise.resolve().then(drain);
+      }, delayMs);
+      Deno.unrefTimer(t);
+      timer = t;
+    }
+  };
   return {
-    write(line) {
+    write: queue,
+    offer(line) {
       if (size > maxBufferedBytes) {
         dropped++;
+        unreported++;
         return;
       }
-      lines.push(line + "\n");
-      size += line.length + 1;
-      if (writing !== undefined || timer !== undefined) return;
-      if (delayMs <= 0) writing = Promise.resolve().then(drain);
-      else {
-        const t = setTimeout(() => {
-          timer = undefined;
-          writing ??= Promise.resolve().then(drain);
-        }, delayMs);
-        Deno.unrefTimer(t);
-        timer = t;
-      }
+      queue(line);
     },
     flush: () => {
       if (timer !== undefined) {
@@ -147,4 +175,11 @@ export function createBufferedSink(
       return dropped;
     },
   };
+}
+
+/** The warning written after function output lines were dropped. */
+function droppedLine(count: number, total: number): string {
+  return `{"time":"${isoNow()}","level":"warn","msg":${
+    JSON.stringify(`${count} function output lines dropped: lrp's log writer fell behind`)
+  },"dropped":${count},"droppedTotal":${total}}\n`;
 }

@@ -40,6 +40,8 @@ export interface RequestDone {
 export interface MetricsOptions {
   /** Label the queue series with endpoint URLs (`metrics_endpoint_labels`). */
   endpointLabels?: boolean;
+  /** Function output lines the log writer dropped so far (lrp's own lines are never dropped). */
+  droppedLogLines?: () => number;
 }
 
 /** A local endpoint's queue, as metrics see it (a `SlotQueue`'s stats). */
@@ -128,6 +130,16 @@ export class LrpMetrics {
     this.bytesIn = r.counter("lrp_request_bytes_total", "Request body bytes received, by route", ["route"]);
     this.bytesOut = r.counter("lrp_response_bytes_total", "Response body bytes sent, by route", ["route"]);
     this.reloads = r.counter("lrp_config_reloads_total", "Configuration reloads by result", ["result"]);
+    const dropped = opts.droppedLogLines ?? (() => 0);
+    r.counter(
+      "lrp_log_lines_dropped_total",
+      "Log lines dropped because the log writer fell behind, by source: function output only, never lrp's own lines",
+      ["source"],
+      (c) => {
+        c.set({ source: "lrp" }, 0);
+        c.set({ source: "function" }, dropped());
+      },
+    );
   }
 
   /**

@@ -127,6 +127,30 @@ abstract class ValueMetric extends Metric {
 /** A value per label set that only goes up. */
 export class Counter extends ValueMetric {
   readonly type = "counter";
+  #collect: ((c: { set(labels: Labels, total: number): void }) => void) | undefined;
+
+  /** Creates a counter; `collect`, when given, sets its totals (counted elsewhere) at each scrape. */
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    collect?: (c: { set(labels: Labels, total: number): void }) => void,
+  ) {
+    super(name, help, labelNames);
+    this.#collect = collect;
+  }
+
+  override samples(): string[] {
+    if (this.#collect) {
+      this.#collect({
+        set: (labels, total) => {
+          const { key, values } = this.key(labels);
+          this.series.set(key, { values, value: total });
+        },
+      });
+    }
+    return super.samples();
+  }
 
   /** Adds `by` (default 1, never negative) to the series of `labels`. */
   inc(labels: Labels = {}, by = 1): void {
@@ -238,9 +262,14 @@ export class Registry {
     return m;
   }
 
-  /** Registers a counter. */
-  counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
-    return this.#add(new Counter(name, help, labelNames));
+  /** Registers a counter; `collect`, when given, sets its values (totals kept elsewhere) at each scrape. */
+  counter(
+    name: string,
+    help: string,
+    labelNames: readonly string[] = [],
+    collect?: (c: { set(labels: Labels, total: number): void }) => void,
+  ): Counter {
+    return this.#add(new Counter(name, help, labelNames, collect));
   }
 
   /** Registers a gauge; `collect` sets its values at each scrape. */

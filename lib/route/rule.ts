@@ -125,6 +125,12 @@ export interface FunctionRule extends GatewayFields {
   region: string;
   /** Extra environment variables of the function. */
   environment: Record<string, string>;
+  /**
+   * The variables of lrp's own environment the function gets: those a runtime needs to run (`PATH`,
+   * `HOME`, …) and the ones the rule's `environment_passthrough` names. Nothing else of lrp's
+   * environment reaches it.
+   */
+  hostEnvironment: Record<string, string>;
   /** Restart the processes when a file under `code` changes. */
   watch: boolean;
   /** An idle process is stopped after this long, ms. */

@@ -15,6 +15,7 @@ import type { Logger } from "../obs/log.ts";
 import type { FunctionRule } from "../route/rule.ts";
 import { isDeno, onPath } from "../runtime/interpreters.ts";
 import { DEMO_FILES } from "./demo_handlers.ts";
+import { hostEnvironment } from "../config/functions.ts";
 
 /**
  * Defaults the demo changes, as environment values under the user's own
@@ -128,7 +129,7 @@ export async function runDemo(
     ...base,
     source: "<demo>",
     host: base.source === "<demo>" && base.host === "0.0.0.0" ? "127.0.0.1" : base.host,
-    rules: DEMO_EXAMPLES.map((example) => demoRule(example, runtime, code, base)),
+    rules: DEMO_EXAMPLES.map((example) => demoRule(example, runtime, code, base, env)),
   };
   let running;
   try {
@@ -172,6 +173,7 @@ function demoRule(
   runtime: "nodejs" | "deno",
   code: string,
   base: Config,
+  env: Record<string, string | undefined>,
 ): FunctionRule {
   return {
     kind: "function",
@@ -186,6 +188,7 @@ function demoRule(
     memoryMb: 128,
     region: base.region || "us-east-1",
     environment: {},
+    hostEnvironment: hostEnvironment(env, []),
     watch: false,
     idleTimeoutMs: 300_000,
     queueLimit: base.queueLimit,

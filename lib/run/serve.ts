@@ -197,6 +197,7 @@ export function startLrp(
   const metricSet = options.createMetrics ?? ((v, q, o) => new LrpMetrics(v, q, o));
   const metrics = metricSet(version, () => queueSources(current), {
     endpointLabels: config.metricsEndpointLabels,
+    droppedLogLines: () => log.droppedOutput?.() ?? 0,
   });
   // One bound for the process: requests of a retiring generation still count.
   const budget = new InFlightBudget({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes });

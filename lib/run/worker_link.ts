@@ -141,6 +141,10 @@ export function withFields(log: Logger, fields: LogFields): Logger {
     info: (msg, f) => log.info(msg, { ...fields, ...f }),
     warn: (msg, f) => log.warn(msg, { ...fields, ...f }),
     error: (msg, f) => log.error(msg, { ...fields, ...f }),
+    ...(log.output && {
+      output: (msg, f) => log.output!(msg, { ...fields, ...f }),
+      droppedOutput: () => log.droppedOutput?.() ?? 0,
+    }),
   };
 }
 

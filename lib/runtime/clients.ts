@@ -56,9 +56,13 @@ export function canSetsid(): boolean {
   return Deno.build.os === "linux" && (onPath("/usr/bin/setsid") || onPath("/bin/setsid"));
 }
 
-/** The variables Lambda sets for a function, plus the rule's `environment` (which wins). */
+/**
+ * A function's whole environment: the part of lrp's it gets (`hostEnvironment`), the variables Lambda
+ * sets, then the rule's `environment` (which wins).
+ */
 export function lambdaEnvironment(rule: FunctionRule): Record<string, string> {
   return {
+    ...rule.hostEnvironment,
     AWS_LAMBDA_FUNCTION_NAME: rule.name,
     AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(rule.memoryMb),
@@ -74,6 +78,8 @@ export function lambdaEnvironment(rule: FunctionRule): Record<string, string> {
     _HANDLER: rule.handler,
     TZ: ":UTC",
     LANG: "en_US.UTF-8",
+    // Lambda's code folder is read-only: no __pycache__ is written into it there, nor here.
+    ...(rule.runtime === "python" && { PYTHONDONTWRITEBYTECODE: "1" }),
     ...rule.environment,
   };
 }

@@ -22,6 +22,7 @@ import { isHttpIntegration } from "../wire/prelude.ts";
 import { bodyStream, readFirstBytes, readStreamStart } from "../wire/stream.ts";
 import { type Answer, MAX_RESPONSE_BYTES, tooLarge } from "./api.ts";
 import { canSetsid, type ClientFolder, lambdaEnvironment, prepareClient } from "./clients.ts";
+import { confinedCommand, prlimitPath } from "./limits.ts";
 import { RuntimeProcess } from "./process.ts";
 import { payloadBytes } from "../wire/payload.ts";
 
@@ -41,6 +42,7 @@ export class FunctionInvoker implements Invoker {
   #closed = false;
   #watcher: Deno.FsWatcher | undefined;
   #setsid = canSetsid();
+  #prlimit = prlimitPath();
 
   /** Creates the pool; no process starts before the first request. */
   constructor(rule: FunctionRule, log: Logger) {
@@ -126,7 +128,7 @@ export class FunctionInvoker implements Invoker {
     const client = await this.#client;
     const process = new RuntimeProcess({
       rule: this.#rule,
-      command: client.command,
+      command: confinedCommand(this.#rule, client.command, { setsid: this.#setsid, prlimit: this.#prlimit }),
       env: lambdaEnvironment(this.#rule),
       setsid: this.#setsid,
       log: this.#log,

@@ -15,6 +15,7 @@ import { LrpError } from "../errors.ts";
 import type { Logger } from "../obs/log.ts";
 import type { FunctionRule } from "../route/rule.ts";
 import { type Answer, type Invocation, RuntimeApi } from "./api.ts";
+import { LineSplitter, type OutputLine } from "./output.ts";
 import { maxMemoryUsedMb, reportLine } from "./report.ts";
 
 /**
@@ -23,14 +24,23 @@ import { maxMemoryUsedMb, reportLine } from "./report.ts";
  */
 export const INIT_TIMEOUT_MS = 10_000;
 
+/**
+ * How long an exited runtime's output is still read: what it wrote before it exited is in the pipes
+ * already; a child that escaped its process group and holds them open is not waited for.
+ */
+export const OUTPUT_GRACE_MS = 200;
+
+/** The longest an invocation's END waits for the output it wrote before answering (see `#settle`). */
+export const SETTLE_MAX_MS = 50;
+
 /** How to start one process. */
 export interface ProcessSpec {
   rule: FunctionRule;
-  /** argv: the interpreter and its arguments, or the bootstrap. */
+  /** argv: the interpreter and its arguments, or the bootstrap, behind its wrappers (`confinedCommand`). */
   command: string[];
-  /** Lambda's variables (without `AWS_LAMBDA_RUNTIME_API`, which the process's listener sets). */
+  /** The whole environment (without `AWS_LAMBDA_RUNTIME_API`, which the process's listener sets). */
   env: Record<string, string>;
-  /** Wrap the command in `setsid` (own process group). */
+  /** The command starts with `setsid` (own process group, killed as one). */
   setsid: boolean;
   log: Logger;
 }
@@ -60,6 +70,8 @@ export class RuntimeProcess {
   #initTimer: ReturnType<typeof setTimeout> | undefined;
   #current: Current | undefined;
   #killing = false;
+  /** Output chunks read so far, both pipes: how `#settle` sees the pipes still delivering. */
+  #chunks = 0;
   /**
    * The request id output lines are tagged with: the last invocation the
    * runtime took. Kept after its answer because a pipe is read later than the
@@ -79,11 +91,12 @@ export class RuntimeProcess {
       },
       onInitError: (bytes, errorType) => this.#initFailed(bytes, errorType),
     });
-    const argv = spec.setsid ? ["setsid", ...spec.command] : spec.command;
+    const argv = spec.command;
     try {
       this.#child = new Deno.Command(argv[0]!, {
         args: argv.slice(1),
         cwd: spec.rule.code,
+        clearEnv: true,
         env: { ...spec.env, AWS_LAMBDA_RUNTIME_API: this.#api.address },
         stdin: "null",
         stdout: "piped",
@@ -116,16 +129,22 @@ export class RuntimeProcess {
       );
       this.kill();
     }, INIT_TIMEOUT_MS);
-    const output = Promise.all([
-      this.#pipe(this.#child.stdout, "stdout"),
-      this.#pipe(this.#child.stderr, "stderr"),
-    ]);
+    const readers = [this.#child.stdout.getReader(), this.#child.stderr.getReader()];
+    const output = Promise.all([this.#pipe(readers[0]!, "stdout"), this.#pipe(readers[1]!, "stderr")]);
     const child = this.#child;
     const api = this.#api;
     this.closed = (async () => {
       this.#exit = await child.status;
       clearTimeout(this.#initTimer);
-      await output;
+      // The runtime's exit ends its sandbox: what is left of its process group is killed, and the
+      // pipes are read only for what was already written, not for as long as an escaped child holds them.
+      this.#killGroup();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((res) => timer = setTimeout(() => res("late"), OUTPUT_GRACE_MS));
+      if (await Promise.race([output, late]) === "late") {
+        for (const r of readers) r.cancel().catch(() => {});
+      }
+      clearTimeout(timer);
       this.#exited();
       await api.close();
     })();
@@ -140,6 +159,7 @@ export class RuntimeProcess {
   run(payload: Uint8Array, traceId: string | undefined): Run {
     const id = crypto.randomUUID();
     let answered = false;
+    let done = false;
     let resolveAnswer!: (a: Answer) => void;
     let rejectAnswer!: (e: unknown) => void;
     let resolveFinished!: () => void;
@@ -157,10 +177,12 @@ export class RuntimeProcess {
           rejectAnswer(err);
         }
       },
-      finish: () => {
+      finish: (endedAt = performance.now()) => {
+        if (done) return;
+        done = true;
         clearTimeout(current.timer);
         if (this.#current === current) this.#current = undefined;
-        if (current.deliveredAt !== undefined) this.#report(current, fields);
+        if (current.deliveredAt !== undefined) this.#report(current, fields, endedAt);
         resolveFinished();
       },
     };
@@ -181,7 +203,12 @@ export class RuntimeProcess {
         answered = true;
         resolveAnswer(a);
       },
-      finished: () => current.finish(),
+      finished: () => {
+        // END and REPORT follow what the runtime wrote before it answered, which may still be in the pipes.
+        const endedAt = performance.now();
+        clearTimeout(current.timer);
+        void this.#settle().then(() => current.finish(endedAt));
+      },
     };
     this.#current = current;
     if (!this.alive) {
@@ -207,6 +234,19 @@ export class RuntimeProcess {
       }
     }
     return this.closed;
+  }
+
+  /**
+   * Kills what is left of the exited runtime's process group (its children). The group id cannot
+   * name another process meanwhile: Linux does not reuse a pid while a group of that id exists.
+   */
+  #killGroup(): void {
+    if (!this.#setsid) return;
+    try {
+      Deno.kill(-this.pid, "SIGKILL");
+    } catch {
+      // no member left
+    }
   }
 
   #timeout(current: Current): void {
@@ -283,8 +323,22 @@ export class RuntimeProcess {
     current.finish();
   }
 
-  #report(current: Current, fields: Record<string, unknown>): void {
-    const durationMs = performance.now() - current.deliveredAt!;
+  /**
+   * Resolves once the output pipes have been read up to now: when a turn of the event loop brings no
+   * new chunk twice in a row (a chunk already in a pipe is read within a turn), or after
+   * {@linkcode SETTLE_MAX_MS} for a runtime that keeps writing.
+   */
+  async #settle(): Promise<void> {
+    const until = performance.now() + SETTLE_MAX_MS;
+    for (let quiet = 0; quiet < 2 && this.#exit === undefined && performance.now() < until;) {
+      const seen = this.#chunks;
+      await new Promise((r) => setTimeout(r, 0));
+      quiet = this.#chunks === seen ? quiet + 1 : 0;
+    }
+  }
+
+  #report(current: Current, fields: Record<string, unknown>, endedAt: number): void {
+    const durationMs = endedAt - current.deliveredAt!;
     const initMs = this.#reportedInit ? undefined : this.#initMs;
     this.#reportedInit = true;
     const memoryMb = this.#exit === undefined ? maxMemoryUsedMb(this.pid) : undefined;
@@ -298,29 +352,28 @@ export class RuntimeProcess {
     });
   }
 
-  async #pipe(stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
-    let buffer = "";
-    const emit = (line: string) => {
+  async #pipe(reader: ReadableStreamDefaultReader<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
+    const log = this.#spec.log;
+    const write = log.output ?? log.info;
+    const emit = (line: OutputLine) => {
       const requestId = this.#lastRequestId;
-      this.#spec.log.info(line, {
+      write.call(log, line.text, {
         function: this.#spec.rule.name,
         ...(requestId !== undefined && { requestId }),
         stream: name,
+        ...(line.truncated && { truncated: true, lineBytes: line.bytes }),
       });
     };
+    const lines = new LineSplitter();
     try {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        buffer += chunk;
-        let nl;
-        while ((nl = buffer.indexOf("\n")) >= 0) {
-          emit(buffer.slice(0, nl).replace(/\r$/, ""));
-          buffer = buffer.slice(nl + 1);
-        }
+      for (let r; !(r = await reader.read()).done;) {
+        this.#chunks++;
+        lines.push(r.value, emit);
       }
     } catch {
-      // the pipe broke with the process; what was read is logged
+      // the pipe broke with the process, or was given up; what was read is logged
     }
-    if (buffer !== "") emit(buffer);
+    lines.end(emit);
   }
 }
 
@@ -329,5 +382,6 @@ interface Current {
   deliveredAt: number | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
   fail(err: unknown): void;
-  finish(): void;
+  /** Ends the invocation (once): END and REPORT, timed to `endedAt`, then the process is free. */
+  finish(endedAt?: number): void;
 }

@@ -30,7 +30,7 @@ Deno.test("createBufferedSink() batches lines into one write, in order, and flus
   assert.deepEqual(writes, ["a\nb\n", "c\n"]);
 });
 
-Deno.test("createBufferedSink() completes partial writes and drops lines past its limit", async () => {
+Deno.test("createBufferedSink() completes partial writes, never drops lrp's own lines, and drops output lines past its limit with a counted warning", async () => {
   const out: string[] = [];
   let release: () => void = () => {};
   const gate = new Promise<void>((r) => release = r);
@@ -41,13 +41,25 @@ Deno.test("createBufferedSink() completes partial writes and drops lines past it
       return Math.min(2, p.length);
     },
   }, 8);
-  sink.write("12345"); // queued (6 bytes)
-  sink.write("6789"); // queued (11 bytes, over the limit now)
-  sink.write("dropped");
-  assert.equal(sink.dropped, 1);
+  sink.offer("12345"); // queued (6 bytes)
+  sink.offer("6789"); // queued (11 bytes, over the limit now)
+  sink.offer("dropped");
+  sink.offer("dropped too");
+  sink.write("own line"); // lrp's own: kept however far behind
+  assert.equal(sink.dropped, 2);
   release();
   await sink.flush();
-  assert.equal(out.join(""), "12345\n6789\n");
+  const lines = out.join("").split("\n");
+  assert.deepEqual(lines.slice(0, 3), ["12345", "6789", "own line"]);
+  const warning = JSON.parse(lines[3]!);
+  assert.deepEqual({ ...warning, time: "" }, {
+    time: "",
+    level: "warn",
+    msg: "2 function output lines dropped: lrp's log writer fell behind",
+    dropped: 2,
+    droppedTotal: 2,
+  });
+  assert.equal(lines.length, 5);
 });
 
 Deno.test("createBufferedSink() with a delay collects lines of separate turns into one write; flush() writes at once", async () => {

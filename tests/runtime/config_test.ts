@@ -25,6 +25,7 @@ Deno.test("a functions rule gets Lambda's defaults and its code folder resolved 
     memoryMb: 128,
     region: "us-east-1",
     environment: {},
+    hostEnvironment: {},
     watch: false,
     idleTimeoutMs: 300_000,
     queueLimit: 1000,
@@ -50,7 +51,7 @@ Deno.test("functions rule mistakes are one-line errors naming line and key", () 
     ],
     [
       "    runtime: nodejs\n    handler: a.b\n    colour: red\n",
-      "t:6: functions[0].colour: unknown key (known: hostname, name, runtime, handler, code, concurrency, timeout, memory, environment, watch, idle_timeout, queue_limit, queue_timeout, payload_format, multi_value_headers, invoke_mode, routes, api, api_id, stage, stage_variables, stage_in_path, cors)",
+      "t:6: functions[0].colour: unknown key (known: hostname, name, runtime, handler, code, concurrency, timeout, memory, environment, environment_passthrough, watch, idle_timeout, queue_limit, queue_timeout, payload_format, multi_value_headers, invoke_mode, routes, api, api_id, stage, stage_variables, stage_in_path, cors)",
     ],
   ];
   for (const [extra, message] of cases) {
@@ -99,5 +100,63 @@ Deno.test("lrp check reports a missing code folder, a missing handler file and a
   assert.match(
     ok.stdout,
     /a\.test -> function a-test \(python app\.handler in .*py_echo, concurrency 1, timeout 3s, queue 1000\)/,
+  );
+});
+
+Deno.test("a handler that would load code from outside its code folder is refused by lrp check and at start (Runtime.MalformedHandlerName)", async () => {
+  const refused = [
+    ["nodejs", "x/../../other/index.handler"],
+    ["nodejs", "../index.handler"],
+    ["nodejs", "/etc/index.handler"],
+    ["deno", "a..b/main.handler"],
+    ["python", "/srv/app.handler"],
+  ];
+  for (const [runtime, handler] of refused) {
+    const path = await tempConfig(
+      `functions:\n  - hostname: a.test\n    runtime: ${runtime}\n    handler: ${handler}\n    code: ${FIXTURES}node_echo\n`,
+    );
+    const message = `lrp: invalid configuration: ${path}:4: functions[0].handler: ${
+      JSON.stringify(handler)
+    } is not a valid handler name (Runtime.MalformedHandlerName): it must name a file inside code, without ".." or a leading "/"`;
+    const check = await runLrp(["check", path]);
+    assert.equal(check.code, 1, check.stderr);
+    assert.equal(check.stderr.trim(), message);
+    const serve = await runLrp([path]);
+    assert.equal(serve.code, 1, serve.stderr);
+    assert.equal(serve.stderr.trim(), message);
+  }
+});
+
+Deno.test("a function inherits from lrp's environment only what a runtime needs and what environment_passthrough names", () => {
+  const env = {
+    PATH: "/usr/bin",
+    HOME: "/home/me",
+    DENO_DIR: "/cache/deno",
+    AWS_ACCESS_KEY_ID: "AKIA",
+    AWS_SECRET_ACCESS_KEY: "secret",
+    AWS_PROFILE: "dev",
+    LRP_PORT: "8080",
+    EDITOR: "vi",
+  };
+  const rules = parseConfig(
+    "functions:\n" +
+      "  - { hostname: a.test, runtime: nodejs, handler: i.h, code: . }\n" +
+      "  - { hostname: b.test, runtime: nodejs, handler: i.h, code: ., environment_passthrough: [AWS_PROFILE, NOT_SET] }\n",
+    { source: "t", env },
+  ).rules.map((r) => r.kind === "function" && r.hostEnvironment);
+  assert.deepEqual(rules, [
+    { PATH: "/usr/bin", HOME: "/home/me", DENO_DIR: "/cache/deno" },
+    { PATH: "/usr/bin", HOME: "/home/me", DENO_DIR: "/cache/deno", AWS_PROFILE: "dev" },
+  ]);
+  assert.throws(
+    () =>
+      parseConfig(
+        "functions:\n  - hostname: a.test\n    runtime: nodejs\n    handler: i.h\n    code: .\n    environment_passthrough: [AWS-PROFILE]\n",
+        { source: "t" },
+      ),
+    {
+      message:
+        `t:6: functions[0].environment_passthrough[0]: "AWS-PROFILE" is not an environment variable name`,
+    },
   );
 });
