@@ -144,7 +144,11 @@ async function tryEveryExample(
     "HTTP/1.1 502 Bad Gateway",
     "function_error",
   ]);
-  assert.equal(JSON.parse(fail?.body ?? "").message, "Cannot use the answer: the function failed with Error");
+  assert.equal(
+    JSON.parse(fail?.body ?? "").message,
+    "Cannot use the answer: the function failed with Error (its error and stack trace are in the function's log, " +
+      "which is lrp's log for functions rules; error_details: true shows them in this answer)",
+  );
 
   const again = await runCurl(commands[4] ?? "");
   const health = await fetch(`http://127.0.0.1:${demo.port}/healthz`);
