@@ -29,6 +29,7 @@
 
 import { Http1Reader, Http1ReadError, keepsAlive } from "../invoke/http1_reader.ts";
 import { LrpError } from "../errors.ts";
+import type { Config } from "../config/types.ts";
 import type { IncomingRequest } from "../wire/request.ts";
 import type { ConnInfo } from "./handler.ts";
 import { BodySource, MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./http_request.ts";
@@ -44,6 +45,14 @@ export interface ServerLimits {
   idleTimeoutMs: number;
   /** Longest time a write may make no progress (a client not reading); 60 s when absent. */
   sendTimeoutMs?: number;
+}
+
+/** The server's limits as a configuration sets them. */
+export function serverLimits(
+  config: Pick<Config, "headerTimeoutMs" | "idleTimeoutMs" | "sendTimeoutMs">,
+): ServerLimits {
+  const { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs } = config;
+  return { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs };
 }
 
 /** What the server needs. */
