@@ -5,10 +5,11 @@
  * ```sh
  * lrp [CONFIG]            serve (CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml)
  * lrp check [CONFIG]      validate and print the route table
- * lrp healthcheck [URL]   exit 0 when a running lrp answers pong
+ * lrp healthcheck [URL|CONFIG]  exit 0 when a running lrp answers pong
  * lrp lambda [CONFIG]     run as a Lambda function (custom runtime, Function URL events)
  * lrp extension [CONFIG]  run as a Lambda extension serving lrp on localhost
  * lrp demo                run example functions behind lrp
+ * lrp start-api           serve a SAM template's or serverless.yml's functions and routes
  * ```
  *
  * @module
@@ -20,12 +21,13 @@ import { buildRouter, startLrp } from "./lib/run/serve.ts";
 import { describeRules } from "./lib/config/describe.ts";
 import { loadConfig, parseConfig } from "./lib/config/parse.ts";
 import { SETTINGS } from "./lib/config/settings.ts";
-import { argsProblem, closest, COMMANDS, helpText } from "./lib/run/cli.ts";
+import { argsProblem, closest, COMMANDS, FLAG_ALIASES, helpText, START_API_OPTIONS } from "./lib/run/cli.ts";
 import { type Config, ConfigError } from "./lib/config/types.ts";
 import { createBufferedSink, createLogger } from "./lib/obs/log.ts";
 import { createHandler } from "./lib/run/handler.ts";
 import { enableTracing } from "./lib/obs/tracing.ts";
 import type { SpawnWorker } from "./lib/run/workers.ts";
+import type { StartApiSession } from "./lib/templates/start_api.ts";
 
 /**
  * Log lines go to stderr in asynchronous batches, off the request path, collected for up to 100 ms so
@@ -40,11 +42,13 @@ export const VERSION: string = denoJson.version;
 
 /** Runs the CLI and returns the exit code. */
 export async function main(args: string[], env: Record<string, string | undefined>): Promise<number> {
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "V" },
+    ...START_API_OPTIONS,
   };
   for (const s of SETTINGS) options[s.flag] = { type: s.switch ? "boolean" : "string" };
+  for (const [old, { flag }] of Object.entries(FLAG_ALIASES)) options[old] = options[flag]!;
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -62,6 +66,11 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 0;
   }
   const flags: Record<string, string | undefined> = {};
+  for (const [old, { flag, warning }] of Object.entries(FLAG_ALIASES)) {
+    if (values[old] === undefined) continue;
+    console.error(`lrp: warning: ${warning}`);
+    values[flag] ??= values[old];
+  }
   for (const s of SETTINGS) {
     const v = values[s.flag];
     if (typeof v === "string") flags[s.flag] = v;
@@ -82,6 +91,17 @@ export async function main(args: string[], env: Record<string, string | undefine
     console.error(`lrp: too many arguments: ${operands.join(" ")}; run "lrp --help" for usage`);
     return 2;
   }
+  // start-api, and check with --template, read a SAM template or serverless.yml instead of an lrp.yaml.
+  const templated = command === "start-api" || (command === "check" && values.template !== undefined);
+  const stray = Object.keys(START_API_OPTIONS).find((k) => values[k] !== undefined);
+  if ((!templated && stray) || (templated && operands.length > 0)) {
+    console.error(
+      templated
+        ? `lrp: ${command} reads a template, not ${operands[0]}: name it with --template`
+        : `lrp: --${stray} is an option of start-api (and --template of check); run "lrp --help" for usage`,
+    );
+    return 2;
+  }
 
   // Deno's OpenTelemetry is on: lrp's own spans need the API, loaded only then (it costs start-up time).
   if (command !== "check" && command !== "healthcheck" && otelOn(env.OTEL_DENO)) await enableTracing();
@@ -96,35 +116,53 @@ export async function main(args: string[], env: Record<string, string | undefine
   }
 
   if (command === "healthcheck") {
-    const { checkHealth, defaultHealthUrl } = await import("./lib/run/healthcheck.ts");
-    let url = operands[0];
-    if (url === undefined) {
-      const path = env.LRP_CONFIG ?? "lrp.yaml";
-      let text = "";
-      try {
-        text = await Deno.readTextFile(path);
-      } catch {
-        // No readable file: the port and prefix come from the environment or defaults.
-      }
-      try {
-        url = defaultHealthUrl(parseConfig(text, { source: path, env, flags }));
-      } catch (err) {
-        console.error(`lrp: invalid configuration: ${err instanceof Error ? err.message : err}`);
+    const { checkHealth, defaultHealthUrl, healthTarget } = await import("./lib/run/healthcheck.ts");
+    const target = operands[0] === undefined ? undefined : healthTarget(operands[0]);
+    if (target?.kind === "url") return reportHealth(await checkHealth(target.url));
+    // A config file gives host, port and prefix; a base URL takes the prefix of the configuration lrp would read.
+    const path = target?.kind === "config" ? target.path : env.LRP_CONFIG ?? "lrp.yaml";
+    let text = "";
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (err) {
+      if (target?.kind === "config") {
+        const why = err instanceof Deno.errors.NotFound ? "no such file" : String(err);
+        console.error(
+          `lrp: healthcheck: cannot read ${path}: ${why}; pass a running lrp's URL (http://127.0.0.1:8080) or its config file`,
+        );
         return 1;
       }
+      // No readable file: the port and prefix come from the environment or defaults.
     }
-    const result = await checkHealth(url);
-    (result.ok ? console.log : console.error)(`lrp: ${result.message}`);
-    return result.ok ? 0 : 1;
+    let config: Config;
+    try {
+      config = parseConfig(text, { source: path, env, flags });
+    } catch (err) {
+      console.error(err instanceof ConfigError ? invalidConfiguration(err) : `lrp: ${err}`);
+      return 1;
+    }
+    if (target?.kind !== "base") return reportHealth(await checkHealth(defaultHealthUrl(config)));
+    const prefix = config.internalRoutePrefix;
+    const hint = prefix === ""
+      ? "does this lrp set internal_route_prefix? pass its config file, lrp healthcheck lrp.yaml, or --internal-route-prefix"
+      : undefined;
+    return reportHealth(await checkHealth(`${target.base}${prefix}/ping`, undefined, hint));
   }
 
-  const path = operands[0] ?? env.LRP_CONFIG ?? "lrp.yaml";
+  let path = operands[0] ?? env.LRP_CONFIG ?? "lrp.yaml";
+  let load = () => loadConfig(path, { env, flags });
+  let session: StartApiSession | undefined;
   let config: Config;
   try {
-    config = await loadConfig(path, { env, flags });
+    if (templated) {
+      const { StartApiSession, startApiOptionsOf } = await import("./lib/templates/start_api.ts");
+      const started = new StartApiSession(startApiOptionsOf(values), { env, flags });
+      [session, path, load] = [started, started.template, () => started.load()];
+    }
+    config = await load();
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(`lrp: invalid configuration: ${err.message}`);
+      console.error(invalidConfiguration(err));
       if (command === "lambda" && env.AWS_LAMBDA_RUNTIME_API) {
         const { reportInitError } = await import("./lib/run/lambda_runtime.ts");
         await reportInitError(env.AWS_LAMBDA_RUNTIME_API, err).catch(() => {});
@@ -160,7 +198,14 @@ export async function main(args: string[], env: Record<string, string | undefine
     await running.shutdown();
     return 0;
   }
+  if (command === "check" && session) {
+    await session.prepare();
+    console.log(`${path}: ok, the routes start-api would serve:`);
+    for (const line of session.routeLines()) console.log(`  ${line}`);
+    return 0;
+  }
   if (command === "check") {
+    for (const warning of config.warnings ?? []) console.error(`lrp: warning: ${warning}`);
     console.log(`${path}: ok, ${config.rules.length} route(s), listening on ${config.host}:${config.port}`);
     for (const line of describeRules(config)) console.log(`  ${line}`);
     if (config.rules.length === 0) {
@@ -191,9 +236,12 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 1;
   }
   // Loaded before serving: no await may come between serving and installing the signal handlers.
-  const watching = config.watchConfig ? await import("./lib/run/watch.ts") : undefined;
+  const watchPath = config.watchConfig || session?.options.watch;
+  const watching = watchPath ? await import("./lib/run/watch.ts") : undefined;
   const base = createLogger(config.logLevel, stderrLines.write, stderrLines);
   const log = link && workerLink ? workerLink.withFields(base, { worker: workerId }) : base;
+  // Said once: by the one process, or by the supervisor of workers.
+  if (workerId === undefined) { for (const warning of config.warnings ?? []) log.warn(warning, {}); }
   let running;
   try {
     running = startLrp(
@@ -211,7 +259,23 @@ export async function main(args: string[], env: Record<string, string | undefine
     console.error(`lrp: cannot listen on ${config.host}:${config.port}: ${why}`);
     return 1;
   }
-  const reload = () => running.reload(() => loadConfig(path, { env, flags }));
+  if (session) {
+    if (session.options.warm === "EAGER") running.prewarm();
+    // Printed once the interpreters said their versions, off the path to serving.
+    const table = session;
+    void table.prepare().then(() => {
+      for (const line of table.routeLines(running.addr.port)) console.log(line);
+    });
+  }
+  const reload = () =>
+    running.reload(load).then((ok) => {
+      if (!ok || !session) return;
+      if (session.options.warm === "EAGER") running.prewarm();
+      const table = session;
+      return table.prepare().then(() => {
+        for (const line of table.routeLines(running.addr.port)) console.log(line);
+      });
+    });
   const onHangup = () => {
     log.info("reloading the configuration", { signal: "SIGHUP", config: path });
     void reload();
@@ -220,7 +284,7 @@ export async function main(args: string[], env: Record<string, string | undefine
   // A worker whose supervisor is gone drains like on SIGTERM (no orphans serving on).
   link?.lost.then(() => Deno.kill(Deno.pid, "SIGTERM"));
   link?.ready(running.addr.port);
-  const watch = config.watchConfig
+  const watch = watchPath
     ? watching?.watchFile(path, () => {
       log.info("reloading the configuration", { changed: path });
       void reload();
@@ -297,6 +361,7 @@ async function supervise(config: Config, workers: number): Promise<number> {
     import("./lib/run/workers.ts"),
   ]);
   const log = withFields(createLogger(config.logLevel, stderrLines.write, stderrLines), { worker: 0 });
+  for (const warning of config.warnings ?? []) log.warn(warning, {});
   if (config.workers === "auto" && Deno.build.os !== "linux") workers = 1;
   let args: string[];
   try {
@@ -356,6 +421,20 @@ async function supervise(config: Config, workers: number): Promise<number> {
   await supervisor.finished;
   for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   return code;
+}
+
+/** Prints a health check's line (stdout when healthy, stderr when not); its exit code. */
+function reportHealth(result: { ok: boolean; message: string }): number {
+  (result.ok ? console.log : console.error)(`lrp: ${result.message}`);
+  return result.ok ? 0 : 1;
+}
+
+/** A refused configuration as the user reads it: one line, or a count and one `file:line: key: …` line each. */
+function invalidConfiguration(err: ConfigError): string {
+  const { problems } = err;
+  return problems.length === 1
+    ? `lrp: invalid configuration: ${problems[0]}`
+    : `lrp: invalid configuration, ${problems.length} mistakes:\n${problems.join("\n")}`;
 }
 
 /** Whether `OTEL_DENO` turns Deno's OpenTelemetry on ("true" or "1"; anything but off, to be safe). */

@@ -59,6 +59,7 @@ import {
   type SystemInfo,
   verdicts,
 } from "./report.ts";
+import { C16_POINT, START_API_PATH, startStartApi } from "./start_api.ts";
 import { ensure, ensureLoadTool, versionOf } from "./tools.ts";
 
 /** Settings of one bench run. */
@@ -648,6 +649,22 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
     }
   }
 
+  // start-api with a 3-function template, at 1 and 16 connections, and its cold start (spawn to first answer).
+  const startApiInfo = { name: "lrp-start-api", label: "lrp start-api, 3-function SAM template (nodejs)" };
+  const startApiPoints = [FULL_POINTS[0]!, C16_POINT];
+  let startApiColdMs: number | undefined;
+  if (lrpSkip !== undefined || !flags.has("--template")) {
+    add(targets, startApiInfo, startApiPoints, { skipped: lrpSkip ?? "lrp has no start-api" });
+  } else {
+    const row = await startStartApi(children, opts.lrpMain, tmp, awsEnv(backendUrl));
+    if ("skipped" in row) add(targets, startApiInfo, startApiPoints, { skipped: row.skipped });
+    else {
+      startApiColdMs = row.coldMs;
+      const url = `http://127.0.0.1:${row.port}${START_API_PATH}`;
+      add(targets, startApiInfo, startApiPoints, { url, root: row.child.pid, child: row.child });
+    }
+  }
+
   const live = targets.filter((t) => t.skipped === undefined);
   const samples = new Map<string, Sample[]>();
   const key = (s: string, p: Point) => `${s}|${p.connections}|${p.bodyBytes}`;
@@ -685,7 +702,7 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
   // Points outside, systems inside: in the first round every system serves 0 B at 64 connections
   // before it has seen a 1 MB body, so that round's RSS is the figure of a fresh process.
   for (let round = 0; round < opts.rounds; round++) {
-    for (const point of FULL_POINTS) {
+    for (const point of [...FULL_POINTS, C16_POINT]) {
       // Rotate the order each round so that no system always runs first or last.
       const order = live.map((_, i) => live[(i + round) % live.length]!);
       for (const target of order) {
@@ -770,6 +787,11 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
       `\nfunctions rule, first (cold) request: ${JSON.stringify(cold)} ms; warm p50: see "p50, 1 conn"`,
     );
   }
+  if (startApiColdMs !== undefined) {
+    console.log(
+      `\nstart-api cold start, spawn to the first answer of a Node.js function: ${startApiColdMs} ms`,
+    );
+  }
   console.log(`\nstart-up to first proxied request (ms): ${JSON.stringify(startup)}`);
   if (!rssResettable) console.log("(VmHWM could not be reset before each run: peaks are since start)");
   console.log(`\n### Targets\n${markdownVerdicts(list)}`);
@@ -790,6 +812,7 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
     cells,
     localVsSerializedBackend: serialized,
     functionsColdMs: cold,
+    startApiColdMs,
     startup,
     peakRssResetBeforeEachRun: rssResettable,
     targets: list,

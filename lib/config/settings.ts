@@ -23,7 +23,7 @@ export interface Setting {
   kind: Kind;
   default: string;
   help: string;
-  /** The flag takes no value (`--watch`): present means `"true"`. */
+  /** The flag takes no value (`--watch-config`): present means `"true"`. */
   switch?: boolean;
   /** Flag and environment variable say the opposite of the key (`--disable-metrics` vs `metrics`). */
   inverse?: boolean;
@@ -237,7 +237,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: "watch_config",
     field: "watchConfig",
-    flag: "watch",
+    flag: "watch-config",
     env: "LRP_WATCH_CONFIG",
     kind: "boolean",
     default: "false",

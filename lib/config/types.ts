@@ -85,13 +85,23 @@ export interface Config {
   /** Show secret headers and cookies in the inspector instead of `‹redacted›`. */
   inspectShowSecrets: boolean;
   rules: Rule[];
+  /** Accepted but worth changing: deprecated keys, each `file:line: key: what to use instead`. */
+  warnings?: string[];
 }
 
-/** A configuration mistake; the message names the source, line and key path. */
+/**
+ * One or more configuration mistakes. Each problem is one line naming the
+ * source, line and key path (`lrp.yaml:3: local[0].endpoint: …`); the
+ * message is the problems, one per line.
+ */
 export class ConfigError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
+  /** The mistakes, in the order of the file. */
+  readonly problems: readonly string[];
+
+  /** Creates the error: one problem, or several (`problems`, with `message` unused). */
+  constructor(message: string, problems: readonly string[] = [message]) {
+    super(problems.join("\n"));
+    this.problems = problems;
     this.name = "ConfigError";
   }
 }

@@ -18,6 +18,7 @@ import type { Invoker, InvokeResult } from "../invoke/types.ts";
 import type { Logger } from "../obs/log.ts";
 import type { LrpMetrics } from "../obs/metrics.ts";
 import type { Router } from "../route/router.ts";
+import type { Rule } from "../route/rule.ts";
 import { selectFunction } from "../route/select.ts";
 import { traceInvocation } from "../obs/tracing.ts";
 import { applyGateway } from "../wire/gateway.ts";
@@ -166,6 +167,10 @@ export function createHandler(deps: HandlerDeps): Handler {
     let payload: Uint8Array | undefined;
     let rawResult: Uint8Array | undefined;
     let pathParameters: Record<string, string> | undefined;
+    // Whether the invocation started, and whether the invoker said the function took the event.
+    let invoked = false;
+    let heard = false;
+    let ruleKind: Rule["kind"] | undefined;
     try {
       // The inspector's own requests are internal: answered here, never recorded.
       const inspecting = inspectRoutes?.owns(path, request.headers.get("host"), sourceIp) === true;
@@ -199,6 +204,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         const gateway = step.facts;
         if (gateway) entry.route = gateway.routeKey;
         pathParameters = gateway?.pathParameters;
+        ruleKind = matched.rule.kind;
         entry.target = matched.target.describe;
         const choice = matched.rule.kind === "aws"
           ? selectFunction(matched.rule, matched.params, request.headers, host)
@@ -248,6 +254,7 @@ export function createHandler(deps: HandlerDeps): Handler {
               const bytes = encodeEvent(matched.rule, event!, splice, gateway);
               event = undefined;
               if (inspector) payload = payloadBytes(bytes);
+              invoked = true;
               return invokeWithTimeout(
                 matched.target,
                 {
@@ -255,6 +262,11 @@ export function createHandler(deps: HandlerDeps): Handler {
                   traceId: eventHeaders["x-amzn-trace-id"],
                   functionName: choice?.functionName,
                   qualifier: choice?.qualifier,
+                  requestId,
+                  onReached: (id) => {
+                    heard = true;
+                    if (id !== undefined) entry.functionRequestId = id;
+                  },
                 },
                 request.signal,
                 config,
@@ -265,12 +277,13 @@ export function createHandler(deps: HandlerDeps): Handler {
         } finally {
           upstreamMs = performance.now() - invokedAt;
         }
+        if (result.functionRequestId !== undefined) entry.functionRequestId = result.functionRequestId;
         // The invocation is over, so nothing reads the spliced body again.
         if (splice) releaseBody(splice);
         if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
         else {
           rawResult = result.body;
-          // Counted while it arrives, as a body is: past the bound it is dropped (503), not piled up.
+          // Held from its arrival until written; past the bound it is dropped (503), not piled up.
           claim.holdAnswer(rawResult.length);
         }
         response = toResponse(result, request.method, matched.rule, headerLimits);
@@ -313,6 +326,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       }, response);
     }
     if (inspector && route !== "internal") {
+      const reached = reachedFunction(invoked, heard, ruleKind, result, entry.error);
       const facts = {
         request,
         entry,
@@ -324,6 +338,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         payload,
         result,
         rawResult,
+        reached,
       };
       response = (await inspector.record({ ...facts, upstreamMs }, response)).response;
     }
@@ -333,6 +348,36 @@ export function createHandler(deps: HandlerDeps): Handler {
 
 /** The answer to `OPTIONS *`: the methods lrp passes on. */
 const ALLOW = [...ROUTED_METHODS].join(", ");
+/** Errors that mean the function ran: it timed out, or answered something unusable. */
+const REACHED_ERRORS = new Set(["function_timeout", "function_error", "bad_result"]);
+/** Errors of an invocation that never reached the function: refused before it, or the target not there. */
+const UNREACHED_ERRORS = new Set([
+  "queue_full",
+  "queue_timeout",
+  "upstream_unreachable",
+  "function_not_found",
+  "function_not_allowed",
+  "upstream_auth",
+  "throttled",
+  "payload_too_large",
+]);
+
+/**
+ * Whether the function took the event, for the inspector: `undefined` when
+ * lrp cannot know (it stopped waiting for an RIE or the Invoke API).
+ * `functions:` rules report it themselves.
+ */
+function reachedFunction(
+  invoked: boolean,
+  heard: boolean,
+  kind: Rule["kind"] | undefined,
+  result: InvokeResult | undefined,
+  error: unknown,
+): boolean | undefined {
+  if (heard || result !== undefined || REACHED_ERRORS.has(String(error))) return true;
+  if (!invoked || kind === "function" || UNREACHED_ERRORS.has(String(error))) return false;
+  return undefined;
+}
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;

@@ -188,6 +188,8 @@ export function exchangeDetail(e: Exchange, secret: SecretTest | undefined): Rec
   return {
     ...summarize(e),
     requestId: e.requestId,
+    functionRequestId: e.functionRequestId,
+    reached: e.reached,
     sourceIp: e.sourceIp,
     function: e.function,
     pathParameters: e.pathParameters,
@@ -301,10 +303,15 @@ async function replay(
         traceId: event.traceId,
         functionName: choice?.functionName,
         qualifier: choice?.qualifier,
+        requestId: String(entry.requestId),
+        onReached: (id) => {
+          if (id !== undefined) entry.functionRequestId = id;
+        },
       }, request.signal);
     } finally {
       upstreamMs = performance.now() - invokedAt;
     }
+    if (result.functionRequestId !== undefined) entry.functionRequestId = result.functionRequestId;
     if (result.body instanceof Uint8Array) rawResult = result.body;
     response = deps.toResponse(result, original.method, matched.rule);
   } catch (err) {

@@ -48,6 +48,8 @@ export interface RunningLrp {
    * `load` throws. Reloads run one at a time, in call order.
    */
   reload(load: () => Config | Promise<Config>): Promise<boolean>;
+  /** Starts one process of every `functions:` rule now instead of on its first request. */
+  prewarm(): void;
 }
 
 /** One configuration being served, and the requests still running on it. */
@@ -227,6 +229,8 @@ export function startLrp(
       const reused = rule.kind !== "aws" ? pool.get(invokerKey(rule))?.shift() : undefined;
       const invoker = reused ?? buildInvoker(rule, clients, queues, log);
       if (reused) previous!.owned.delete(reused);
+      // A kept function restarts its processes if its code changed (a SIGHUP after a deploy).
+      if (reused instanceof FunctionInvoker) reused.reloaded();
       owned.add(invoker);
       return invoker;
     });
@@ -350,6 +354,7 @@ export function startLrp(
     void closeIfIdle(old);
     metrics.reloads.inc({ result: "ok" });
     log.info("configuration reloaded", { config: next.source, routes: describeRules(next) });
+    for (const warning of next.warnings ?? []) log.warn(warning, {});
     return true;
   };
 
@@ -367,6 +372,9 @@ export function startLrp(
       let n = current.inFlight;
       for (const g of retiring) if (g !== current) n += g.inFlight;
       return n;
+    },
+    prewarm() {
+      for (const invoker of current.owned) if (invoker instanceof FunctionInvoker) void invoker.prewarm();
     },
     reload(load) {
       const run = reloading.then(() => reloadOnce(load));

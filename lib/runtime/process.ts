@@ -155,9 +155,17 @@ export class RuntimeProcess {
     return this.#exit === undefined && !this.#killing;
   }
 
-  /** Hands one invocation to the process (which must be idle). */
-  run(payload: Uint8Array, traceId: string | undefined): Run {
-    const id = crypto.randomUUID();
+  /**
+   * Hands one invocation to the process (which must be idle). `id` is the
+   * invocation's request id (the function's `awsRequestId`); `onDelivered`
+   * hears when the runtime took the event.
+   */
+  run(
+    payload: Uint8Array,
+    traceId: string | undefined,
+    id: string = crypto.randomUUID(),
+    onDelivered?: () => void,
+  ): Run {
     let answered = false;
     let done = false;
     let resolveAnswer!: (a: Answer) => void;
@@ -196,6 +204,7 @@ export class RuntimeProcess {
         this.#lastRequestId = id;
         inv.deadlineMs = Date.now() + rule.timeoutMs;
         this.#spec.log.info(`START RequestId: ${id} Version: $LATEST`, fields);
+        onDelivered?.();
         current.timer = setTimeout(() => this.#timeout(current), rule.timeoutMs);
       },
       answer: (a) => {
@@ -257,7 +266,12 @@ export class RuntimeProcess {
       requestId: current.id,
     });
     current.fail(
-      new LrpError("upstream_timeout", `Cannot finish ${this.#spec.rule.name}: ${message}`),
+      new LrpError(
+        "function_timeout",
+        `Cannot finish ${this.#spec.rule.name}: ${message}: the function's timeout is ${
+          this.#spec.rule.timeoutMs / 1000
+        } s (timeout: in its rule)`,
+      ),
     );
     void this.kill();
   }
