@@ -82,7 +82,7 @@ interface Connection extends Writer {
   timedOut: Promise<void> | undefined;
   /** Answered and closing: only reading and dropping what the client still sends. */
   lingering: boolean;
-  /** The server is shutting down: no lingering close. */
+  /** The server is shutting down: a lingering close is short. */
   stopping: boolean;
   /** What the handler asked to run once the current answer is written (`ConnInfo.afterWrite`). */
   afterWrite: (() => void) | undefined;
@@ -306,6 +306,8 @@ const SEND_TIMEOUT_MS = 60_000;
 /** How long a closing connection keeps reading what the client still sends: in all, and between two reads. */
 const LINGER_MS = 30_000;
 const LINGER_READ_MS = 5_000;
+/** How long a close begun while lrp shuts down lingers in all. */
+const STOP_LINGER_MS = 2_000;
 
 /**
  * Closes a connection whose client may still be sending (a refused request,
@@ -313,24 +315,20 @@ const LINGER_READ_MS = 5_000;
  * write side first, then what arrives is read and dropped — up to 30 s in
  * all and 5 s between reads, however many bytes — so the kernel does not
  * answer the unread bytes with a reset that would destroy the response before
- * the client reads it. Shutdown ends a lingering connection at once.
+ * the client reads it. Shutdown ends a lingering connection at once; one
+ * that begins while lrp shuts down lingers 2 s at most.
  */
 async function linger(c: Connection): Promise<void> {
   if (c.closed) return;
-  if (c.stopping) {
-    c.closed = true;
-    try {
-      c.conn.close();
-    } catch { /* closed */ }
-    return;
-  }
   try {
     await (c.conn as Deno.TcpConn).closeWrite();
   } catch {
     return;
   }
-  c.lingering = true;
-  const end = performance.now() + LINGER_MS;
+  // Begun while lrp shuts down: a short one. Begun before: shutdown cuts it (`lingering`).
+  const stopping = c.stopping;
+  c.lingering = !stopping;
+  const end = performance.now() + (stopping ? STOP_LINGER_MS : LINGER_MS);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const cut = () => {
     c.closed = true;
