@@ -44,6 +44,8 @@ export interface Config {
   headerTimeoutMs: number;
   /** Longest time a keep-alive connection waits for its next request, ms (then closed). */
   idleTimeoutMs: number;
+  /** Longest time writing an answer may make no progress, ms (then the connection is closed). */
+  sendTimeoutMs: number;
   errorDetails: boolean;
   shutdownTimeoutMs: number;
   /** Defaults for local rules that do not set their own. */
@@ -51,7 +53,7 @@ export interface Config {
   queueTimeoutMs: number;
   /** Requests handled at once across all rules (then 503). */
   maxInFlight: number;
-  /** Request-body bytes reserved at once across all rules (then 503). */
+  /** Bytes of request bodies and unsent answers held at once across all rules (then 503). */
   maxInFlightBytes: number;
   /** Serve Prometheus metrics at `{prefix}/metrics`. */
   metrics: boolean;

@@ -7,13 +7,13 @@
  */
 
 import type { Config } from "../config/types.ts";
-import { admitRequest } from "../route/edge.ts";
-import { bodyReservation, InFlightBudget } from "./admission.ts";
+import { admitRequest, ROUTED_METHODS } from "../route/edge.ts";
+import { type Claim, InFlightBudget } from "./admission.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
 import { encodeEvent, SPLICE_FROM } from "../wire/formats.ts";
 import { payloadBytes } from "../wire/payload.ts";
 import { type ForwardTrust, isTrustedPeer, parseCidr, routingHost } from "../route/forwarded.ts";
-import { internalAccess } from "../route/internal.ts";
+import { internalAccess, isServerWideOptions } from "../route/internal.ts";
 import type { Invoker, InvokeResult } from "../invoke/types.ts";
 import type { Logger } from "../obs/log.ts";
 import type { LrpMetrics } from "../obs/metrics.ts";
@@ -68,6 +68,8 @@ export interface HandlerDeps {
 /** The connection facts the handler uses (a subset of `Deno.ServeHandlerInfo`). */
 export interface ConnInfo {
   remoteAddr: { hostname: string } | Deno.Addr;
+  /** lrp's server calls `done` once the answer is written (or the write failed). */
+  afterWrite?: (done: () => void) => void;
 }
 
 /** A request handler. */
@@ -76,12 +78,13 @@ export type Handler = (request: IncomingRequest, info: ConnInfo) => Promise<Resp
 /**
  * Creates the handler. Steps, in order:
  * 1. internal routes (`{prefix}/ping`, `/healthz`, `/metrics`) answer for any Host, or only
- *    those `internal_hosts` allows (anyone else is routed as usual);
+ *    those `internal_hosts` allows (anyone else is routed as usual); `OPTIONS *` is lrp's own;
  * 2. the method and Host are admitted ({@linkcode admitRequest}: 501, 400),
  *    then the Host (or, from a trusted proxy, the forwarded host) picks a
  *    route, or 404 naming the host; an aws rule then picks the function (host
  *    placeholders or a header) within its allow-list (403 otherwise);
- * 3. the body is read with the size cap (413 before anything is invoked);
+ * 3. the body is read with the size cap (413 before anything is invoked), its
+ *    bytes held in the in-flight bound as they arrive; a request slot is taken after;
  * 4. the request becomes an event in the rule's payload format (2.0, 1.0,
  *    ALB) and is invoked, bounded by the
  *    upstream timeout (504) and cancelled if the client goes away;
@@ -159,7 +162,7 @@ export function createHandler(deps: HandlerDeps): Handler {
     let route = "unrouted";
     let bytesIn = 0;
     let upstreamMs: number | undefined;
-    let release: (() => void) | undefined;
+    let claim: Claim | undefined;
     let body: Uint8Array | null = null;
     let payload: Uint8Array | undefined;
     let rawResult: Uint8Array | undefined;
@@ -170,10 +173,12 @@ export function createHandler(deps: HandlerDeps): Handler {
     let ruleKind: Rule["kind"] | undefined;
     try {
       // The inspector's own requests are internal: answered here, never recorded.
-      const inspecting = inspectRoutes?.owns(path) === true;
+      const inspecting = inspectRoutes?.owns(path, request.headers.get("host"), sourceIp) === true;
       if (inspecting) route = "internal";
       const own = inspecting
-        ? await inspectRoutes!.handle(request, path)
+        ? await inspectRoutes!.handle(request, path, sourceIp)
+        : isServerWideOptions(request.method, request.url)
+        ? new Response(null, { headers: { allow: ALLOW } })
         : internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
       // `routed` ends early for the gateway's own answers (a preflight, no route).
       routed: if (own) {
@@ -182,7 +187,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       } else {
         // Admission validates method and Host; the route comes from the (maybe forwarded) routing host.
         admitRequest(request);
-        release = budget.admitOrThrow(bodyReservation(request, config.maxBodyBytes));
+        claim = budget.claim();
         const found = router.match(host);
         if (!found) {
           throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
@@ -208,7 +213,9 @@ export function createHandler(deps: HandlerDeps): Handler {
         // No body (a GET): no call, no promise, no turn.
         body = request.body === null
           ? null
-          : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
+          : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs, claim.hold);
+        // A slot only once the body is here: a slow client never holds one an invocation needs.
+        claim.admit();
         bytesIn = body?.length ?? 0;
         const meta: RequestMeta = {
           requestId,
@@ -274,7 +281,11 @@ export function createHandler(deps: HandlerDeps): Handler {
         // The invocation is over, so nothing reads the spliced body again.
         if (splice) releaseBody(splice);
         if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
-        else rawResult = result.body;
+        else {
+          rawResult = result.body;
+          // Held from its arrival until written; past the bound it is dropped (503), not piled up.
+          claim.holdAnswer(rawResult.length);
+        }
         response = toResponse(result, request.method, matched.rule, headerLimits);
         if (step.cors) response = withCors(response, step.cors, request.headers.get("origin"));
       }
@@ -288,7 +299,11 @@ export function createHandler(deps: HandlerDeps): Handler {
       }
       response = errorResponse(e, { requestId, exposeDetails: config.errorDetails });
     }
-    release?.();
+    // The answer's bytes stay held until lrp's server has written it: a client that does not read holds them.
+    if (claim && info.afterWrite) {
+      claim.finish();
+      info.afterWrite(claim.release);
+    } else claim?.release();
     entry.status = response.status;
     entry.durationMs = round(performance.now() - t0);
     if (result?.queueWaitMs !== undefined) entry.queueWaitMs = round(result.queueWaitMs);
@@ -331,6 +346,8 @@ export function createHandler(deps: HandlerDeps): Handler {
   };
 }
 
+/** The answer to `OPTIONS *`: the methods lrp passes on. */
+const ALLOW = [...ROUTED_METHODS].join(", ");
 /** Errors that mean the function ran: it timed out, or answered something unusable. */
 const REACHED_ERRORS = new Set(["function_timeout", "function_error", "bad_result"]);
 /** Errors of an invocation that never reached the function: refused before it, or the target not there. */
