@@ -17,7 +17,7 @@
 
 import type * as Sdk from "npm:@aws-sdk/client-lambda@3.1164.0";
 import { LrpError } from "../errors.ts";
-import { Http1Pool, type Http1Response } from "./http1.ts";
+import { Http1Pool, type Http1Response } from "../http/client.ts";
 import { invokeStreaming } from "./aws_stream.ts";
 import { abortable } from "./local.ts";
 import { amzStamp, type Credentials, loadSigner, SigningTemplate } from "./sigv4.ts";

@@ -16,15 +16,15 @@ import { errorResponse, type LrpError } from "../errors.ts";
 import { type Logger, silentLogger } from "../obs/log.ts";
 import { FunctionInvoker } from "../runtime/invoker.ts";
 import { LrpMetrics, type MetricsOptions, type QueueSource, type RequestDone } from "../obs/metrics.ts";
-import { type InspectOptions, InspectRecorder } from "../obs/inspect.ts";
+import { type InspectOptions, InspectRecorder } from "../inspect/recorder.ts";
 import { createRouter, type Router } from "../route/router.ts";
-import { type ConnInfo, createHandler, type Handler } from "./handler.ts";
-import { serverLimits } from "./http_server.ts";
-import { requestIds } from "./ids.ts";
+import { type ConnInfo, createHandler, type Handler } from "../handle/handler.ts";
+import { serverLimits } from "../http/server.ts";
+import { requestIds } from "../handle/ids.ts";
 import { traceRequest } from "../obs/tracing.ts";
 import type { IncomingRequest } from "../wire/request.ts";
-import { serveResilient } from "./listen.ts";
-import { InFlightBudget } from "./admission.ts";
+import { serveResilient } from "../http/listen.ts";
+import { InFlightBudget } from "../handle/admission.ts";
 
 /** A running lrp. */
 export interface RunningLrp {

@@ -20,22 +20,22 @@
  * - a client that closes its connection while its request is being handled
  *   aborts `request.signal` (a queued invocation is dropped, a stream ends).
  *
- * The request head and body live in `http_request.ts`, the response writing
- * in `http_response.ts`; this file is the connection loop, its timeouts and
+ * The request head and body live in `request.ts`, the response writing
+ * in `response.ts`; this file is the connection loop, its timeouts and
  * its closes.
  *
  * @module
  */
 
-import { Http1Reader, Http1ReadError, keepsAlive } from "../invoke/http1_reader.ts";
+import { Http1Reader, Http1ReadError, keepsAlive } from "./reader.ts";
 import { LrpError } from "../errors.ts";
 import type { Config } from "../config/types.ts";
 import type { IncomingRequest } from "../wire/request.ts";
-import type { ConnInfo } from "./handler.ts";
-import { BodySource, MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./http_request.ts";
-import { CONTINUE, writeAll, type Writer, writeResponse } from "./http_response.ts";
+import type { ConnInfo } from "../handle/handler.ts";
+import { BodySource, MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./request.ts";
+import { CONTINUE, writeAll, type Writer, writeResponse } from "./response.ts";
 
-export { MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./http_request.ts";
+export { MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./request.ts";
 
 /** The limits of the server; read again for every request, so a reload changes them. */
 export interface ServerLimits {

@@ -18,7 +18,7 @@ import {
   SECRET_HEADERS,
   secretNames,
   type SecretTest,
-} from "./inspect_view.ts";
+} from "./view.ts";
 import type { IncomingRequest } from "../wire/request.ts";
 
 /** The recorder's settings (reloadable). */

@@ -19,7 +19,7 @@
 import type { Config } from "../config/types.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "../invoke/types.ts";
-import { type Exchange, type InspectRecorder, summarize } from "../obs/inspect.ts";
+import { type Exchange, type InspectRecorder, summarize } from "./recorder.ts";
 import {
   ERROR_CAUSES,
   redactJson,
@@ -28,14 +28,14 @@ import {
   type SecretTest,
   viewBody,
   viewJson,
-} from "../obs/inspect_view.ts";
+} from "./view.ts";
 import type { Rule } from "../route/rule.ts";
 import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
-import { INSPECT_PAGE } from "./inspect_page.ts";
+import { INSPECT_PAGE } from "./page.ts";
 import type { IncomingRequest } from "../wire/request.ts";
 import { normalizeHost, splitTarget } from "../wire/target.ts";
-import { readBody } from "./body.ts";
+import { readBody } from "../handle/body.ts";
 import { fromInspectorPage, inspectorAccess } from "../route/internal.ts";
 
 /** What the routes need from the handler. */

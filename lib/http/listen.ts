@@ -15,7 +15,7 @@
  */
 
 import type { Logger } from "../obs/log.ts";
-import { HttpConnections, type HttpServerOptions } from "./http_server.ts";
+import { HttpConnections, type HttpServerOptions } from "./server.ts";
 
 /** What lrp can learn about, and do with, its file descriptors. A seam: tests substitute it. */
 export interface Descriptors {
@@ -108,7 +108,7 @@ export interface ResilientServer {
 const HEADROOM = 8;
 
 /**
- * Serves lrp's HTTP/1.1 server (`http_server.ts`) on a listener whose accept
+ * Serves lrp's HTTP/1.1 server (`server.ts`) on a listener whose accept
  * loop lrp controls: at the connection cap it waits for a connection to
  * close; when accepting fails anyway (EMFILE/ENFILE, or any other error) it
  * releases the reserve, logs, and accepts again once enough descriptors are

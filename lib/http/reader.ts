@@ -3,9 +3,9 @@
  * into ONE reusable buffer, the head (status or request line plus header
  * lines) parsed from a single latin1 decode, and bodies framed by
  * `Content-Length`, `Transfer-Encoding: chunked` (trailers skipped) or the end
- * of the stream. Shared by the upstream client (`http1.ts`), the in-process
- * RIE (`run/rie_http.ts`) and the test fakes, which differ only in what they
- * do with a head and how they answer a malformed message.
+ * of the stream. Shared by the upstream client (`client.ts`), the server
+ * (`server.ts`) and the test fakes, which differ only in what they do with a
+ * head and how they answer a malformed message.
  *
  * Failures are {@linkcode Http1ReadError}s; `kind` says which: `eof` (the
  * stream ended mid-message), `malformed`, or `too_large` (over a caller's cap).
