@@ -7,6 +7,7 @@
  */
 
 import type { Config } from "../config/types.ts";
+import type { Handler } from "../http/server.ts";
 import { admitRequest, ROUTED_METHODS } from "../route/edge.ts";
 import { type Claim, InFlightBudget } from "./admission.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
@@ -24,23 +25,20 @@ import { traceInvocation } from "../obs/tracing.ts";
 import { applyGateway } from "../wire/gateway.ts";
 import { withCors } from "../wire/cors.ts";
 import { gatewayStep } from "./gateway_step.ts";
-import {
-  type IncomingRequest,
-  isTextContentType,
-  type RequestMeta,
-  requestToEvent,
-} from "../wire/request.ts";
+import { isTextContentType, type RequestMeta, requestToEvent } from "../wire/request.ts";
 import type { EventV2 } from "../wire/event.ts";
 import { type HeaderLimits, KnownLengthResponse } from "../wire/response.ts";
 import { normalizeHost, splitTarget } from "../wire/target.ts";
 import { Deadlines } from "../invoke/deadline.ts";
 import type { InspectRecorder } from "../inspect/recorder.ts";
 import { createInspectRoutes } from "../inspect/routes.ts";
-import { readBody, releaseBody } from "./body.ts";
+import { readBody } from "./body.ts";
+import { releaseBody } from "../http/body_limits.ts";
 import { invokeWithTimeout } from "./invoke_call.ts";
 import { logStream, toResponse } from "./result_response.ts";
 import { newTraceId, requestIds } from "./ids.ts";
 
+export type { ConnInfo, Handler } from "../http/server.ts";
 export { readBody } from "./body.ts";
 export { toResponse } from "./result_response.ts";
 export { newTraceId } from "./ids.ts";
@@ -64,16 +62,6 @@ export interface HandlerDeps {
   /** The inspector's recorder: when set, `{prefix}/inspect` is served and every routed request recorded. */
   inspector?: InspectRecorder | undefined;
 }
-
-/** The connection facts the handler uses (a subset of `Deno.ServeHandlerInfo`). */
-export interface ConnInfo {
-  remoteAddr: { hostname: string } | Deno.Addr;
-  /** lrp's server calls `done` once the answer is written (or the write failed). */
-  afterWrite?: (done: () => void) => void;
-}
-
-/** A request handler. */
-export type Handler = (request: IncomingRequest, info: ConnInfo) => Promise<Response>;
 
 /**
  * Creates the handler. Steps, in order:

@@ -9,7 +9,7 @@
 
 import { framingOf, type Http1Framing, type Http1Reader, Http1ReadError } from "./reader.ts";
 import { LrpError } from "../errors.ts";
-import { type BodyLimits, bodyTooLarge, ownBody, takesBodyLimits } from "../handle/body.ts";
+import { type BodyLimits, bodyTooLarge, ownBody, takesBodyLimits } from "./body_limits.ts";
 import { HeaderLines } from "../wire/header_lines.ts";
 
 /** Largest request header block (request line included), bytes; then 431. */
@@ -139,7 +139,7 @@ function targetFormOk(method: string, target: string): boolean {
 
 /**
  * The request body as a stream the handler pulls from the connection. Its
- * reader may give it {@linkcode BodyLimits} (`../handle/body.ts`): then a chunk
+ * reader may give it {@linkcode BodyLimits} (`body_limits.ts`): then a chunk
  * announced past the body limit is refused at once, and the memory the body
  * takes is counted as it is taken — never ahead of the bytes that arrived.
  */

@@ -31,9 +31,18 @@ import { Http1Reader, Http1ReadError, keepsAlive } from "./reader.ts";
 import { LrpError } from "../errors.ts";
 import type { Config } from "../config/types.ts";
 import type { IncomingRequest } from "../wire/request.ts";
-import type { ConnInfo } from "../handle/handler.ts";
 import { BodySource, MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./request.ts";
 import { CONTINUE, writeAll, type Writer, writeResponse } from "./response.ts";
+
+/** The connection facts a handler gets (a subset of `Deno.ServeHandlerInfo`). */
+export interface ConnInfo {
+  remoteAddr: { hostname: string } | Deno.Addr;
+  /** lrp's server calls `done` once the answer is written (or the write failed). */
+  afterWrite?: (done: () => void) => void;
+}
+
+/** What the server hands each request to: `(request, info) => response`. */
+export type Handler = (request: IncomingRequest, info: ConnInfo) => Promise<Response>;
 
 export { MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./request.ts";
 
@@ -57,7 +66,7 @@ export function serverLimits(
 
 /** What the server needs. */
 export interface HttpServerOptions {
-  handler: (request: IncomingRequest, info: ConnInfo) => Promise<Response>;
+  handler: Handler;
   /** The answer when the handler throws (a bug: the handler answers every failure itself). */
   onError: (error: unknown) => Response;
   /** The answer to a request refused before the handler; the callback logs and counts it. */
