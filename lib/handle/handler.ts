@@ -3,370 +3,370 @@
  * transform and the invocation, one access-log line per request. A plain
  * `(Request, info) => Promise<Response>`, testable without a socket.
  *
+ * The steps are named functions, in the order a request meets them:
+ * {@linkcode admit}, {@linkcode route}, {@linkcode read}, {@linkcode invoke},
+ * {@linkcode respond}, {@linkcode log}. Each reads and fills one
+ * {@linkcode Passage}, the request's record on its way.
+ *
  * @module
  */
 
-import type { Config } from "../config/types.ts";
 import type { Handler } from "../http/server.ts";
+import { releaseBody } from "../http/body_limits.ts";
 import { admitRequest, ROUTED_METHODS } from "../route/edge.ts";
-import { type Claim, InFlightBudget } from "./admission.ts";
+import type { Claim } from "./admission.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
 import { encodeEvent, SPLICE_FROM } from "../wire/formats.ts";
 import { payloadBytes } from "../wire/payload.ts";
-import { type ForwardTrust, isTrustedPeer, parseCidr, routingHost } from "../route/forwarded.ts";
-import { internalAccess, isServerWideOptions } from "../route/internal.ts";
+import { isTrustedPeer, routingHost } from "../route/forwarded.ts";
+import { isServerWideOptions } from "../route/internal.ts";
 import type { Invoker, InvokeResult } from "../invoke/types.ts";
-import type { Logger } from "../obs/log.ts";
-import type { LrpMetrics } from "../obs/metrics.ts";
-import type { Router } from "../route/router.ts";
 import type { Rule } from "../route/rule.ts";
-import { selectFunction } from "../route/select.ts";
+import { type FunctionChoice, selectFunction } from "../route/select.ts";
 import { traceInvocation } from "../obs/tracing.ts";
 import { applyGateway } from "../wire/gateway.ts";
 import { withCors } from "../wire/cors.ts";
-import { gatewayStep } from "./gateway_step.ts";
-import { isTextContentType, type RequestMeta, requestToEvent } from "../wire/request.ts";
+import { gatewayStep, type Routed } from "./gateway_step.ts";
+import {
+  type IncomingRequest,
+  isTextContentType,
+  type RequestMeta,
+  requestToEvent,
+} from "../wire/request.ts";
 import type { EventV2 } from "../wire/event.ts";
-import { type HeaderLimits, KnownLengthResponse } from "../wire/response.ts";
+import { KnownLengthResponse } from "../wire/response.ts";
 import { normalizeHost, splitTarget } from "../wire/target.ts";
-import { Deadlines } from "../invoke/deadline.ts";
-import type { InspectRecorder } from "../inspect/recorder.ts";
-import { createInspectRoutes } from "../inspect/routes.ts";
+import { reachedFunction } from "./exchange.ts";
+import { createScope, type HandlerDeps, type Scope } from "./scope.ts";
 import { readBody } from "./body.ts";
-import { releaseBody } from "../http/body_limits.ts";
 import { invokeWithTimeout } from "./invoke_call.ts";
 import { logStream, toResponse } from "./result_response.ts";
-import { newTraceId, requestIds } from "./ids.ts";
+import { newTraceId } from "./ids.ts";
 
 export type { ConnInfo, Handler } from "../http/server.ts";
+export type { HandlerDeps } from "./scope.ts";
 export { readBody } from "./body.ts";
 export { toResponse } from "./result_response.ts";
 export { newTraceId } from "./ids.ts";
 
-/** What the handler needs. */
-export interface HandlerDeps {
-  config: Config;
-  router: Router<Invoker>;
-  log: Logger;
-  /** lrp's version, reported by `/healthz`. */
-  version: string;
-  /** Port actually listened on (for `x-forwarded-port`). */
-  listenPort: number;
-  /** Clock and id source; tests pin them. */
-  now?: () => number;
-  newRequestId?: () => string;
-  /** Prometheus metrics: served at `{prefix}/metrics` (when set) and told about every request. */
-  metrics?: LrpMetrics | undefined;
-  /** The process-wide in-flight bound, shared across reloads; one from `config` when absent. */
-  budget?: InFlightBudget | undefined;
-  /** The inspector's recorder: when set, `{prefix}/inspect` is served and every routed request recorded. */
-  inspector?: InspectRecorder | undefined;
+/** One request on its way through the steps: what each learns, for the next ones and for the log. */
+interface Passage {
+  readonly request: IncomingRequest;
+  readonly t0: number;
+  readonly timeEpoch: number;
+  readonly requestId: string;
+  readonly path: string;
+  readonly sourceIp: string;
+  readonly host: string;
+  /** The access-log line. */
+  readonly entry: Record<string, unknown>;
+  route: string;
+  claim?: Claim | undefined;
+  body: Uint8Array | null;
+  bytesIn: number;
+  upstreamMs?: number | undefined;
+  result?: InvokeResult | undefined;
+  payload?: Uint8Array | undefined;
+  rawResult?: Uint8Array | undefined;
+  pathParameters?: Record<string, string> | undefined;
+  /** Whether the invocation started, and whether the invoker said the function took the event. */
+  invoked: boolean;
+  heard: boolean;
+  ruleKind?: Rule["kind"] | undefined;
+}
+
+/** A routed request's target: the route, the gateway's facts, its CORS, an aws rule's function. */
+interface Destination extends Routed<Invoker> {
+  choice: FunctionChoice | undefined;
 }
 
 /**
  * Creates the handler. Steps, in order:
- * 1. internal routes (`{prefix}/ping`, `/healthz`, `/metrics`) answer for any Host, or only
- *    those `internal_hosts` allows (anyone else is routed as usual); `OPTIONS *` is lrp's own;
- * 2. the method and Host are admitted ({@linkcode admitRequest}: 501, 400),
- *    then the Host (or, from a trusted proxy, the forwarded host) picks a
+ * 1. own routes: internal ones (`{prefix}/ping`, `/healthz`, `/metrics`) answer for any Host, or only
+ *    those `internal_hosts` allows (anyone else is routed as usual); `OPTIONS *` is lrp's own; the
+ *    inspector's, when on;
+ * 2. {@linkcode admit}: the method and Host ({@linkcode admitRequest}: 501, 400), a claim on the in-flight bound;
+ * 3. {@linkcode route}: the Host (or, from a trusted proxy, the forwarded host) picks a
  *    route, or 404 naming the host; an aws rule then picks the function (host
  *    placeholders or a header) within its allow-list (403 otherwise);
- * 3. the body is read with the size cap (413 before anything is invoked), its
+ * 4. {@linkcode read}: the body is read with the size cap (413 before anything is invoked), its
  *    bytes held in the in-flight bound as they arrive; a request slot is taken after;
- * 4. the request becomes an event in the rule's payload format (2.0, 1.0,
- *    ALB) and is invoked, bounded by the
- *    upstream timeout (504) and cancelled if the client goes away;
- * 5. the result (or a streaming prelude body) becomes the response; any
+ * 5. {@linkcode invoke}: the request becomes an event in the rule's payload format (2.0, 1.0,
+ *    ALB) and is invoked, bounded by the upstream timeout (504) and cancelled if the client goes away;
+ * 6. {@linkcode respond}: the result (or a streaming prelude body) becomes the response; any
  *    failure becomes the JSON error shape with its status;
- * 6. one access-log line.
+ * 7. {@linkcode log}: one access-log line, the metrics, the recorder.
  */
 export function createHandler(deps: HandlerDeps): Handler {
-  const { config, router, log } = deps;
-  const now = deps.now ?? Date.now;
-  const newRequestId = deps.newRequestId ?? requestIds();
-  const prefix = config.internalRoutePrefix;
-  const pingPath = `${prefix}/ping`;
-  const healthPath = `${prefix}/healthz`;
-  const metricsPath = deps.metrics ? `${prefix}/metrics` : undefined;
-  const startedAt = now();
-  // Every invocation's upstream timeout on one timer (the same length for the whole generation).
-  const deadlines = new Deadlines(config.upstreamTimeoutMs);
-  const budget = deps.budget ??
-    new InFlightBudget({ maxRequests: config.maxInFlight, maxBytes: config.maxInFlightBytes });
-  const headerLimits: HeaderLimits = {
-    maxCount: config.maxResultHeaders,
-    maxBytes: config.maxResultHeaderBytes,
-  };
-  const inspector = deps.inspector;
-  const inspectRoutes = inspector && createInspectRoutes({
-    prefix,
-    recorder: inspector,
-    router,
-    config,
-    now,
-    newRequestId,
-    invoke: (target, call, signal) => invokeWithTimeout(target, call, signal, config, deadlines),
-    toResponse: (result, method, format) => toResponse(result, method, format, headerLimits),
-  });
-  const trust: ForwardTrust = {
-    all: config.trustForwardedHost,
-    proxies: config.trustedProxies.map(parseCidr),
-  };
-
-  const mayReachInternal = internalAccess(config.internalHosts);
-  const internal = (path: string, method: string, host: string, peer: string): Response | undefined => {
-    if (path !== pingPath && path !== healthPath && path !== metricsPath) return undefined;
-    // Anyone else is routed as usual: the function behind the Host, or 404.
-    if (!mayReachInternal(host, peer)) return undefined;
-    if (method !== "GET" && method !== "HEAD") {
-      throw new LrpError(
-        "method_not_allowed",
-        `Cannot ${method} ${path}: internal routes answer GET and HEAD`,
-        {
-          headers: { allow: "GET, HEAD" },
-        },
-      );
-    }
-    if (path === pingPath) return new Response("pong", { headers: { "content-type": "text/plain" } });
-    if (path === metricsPath) return deps.metrics!.response();
-    return Response.json({
-      status: "ok",
-      version: deps.version,
-      uptimeSeconds: Math.round((now() - startedAt) / 1000),
-      routes: router.routes.length,
-    });
-  };
-
+  const scope = createScope(deps);
   return async (request, info) => {
-    const t0 = performance.now();
-    const timeEpoch = now();
-    const requestId = newRequestId();
-    const { path } = splitTarget(request.url);
-    const sourceIp = "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "";
-    const host = routingHost(request.headers, sourceIp, trust);
-    const entry: Record<string, unknown> = { requestId, host, method: request.method, path };
+    const p = arrive(scope, request, "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "");
     let response: Response;
-    let result: InvokeResult | undefined;
-    let route = "unrouted";
-    let bytesIn = 0;
-    let upstreamMs: number | undefined;
-    let claim: Claim | undefined;
-    let body: Uint8Array | null = null;
-    let payload: Uint8Array | undefined;
-    let rawResult: Uint8Array | undefined;
-    let pathParameters: Record<string, string> | undefined;
-    // Whether the invocation started, and whether the invoker said the function took the event.
-    let invoked = false;
-    let heard = false;
-    let ruleKind: Rule["kind"] | undefined;
     try {
-      // The inspector's own requests are internal: answered here, never recorded.
-      const inspecting = inspectRoutes?.owns(path, request.headers.get("host"), sourceIp) === true;
-      if (inspecting) route = "internal";
-      const own = inspecting
-        ? await inspectRoutes!.handle(request, path, sourceIp)
-        : isServerWideOptions(request.method, request.url)
-        ? new Response(null, { headers: { allow: ALLOW } })
-        : internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
-      // `routed` ends early for the gateway's own answers (a preflight, no route).
-      routed: if (own) {
-        entry.target = route = "internal";
-        response = own;
-      } else {
-        // Admission validates method and Host; the route comes from the (maybe forwarded) routing host.
-        admitRequest(request);
-        claim = budget.claim();
-        const found = router.match(host);
-        if (!found) {
-          throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
-        }
-        route = found.rule.hostname;
-        // A host with routes or CORS: a preflight, or a request no route matches, is answered here.
-        const step = gatewayStep(found, request.method, path, request.headers);
-        if (step.answer) {
-          Object.assign(entry, step.log);
-          response = step.answer;
-          break routed;
-        }
-        const matched = step.route;
-        const gateway = step.facts;
-        if (gateway) entry.route = gateway.routeKey;
-        pathParameters = gateway?.pathParameters;
-        ruleKind = matched.rule.kind;
-        entry.target = matched.target.describe;
-        const choice = matched.rule.kind === "aws"
-          ? selectFunction(matched.rule, matched.params, request.headers, host)
-          : undefined;
-        if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
-        // No body (a GET): no call, no promise, no turn.
-        body = request.body === null
-          ? null
-          : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs, claim.hold);
-        // A slot only once the body is here: a slow client never holds one an invocation needs.
-        claim.admit();
-        bytesIn = body?.length ?? 0;
-        const meta: RequestMeta = {
-          requestId,
-          timeEpoch,
-          sourceIp,
-          listenPort: deps.listenPort,
-          traceId: newTraceId(timeEpoch),
-          trustedPeer: isTrustedPeer(sourceIp, trust),
-        };
-        // A large binary body of a 2.0 rule is never turned into base64 text: it is spliced into the
-        // payload as it is written (docs/performance.md, round 4). The inspector keeps whole events.
-        const splice = !inspector && body !== null && body.length >= SPLICE_FROM &&
-            (matched.rule.payloadFormat ?? "2.0") === "2.0" &&
-            !isTextContentType(request.headers.get("content-type"))
-          ? body
-          : undefined;
-        let event: EventV2 | undefined = requestToEvent(request, splice ? null : body, meta);
-        if (gateway) applyGateway(event, gateway);
-        if (splice) event.isBase64Encoded = true;
-        const eventHeaders = event.headers;
-        // A large body lives on as the event's base64 text, then as the payload bytes: each earlier
-        // copy is let go of as soon as the next exists (the inspector alone keeps the raw body).
-        if (!inspector) body = null;
-        const invokedAt = performance.now();
-        try {
-          // Tracing may add `traceparent` to the event: encode it afterwards.
-          result = await traceInvocation(
-            {
-              rule: matched.rule,
-              target: matched.target.describe,
-              functionName: choice?.functionName,
-              qualifier: choice?.qualifier,
-            },
-            eventHeaders,
-            () => {
-              const bytes = encodeEvent(matched.rule, event!, splice, gateway);
-              event = undefined;
-              if (inspector) payload = payloadBytes(bytes);
-              invoked = true;
-              return invokeWithTimeout(
-                matched.target,
-                {
-                  payload: bytes,
-                  traceId: eventHeaders["x-amzn-trace-id"],
-                  functionName: choice?.functionName,
-                  qualifier: choice?.qualifier,
-                  requestId,
-                  onReached: (id) => {
-                    heard = true;
-                    if (id !== undefined) entry.functionRequestId = id;
-                  },
-                },
-                request.signal,
-                config,
-                deadlines,
-              );
-            },
-          );
-        } finally {
-          upstreamMs = performance.now() - invokedAt;
-        }
-        if (result.functionRequestId !== undefined) entry.functionRequestId = result.functionRequestId;
-        // The invocation is over, so nothing reads the spliced body again.
-        if (splice) releaseBody(splice);
-        if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
+      const own = ownAnswer(scope, p);
+      if (own) response = own instanceof Response ? own : await own;
+      else {
+        admit(scope, p);
+        const to = route(scope, p);
+        // A gateway's own answer (a preflight, no route) ends the request here.
+        if (to instanceof Response) response = to;
         else {
-          rawResult = result.body;
-          // Held from its arrival until written; past the bound it is dropped (503), not piled up.
-          claim.holdAnswer(rawResult.length);
+          const reading = read(scope, p);
+          if (reading) await reading;
+          response = respond(scope, p, to, await invoke(scope, p, to));
         }
-        response = toResponse(result, request.method, matched.rule, headerLimits);
-        if (step.cors) response = withCors(response, step.cors, request.headers.get("origin"));
       }
     } catch (err) {
-      const e = toLrpError(err);
-      if (request.signal.aborted) entry.clientClosed = true;
-      entry.error = e.code;
-      entry.errorMessage = e.message;
-      if (e.code === "internal") {
-        log.error("bug: unexpected exception", { requestId, error: String(e.detail) });
-      }
-      response = errorResponse(e, { requestId, exposeDetails: config.errorDetails });
+      response = failed(scope, p, err);
     }
     // The answer's bytes stay held until lrp's server has written it: a client that does not read holds them.
-    if (claim && info.afterWrite) {
-      claim.finish();
-      info.afterWrite(claim.release);
-    } else claim?.release();
-    entry.status = response.status;
-    entry.durationMs = round(performance.now() - t0);
-    if (result?.queueWaitMs !== undefined) entry.queueWaitMs = round(result.queueWaitMs);
-    if (result?.executedVersion) entry.executedVersion = result.executedVersion;
-    if (entry.clientClosed) log.info("request cancelled by client", entry);
-    else if (response.status >= 500) log.warn("request", entry);
-    else log.info("request", entry);
-    if (deps.metrics) {
-      response = deps.metrics.observe({
-        // A routed request counts under its host and route key: a bounded set, as the configuration names them.
-        route: entry.route === undefined ? route : `${route} ${entry.route}`,
-        status: response.status,
-        durationMs: entry.durationMs as number,
-        upstreamMs,
-        queueWaitMs: result?.queueWaitMs,
-        error: entry.error as string | undefined,
-        bytesIn,
-        streamed: result?.body instanceof ReadableStream,
-        bytesOut: response instanceof KnownLengthResponse ? response.bodyLength : undefined,
-      }, response);
-    }
-    if (inspector && route !== "internal") {
-      const reached = reachedFunction(invoked, heard, ruleKind, result, entry.error);
-      const facts = {
-        request,
-        entry,
-        time: timeEpoch,
-        sourceIp,
-        route,
-        pathParameters,
-        body,
-        payload,
-        result,
-        rawResult,
-        reached,
-      };
-      response = (await inspector.record({ ...facts, upstreamMs }, response)).response;
-    }
-    return response;
+    if (p.claim && info.afterWrite) {
+      p.claim.finish();
+      info.afterWrite(p.claim.release);
+    } else p.claim?.release();
+    return await log(scope, p, response);
   };
+}
+
+/** The request's passage begins: its id, clock, peer and routing host. */
+function arrive(s: Scope, request: IncomingRequest, sourceIp: string): Passage {
+  const t0 = performance.now();
+  const timeEpoch = s.now();
+  const requestId = s.newRequestId();
+  const { path } = splitTarget(request.url);
+  const host = routingHost(request.headers, sourceIp, s.trust);
+  return {
+    request,
+    t0,
+    timeEpoch,
+    requestId,
+    path,
+    sourceIp,
+    host,
+    entry: { requestId, host, method: request.method, path },
+    route: "unrouted",
+    body: null,
+    bytesIn: 0,
+    invoked: false,
+    heard: false,
+  };
+}
+
+/**
+ * lrp's own answers: the inspector's routes (never recorded), `OPTIONS *`,
+ * the internal routes; `undefined` for a request to route. Only the
+ * inspector's answer is a promise: any other request takes no turn here.
+ */
+function ownAnswer(s: Scope, p: Passage): Response | Promise<Response> | undefined {
+  const { request, path, sourceIp } = p;
+  if (s.ownRoutes?.owns(path, request.headers.get("host"), sourceIp) === true) {
+    p.route = "internal";
+    return s.ownRoutes.handle(request, path, sourceIp).then((own) => {
+      p.entry.target = "internal";
+      return own;
+    });
+  }
+  const own = isServerWideOptions(request.method, request.url)
+    ? new Response(null, { headers: { allow: ALLOW } })
+    : s.internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
+  if (own) p.entry.target = p.route = "internal";
+  return own;
+}
+
+/** Admission validates method and Host, and opens the request's claim on the in-flight bound. */
+function admit(s: Scope, p: Passage): void {
+  admitRequest(p.request);
+  p.claim = s.budget.claim();
+}
+
+/** The rule for the (maybe forwarded) routing host, its route and, for an aws rule, the function. */
+function route(s: Scope, p: Passage): Destination | Response {
+  const { request, host, entry } = p;
+  const found = s.deps.router.match(host);
+  if (!found) throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
+  p.route = found.rule.hostname;
+  // A host with routes or CORS: a preflight, or a request no route matches, is answered here.
+  const step = gatewayStep(found, request.method, p.path, request.headers);
+  if (step.answer) {
+    Object.assign(entry, step.log);
+    return step.answer;
+  }
+  const matched = step.route;
+  if (step.facts) entry.route = step.facts.routeKey;
+  p.pathParameters = step.facts?.pathParameters;
+  p.ruleKind = matched.rule.kind;
+  entry.target = matched.target.describe;
+  const choice = matched.rule.kind === "aws"
+    ? selectFunction(matched.rule, matched.params, request.headers, host)
+    : undefined;
+  if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
+  return { ...step, choice };
+}
+
+/**
+ * The body, whole, within its limits; then a slot: a slow client never holds
+ * one an invocation needs. No body (a GET): no promise, no turn.
+ */
+function read(s: Scope, p: Passage): Promise<void> | undefined {
+  const { request, claim } = p;
+  if (request.body === null) return void slot(p);
+  return readBody(request, s.config.maxBodyBytes, s.config.bodyTimeoutMs, claim!.hold).then((body) => {
+    p.body = body;
+    slot(p);
+  });
+}
+
+function slot(p: Passage): void {
+  p.claim!.admit();
+  p.bytesIn = p.body?.length ?? 0;
+}
+
+/** The event in the rule's format, invoked within the upstream timeout, traced. */
+async function invoke(s: Scope, p: Passage, to: Destination): Promise<InvokeResult> {
+  const { request, requestId, timeEpoch, sourceIp, entry } = p;
+  const { route: matched, facts: gateway, choice } = to;
+  const recorder = s.recorder;
+  const meta: RequestMeta = {
+    requestId,
+    timeEpoch,
+    sourceIp,
+    listenPort: s.deps.listenPort,
+    traceId: newTraceId(timeEpoch),
+    trustedPeer: isTrustedPeer(sourceIp, s.trust),
+  };
+  // A large binary body of a 2.0 rule is never turned into base64 text: it is spliced into the
+  // payload as it is written (docs/performance.md, round 4). The recorder keeps whole events.
+  const body = p.body;
+  const splice = !recorder && body !== null && body.length >= SPLICE_FROM &&
+      (matched.rule.payloadFormat ?? "2.0") === "2.0" &&
+      !isTextContentType(request.headers.get("content-type"))
+    ? body
+    : undefined;
+  let event: EventV2 | undefined = requestToEvent(request, splice ? null : body, meta);
+  if (gateway) applyGateway(event, gateway);
+  if (splice) event.isBase64Encoded = true;
+  const eventHeaders = event.headers;
+  // A large body lives on as the event's base64 text, then as the payload bytes: each earlier
+  // copy is let go of as soon as the next exists (the recorder alone keeps the raw body).
+  if (!recorder) p.body = null;
+  const invokedAt = performance.now();
+  let result: InvokeResult;
+  try {
+    // Tracing may add `traceparent` to the event: encode it afterwards.
+    result = await traceInvocation(
+      {
+        rule: matched.rule,
+        target: matched.target.describe,
+        functionName: choice?.functionName,
+        qualifier: choice?.qualifier,
+      },
+      eventHeaders,
+      () => {
+        const bytes = encodeEvent(matched.rule, event!, splice, gateway);
+        event = undefined;
+        if (recorder) p.payload = payloadBytes(bytes);
+        p.invoked = true;
+        return invokeWithTimeout(
+          matched.target,
+          {
+            payload: bytes,
+            traceId: eventHeaders["x-amzn-trace-id"],
+            functionName: choice?.functionName,
+            qualifier: choice?.qualifier,
+            requestId,
+            onReached: (id) => {
+              p.heard = true;
+              if (id !== undefined) entry.functionRequestId = id;
+            },
+          },
+          request.signal,
+          s.config,
+          s.deadlines,
+        );
+      },
+    );
+  } finally {
+    p.upstreamMs = performance.now() - invokedAt;
+  }
+  p.result = result;
+  if (result.functionRequestId !== undefined) entry.functionRequestId = result.functionRequestId;
+  // The invocation is over, so nothing reads the spliced body again.
+  if (splice) releaseBody(splice);
+  return result;
+}
+
+/** The result as the client's response, with the route's CORS. */
+function respond(s: Scope, p: Passage, to: Destination, result: InvokeResult): Response {
+  if (result.body instanceof ReadableStream) result.body = logStream(result.body, s.deps.log, p.entry);
+  else {
+    p.rawResult = result.body;
+    // Held from its arrival until written; past the bound it is dropped (503), not piled up.
+    p.claim!.holdAnswer(p.rawResult.length);
+  }
+  const response = toResponse(result, p.request.method, to.route.rule, s.headerLimits);
+  return to.cors ? withCors(response, to.cors, p.request.headers.get("origin")) : response;
+}
+
+/** Any failure on the way: lrp's JSON error shape with its status. */
+function failed(s: Scope, p: Passage, err: unknown): Response {
+  const e = toLrpError(err);
+  const { entry, requestId } = p;
+  if (p.request.signal.aborted) entry.clientClosed = true;
+  entry.error = e.code;
+  entry.errorMessage = e.message;
+  if (e.code === "internal") {
+    s.deps.log.error("bug: unexpected exception", { requestId, error: String(e.detail) });
+  }
+  return errorResponse(e, { requestId, exposeDetails: s.config.errorDetails });
+}
+
+/** One access-log line; the metrics; the recorder, for a routed request. */
+async function log(s: Scope, p: Passage, response: Response): Promise<Response> {
+  const { entry, result } = p;
+  const deps = s.deps;
+  entry.status = response.status;
+  entry.durationMs = round(performance.now() - p.t0);
+  if (result?.queueWaitMs !== undefined) entry.queueWaitMs = round(result.queueWaitMs);
+  if (result?.executedVersion) entry.executedVersion = result.executedVersion;
+  if (entry.clientClosed) deps.log.info("request cancelled by client", entry);
+  else if (response.status >= 500) deps.log.warn("request", entry);
+  else deps.log.info("request", entry);
+  if (deps.metrics) {
+    response = deps.metrics.observe({
+      // A routed request counts under its host and route key: a bounded set, as the configuration names them.
+      route: entry.route === undefined ? p.route : `${p.route} ${entry.route}`,
+      status: response.status,
+      durationMs: entry.durationMs as number,
+      upstreamMs: p.upstreamMs,
+      queueWaitMs: result?.queueWaitMs,
+      error: entry.error as string | undefined,
+      bytesIn: p.bytesIn,
+      streamed: result?.body instanceof ReadableStream,
+      bytesOut: response instanceof KnownLengthResponse ? response.bodyLength : undefined,
+    }, response);
+  }
+  if (s.recorder && p.route !== "internal") {
+    const facts = {
+      request: p.request,
+      entry,
+      time: p.timeEpoch,
+      sourceIp: p.sourceIp,
+      route: p.route,
+      pathParameters: p.pathParameters,
+      body: p.body,
+      payload: p.payload,
+      result,
+      rawResult: p.rawResult,
+      reached: reachedFunction(p.invoked, p.heard, p.ruleKind, result, entry.error),
+      upstreamMs: p.upstreamMs,
+    };
+    response = (await s.recorder.record(facts, response)).response;
+  }
+  return response;
 }
 
 /** The answer to `OPTIONS *`: the methods lrp passes on. */
 const ALLOW = [...ROUTED_METHODS].join(", ");
-/** Errors that mean the function ran: it timed out, or answered something unusable. */
-const REACHED_ERRORS = new Set(["function_timeout", "function_error", "bad_result"]);
-/** Errors of an invocation that never reached the function: refused before it, or the target not there. */
-const UNREACHED_ERRORS = new Set([
-  "queue_full",
-  "queue_timeout",
-  "upstream_unreachable",
-  "function_not_found",
-  "function_not_allowed",
-  "upstream_auth",
-  "throttled",
-  "payload_too_large",
-]);
-
-/**
- * Whether the function took the event, for the inspector: `undefined` when
- * lrp cannot know (it stopped waiting for an RIE or the Invoke API).
- * `functions:` rules report it themselves.
- */
-function reachedFunction(
-  invoked: boolean,
-  heard: boolean,
-  kind: Rule["kind"] | undefined,
-  result: InvokeResult | undefined,
-  error: unknown,
-): boolean | undefined {
-  if (heard || result !== undefined || REACHED_ERRORS.has(String(error))) return true;
-  if (!invoked || kind === "function" || UNREACHED_ERRORS.has(String(error))) return false;
-  return undefined;
-}
-
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }

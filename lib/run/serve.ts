@@ -17,6 +17,7 @@ import { type Logger, silentLogger } from "../obs/log.ts";
 import { FunctionInvoker } from "../runtime/invoker.ts";
 import { LrpMetrics, type MetricsOptions, type QueueSource, type RequestDone } from "../obs/metrics.ts";
 import { type InspectOptions, InspectRecorder } from "../inspect/recorder.ts";
+import { createInspectRoutes } from "../inspect/routes.ts";
 import { createRouter, type Router } from "../route/router.ts";
 import { type ConnInfo, createHandler, type Handler } from "../handle/handler.ts";
 import { serverLimits } from "../http/server.ts";
@@ -234,6 +235,7 @@ export function startLrp(
       owned.add(invoker);
       return invoker;
     });
+    const recorder = inspectorFor(cfg);
     const handler = createHandler({
       config: cfg,
       router,
@@ -242,7 +244,11 @@ export function startLrp(
       listenPort,
       metrics: cfg.metrics ? metrics : undefined,
       budget,
-      inspector: inspectorFor(cfg),
+      recorder,
+      ownRoutes: recorder
+        ? (path) =>
+          createInspectRoutes({ prefix: cfg.internalRoutePrefix, recorder, router, config: cfg, ...path })
+        : undefined,
     });
     budget.setLimits({ maxRequests: cfg.maxInFlight, maxBytes: cfg.maxInFlightBytes });
     return { config: cfg, router, handler, inFlight: 0, retired: false, owned, clients };
