@@ -21,10 +21,10 @@ import {
   type ProcessSpec,
   type Run,
   SETTLE_MAX_MS,
-} from "./process_spec.ts";
+} from "./process_types.ts";
 
-export { INIT_TIMEOUT_MS, OUTPUT_GRACE_MS, SETTLE_MAX_MS } from "./process_spec.ts";
-export type { ProcessSpec, Run } from "./process_spec.ts";
+export { INIT_TIMEOUT_MS, OUTPUT_GRACE_MS, SETTLE_MAX_MS } from "./process_types.ts";
+export type { ProcessSpec, Run } from "./process_types.ts";
 
 /** A runtime process and its Runtime API listener. */
 export class RuntimeProcess {
