@@ -14,8 +14,14 @@
  * @module
  */
 
-import type { Logger } from "../obs/log.ts";
 import { HttpConnections, type HttpServerOptions } from "./server.ts";
+
+/** The lines the accept loop writes (lrp's `Logger` is one). */
+export interface ListenLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
 
 /** What lrp can learn about, and do with, its file descriptors. A seam: tests substitute it. */
 export interface Descriptors {
@@ -81,7 +87,7 @@ export function reserveFor(limit: number): number {
 export interface ResilientServeOptions extends HttpServerOptions {
   hostname: string;
   port: number;
-  log: Logger;
+  log: ListenLog;
   /** Share the port with other processes (`SO_REUSEPORT`; `workers` above 1). */
   reusePort?: boolean;
   /** Defaults to {@linkcode procDescriptors}. */

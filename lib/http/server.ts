@@ -29,7 +29,6 @@
 
 import { Http1Reader, Http1ReadError, keepsAlive } from "./reader.ts";
 import { LrpError } from "../errors.ts";
-import type { Config } from "../config/types.ts";
 import type { IncomingRequest } from "../wire/request.ts";
 import { BodySource, MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./request.ts";
 import { CONTINUE, writeAll, type Writer, writeResponse } from "./response.ts";
@@ -56,9 +55,9 @@ export interface ServerLimits {
   sendTimeoutMs?: number;
 }
 
-/** The server's limits as a configuration sets them. */
+/** The server's limits as a configuration (`Config`) sets them. */
 export function serverLimits(
-  config: Pick<Config, "headerTimeoutMs" | "idleTimeoutMs" | "sendTimeoutMs">,
+  config: { headerTimeoutMs: number; idleTimeoutMs: number; sendTimeoutMs: number },
 ): ServerLimits {
   const { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs } = config;
   return { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs };
