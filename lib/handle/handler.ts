@@ -124,7 +124,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       p.claim.finish();
       info.afterWrite(p.claim.release);
     } else p.claim?.release();
-    return await log(scope, p, response);
+    return log(scope, p, response);
   };
 }
 
@@ -320,8 +320,11 @@ function failed(s: Scope, p: Passage, err: unknown): Response {
   return errorResponse(e, { requestId, exposeDetails: s.config.errorDetails });
 }
 
-/** One access-log line; the metrics; the recorder, for a routed request. */
-async function log(s: Scope, p: Passage, response: Response): Promise<Response> {
+/**
+ * One access-log line; the metrics; the recorder, for a routed request. Only
+ * recording returns a promise: without a recorder the answer takes no turn here.
+ */
+function log(s: Scope, p: Passage, response: Response): Response | Promise<Response> {
   const { entry, result } = p;
   const deps = s.deps;
   entry.status = response.status;
@@ -360,7 +363,7 @@ async function log(s: Scope, p: Passage, response: Response): Promise<Response> 
       reached: reachedFunction(p.invoked, p.heard, p.ruleKind, result, entry.error),
       upstreamMs: p.upstreamMs,
     };
-    response = (await s.recorder.record(facts, response)).response;
+    return s.recorder.record(facts, response).then((recorded) => recorded.response);
   }
   return response;
 }
