@@ -73,11 +73,8 @@ interface Passage {
   invoked: boolean;
   heard: boolean;
   ruleKind?: Rule["kind"] | undefined;
-}
-
-/** A routed request's target: the route, the gateway's facts, its CORS, an aws rule's function. */
-interface Destination extends Routed<Invoker> {
-  choice: FunctionChoice | undefined;
+  /** The function an aws rule invokes for this request. */
+  choice?: FunctionChoice | undefined;
 }
 
 /**
@@ -180,7 +177,7 @@ function admit(s: Scope, p: Passage): void {
 }
 
 /** The rule for the (maybe forwarded) routing host, its route and, for an aws rule, the function. */
-function route(s: Scope, p: Passage): Destination | Response {
+function route(s: Scope, p: Passage): Routed<Invoker> | Response {
   const { request, host, entry } = p;
   const found = s.deps.router.match(host);
   if (!found) throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
@@ -200,7 +197,8 @@ function route(s: Scope, p: Passage): Destination | Response {
     ? selectFunction(matched.rule, matched.params, request.headers, host)
     : undefined;
   if (choice) entry.function = choice.functionName + (choice.qualifier ? `:${choice.qualifier}` : "");
-  return { ...step, choice };
+  p.choice = choice;
+  return step;
 }
 
 /**
@@ -222,9 +220,9 @@ function slot(p: Passage): void {
 }
 
 /** The event in the rule's format, invoked within the upstream timeout, traced. */
-async function invoke(s: Scope, p: Passage, to: Destination): Promise<InvokeResult> {
-  const { request, requestId, timeEpoch, sourceIp, entry } = p;
-  const { route: matched, facts: gateway, choice } = to;
+async function invoke(s: Scope, p: Passage, to: Routed<Invoker>): Promise<InvokeResult> {
+  const { request, requestId, timeEpoch, sourceIp, entry, choice } = p;
+  const { route: matched, facts: gateway } = to;
   const recorder = s.recorder;
   const meta: RequestMeta = {
     requestId,
@@ -296,7 +294,7 @@ async function invoke(s: Scope, p: Passage, to: Destination): Promise<InvokeResu
 }
 
 /** The result as the client's response, with the route's CORS. */
-function respond(s: Scope, p: Passage, to: Destination, result: InvokeResult): Response {
+function respond(s: Scope, p: Passage, to: Routed<Invoker>, result: InvokeResult): Response {
   if (result.body instanceof ReadableStream) result.body = logStream(result.body, s.deps.log, p.entry);
   else {
     p.rawResult = result.body;
