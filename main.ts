@@ -24,7 +24,7 @@ import { SETTINGS } from "./lib/config/settings.ts";
 import { argsProblem, closest, COMMANDS, FLAG_ALIASES, helpText, START_API_OPTIONS } from "./lib/run/cli.ts";
 import { type Config, ConfigError } from "./lib/config/types.ts";
 import { createBufferedSink, createLogger } from "./lib/obs/log.ts";
-import { createHandler } from "./lib/run/handler.ts";
+import { createHandler } from "./lib/handle/handler.ts";
 import { enableTracing } from "./lib/obs/tracing.ts";
 import type { SpawnWorker } from "./lib/run/workers.ts";
 import type { StartApiSession } from "./lib/templates/start_api.ts";

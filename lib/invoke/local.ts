@@ -7,7 +7,7 @@
  */
 
 import { LrpError } from "../errors.ts";
-import { Http1Error, Http1Pool } from "./http1.ts";
+import { Http1Error, Http1Pool } from "../http/client.ts";
 import { invokeLocalStreaming } from "./local_stream.ts";
 import { endpointKey, type QueueLimits, SlotQueue, type Slots, type SlotSource } from "./queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";

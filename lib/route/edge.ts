@@ -3,7 +3,7 @@
  * a method lrp implements, one valid `Host`, and no disagreement between the
  * `Host` header and the authority of an absolute-form request target. Pure.
  *
- * What lrp's HTTP server (`run/http_server.ts`) already refuses before the
+ * What lrp's HTTP server (`http/server.ts`) already refuses before the
  * handler: a second `Host` line, `Content-Length` together with
  * `Transfer-Encoding`, differing `Content-Length` lines, any transfer coding
  * but a single `chunked`, obs-folded or malformed header lines, an oversized

@@ -12,7 +12,7 @@
 
 import type { EventV2, ResultV2 } from "../wire/event.ts";
 import type { Logger } from "../obs/log.ts";
-import type { Handler } from "./handler.ts";
+import type { Handler } from "../handle/handler.ts";
 import { decodeBase64, encodeBase64 } from "../bytes.ts";
 import { isTextContentType } from "../wire/request.ts";
 

@@ -1,30 +1,34 @@
 /**
- * Wires a configuration into a running server: one invoker per rule, the
- * router, the handler, lrp's HTTP server, metrics, reload and graceful shutdown.
+ * Wires a configuration into a running server: one invoker per rule
+ * (`invokers.ts`), the router, the handler with the inspector behind its
+ * seams, lrp's HTTP server, metrics, reload and graceful shutdown.
  *
  * @module
  */
 
-import { describeAwsTarget, describeRules } from "../config/describe.ts";
+import { describeRules } from "../config/describe.ts";
 import { type Config, ConfigError } from "../config/types.ts";
-import type { Rule } from "../route/rule.ts";
-import { AwsInvoker, LambdaClients } from "../invoke/aws.ts";
+import type { LambdaClients } from "../invoke/aws.ts";
 import { EndpointQueues, LocalInvoker } from "../invoke/local.ts";
 import type { SlotSource } from "../invoke/queue.ts";
 import type { Invoker } from "../invoke/types.ts";
 import { errorResponse, type LrpError } from "../errors.ts";
-import { type Logger, silentLogger } from "../obs/log.ts";
+import type { Logger } from "../obs/log.ts";
 import { FunctionInvoker } from "../runtime/invoker.ts";
 import { LrpMetrics, type MetricsOptions, type QueueSource, type RequestDone } from "../obs/metrics.ts";
-import { type InspectOptions, InspectRecorder } from "../obs/inspect.ts";
+import { type InspectOptions, InspectRecorder } from "../inspect/recorder.ts";
+import { buildInvoker, credentialsProblem, invokerKey, lambdaClients } from "./invokers.ts";
+import { createInspectRoutes } from "../inspect/routes.ts";
 import { createRouter, type Router } from "../route/router.ts";
-import { type ConnInfo, createHandler, type Handler } from "./handler.ts";
-import { serverLimits } from "./http_server.ts";
-import { requestIds } from "./ids.ts";
+import { type ConnInfo, createHandler, type Handler } from "../handle/handler.ts";
+import { serverLimits } from "../http/server.ts";
+import { requestIds } from "../handle/ids.ts";
 import { traceRequest } from "../obs/tracing.ts";
 import type { IncomingRequest } from "../wire/request.ts";
-import { serveResilient } from "./listen.ts";
-import { InFlightBudget } from "./admission.ts";
+import { serveResilient } from "../http/listen.ts";
+import { InFlightBudget } from "../handle/admission.ts";
+
+export { buildInvoker, buildRouter, credentialsProblem } from "./invokers.ts";
 
 /** A running lrp. */
 export interface RunningLrp {
@@ -63,74 +67,6 @@ interface Generation {
   owned: Set<Invoker>;
   /** The Lambda API clients of its aws rules, closed with it. */
   clients: LambdaClients | undefined;
-}
-
-/** Rules that differ only in host name, position, routes, API and CORS can share their invoker (and its queue). */
-function invokerKey(rule: Config["rules"][number]): string {
-  return JSON.stringify({ ...rule, hostname: "", line: 0, routes: 0, api: 0, cors: 0 });
-}
-
-/**
- * Builds the invoker for one rule. `aws` rules share `clients` (one
- * `LambdaClient` per region); it is required when there are aws rules.
- * `functions` rules log their processes' output and reports to `log`.
- */
-export function buildInvoker(
-  rule: Rule,
-  clients?: LambdaClients,
-  queues?: SlotSource,
-  log: Logger = silentLogger,
-): Invoker {
-  if (rule.kind === "function") return new FunctionInvoker(rule, log);
-  if (rule.kind === "local") {
-    const limits = {
-      concurrency: rule.concurrency,
-      maxWaiting: rule.queueLimit,
-      maxWaitMs: rule.queueTimeoutMs,
-    };
-    return new LocalInvoker({
-      endpoint: rule.endpoint,
-      ...limits,
-      invokeMode: rule.invokeMode,
-      queue: queues?.get(rule.endpoint, limits),
-    });
-  }
-  if (!clients) throw new TypeError("Cannot build an aws invoker without a LambdaClients pool");
-  return new AwsInvoker({
-    clients,
-    functionName: rule.functionName,
-    qualifier: rule.qualifier,
-    describe: `aws ${describeAwsTarget(rule)}`,
-    invokeMode: rule.invokeMode,
-  });
-}
-
-/** The shared Lambda API clients of a configuration's aws rules; none (and no SDK) without any. */
-function lambdaClients(config: Config): LambdaClients | undefined {
-  return config.rules.some((r) => r.kind === "aws")
-    ? new LambdaClients({
-      region: config.region,
-      endpointUrl: config.endpointUrl,
-      profile: config.awsProfile,
-      credentials: config.awsCredentials,
-    })
-    : undefined;
-}
-
-/**
- * Builds the router of a configuration. The AWS SDK is loaded only when
- * there are aws rules; their shared client pool is closed with the last
- * route.
- */
-export function buildRouter(config: Config): Router<Invoker> {
-  const clients = lambdaClients(config);
-  const queues = new EndpointQueues();
-  const router = createRouter(config.rules, (rule) => buildInvoker(rule, clients, queues));
-  if (clients && router.routes.length > 0) {
-    const last = router.routes[router.routes.length - 1]!.target;
-    last.close = () => clients.close();
-  }
-  return router;
 }
 
 /**
@@ -234,6 +170,7 @@ export function startLrp(
       owned.add(invoker);
       return invoker;
     });
+    const recorder = inspectorFor(cfg);
     const handler = createHandler({
       config: cfg,
       router,
@@ -242,7 +179,11 @@ export function startLrp(
       listenPort,
       metrics: cfg.metrics ? metrics : undefined,
       budget,
-      inspector: inspectorFor(cfg),
+      recorder,
+      ownRoutes: recorder
+        ? (path) =>
+          createInspectRoutes({ prefix: cfg.internalRoutePrefix, recorder, router, config: cfg, ...path })
+        : undefined,
     });
     budget.setLimits({ maxRequests: cfg.maxInFlight, maxBytes: cfg.maxInFlightBytes });
     return { config: cfg, router, handler, inFlight: 0, retired: false, owned, clients };
@@ -398,23 +339,6 @@ export function startLrp(
       retiring.clear();
     },
   };
-}
-
-/**
- * Why no credentials can be had from the SDK's chain for the default
- * region, or `undefined` when they resolve. Contacts no AWS API: the chain
- * reads the environment, profile files and (on AWS) the instance or
- * container metadata endpoint.
- */
-export async function credentialsProblem(clients: LambdaClients): Promise<string | undefined> {
-  if (clients.options.credentials) return undefined;
-  try {
-    const client = await clients.client(clients.options.region);
-    await (client.config as unknown as { credentials: () => Promise<unknown> }).credentials();
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
 }
 
 function inspectOptions(cfg: Config): InspectOptions {

@@ -12,46 +12,19 @@
  */
 
 import { LrpError } from "../errors.ts";
-import type { Logger } from "../obs/log.ts";
-import type { FunctionRule } from "../route/rule.ts";
 import { type Answer, type Invocation, RuntimeApi } from "./api.ts";
 import { LineSplitter, type OutputLine } from "./output.ts";
 import { maxMemoryUsedMb, reportLine } from "./report.ts";
+import {
+  INIT_TIMEOUT_MS,
+  OUTPUT_GRACE_MS,
+  type ProcessSpec,
+  type Run,
+  SETTLE_MAX_MS,
+} from "./process_types.ts";
 
-/**
- * Longest initialisation (until the runtime's first `next`): Lambda's 10
- * seconds. A runtime still starting then is killed and the invocation fails.
- */
-export const INIT_TIMEOUT_MS = 10_000;
-
-/**
- * How long an exited runtime's output is still read: what it wrote before it exited is in the pipes
- * already; a child that escaped its process group and holds them open is not waited for.
- */
-export const OUTPUT_GRACE_MS = 200;
-
-/** The longest an invocation's END waits for the output it wrote before answering (see `#settle`). */
-export const SETTLE_MAX_MS = 50;
-
-/** How to start one process. */
-export interface ProcessSpec {
-  rule: FunctionRule;
-  /** argv: the interpreter and its arguments, or the bootstrap, behind its wrappers (`confinedCommand`). */
-  command: string[];
-  /** The whole environment (without `AWS_LAMBDA_RUNTIME_API`, which the process's listener sets). */
-  env: Record<string, string>;
-  /** The command starts with `setsid` (own process group, killed as one). */
-  setsid: boolean;
-  log: Logger;
-}
-
-/** One invocation's outcome as its caller sees it. */
-export interface Run {
-  /** The runtime's answer; rejects with an {@linkcode LrpError} on timeout, exit or init failure. */
-  answer: Promise<Answer>;
-  /** Resolves when the process is free again, or gone. */
-  finished: Promise<void>;
-}
+export { INIT_TIMEOUT_MS, OUTPUT_GRACE_MS, SETTLE_MAX_MS } from "./process_types.ts";
+export type { ProcessSpec, Run } from "./process_types.ts";
 
 /** A runtime process and its Runtime API listener. */
 export class RuntimeProcess {

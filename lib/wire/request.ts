@@ -17,7 +17,7 @@ import { perSecond } from "../time.ts";
 
 /**
  * What lrp reads of a request: a fetch `Request` has all of it, and so has
- * the lighter one lrp's own HTTP server makes (`run/http_server.ts`), whose
+ * the lighter one lrp's own HTTP server makes (`http/server.ts`), whose
  * `url` is `http://` + Host + the request target exactly as sent (an
  * absolute-form target as is), never normalised by `new URL()`.
  */

@@ -30,7 +30,7 @@ import {
   type WritePlan,
 } from "./event_stream.ts";
 import { type SigV4Credentials, verifySigV4 } from "./sigv4_verifier.ts";
-import { framingOf, Http1Reader } from "../../lib/invoke/http1_reader.ts";
+import { framingOf, Http1Reader } from "../../lib/http/reader.ts";
 import { concatBytes } from "../../lib/bytes.ts";
 
 /** Largest synchronous request and buffered response Lambda accepts (6 MB). */

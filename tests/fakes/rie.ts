@@ -27,7 +27,7 @@
  */
 
 import { RIE_INVOKE_PATH, RIE_MAX_PAYLOAD_BYTES } from "../../lib/invoke/rie.ts";
-import { HttpConnections } from "../../lib/run/http_server.ts";
+import { HttpConnections } from "../../lib/http/server.ts";
 import type { IncomingRequest } from "../../lib/wire/request.ts";
 
 /** The subset of the Node.js Lambda context that handlers here receive. */

@@ -8,7 +8,7 @@
  */
 
 import { buildRouter, refusals } from "../../lib/run/serve.ts";
-import { serveResilient } from "../../lib/run/listen.ts";
+import { serveResilient } from "../../lib/http/listen.ts";
 import { errorResponse } from "../../lib/errors.ts";
 import { startRie } from "../fakes/rie.ts";
 import { createRouter } from "../../lib/route/router.ts";
@@ -17,7 +17,7 @@ import { parseConfig } from "../../lib/config/parse.ts";
 import { LocalInvoker } from "../../lib/invoke/local.ts";
 import type { QueueStats } from "../../lib/invoke/queue.ts";
 import { createLogger, type Logger, silentLogger } from "../../lib/obs/log.ts";
-import { createHandler, type Handler } from "../../lib/run/handler.ts";
+import { createHandler, type Handler } from "../../lib/handle/handler.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "../../lib/invoke/types.ts";
 import { payloadBytes } from "../../lib/wire/payload.ts";
 

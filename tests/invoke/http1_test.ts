@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Http1Error, Http1Pool } from "../../lib/invoke/http1.ts";
+import { Http1Error, Http1Pool } from "../../lib/http/client.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();

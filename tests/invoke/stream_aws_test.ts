@@ -4,7 +4,7 @@ import { parseConfig } from "../../lib/config/parse.ts";
 import { LambdaClients } from "../../lib/invoke/aws.ts";
 import { createLogger } from "../../lib/obs/log.ts";
 import { createRouter } from "../../lib/route/router.ts";
-import { createHandler } from "../../lib/run/handler.ts";
+import { createHandler } from "../../lib/handle/handler.ts";
 import { HTTP_INTEGRATION_CONTENT_TYPE } from "../../lib/wire/prelude.ts";
 import { type FakeChunk, type FakeOutcome, startFakeLambdaApi } from "../fakes/lambda_api.ts";
 import { waitFor } from "../helpers/process.ts";

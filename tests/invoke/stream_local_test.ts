@@ -4,7 +4,7 @@ import { parseConfig } from "../../lib/config/parse.ts";
 import { RIE_INVOKE_PATH } from "../../lib/invoke/rie.ts";
 import { createLogger } from "../../lib/obs/log.ts";
 import { createRouter } from "../../lib/route/router.ts";
-import { createHandler } from "../../lib/run/handler.ts";
+import { createHandler } from "../../lib/handle/handler.ts";
 import { waitFor } from "../helpers/process.ts";
 
 const te = new TextEncoder();

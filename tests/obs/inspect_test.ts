@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Exchange, type InspectOptions, InspectRecorder } from "../../lib/obs/inspect.ts";
+import { type Exchange, type InspectOptions, InspectRecorder } from "../../lib/inspect/recorder.ts";
 import {
   capture,
   hexDump,
@@ -11,7 +11,7 @@ import {
   secretNames,
   viewBody,
   viewJson,
-} from "../../lib/obs/inspect_view.ts";
+} from "../../lib/inspect/view.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();

@@ -12,7 +12,7 @@ import type { Invoker, InvokeRequest, InvokeResult } from "../../lib/invoke/type
 import { createLogger } from "../../lib/obs/log.ts";
 import { compileHostPattern, globToRegExp, matchHostPattern } from "../../lib/route/pattern.ts";
 import { createRouter } from "../../lib/route/router.ts";
-import { createHandler } from "../../lib/run/handler.ts";
+import { createHandler } from "../../lib/handle/handler.ts";
 
 const parse = (text: string) => parseConfig(text, { source: "lrp.yaml" });
 

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { InFlightBudget } from "../../lib/run/admission.ts";
+import { InFlightBudget } from "../../lib/handle/admission.ts";
 import { serveLrp } from "../helpers/in_process.ts";
 import { request } from "../helpers/socket.ts";
 import { fakeRie } from "../fakes/rie.ts";

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { parseOpenFilesLimit, reserveFor } from "../../lib/run/listen.ts";
+import { parseOpenFilesLimit, reserveFor } from "../../lib/http/listen.ts";
 import { fakeRie } from "../fakes/rie.ts";
 import { startLrpChild } from "../helpers/process.ts";
 import { request } from "../helpers/socket.ts";

@@ -43,7 +43,7 @@ Deno.test("deno run <URL of main.ts> serves, without the project's deno.json or 
     // The modules, deno.json included, came over HTTP.
     assert.ok(repo.requested.includes("/main.ts"));
     assert.ok(repo.requested.includes("/deno.json"));
-    assert.ok(repo.requested.includes("/lib/run/handler.ts"));
+    assert.ok(repo.requested.includes("/lib/handle/handler.ts"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

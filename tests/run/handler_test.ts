@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { LrpError } from "../../lib/errors.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "../../lib/invoke/types.ts";
 import { createLogger } from "../../lib/obs/log.ts";
-import { readBody } from "../../lib/run/handler.ts";
+import { readBody } from "../../lib/handle/handler.ts";
 import { payloadBytes } from "../../lib/wire/payload.ts";
 
 const te = new TextEncoder();

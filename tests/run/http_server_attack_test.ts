@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { HttpConnections, parseRequest, type ServerLimits } from "../../lib/run/http_server.ts";
+import { HttpConnections, parseRequest, type ServerLimits } from "../../lib/http/server.ts";
 import type { IncomingRequest } from "../../lib/wire/request.ts";
 
 const te = new TextEncoder();

@@ -7,12 +7,12 @@
  */
 
 import assert from "node:assert/strict";
-import { parseRequest } from "../../lib/run/http_server.ts";
+import { parseRequest } from "../../lib/http/server.ts";
 import { echoLrp, localRule, serveLrp } from "../helpers/in_process.ts";
 import { openRequest, readAll, readResponse, request } from "../helpers/socket.ts";
 import { fakeRie } from "../fakes/rie.ts";
 import { alive, startLrpChild } from "../helpers/process.ts";
-import { serveResilient } from "../../lib/run/listen.ts";
+import { serveResilient } from "../../lib/http/listen.ts";
 import { refusals } from "../../lib/run/serve.ts";
 import { createLogger } from "../../lib/obs/log.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { newTraceId, requestIds } from "../../lib/run/ids.ts";
+import { newTraceId, requestIds } from "../../lib/handle/ids.ts";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { createLogger } from "../../lib/obs/log.ts";
-import { REDACTED } from "../../lib/obs/inspect_view.ts";
+import { REDACTED } from "../../lib/inspect/view.ts";
 import { DEMO_DEFAULTS } from "../../lib/run/demo.ts";
 import { startLrp } from "../../lib/run/serve.ts";
 import { fakeRie } from "../fakes/rie.ts";

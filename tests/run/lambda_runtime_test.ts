@@ -9,7 +9,7 @@ import {
   RUNTIME_PATH,
 } from "../../lib/run/lambda_runtime.ts";
 import { silentLogger } from "../../lib/obs/log.ts";
-import { createHandler } from "../../lib/run/handler.ts";
+import { createHandler } from "../../lib/handle/handler.ts";
 import { requestToEvent } from "../../lib/wire/request.ts";
 import { splitTarget } from "../../lib/wire/target.ts";
 import { fakeRie } from "../fakes/rie.ts";

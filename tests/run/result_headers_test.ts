@@ -11,7 +11,7 @@ import { rawHttp } from "../helpers/socket.ts";
 import { localRule, serveLrp } from "../helpers/in_process.ts";
 import { parseConfig } from "../../lib/config/parse.ts";
 import { LrpError } from "../../lib/errors.ts";
-import { toResponse } from "../../lib/run/handler.ts";
+import { toResponse } from "../../lib/handle/handler.ts";
 import type { InvokeResult } from "../../lib/invoke/types.ts";
 
 /** RFC 9110 tchar: the bytes a header name (token) may hold. */

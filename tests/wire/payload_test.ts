@@ -15,12 +15,12 @@ import { parseConfig } from "../../lib/config/parse.ts";
 import { LambdaClients } from "../../lib/invoke/aws.ts";
 import { silentLogger } from "../../lib/obs/log.ts";
 import { createRouter } from "../../lib/route/router.ts";
-import { createHandler } from "../../lib/run/handler.ts";
+import { createHandler } from "../../lib/handle/handler.ts";
 import { startFakeLambdaApi } from "../fakes/lambda_api.ts";
 import { fakeRie } from "../fakes/rie.ts";
 import { localRule, serveLrp } from "../helpers/in_process.ts";
 import { request } from "../helpers/socket.ts";
-import { ownBody, readBody, releaseBody } from "../../lib/run/body.ts";
+import { ownBody, readBody, releaseBody } from "../../lib/handle/body.ts";
 
 const td = new TextDecoder();
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fc from "npm:fast-check@4.10.2";
 import { LrpError } from "../../lib/errors.ts";
 import { RawPayload, startRie } from "../fakes/rie.ts";
-import { toResponse } from "../../lib/run/handler.ts";
+import { toResponse } from "../../lib/handle/handler.ts";
 import type { EventV2 } from "../../lib/wire/event.ts";
 import { decodeBase64 } from "../../lib/bytes.ts";
 import { localRule, serveLrp } from "../helpers/in_process.ts";

@@ -21,15 +21,18 @@ export type GatewayStep<T> =
     /** The access-log fields of that answer. */
     log: Record<string, unknown>;
   }
-  | {
-    answer?: undefined;
-    /** The rule and target that serve the request, with the host pattern's captures. */
-    route: RouteMatch<T>;
-    /** The route, for the event; absent for a host without routes. */
-    facts?: GatewayFacts | undefined;
-    /** The CORS that applies to the response. */
-    cors?: CorsOptions | undefined;
-  };
+  | Routed<T>;
+
+/** A request a route serves. */
+export interface Routed<T> {
+  answer?: undefined;
+  /** The rule and target that serve the request, with the host pattern's captures. */
+  route: RouteMatch<T>;
+  /** The route, for the event; absent for a host without routes. */
+  facts?: GatewayFacts | undefined;
+  /** The CORS that applies to the response. */
+  cors?: CorsOptions | undefined;
+}
 
 /** Decides how the request `method path` with `headers` to the matched host goes on. */
 export function gatewayStep<T>(

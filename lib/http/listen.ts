@@ -14,8 +14,14 @@
  * @module
  */
 
-import type { Logger } from "../obs/log.ts";
-import { HttpConnections, type HttpServerOptions } from "./http_server.ts";
+import { HttpConnections, type HttpServerOptions } from "./server.ts";
+
+/** The lines the accept loop writes (lrp's `Logger` is one). */
+export interface ListenLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
 
 /** What lrp can learn about, and do with, its file descriptors. A seam: tests substitute it. */
 export interface Descriptors {
@@ -81,7 +87,7 @@ export function reserveFor(limit: number): number {
 export interface ResilientServeOptions extends HttpServerOptions {
   hostname: string;
   port: number;
-  log: Logger;
+  log: ListenLog;
   /** Share the port with other processes (`SO_REUSEPORT`; `workers` above 1). */
   reusePort?: boolean;
   /** Defaults to {@linkcode procDescriptors}. */
@@ -108,7 +114,7 @@ export interface ResilientServer {
 const HEADROOM = 8;
 
 /**
- * Serves lrp's HTTP/1.1 server (`http_server.ts`) on a listener whose accept
+ * Serves lrp's HTTP/1.1 server (`server.ts`) on a listener whose accept
  * loop lrp controls: at the connection cap it waits for a connection to
  * close; when accepting fails anyway (EMFILE/ENFILE, or any other error) it
  * releases the reserve, logs, and accepts again once enough descriptors are

@@ -9,7 +9,6 @@
  * @module
  */
 
-import type { InvokeResult } from "../invoke/types.ts";
 import type { StreamingPrelude } from "../wire/event.ts";
 import {
   capture,
@@ -18,8 +17,8 @@ import {
   SECRET_HEADERS,
   secretNames,
   type SecretTest,
-} from "./inspect_view.ts";
-import type { IncomingRequest } from "../wire/request.ts";
+} from "./view.ts";
+import type { ExchangeFacts as HandlerFacts, ExchangeRecorder } from "../handle/exchange.ts";
 
 /** The recorder's settings (reloadable). */
 export interface InspectOptions {
@@ -85,24 +84,8 @@ export interface Exchange {
   replayOf?: number | undefined;
 }
 
-/** What the handler knows about one finished request: references only, copied here. */
-export interface ExchangeFacts {
-  request: IncomingRequest;
-  /** The handler's access-log entry (requestId, host, method, target, function, error, durationMs…). */
-  entry: Readonly<Record<string, unknown>>;
-  time: number;
-  sourceIp: string;
-  route: string;
-  /** The matched route's path parameters (its key is the entry's `route`). */
-  pathParameters?: Record<string, string> | undefined;
-  body?: Uint8Array | null | undefined;
-  payload?: Uint8Array | undefined;
-  result?: InvokeResult | undefined;
-  /** The buffered result bytes (before they became the response). */
-  rawResult?: Uint8Array | undefined;
-  upstreamMs?: number | undefined;
-  /** Whether the function took the event; `undefined` when lrp cannot know. */
-  reached?: boolean | undefined;
+/** The facts of one exchange: the handler's ({@linkcode HandlerFacts}), or a replay's, which also names its original. */
+export interface ExchangeFacts extends HandlerFacts {
   /** For a replay: the original's request side, reused as is. */
   replayOf?: Exchange | undefined;
 }
@@ -130,7 +113,7 @@ export interface ExchangeSummary {
 export type Subscriber = (exchange: Exchange | undefined) => void;
 
 /** The recorder. */
-export class InspectRecorder {
+export class InspectRecorder implements ExchangeRecorder {
   /** Identifies this recorder's life: the page starts afresh when it changes (lrp restarted). */
   readonly boot: string = crypto.randomUUID();
   #options: InspectOptions;

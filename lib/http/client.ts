@@ -12,7 +12,7 @@
  * @module
  */
 
-import { framingOf, Http1Reader, Http1ReadError, keepsAlive } from "./http1_reader.ts";
+import { framingOf, Http1Reader, Http1ReadError, keepsAlive } from "./reader.ts";
 import { type Payload, SplicedPayload } from "../wire/payload.ts";
 
 const encoder = new TextEncoder();

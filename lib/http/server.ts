@@ -20,22 +20,30 @@
  * - a client that closes its connection while its request is being handled
  *   aborts `request.signal` (a queued invocation is dropped, a stream ends).
  *
- * The request head and body live in `http_request.ts`, the response writing
- * in `http_response.ts`; this file is the connection loop, its timeouts and
+ * The request head and body live in `request.ts`, the response writing
+ * in `response.ts`; this file is the connection loop, its timeouts and
  * its closes.
  *
  * @module
  */
 
-import { Http1Reader, Http1ReadError, keepsAlive } from "../invoke/http1_reader.ts";
+import { Http1Reader, Http1ReadError, keepsAlive } from "./reader.ts";
 import { LrpError } from "../errors.ts";
-import type { Config } from "../config/types.ts";
 import type { IncomingRequest } from "../wire/request.ts";
-import type { ConnInfo } from "./handler.ts";
-import { BodySource, MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./http_request.ts";
-import { CONTINUE, writeAll, type Writer, writeResponse } from "./http_response.ts";
+import { BodySource, MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./request.ts";
+import { CONTINUE, writeAll, type Writer, writeResponse } from "./response.ts";
 
-export { MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./http_request.ts";
+/** The connection facts a handler gets (a subset of `Deno.ServeHandlerInfo`). */
+export interface ConnInfo {
+  remoteAddr: { hostname: string } | Deno.Addr;
+  /** lrp's server calls `done` once the answer is written (or the write failed). */
+  afterWrite?: (done: () => void) => void;
+}
+
+/** What the server hands each request to: `(request, info) => response`. */
+export type Handler = (request: IncomingRequest, info: ConnInfo) => Promise<Response>;
+
+export { MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./request.ts";
 
 /** The limits of the server; read again for every request, so a reload changes them. */
 export interface ServerLimits {
@@ -47,9 +55,9 @@ export interface ServerLimits {
   sendTimeoutMs?: number;
 }
 
-/** The server's limits as a configuration sets them. */
+/** The server's limits as a configuration (`Config`) sets them. */
 export function serverLimits(
-  config: Pick<Config, "headerTimeoutMs" | "idleTimeoutMs" | "sendTimeoutMs">,
+  config: { headerTimeoutMs: number; idleTimeoutMs: number; sendTimeoutMs: number },
 ): ServerLimits {
   const { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs } = config;
   return { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs };
@@ -57,7 +65,7 @@ export function serverLimits(
 
 /** What the server needs. */
 export interface HttpServerOptions {
-  handler: (request: IncomingRequest, info: ConnInfo) => Promise<Response>;
+  handler: Handler;
   /** The answer when the handler throws (a bug: the handler answers every failure itself). */
   onError: (error: unknown) => Response;
   /** The answer to a request refused before the handler; the callback logs and counts it. */

@@ -18,8 +18,9 @@
 
 import type { Config } from "../config/types.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
-import type { Invoker, InvokeRequest, InvokeResult } from "../invoke/types.ts";
-import { type Exchange, type InspectRecorder, summarize } from "../obs/inspect.ts";
+import type { Invoker, InvokeResult } from "../invoke/types.ts";
+import type { InvocationPath, OwnRoutes } from "../handle/exchange.ts";
+import { type Exchange, type InspectRecorder, summarize } from "./recorder.ts";
 import {
   ERROR_CAUSES,
   redactJson,
@@ -28,42 +29,25 @@ import {
   type SecretTest,
   viewBody,
   viewJson,
-} from "../obs/inspect_view.ts";
-import type { Rule } from "../route/rule.ts";
+} from "./view.ts";
 import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
-import { INSPECT_PAGE } from "./inspect_page.ts";
+import { INSPECT_PAGE } from "./page.ts";
 import type { IncomingRequest } from "../wire/request.ts";
 import { normalizeHost, splitTarget } from "../wire/target.ts";
-import { readBody } from "./body.ts";
+import { readBody } from "../handle/body.ts";
 import { fromInspectorPage, inspectorAccess } from "../route/internal.ts";
 
-/** What the routes need from the handler. */
-export interface InspectRoutesDeps {
+/** What the routes need: the recorder, the routing, and the handler's invocation path (for replay). */
+export interface InspectRoutesDeps extends InvocationPath {
   prefix: string;
   recorder: InspectRecorder;
   router: Router<Invoker>;
   config: Config;
-  now: () => number;
-  newRequestId: () => string;
-  /** The handler's invocation path (upstream timeout, client cancellation). */
-  invoke(invoker: Invoker, call: Omit<InvokeRequest, "signal">, signal: AbortSignal): Promise<InvokeResult>;
-  /** The handler's result → response conversion. */
-  toResponse(result: InvokeResult, method: string, rule: Rule): Response;
 }
 
-/** The inspector's routes. */
-export interface InspectRoutes {
-  /**
-   * Whether `path` is under `{prefix}/inspect` and the request may use the
-   * inspector: its own `host` names this machine or is listed in
-   * `internal_hosts`, and `internal_hosts` lets it (and its `peer`) in.
-   * Anyone else is routed as usual.
-   */
-  owns(path: string, host: string | null, peer: string): boolean;
-  /** Answers a request for a path it owns; throws {@linkcode LrpError} (404, 405, 400). */
-  handle(request: IncomingRequest, path: string, peer: string): Promise<Response>;
-}
+/** The inspector's routes: `owns` a path under `{prefix}/inspect` only for a Host naming this machine. */
+export type InspectRoutes = OwnRoutes;
 
 /** Seconds the browser waits before reconnecting the event stream (after a reload or restart). */
 const RETRY_MS = 1000;

@@ -1,5 +1,5 @@
 /**
- * The request side of lrp's HTTP/1.1 server (`http_server.ts`): a request
+ * The request side of lrp's HTTP/1.1 server (`server.ts`): a request
  * head checked as RFC 9112 asks, and a request body as a stream the handler
  * pulls off the connection, framed strictly (docs/operations.md,
  * "Connections and timeouts").
@@ -7,9 +7,9 @@
  * @module
  */
 
-import { framingOf, type Http1Framing, type Http1Reader, Http1ReadError } from "../invoke/http1_reader.ts";
+import { framingOf, type Http1Framing, type Http1Reader, Http1ReadError } from "./reader.ts";
 import { LrpError } from "../errors.ts";
-import { type BodyLimits, bodyTooLarge, ownBody, takesBodyLimits } from "./body.ts";
+import { type BodyLimits, bodyTooLarge, ownBody, takesBodyLimits } from "./body_limits.ts";
 import { HeaderLines } from "../wire/header_lines.ts";
 
 /** Largest request header block (request line included), bytes; then 431. */
@@ -139,7 +139,7 @@ function targetFormOk(method: string, target: string): boolean {
 
 /**
  * The request body as a stream the handler pulls from the connection. Its
- * reader may give it {@linkcode BodyLimits} (`body.ts`): then a chunk
+ * reader may give it {@linkcode BodyLimits} (`body_limits.ts`): then a chunk
  * announced past the body limit is refused at once, and the memory the body
  * takes is counted as it is taken — never ahead of the bytes that arrived.
  */

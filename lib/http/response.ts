@@ -1,5 +1,5 @@
 /**
- * The response side of lrp's HTTP/1.1 server (`http_server.ts`): buffered
+ * The response side of lrp's HTTP/1.1 server (`server.ts`): buffered
  * bodies with `Content-Length` (head and a small body in one write from the
  * connection's own buffer), live streams chunked as their chunks come (the
  * head at once), `HEAD` and 204/304 without a body, a `Date` made once a

@@ -25,7 +25,8 @@ export function toResponse(
   limits: HeaderLimits = { maxCount: Infinity, maxBytes: Infinity },
 ): Response {
   if (result.functionError !== undefined) {
-    throw functionFailed(result.functionError, parseDetail(result.body));
+    const detail = parseDetail(result.body);
+    throw functionFailed(result.functionError, detail);
   }
   const body = result.body;
   const response = body instanceof Uint8Array
