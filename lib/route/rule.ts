@@ -9,6 +9,8 @@
 import type { InvokeMode } from "../invoke/types.ts";
 import type { PayloadFormat } from "../wire/formats.ts";
 import type { RouteKey } from "./route_key.ts";
+import type { CorsOptions } from "../wire/cors.ts";
+export type { CorsOptions };
 
 /** The API Gateway API a rule with `routes:` belongs to (docs/routes.md). */
 export interface ApiOptions {
@@ -22,17 +24,6 @@ export interface ApiOptions {
   stageVariables?: Record<string, string>;
   /** A named stage is the URL's first path segment (`true`), or only appears in the events (`false`). */
   stageInPath: boolean;
-}
-
-/** CORS as an HTTP API configures it (`cors:`). */
-export interface CorsOptions {
-  allowOrigins: string[];
-  allowMethods: string[];
-  allowHeaders: string[];
-  exposeHeaders: string[];
-  /** Seconds; absent sends no `Access-Control-Max-Age`. */
-  maxAge?: number;
-  allowCredentials: boolean;
 }
 
 /** What every kind of rule may add for API Gateway routing and CORS. */

@@ -6,9 +6,19 @@
  * @module
  */
 
-import type { CorsOptions } from "../route/rule.ts";
 import type { HeaderView } from "./header_lines.ts";
 import { KnownLengthResponse, ResultHeaders, ResultResponse } from "./response.ts";
+
+/** CORS as an HTTP API configures it (`cors:`). */
+export interface CorsOptions {
+  allowOrigins: string[];
+  allowMethods: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  /** Seconds; absent sends no `Access-Control-Max-Age`. */
+  maxAge?: number;
+  allowCredentials: boolean;
+}
 
 /** Whether a request is a CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`. */
 export function isPreflight(method: string, headers: HeaderView): boolean {
