@@ -1,0 +1,144 @@
+/**
+ * Templates built to hurt the reader, through a real `lrp check --template`
+ * process: YAML aliases that refer to themselves or multiply (a "billion
+ * laughs"), nesting deep enough to exhaust the stack, and Serverless
+ * variables that multiply. Each stops lrp within seconds with one line
+ * naming the file, never a hang or a stack trace.
+ */
+import assert from "node:assert/strict";
+import { runLrp } from "../helpers/process.ts";
+
+const FUNCTION = `    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Events:
+        Api: { Type: HttpApi, Properties: { Path: /x, Method: get } }
+`;
+
+/** Runs `lrp check --template` on `files` (name → text) in a fresh folder; the first file is the template. */
+async function check(files: Record<string, string>) {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/src`);
+    await Deno.writeTextFile(`${dir}/src/app.js`, "exports.handler = async () => ({ statusCode: 200 });\n");
+    for (const [name, text] of Object.entries(files)) await Deno.writeTextFile(`${dir}/${name}`, text);
+    const started = Date.now();
+    const out = await runLrp(["check", "--template", Object.keys(files)[0]!], { cwd: dir });
+    return { ...out, ms: Date.now() - started };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Ten levels of ten aliases each: 10^9 values from a few hundred bytes. */
+function laughs(indent: string, item = "x") {
+  const lines = [`${indent}l0: &l0 [${Array(10).fill(item).join(", ")}]`];
+  for (let i = 1; i <= 9; i++) {
+    lines.push(`${indent}l${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(", ")}]`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+Deno.test("a YAML alias that holds itself is refused with one line, not a stack overflow", async () => {
+  const out = await check({
+    "template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: &p
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: nodejs20.x
+      Environment: { Variables: { X: *p } }
+`,
+  });
+  assert.equal(out.code, 1, out.stderr);
+  assert.equal(
+    out.stderr,
+    "lrp: invalid configuration: template.yaml: a YAML alias refers to a value that holds it " +
+      "(the template would be infinite)\n",
+  );
+});
+
+Deno.test("a YAML alias bomb is refused within seconds: the template expands to too many values", async () => {
+  const out = await check({
+    "template.yaml": `Transform: AWS::Serverless-2016-10-31
+Metadata:
+${laughs("  ")}Resources:
+  Fn:
+${FUNCTION}      Environment: { Variables: { X: *l9 } }
+`,
+  });
+  assert.equal(out.code, 1, out.stderr);
+  assert.equal(
+    out.stderr,
+    "lrp: invalid configuration: template.yaml: the template expands to more than 1000000 values " +
+      "(YAML aliases repeated inside each other?)\n",
+  );
+  assert.ok(out.ms < 20_000, `took ${out.ms} ms`);
+});
+
+Deno.test("a JSON template nested 20,000 deep is refused with one line, not a stack overflow", async () => {
+  const deep = '{"Fn::Join":["",['.repeat(20_000) + '"x"' + "]]}".repeat(20_000);
+  const out = await check({
+    "template.json": JSON.stringify({
+      Transform: "AWS::Serverless-2016-10-31",
+      Resources: {
+        Fn: {
+          Type: "AWS::Serverless::Function",
+          Properties: { CodeUri: "src/", Handler: "app.handler", Runtime: "nodejs20.x", Environment: "DEEP" },
+        },
+      },
+    }).replace('"DEEP"', `{"Variables":{"X":${deep}}}`),
+  });
+  assert.equal(out.code, 1, out.stderr);
+  assert.equal(
+    out.stderr,
+    "lrp: invalid configuration: template.json: the template nests deeper than 200 levels\n",
+  );
+});
+
+Deno.test("Serverless variables that multiply (a ${self:} bomb) are refused within seconds", async () => {
+  const lines = ["  l0: [x, x, x, x, x, x, x, x, x, x]"];
+  for (let i = 1; i <= 8; i++) {
+    lines.push(`  l${i}: [${Array(10).fill(`'\${self:custom.l${i - 1}}'`).join(", ")}]`);
+  }
+  const out = await check({
+    "serverless.yml": `service: s
+provider: { name: aws, runtime: nodejs20.x }
+custom:
+${lines.join("\n")}
+functions:
+  f: { handler: src/app.handler, environment: { X: '\${self:custom.l8}' }, events: [{ httpApi: "GET /x" }] }
+`,
+  });
+  assert.equal(out.code, 1, out.stderr);
+  assert.equal(
+    out.stderr,
+    "lrp: invalid configuration: serverless.yml: the variables expand to more than 10000000 values and " +
+      "characters (variables repeated inside each other?)\n",
+  );
+  assert.ok(out.ms < 20_000, `took ${out.ms} ms`);
+});
+
+Deno.test("Serverless variables that double a string sixteen times are refused, not grown past memory", async () => {
+  const lines = [`  s0: ${"x".repeat(100_000)}`];
+  for (let i = 1; i <= 16; i++) lines.push(`  s${i}: \${self:custom.s${i - 1}}\${self:custom.s${i - 1}}`);
+  const out = await check({
+    "serverless.yml": `service: s
+provider: { name: aws, runtime: nodejs20.x }
+custom:
+${lines.join("\n")}
+functions:
+  f: { handler: src/app.handler, environment: { X: '\${self:custom.s16}' }, events: [{ httpApi: "GET /x" }] }
+`,
+  });
+  assert.equal(out.code, 1, out.stderr);
+  assert.equal(
+    out.stderr,
+    "lrp: invalid configuration: serverless.yml: the variables expand to more than 10000000 values and " +
+      "characters (variables repeated inside each other?)\n",
+  );
+});
