@@ -141,9 +141,7 @@ function bruteForce(keys: RouteKey[], method: string, segs: string[]): RouteKey 
     if (!methodOk) return false;
     const n = k.segments.length;
     if (k.greedy ? segs.length < n : segs.length !== n) return false;
-    return k.segments.every((s, i) =>
-      s.kind === "static" ? segs[i] === s.text : segs[i] !== ""
-    );
+    return k.segments.every((s, i) => s.kind === "static" ? segs[i] === s.text : segs[i] !== "");
   });
   return matches.sort((x, y) => compareRanks(rankOf(x), rankOf(y)))[0];
 }
