@@ -188,10 +188,15 @@ export async function loadStartApi(
     });
     checkFunctionFiles(config, inputs.env);
   } catch (err) {
-    // A message about a generated rule names where the rule came from, not a line of text nobody wrote.
-    const m = err instanceof ConfigError ? /^.*?:\d+: functions\[(\d+)\]\.?(.*)$/s.exec(err.message) : null;
-    if (!m || origins[Number(m[1])] === undefined) throw err;
-    throw new ConfigError(`${template}: ${origins[Number(m[1])]}: ${m[2]}`);
+    if (!(err instanceof ConfigError)) throw err;
+    // Each message about a generated rule names where the rule came from, not a line of text nobody wrote.
+    const problems = err.problems.map((problem) => {
+      const m = /^.*?:\d+: functions\[(\d+)\]\.?(.*)$/s.exec(problem);
+      return m && origins[Number(m[1])] !== undefined
+        ? `${template}: ${origins[Number(m[1])]}: ${m[2]}`
+        : problem;
+    });
+    throw new ConfigError(problems[0]!, problems);
   }
   return { template, plan, config };
 }

@@ -142,3 +142,20 @@ functions:
       "characters (variables repeated inside each other?)\n",
   );
 });
+
+Deno.test("several mistakes in the rules a template makes each name the resource, none a line of generated text", async () => {
+  const out = await check({
+    "template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Ünïcode:
+${FUNCTION}      FunctionUrlConfig: { AuthType: NONE }
+`,
+  });
+  assert.equal(out.code, 1, out.stderr);
+  assert.equal(
+    out.stderr,
+    "lrp: invalid configuration, 2 mistakes:\n" +
+      'template.yaml: Resources.Ünïcode on API ServerlessHttpApi: name: "Ünïcode" is not a function name (letters, digits, - _)\n' +
+      'template.yaml: Resources.Ünïcode (its Function URL): name: "Ünïcode" is not a function name (letters, digits, - _)\n',
+  );
+});
