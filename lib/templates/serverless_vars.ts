@@ -203,7 +203,8 @@ function lookup(data: unknown, path: string, scope: VariableScope, depth: number
   let here = data;
   for (const part of path.split(".")) {
     if (typeof here === "string" && VARIABLE.test(here)) here = resolveVariables(here, scope, depth + 1);
-    if (here === null || typeof here !== "object") return undefined;
+    // Only the file's own keys: `constructor` or `toString` are no variable's value.
+    if (here === null || typeof here !== "object" || !Object.hasOwn(here, part)) return undefined;
     here = (here as Record<string, unknown>)[part];
   }
   return here;

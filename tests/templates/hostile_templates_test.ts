@@ -159,3 +159,44 @@ ${FUNCTION}      FunctionUrlConfig: { AuthType: NONE }
       'template.yaml: Resources.Ünïcode (its Function URL): name: "Ünïcode" is not a function name (letters, digits, - _)\n',
   );
 });
+
+Deno.test("names that JavaScript objects inherit (constructor, toString) are no parameter, resource, mapping or variable", async () => {
+  for (
+    const [value, why] of [
+      ["!Ref constructor", "Ref constructor: no parameter or resource of that name"],
+      ['!Sub "${toString}"', "Ref toString: no parameter or resource of that name"],
+      ["!GetAtt constructor.Arn", "Fn::GetAtt constructor.Arn: no resource constructor in the template"],
+      [
+        "!FindInMap [constructor, name, length]",
+        "Fn::FindInMap: Mappings.constructor.name.length does not exist",
+      ],
+      ["!If [toString, a, b]", 'condition "toString" is not in the template\'s Conditions'],
+    ]
+  ) {
+    const out = await check({
+      "template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+${FUNCTION}      Timeout: ${value}
+`,
+    });
+    assert.equal(out.code, 1, `${value}: ${out.stderr}`);
+    assert.equal(
+      out.stderr,
+      `lrp: invalid configuration: template.yaml: Resources.Fn.Properties.Timeout: cannot be resolved locally: ${why}\n`,
+    );
+  }
+  const out = await check({
+    "serverless.yml": `service: s
+provider: { name: aws, runtime: nodejs20.x }
+custom: { a: 1 }
+functions:
+  f: { handler: src/app.handler, environment: { X: '\${self:custom.constructor}' }, events: [{ httpApi: "GET /x" }] }
+`,
+  });
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stdout,
+    /\n {2}warning: functions\.f\.environment\.X: \$\{self:custom\.constructor\} has no value; the variable is left out\n/,
+  );
+});
