@@ -179,9 +179,13 @@ export async function loadStartApi(
     region: plan.region ?? region,
     functions: planToConfig(plan, serve, origins),
   };
+  const generated = JSON.stringify(file, null, 1);
+  // The line each generated rule starts on, for a message pointing at another rule (`also at FILE:LINE`).
+  const starts = generated.split("\n").flatMap((line, i) => line === "  {" ? [i + 1] : []);
+  const originAt = (line: number) => origins[starts.findLastIndex((start) => start <= line)];
   let config: Config;
   try {
-    config = parseConfig(JSON.stringify(file, null, 1), {
+    config = parseConfig(generated, {
       source: template,
       env: inputs.env,
       flags: inputs.flags,
@@ -192,9 +196,12 @@ export async function loadStartApi(
     // Each message about a generated rule names where the rule came from, not a line of text nobody wrote.
     const problems = err.problems.map((problem) => {
       const m = /^.*?:\d+: functions\[(\d+)\]\.?(.*)$/s.exec(problem);
-      return m && origins[Number(m[1])] !== undefined
-        ? `${template}: ${origins[Number(m[1])]}: ${m[2]}`
-        : problem;
+      if (!m || origins[Number(m[1])] === undefined) return problem;
+      const detail = m[2]!.replace(/\(also at .*:(\d+)\)/, (also, line) => {
+        const other = originAt(Number(line));
+        return other === undefined ? also : `(also ${other})`;
+      });
+      return `${template}: ${origins[Number(m[1])]}: ${detail}`;
     });
     throw new ConfigError(problems[0]!, problems);
   }

@@ -200,3 +200,20 @@ functions:
     /\n {2}warning: functions\.f\.environment\.X: \$\{self:custom\.constructor\} has no value; the variable is left out\n/,
   );
 });
+
+Deno.test("two functions whose Function URLs would share a host name are refused naming both resources", async () => {
+  const out = await check({
+    "template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+${FUNCTION}      FunctionUrlConfig: { AuthType: NONE }
+  orders:
+${FUNCTION.replace("/x", "/y")}      FunctionUrlConfig: { AuthType: NONE }
+`,
+  });
+  assert.equal(out.code, 1, out.stderr);
+  assert.equal(
+    out.stderr,
+    'lrp: invalid configuration: template.yaml: Resources.orders (its Function URL): hostname: duplicate hostname "orders.localhost" (also Resources.Orders (its Function URL))\n',
+  );
+});
