@@ -79,6 +79,8 @@ const TEMPLATE_SCHEMA = CORE_SCHEMA.withTags(CUSTOM_TAGS);
 
 /** The most values a template may hold once its aliases are followed (a "billion laughs" holds 10^9). */
 const MAX_VALUES = 1_000_000;
+/** The most characters its strings may hold once its aliases are followed (64 Mi, beyond any real template). */
+const MAX_CHARS = 64 * 1024 * 1024;
 /** The deepest a template may nest, aliases followed: the readers recurse on it. */
 const MAX_DEPTH = 200;
 
@@ -119,18 +121,26 @@ function parseText(text: string, source: string): unknown {
 }
 
 /**
- * The number of values `value` holds and its height, aliases followed. A
+ * The number of values `value` holds, their characters and its height, aliases followed. A
  * value met twice (an alias) is measured once, so a bomb costs what its text
  * does; one met inside itself is a cycle.
  */
+interface Size {
+  count: number;
+  chars: number;
+  height: number;
+}
+
 function measure(
   value: unknown,
   depth: number,
-  known: Map<object, { count: number; height: number }>,
+  known: Map<object, Size>,
   open: Set<object>,
   source: string,
-): { count: number; height: number } {
-  if (value === null || typeof value !== "object") return { count: 1, height: 0 };
+): Size {
+  if (value === null || typeof value !== "object") {
+    return { count: 1, chars: typeof value === "string" ? value.length : 0, height: 0 };
+  }
   const seen = known.get(value);
   if (seen === undefined && open.has(value)) {
     throw new ConfigError(
@@ -142,14 +152,20 @@ function measure(
   }
   if (seen) return seen;
   open.add(value);
-  const out = { count: 1, height: 0 };
+  const out = { count: 1, chars: 0, height: 0 };
   for (const item of Object.values(value)) {
     const m = measure(item, depth + 1, known, open, source);
     out.count += m.count;
+    out.chars += m.chars;
     out.height = Math.max(out.height, m.height + 1);
     if (out.count > MAX_VALUES) {
       throw new ConfigError(
         `${source}: the template expands to more than ${MAX_VALUES} values (YAML aliases repeated inside each other?)`,
+      );
+    }
+    if (out.chars > MAX_CHARS) {
+      throw new ConfigError(
+        `${source}: the template expands to more than ${MAX_CHARS} characters (YAML aliases repeated inside each other?)`,
       );
     }
   }

@@ -217,3 +217,23 @@ ${FUNCTION.replace("/x", "/y")}      FunctionUrlConfig: { AuthType: NONE }
     'lrp: invalid configuration: template.yaml: Resources.orders (its Function URL): hostname: duplicate hostname "orders.localhost" (also Resources.Orders (its Function URL))\n',
   );
 });
+
+Deno.test("a YAML alias bomb of long strings (a gigabyte through !Join) is refused, not a crash", async () => {
+  const lines = [`  l0: &l0 ["${"x".repeat(1_000_000)}"]`];
+  for (let i = 1; i <= 3; i++) lines.push(`  l${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(", ")}]`);
+  const out = await check({
+    "template.yaml": `Transform: AWS::Serverless-2016-10-31
+Metadata:
+${lines.join("\n")}
+Resources:
+  Fn:
+${FUNCTION}      Environment: { Variables: { X: !Join ["", *l3] } }
+`,
+  });
+  assert.equal(out.code, 1, out.stderr.slice(0, 500));
+  assert.equal(
+    out.stderr,
+    "lrp: invalid configuration: template.yaml: the template expands to more than 67108864 characters " +
+      "(YAML aliases repeated inside each other?)\n",
+  );
+});
