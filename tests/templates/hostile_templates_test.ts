@@ -237,3 +237,32 @@ ${FUNCTION}      Environment: { Variables: { X: !Join ["", *l3] } }
       "(YAML aliases repeated inside each other?)\n",
   );
 });
+
+Deno.test("InlineCode whose handler names a file outside its folder (../) or in a subfolder is refused before anything is written", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const handler of [`../../../../../../../..${dir}/pwned.handler`, "sub/app.handler"]) {
+      const out = await check({
+        "template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "exports.handler = async () => 'pwned'"
+      Handler: ${handler}
+      Runtime: nodejs20.x
+`,
+      });
+      assert.equal(out.code, 1, out.stderr);
+      assert.equal(
+        out.stderr,
+        `lrp: invalid configuration: template.yaml: Resources.Fn.Properties.Handler: ${
+          JSON.stringify(handler)
+        }: with InlineCode the handler names a file of the inline code itself, such as index.handler\n`,
+      );
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing was written outside the inline code's folder");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
