@@ -55,7 +55,10 @@ export interface VariableScope {
   stage: string;
   /** `aws:region`. */
   region: string;
-  /** Reads and parses a file relative to the service folder (`file(…)`); `undefined` when missing. */
+  /**
+   * Reads and parses a file relative to the service folder (`file(…)`);
+   * `undefined` when missing; throws {@linkcode VariableProblem} for one it will not read.
+   */
   readFile(path: string): unknown;
 }
 
@@ -148,7 +151,13 @@ function source(candidate: string, scope: VariableScope, depth: number): unknown
   const file = /^file\((.+?)\)(?::(.*))?$/.exec(candidate);
   if (file) {
     const path = file[1]!.trim().replace(/^'(.*)'$|^"(.*)"$/, "$1$2");
-    const data = scope.readFile(path);
+    let data: unknown;
+    try {
+      data = scope.readFile(path);
+    } catch (err) {
+      if (err instanceof VariableProblem) throw new VariableProblem(`\${${candidate}}: ${err.message}`);
+      throw err;
+    }
     if (data === undefined) throw new VariableProblem(`\${${candidate}}: no such file ${path}`);
     const found = file[2] === undefined ? data : lookup(data, file[2], scope, depth);
     return found === undefined ? undefined : resolveVariables(found, scope, depth + 1);

@@ -17,7 +17,7 @@ import { describePlan, type Plan, planToConfig } from "./plan.ts";
 import { DISK, type Files } from "./runtimes.ts";
 import { isSamTemplate, readSam } from "./sam.ts";
 import { isServerlessFile, readServerless } from "./serverless.ts";
-import { parseDotenv } from "./serverless_vars.ts";
+import { parseDotenv, VariableProblem } from "./serverless_vars.ts";
 import { parseTemplateText } from "./yaml.ts";
 
 /** The templates looked for, in order, when no `--template` is given (as `sam local` looks). */
@@ -245,12 +245,23 @@ export function routeLines(
   return describePlan(loaded.plan, base, stageInPath, versions);
 }
 
-/** A JSON or YAML file's data for `${file(…)}`, or `undefined` when it cannot be read. */
+/** The largest file `${file(…)}` reads: far beyond any configuration file. */
+const MAX_DATA_FILE = 64 * 1024 * 1024;
+
+/**
+ * A JSON or YAML file's data for `${file(…)}`, or `undefined` when it does
+ * not exist. A device (`/dev/zero`), a folder or a file over 64 MiB is a
+ * {@linkcode VariableProblem}, never an endless read.
+ */
 function readDataFile(path: string): unknown {
   let text: string;
   try {
+    const info = Deno.statSync(path);
+    if (!info.isFile) throw new VariableProblem("not a regular file");
+    if (info.size > MAX_DATA_FILE) throw new VariableProblem(`over ${MAX_DATA_FILE} bytes`);
     text = Deno.readTextFileSync(path);
-  } catch {
+  } catch (err) {
+    if (err instanceof VariableProblem) throw err;
     return undefined;
   }
   return parseTemplateText(text, path);

@@ -266,3 +266,18 @@ Resources:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("${file()} of a device (/dev/zero) or a directory is no value, not an endless read", async () => {
+  const out = await check({
+    "serverless.yml": `service: s
+provider: { name: aws, runtime: nodejs20.x }
+functions:
+  f: { handler: src/app.handler, environment: { X: '\${file(/dev/zero)}', Y: '\${file(./src)}' }, events: [{ httpApi: "GET /x" }] }
+`,
+  });
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(
+    out.stdout,
+    /\n {2}warning: functions\.f\.environment\.X: \$\{file\(\/dev\/zero\)\}: not a regular file; the variable is left out\n {2}warning: functions\.f\.environment\.Y: \$\{file\(\.\/src\)\}: not a regular file; the variable is left out\n/,
+  );
+});
