@@ -128,16 +128,16 @@ function greedy<T>(
 ): TableRoute<T> | undefined {
   if (i >= segs.length) return undefined;
   const s = segs[i]!;
-  if (s !== "") {
-    const st = at.statics.get(s);
-    if (st) {
-      const r = greedy(st, segs, i + 1, method);
-      if (r) return r;
-    }
-    if (at.param) {
-      const r = greedy(at.param, segs, i + 1, method);
-      if (r) return r;
-    }
+  // An empty segment (`//`) starts no variable: a greedy value is never empty and never starts with `/`.
+  if (s === "") return undefined;
+  const st = at.statics.get(s);
+  if (st) {
+    const r = greedy(st, segs, i + 1, method);
+    if (r) return r;
+  }
+  if (at.param) {
+    const r = greedy(at.param, segs, i + 1, method);
+    if (r) return r;
   }
   return pick(at.greedy, method);
 }

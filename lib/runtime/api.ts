@@ -144,9 +144,9 @@ export class RuntimeApi {
     if (rest === "/init/error" && req.method === "POST") return await this.#initError(req);
     const m = /^\/invocation\/([^/]+)\/(response|error)$/.exec(rest);
     if (m && req.method === "POST") {
-      const id = decodeURIComponent(m[1]!);
+      const id = decodedId(m[1]!);
       const inv = this.#current;
-      if (!inv || inv.id !== id || this.#state === "assigned") {
+      if (!inv || id === undefined || inv.id !== id || this.#state === "assigned") {
         await req.body?.cancel().catch(() => {});
         return lambdaError(400, "InvalidRequestID", "Invalid request ID");
       }
@@ -264,6 +264,15 @@ export function tooLarge(): Answer {
         `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
     })),
   };
+}
+
+/** An invocation id from its path segment; `undefined` for a broken escape (`%E0`, `%ZZ`): no invocation has it. */
+function decodedId(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 function errorTypeOf(req: Request, bytes: Uint8Array, fallback: string): string {

@@ -65,7 +65,7 @@ class Conditions {
   constructor(private scope: CfnScope) {}
 
   get(name: unknown): boolean {
-    if (typeof name !== "string" || !(name in this.scope.conditions)) {
+    if (typeof name !== "string" || !Object.hasOwn(this.scope.conditions, name)) {
       throw new Unresolvable(`condition ${JSON.stringify(name)} is not in the template's Conditions`);
     }
     const known = this.#values.get(name);
@@ -176,8 +176,7 @@ function intrinsic(fn: string, arg: unknown, scope: CfnScope, conditions: Condit
       const [map, top, second] = list(arg).map((x, i) =>
         text(x, ["the map name", "the top key", "the key"][i]!)
       );
-      const found = (scope.mappings[map!] as Record<string, Record<string, unknown>> | undefined)?.[top!]
-        ?.[second!];
+      const found = own(own(own(scope.mappings, map!), top!), second!);
       if (found === undefined) {
         throw new Unresolvable(`Fn::FindInMap: Mappings.${map}.${top}.${second} does not exist`);
       }
@@ -226,6 +225,16 @@ function intrinsic(fn: string, arg: unknown, scope: CfnScope, conditions: Condit
   }
 }
 
+/**
+ * `map[key]` when `map` is an object that has `key` itself; never what every
+ * object inherits (`constructor`, `toString`), which is no template's entry.
+ */
+function own(map: unknown, key: string): unknown {
+  return map !== null && typeof map === "object" && Object.hasOwn(map, key)
+    ? (map as Record<string, unknown>)[key]
+    : undefined;
+}
+
 /** Numbers and booleans compare as their text, as CloudFormation compares parameter values. */
 function stringy(v: unknown): unknown {
   return typeof v === "number" || typeof v === "boolean" ? String(v) : v;
@@ -234,19 +243,19 @@ function stringy(v: unknown): unknown {
 function ref(name: unknown, scope: CfnScope): unknown {
   if (typeof name !== "string") throw new Unresolvable(`Ref needs a name, not ${JSON.stringify(name)}`);
   if (name === "AWS::NoValue") return NO_VALUE;
-  const value = scope.parameters[name];
+  const value = own(scope.parameters, name);
   if (value !== undefined) return value;
   if (scope.unset.has(name)) {
     throw new Unresolvable(
       `parameter ${name} has no value: give it a Default or pass --parameter-overrides ${name}=VALUE`,
     );
   }
-  if (name in scope.resources) return name;
+  if (Object.hasOwn(scope.resources, name)) return name;
   throw new Unresolvable(`Ref ${name}: no parameter or resource of that name`);
 }
 
 function getAtt(id: string, attr: string, scope: CfnScope): string {
-  const type = scope.resources[id];
+  const type = own(scope.resources, id);
   if (type === undefined) {
     throw new Unresolvable(`Fn::GetAtt ${id}.${attr}: no resource ${id} in the template`);
   }
@@ -266,7 +275,7 @@ function sub(arg: unknown, scope: CfnScope, r: (v: unknown) => unknown): string 
   return template.replace(/\$\{([^}]*)\}/g, (whole, name: string) => {
     if (name.startsWith("!")) return `\${${name.slice(1)}}`;
     const key = name.trim();
-    if (key in locals) return String(locals[key]);
+    if (Object.hasOwn(locals, key)) return String(locals[key]);
     const dot = key.indexOf(".");
     if (dot !== -1 && !key.startsWith("AWS::")) return getAtt(key.slice(0, dot), key.slice(dot + 1), scope);
     const value = ref(key, scope);

@@ -258,9 +258,18 @@ function readCode(
         `${at("InlineCode")}: must be the code of a nodejs or python function, as a string`,
       );
     }
+    // The file is written at start-up (and by `lrp check`): a name of its own folder, never a path out of it.
+    const stem = handlerStem(fn.handler, runtime);
+    if (!/^[A-Za-z0-9_-]+$/.test(stem)) {
+      throw new TemplateProblem(
+        `${at("Handler")}: ${
+          JSON.stringify(fn.handler)
+        }: with InlineCode the handler names a file of the inline code itself, such as index.handler`,
+      );
+    }
     // Written to a folder of its own at start-up, as CloudFormation writes it: CommonJS for Node.js.
     fn.inlineCode = {
-      file: `${handlerStem(fn.handler, runtime)}${runtime === "python" ? ".py" : ".js"}`,
+      file: `${stem}${runtime === "python" ? ".py" : ".js"}`,
       text,
     };
     fn.lrpRuntime = runtime;

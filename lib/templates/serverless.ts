@@ -16,7 +16,7 @@ import type { ApiPlan, CorsPlan, FunctionPlan, Plan, RoutePlan } from "./plan.ts
 import { TemplateProblem } from "./plan.ts";
 import { type Files, findHandlerFile, handlerStem, lrpRuntimeOf, TYPESCRIPT_EXTENSIONS } from "./runtimes.ts";
 import { parseRouteKey } from "../route/route_key.ts";
-import { resolveVariables, VariableProblem, type VariableScope } from "./serverless_vars.ts";
+import { resolveVariables, TooManyValues, VariableProblem, type VariableScope } from "./serverless_vars.ts";
 
 /** What a `serverless.yml` is read with. */
 export interface ServerlessOptions {
@@ -68,7 +68,9 @@ export function readServerless(data: unknown, options: ServerlessOptions): Plan 
   try {
     return read(data as Record<string, unknown>, options);
   } catch (err) {
-    if (err instanceof TemplateProblem) throw new ConfigError(`${options.source}: ${err.message}`);
+    if (err instanceof TemplateProblem || err instanceof TooManyValues) {
+      throw new ConfigError(`${options.source}: ${err.message}`);
+    }
     throw err;
   }
 }

@@ -19,6 +19,31 @@ export class VariableProblem extends Error {
   }
 }
 
+/** The budget's exhaustion: a file whose variables repeat each other grows exponentially. */
+export class TooManyValues extends Error {
+  /** Creates the error. */
+  constructor() {
+    super(
+      `the variables expand to more than ${MAX_VALUES} values and characters (variables repeated inside each other?)`,
+    );
+    this.name = "TooManyValues";
+  }
+}
+
+/**
+ * What the variables of one file may produce, in values visited plus
+ * characters spliced into strings: `l1: [\${self:l0}, \${self:l0}, …]` ten
+ * levels deep is 10^9 values from a few hundred bytes.
+ */
+const MAX_VALUES = 10_000_000;
+const spent = new WeakMap<VariableScope, number>();
+
+function spend(scope: VariableScope, n: number): void {
+  const total = (spent.get(scope) ?? 0) + n;
+  if (total > MAX_VALUES) throw new TooManyValues();
+  spent.set(scope, total);
+}
+
 /** What variables resolve against. */
 export interface VariableScope {
   /** The whole parsed file (`self:`). */
@@ -30,7 +55,10 @@ export interface VariableScope {
   stage: string;
   /** `aws:region`. */
   region: string;
-  /** Reads and parses a file relative to the service folder (`file(…)`); `undefined` when missing. */
+  /**
+   * Reads and parses a file relative to the service folder (`file(…)`);
+   * `undefined` when missing; throws {@linkcode VariableProblem} for one it will not read.
+   */
   readFile(path: string): unknown;
 }
 
@@ -41,9 +69,12 @@ const VARIABLE = /\$\{([^${}]*)\}/;
 
 /**
  * `value` with every variable resolved (maps and lists walked). Throws
- * {@linkcode VariableProblem}.
+ * {@linkcode VariableProblem}, or {@linkcode TooManyValues} when the
+ * variables of `scope` have produced more than ten million values and
+ * characters.
  */
 export function resolveVariables(value: unknown, scope: VariableScope, depth = 0): unknown {
+  spend(scope, 1);
   if (depth > 20) throw new VariableProblem("variables nest more than 20 deep (a self-reference?)");
   if (Array.isArray(value)) return value.map((v) => resolveVariables(v, scope, depth));
   if (value !== null && typeof value === "object") {
@@ -60,7 +91,9 @@ export function resolveVariables(value: unknown, scope: VariableScope, depth = 0
         `\${${m[1]}} is a map or list and cannot be part of the string ${JSON.stringify(value)}`,
       );
     }
-    text = text.slice(0, m.index) + String(resolved) + text.slice(m.index + m[0].length);
+    const piece = String(resolved);
+    spend(scope, piece.length);
+    text = text.slice(0, m.index) + piece + text.slice(m.index + m[0].length);
   }
   return text;
 }
@@ -118,7 +151,13 @@ function source(candidate: string, scope: VariableScope, depth: number): unknown
   const file = /^file\((.+?)\)(?::(.*))?$/.exec(candidate);
   if (file) {
     const path = file[1]!.trim().replace(/^'(.*)'$|^"(.*)"$/, "$1$2");
-    const data = scope.readFile(path);
+    let data: unknown;
+    try {
+      data = scope.readFile(path);
+    } catch (err) {
+      if (err instanceof VariableProblem) throw new VariableProblem(`\${${candidate}}: ${err.message}`);
+      throw err;
+    }
     if (data === undefined) throw new VariableProblem(`\${${candidate}}: no such file ${path}`);
     const found = file[2] === undefined ? data : lookup(data, file[2], scope, depth);
     return found === undefined ? undefined : resolveVariables(found, scope, depth + 1);
@@ -173,7 +212,8 @@ function lookup(data: unknown, path: string, scope: VariableScope, depth: number
   let here = data;
   for (const part of path.split(".")) {
     if (typeof here === "string" && VARIABLE.test(here)) here = resolveVariables(here, scope, depth + 1);
-    if (here === null || typeof here !== "object") return undefined;
+    // Only the file's own keys: `constructor` or `toString` are no variable's value.
+    if (here === null || typeof here !== "object" || !Object.hasOwn(here, part)) return undefined;
     here = (here as Record<string, unknown>)[part];
   }
   return here;

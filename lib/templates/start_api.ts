@@ -17,7 +17,7 @@ import { describePlan, type Plan, planToConfig } from "./plan.ts";
 import { DISK, type Files } from "./runtimes.ts";
 import { isSamTemplate, readSam } from "./sam.ts";
 import { isServerlessFile, readServerless } from "./serverless.ts";
-import { parseDotenv } from "./serverless_vars.ts";
+import { parseDotenv, VariableProblem } from "./serverless_vars.ts";
 import { parseTemplateText } from "./yaml.ts";
 
 /** The templates looked for, in order, when no `--template` is given (as `sam local` looks). */
@@ -179,19 +179,31 @@ export async function loadStartApi(
     region: plan.region ?? region,
     functions: planToConfig(plan, serve, origins),
   };
+  const generated = JSON.stringify(file, null, 1);
+  // The line each generated rule starts on, for a message pointing at another rule (`also at FILE:LINE`).
+  const starts = generated.split("\n").flatMap((line, i) => line === "  {" ? [i + 1] : []);
+  const originAt = (line: number) => origins[starts.findLastIndex((start) => start <= line)];
   let config: Config;
   try {
-    config = parseConfig(JSON.stringify(file, null, 1), {
+    config = parseConfig(generated, {
       source: template,
       env: inputs.env,
       flags: inputs.flags,
     });
     checkFunctionFiles(config, inputs.env);
   } catch (err) {
-    // A message about a generated rule names where the rule came from, not a line of text nobody wrote.
-    const m = err instanceof ConfigError ? /^.*?:\d+: functions\[(\d+)\]\.?(.*)$/s.exec(err.message) : null;
-    if (!m || origins[Number(m[1])] === undefined) throw err;
-    throw new ConfigError(`${template}: ${origins[Number(m[1])]}: ${m[2]}`);
+    if (!(err instanceof ConfigError)) throw err;
+    // Each message about a generated rule names where the rule came from, not a line of text nobody wrote.
+    const problems = err.problems.map((problem) => {
+      const m = /^.*?:\d+: functions\[(\d+)\]\.?(.*)$/s.exec(problem);
+      if (!m || origins[Number(m[1])] === undefined) return problem;
+      const detail = m[2]!.replace(/\(also at .*:(\d+)\)/, (also, line) => {
+        const other = originAt(Number(line));
+        return other === undefined ? also : `(also ${other})`;
+      });
+      return `${template}: ${origins[Number(m[1])]}: ${detail}`;
+    });
+    throw new ConfigError(problems[0]!, problems);
   }
   return { template, plan, config };
 }
@@ -233,12 +245,23 @@ export function routeLines(
   return describePlan(loaded.plan, base, stageInPath, versions);
 }
 
-/** A JSON or YAML file's data for `${file(…)}`, or `undefined` when it cannot be read. */
+/** The largest file `${file(…)}` reads: far beyond any configuration file. */
+const MAX_DATA_FILE = 64 * 1024 * 1024;
+
+/**
+ * A JSON or YAML file's data for `${file(…)}`, or `undefined` when it does
+ * not exist. A device (`/dev/zero`), a folder or a file over 64 MiB is a
+ * {@linkcode VariableProblem}, never an endless read.
+ */
 function readDataFile(path: string): unknown {
   let text: string;
   try {
+    const info = Deno.statSync(path);
+    if (!info.isFile) throw new VariableProblem("not a regular file");
+    if (info.size > MAX_DATA_FILE) throw new VariableProblem(`over ${MAX_DATA_FILE} bytes`);
     text = Deno.readTextFileSync(path);
-  } catch {
+  } catch (err) {
+    if (err instanceof VariableProblem) throw err;
     return undefined;
   }
   return parseTemplateText(text, path);

@@ -77,11 +77,26 @@ const CUSTOM_TAGS: TagDefinition[] = ["Ref", "Condition", ...FUNCTIONS].flatMap(
 
 const TEMPLATE_SCHEMA = CORE_SCHEMA.withTags(CUSTOM_TAGS);
 
+/** The most values a template may hold once its aliases are followed (a "billion laughs" holds 10^9). */
+const MAX_VALUES = 1_000_000;
+/** The most characters its strings may hold once its aliases are followed (64 Mi, beyond any real template). */
+const MAX_CHARS = 64 * 1024 * 1024;
+/** The deepest a template may nest, aliases followed: the readers recurse on it. */
+const MAX_DEPTH = 200;
+
 /**
  * Parses a template's text (YAML with CloudFormation tags, or JSON) into
- * plain data. Throws a {@linkcode ConfigError} naming `source` and the line.
+ * plain data. Throws a {@linkcode ConfigError} naming `source` and the line,
+ * or `source` alone for a value that refers to itself, nests deeper than
+ * 200 levels or expands to more than a million values.
  */
 export function parseTemplateText(text: string, source: string): unknown {
+  const data = parseText(text, source);
+  measure(data, 0, new Map(), new Set(), source);
+  return data;
+}
+
+function parseText(text: string, source: string): unknown {
   if (/^\s*[{[]/.test(text)) {
     try {
       return JSON.parse(text);
@@ -103,4 +118,58 @@ export function parseTemplateText(text: string, source: string): unknown {
     }
     throw new ConfigError(`${source}:${line}: neither YAML nor JSON: ${err.reason}`);
   }
+}
+
+/**
+ * The number of values `value` holds, their characters and its height, aliases followed. A
+ * value met twice (an alias) is measured once, so a bomb costs what its text
+ * does; one met inside itself is a cycle.
+ */
+interface Size {
+  count: number;
+  chars: number;
+  height: number;
+}
+
+function measure(
+  value: unknown,
+  depth: number,
+  known: Map<object, Size>,
+  open: Set<object>,
+  source: string,
+): Size {
+  if (value === null || typeof value !== "object") {
+    return { count: 1, chars: typeof value === "string" ? value.length : 0, height: 0 };
+  }
+  const seen = known.get(value);
+  if (seen === undefined && open.has(value)) {
+    throw new ConfigError(
+      `${source}: a YAML alias refers to a value that holds it (the template would be infinite)`,
+    );
+  }
+  if (depth + (seen?.height ?? 0) >= MAX_DEPTH) {
+    throw new ConfigError(`${source}: the template nests deeper than ${MAX_DEPTH} levels`);
+  }
+  if (seen) return seen;
+  open.add(value);
+  const out = { count: 1, chars: 0, height: 0 };
+  for (const item of Object.values(value)) {
+    const m = measure(item, depth + 1, known, open, source);
+    out.count += m.count;
+    out.chars += m.chars;
+    out.height = Math.max(out.height, m.height + 1);
+    if (out.count > MAX_VALUES) {
+      throw new ConfigError(
+        `${source}: the template expands to more than ${MAX_VALUES} values (YAML aliases repeated inside each other?)`,
+      );
+    }
+    if (out.chars > MAX_CHARS) {
+      throw new ConfigError(
+        `${source}: the template expands to more than ${MAX_CHARS} characters (YAML aliases repeated inside each other?)`,
+      );
+    }
+  }
+  open.delete(value);
+  known.set(value, out);
+  return out;
 }

@@ -81,6 +81,9 @@ Deno.test("one trailing slash is ignored; a greedy value keeps inner slashes", (
   assert.deepEqual(pathSegments("/a//"), ["a", ""]);
   assert.deepEqual(select(["GET /f/{p+}"], "GET", "/f/x//y/")?.params, { p: "x//y" });
   assert.equal(select(["GET /a/{x}"], "GET", "/a//"), undefined, "an empty segment is no variable");
+  assert.equal(select(["GET /f/{p+}"], "GET", "/f//"), undefined, "a greedy value is never empty");
+  assert.equal(select(["GET /f/{p+}", "$default"], "GET", "/f///")?.key, "$default");
+  assert.equal(select(["GET /f/{p+}"], "GET", "/f//x"), undefined, "nor starts with /");
 });
 
 Deno.test("an HTTP API decodes the path twice and cuts it at a decoded ?", () => {
@@ -138,9 +141,7 @@ function bruteForce(keys: RouteKey[], method: string, segs: string[]): RouteKey 
     if (!methodOk) return false;
     const n = k.segments.length;
     if (k.greedy ? segs.length < n : segs.length !== n) return false;
-    return k.segments.every((s, i) =>
-      s.kind === "static" ? segs[i] === s.text : s.kind === "param" ? segs[i] !== "" : true
-    );
+    return k.segments.every((s, i) => s.kind === "static" ? segs[i] === s.text : segs[i] !== "");
   });
   return matches.sort((x, y) => compareRanks(rankOf(x), rankOf(y)))[0];
 }
