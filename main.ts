@@ -202,6 +202,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     await session.prepare();
     console.log(`${path}: ok, the routes start-api would serve:`);
     for (const line of session.routeLines()) console.log(`  ${line}`);
+    await session.close();
     return 0;
   }
   if (command === "check") {
@@ -311,6 +312,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     await running.shutdown();
   }
   signals.dispose();
+  await session?.close();
   return 0;
 }
 

@@ -50,6 +50,8 @@ export interface StartApi {
   template: string;
   plan: Plan;
   config: Config;
+  /** The folders written for `InlineCode` functions: the caller removes them when they are no longer served. */
+  inlineDirs: string[];
 }
 
 /** The template to read: `--template`, else the first default that exists. Throws {@linkcode ConfigError}. */
@@ -160,9 +162,33 @@ export async function loadStartApi(
       `${template}: neither a SAM template (no Resources) nor a serverless.yml (no service and functions)`,
     );
   }
+  const inlineDirs: string[] = [];
+  try {
+    return await planToStartApi(plan, template, region, options, inputs, inlineDirs);
+  } catch (err) {
+    await removeDirs(inlineDirs);
+    throw err;
+  }
+}
+
+/** Removes folders written for inline code; one already gone is no matter. */
+export async function removeDirs(dirs: readonly string[]): Promise<void> {
+  await Promise.all(dirs.map((dir) => Deno.remove(dir, { recursive: true }).catch(() => {})));
+}
+
+/** The rest of {@linkcode loadStartApi}: inline code written out (each folder put in `inlineDirs`), then the rules. */
+async function planToStartApi(
+  plan: Plan,
+  template: string,
+  region: string,
+  options: StartApiOptions,
+  inputs: { env: Record<string, string | undefined>; flags: Record<string, string | undefined> },
+  inlineDirs: string[],
+): Promise<StartApi> {
   for (const fn of plan.functions) {
     if (!fn.inlineCode) continue;
     fn.code = await Deno.makeTempDir({ prefix: "lrp-inline-" });
+    inlineDirs.push(fn.code);
     await Deno.writeTextFile(join(fn.code, fn.inlineCode.file), fn.inlineCode.text);
   }
   if (options.envVars) {
@@ -205,7 +231,7 @@ export async function loadStartApi(
     });
     throw new ConfigError(problems[0]!, problems);
   }
-  return { template, plan, config };
+  return { template, plan, config, inlineDirs };
 }
 
 /** The version of each interpreter the plan needs (`node --version` → `20.11.1`), asked in parallel. */
@@ -309,11 +335,22 @@ export class StartApiSession {
     this.template = findTemplate(options.template);
   }
 
-  /** Reads the template into a configuration. Throws {@linkcode ConfigError}. */
+  /**
+   * Reads the template into a configuration. Throws {@linkcode ConfigError}.
+   * The inline code of the load before is removed: its generation only
+   * drains (its processes already hold their code).
+   */
   async load(): Promise<Config> {
     const loaded = await loadStartApi({ ...this.options, template: this.template }, this.inputs);
+    const before = this.last;
     this.last = loaded;
+    if (before) await removeDirs(before.inlineDirs);
     return loaded.config;
+  }
+
+  /** Removes what the session wrote (the inline code of the last load). */
+  async close(): Promise<void> {
+    if (this.last) await removeDirs(this.last.inlineDirs);
   }
 
   /**

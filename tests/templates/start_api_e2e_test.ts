@@ -264,7 +264,7 @@ Deno.test("start-api reloads the route table when the template changes, restarts
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("start-api serves InlineCode and a Function URL on <name>.localhost, with --env-vars overriding variables and --inspect", async () => {
+Deno.test("start-api serves InlineCode (its folder removed when lrp stops) and a Function URL on <name>.localhost, with --env-vars overriding variables and --inspect", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(
     `${dir}/template.yaml`,
@@ -293,8 +293,16 @@ Deno.test("start-api serves InlineCode and a Function URL on <name>.localhost, w
     `${dir}/env.json`,
     JSON.stringify({ Parameters: { SIZE: "large" }, Inline: { COLOR: "blue" } }),
   );
+  // The inline code goes to a folder under TMPDIR: this test's own, to see that lrp leaves nothing there.
+  const tmp = `${dir}/tmp`;
+  await Deno.mkdir(tmp);
+  const inTmp = async () => (await Array.fromAsync(Deno.readDir(tmp))).map((e) => e.name);
+  const check = await runLrp(["check", "--template", "template.yaml"], { cwd: dir, env: { TMPDIR: tmp } });
+  assert.equal(check.code, 0, check.stderr);
+  assert.deepEqual(await inTmp(), [], "lrp check --template leaves no inline code behind");
   await using lrp = await startLrpChild(["start-api", "--port", "0", "--env-vars", "env.json", "--inspect"], {
     cwd: dir,
+    env: { TMPDIR: tmp },
   });
   await waitFor("the route table", () => lrp.stdout.length >= 2 ? true : undefined);
   assert.equal(
@@ -313,6 +321,13 @@ Deno.test("start-api serves InlineCode and a Function URL on <name>.localhost, w
   assert.equal(inspector.status, 200);
   const url = await request(lrp.port, `inline.localhost:${lrp.port}`, "/any/path");
   assert.deepEqual(JSON.parse(url.text), { routeKey: "$default", color: "blue", size: "large" });
+  assert.equal((await inTmp()).filter((name) => name.startsWith("lrp-inline-")).length, 1);
+  assert.equal((await lrp.stop()).code, 0);
+  assert.deepEqual(
+    (await inTmp()).filter((name) => name.startsWith("lrp-inline-")),
+    [],
+    "stopping removes it",
+  );
   await Deno.remove(dir, { recursive: true });
 });
 
