@@ -11,6 +11,7 @@
  * @module
  */
 import http from "node:http";
+import net from "node:net";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -29,27 +30,121 @@ const BASE = (slash === -1 ? "" : api.slice(slash)) + "/2018-06-01/runtime";
 const STREAM = Symbol.for("aws.lambda.runtime.handler.streaming");
 const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
 
+// The Runtime API calls of the buffered path go over one persistent connection, written and parsed here:
+// `node:http`'s request objects, agent bookkeeping and event emitters cost more than the rest of an
+// invocation. One call at a time; a connection the server closed is opened again for the next call. Between
+// calls the socket is unref'd, as an agent's free sockets are, so that the event loop can empty (the answer
+// of a handler that waits for it comes on `beforeExit`).
+let conn;
+let queue = Promise.resolve();
+
 function call(method, p, headers, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host,
-      port: Number(port),
-      method,
-      path: BASE + p,
-      headers: headers || {},
-      agent,
-    }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on(
-        "end",
-        () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
+  const run = () => exchange(method, p, headers, body);
+  const result = queue.then(run, run);
+  queue = result.then(noop, noop);
+  return result;
+}
+
+function noop() {}
+
+function connection() {
+  if (conn && !conn.closed) return conn;
+  const socket = net.connect({ host, port: Number(port) });
+  socket.setNoDelay(true);
+  // `parts` holds what has arrived, joined only once `need` bytes are there (a large event is not
+  // copied once per chunk).
+  const c = { socket, closed: false, parts: [], size: 0, need: 0, onData: undefined, onEnd: undefined };
+  socket.on("data", (chunk) => {
+    c.parts.push(chunk);
+    c.size += chunk.length;
+    if (c.size >= c.need) c.onData?.();
   });
+  const gone = (err) => {
+    c.closed = true;
+    c.onEnd?.(err || new Error("the Runtime API closed the connection"));
+  };
+  socket.on("error", gone);
+  socket.on("close", () => gone());
+  conn = c;
+  return c;
+}
+
+function exchange(method, p, headers, body) {
+  const c = connection();
+  let head = method + " " + BASE + p + " HTTP/1.1\r\nhost: " + hostPort + "\r\n";
+  if (headers) { for (const k in headers) head += k + ": " + headers[k] + "\r\n"; }
+  const payload = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
+  if (payload !== undefined) head += "content-length: " + payload.length + "\r\n";
+  head += "\r\n";
+  return new Promise((resolve, reject) => {
+    c.socket.ref();
+    c.onEnd = reject;
+    c.onData = () => {
+      const buf = c.parts.length === 1 ? c.parts[0] : Buffer.concat(c.parts);
+      const res = parseResponse(buf);
+      if (typeof res === "number") {
+        c.parts = [buf];
+        c.need = res;
+        return;
+      }
+      c.parts = res.rest.length === 0 ? [] : [res.rest];
+      c.size = res.rest.length;
+      c.need = 0;
+      c.onData = c.onEnd = undefined;
+      c.socket.unref();
+      if (res.close) c.socket.destroy();
+      resolve(res);
+    };
+    if (payload === undefined || payload.length === 0) c.socket.write(head, "latin1");
+    else if (payload.length < 16384) c.socket.write(Buffer.concat([Buffer.from(head, "latin1"), payload]));
+    else {
+      c.socket.write(head, "latin1");
+      c.socket.write(payload);
+    }
+    if (c.size > 0) c.onData();
+  });
+}
+
+// One whole response at the start of `buf` ({ status, headers (lower-case names), body, rest, close }), or
+// while it is incomplete, the number of bytes to wait for. Bodies by Content-Length or chunked.
+function parseResponse(buf) {
+  const end = buf.indexOf("\r\n\r\n");
+  if (end === -1) return buf.length + 1;
+  const lines = buf.toString("latin1", 0, end).split("\r\n");
+  const status = Number(lines[0].slice(9, 12));
+  const headers = {};
+  for (let i = 1; i < lines.length; i++) {
+    const colon = lines[i].indexOf(":");
+    headers[lines[i].slice(0, colon).trim().toLowerCase()] = lines[i].slice(colon + 1).trim();
+  }
+  const start = end + 4;
+  const close = (headers["connection"] || "").toLowerCase() === "close";
+  if ((headers["transfer-encoding"] || "").toLowerCase().includes("chunked")) {
+    const parts = [];
+    let at = start;
+    for (;;) {
+      const eol = buf.indexOf("\r\n", at);
+      if (eol === -1) return buf.length + 1;
+      const size = parseInt(buf.toString("latin1", at, eol), 16);
+      if (size === 0) {
+        const last = buf.indexOf("\r\n\r\n", eol);
+        if (last === -1) return buf.length + 1;
+        return { status, headers, body: Buffer.concat(parts), rest: buf.subarray(last + 4), close };
+      }
+      if (buf.length < eol + 2 + size + 2) return eol + 2 + size + 2;
+      parts.push(buf.subarray(eol + 2, eol + 2 + size));
+      at = eol + 2 + size + 2;
+    }
+  }
+  const length = Number(headers["content-length"] || 0);
+  if (buf.length < start + length) return start + length;
+  return {
+    status,
+    headers,
+    body: buf.subarray(start, start + length),
+    rest: buf.subarray(start + length),
+    close,
+  };
 }
 
 function errorOf(err) {
