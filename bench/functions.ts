@@ -156,7 +156,7 @@ const PLAIN_SERVER = `import http from "node:http";
 import { handler } from "./index.mjs";
 const server = http.createServer(async (req, res) => {
   const r = await handler({ rawPath: req.url, headers: req.headers, requestContext: { http: { method: req.method } } }, {});
-  res.writeHead(r.statusCode, r.headers);
+  res.writeHead(r.statusCode, { ...r.headers, "content-length": Buffer.byteLength(r.body) });
   res.end(r.body);
 });
 server.listen(Number(process.argv[2]), "127.0.0.1");

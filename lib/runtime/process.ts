@@ -12,11 +12,12 @@
  */
 
 import { LrpError } from "../errors.ts";
+import type { Deadline, Deadlines } from "../invoke/deadline.ts";
 import type { Logger } from "../obs/log.ts";
 import type { FunctionRule } from "../route/rule.ts";
 import { type Answer, type Invocation, RuntimeApi } from "./api.ts";
 import { LineSplitter, type OutputLine } from "./output.ts";
-import { maxMemoryUsedMb, reportLine } from "./report.ts";
+import { PeakMemory, reportLine } from "./report.ts";
 
 /**
  * Longest initialisation (until the runtime's first `next`): Lambda's 10
@@ -43,6 +44,8 @@ export interface ProcessSpec {
   /** The command starts with `setsid` (own process group, killed as one). */
   setsid: boolean;
   log: Logger;
+  /** The rule's invocation timeouts, on one shared timer (no timer set and cleared per invocation). */
+  timeouts: Deadlines;
 }
 
 /** One invocation's outcome as its caller sees it. */
@@ -78,6 +81,7 @@ export class RuntimeProcess {
    * answer arrives; Lambda too files lines under an invocation until the next START.
    */
   #lastRequestId: string | undefined;
+  #memory!: PeakMemory;
 
   /** Spawns the process; throws an {@linkcode LrpError} when it cannot start. */
   constructor(spec: ProcessSpec) {
@@ -113,6 +117,7 @@ export class RuntimeProcess {
     }
     this.#setsid = spec.setsid;
     this.pid = this.#child.pid;
+    this.#memory = new PeakMemory(this.pid);
     this.#initTimer = setTimeout(() => {
       spec.log.error(
         `INIT_REPORT Init Duration: ${INIT_TIMEOUT_MS.toFixed(2)} ms Phase: init Status: timeout`,
@@ -180,7 +185,7 @@ export class RuntimeProcess {
       finish: (endedAt = performance.now()) => {
         if (done) return;
         done = true;
-        clearTimeout(current.timer);
+        current.timer?.cancel();
         if (this.#current === current) this.#current = undefined;
         if (current.deliveredAt !== undefined) this.#report(current, fields, endedAt);
         resolveFinished();
@@ -196,7 +201,7 @@ export class RuntimeProcess {
         this.#lastRequestId = id;
         inv.deadlineMs = Date.now() + rule.timeoutMs;
         this.#spec.log.info(`START RequestId: ${id} Version: $LATEST`, fields);
-        current.timer = setTimeout(() => this.#timeout(current), rule.timeoutMs);
+        current.timer = this.#spec.timeouts.add(() => this.#timeout(current));
       },
       answer: (a) => {
         if (answered) return;
@@ -206,7 +211,7 @@ export class RuntimeProcess {
       finished: () => {
         // END and REPORT follow what the runtime wrote before it answered, which may still be in the pipes.
         const endedAt = performance.now();
-        clearTimeout(current.timer);
+        current.timer?.cancel();
         void this.#settle().then(() => current.finish(endedAt));
       },
     };
@@ -341,7 +346,7 @@ export class RuntimeProcess {
     const durationMs = endedAt - current.deliveredAt!;
     const initMs = this.#reportedInit ? undefined : this.#initMs;
     this.#reportedInit = true;
-    const memoryMb = this.#exit === undefined ? maxMemoryUsedMb(this.pid) : undefined;
+    const memoryMb = this.#exit === undefined ? this.#memory.mb(endedAt) : undefined;
     const log = this.#spec.log;
     log.info(`END RequestId: ${current.id}`, fields);
     log.info(reportLine(current.id, durationMs, this.#spec.rule.memoryMb, memoryMb, initMs), {
@@ -380,7 +385,7 @@ export class RuntimeProcess {
 interface Current {
   id: string;
   deliveredAt: number | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: Deadline | undefined;
   fail(err: unknown): void;
   /** Ends the invocation (once): END and REPORT, timed to `endedAt`, then the process is free. */
   finish(endedAt?: number): void;
