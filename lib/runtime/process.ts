@@ -44,7 +44,7 @@ export interface ProcessSpec {
   /** The command starts with `setsid` (own process group, killed as one). */
   setsid: boolean;
   log: Logger;
-  /** The rule's invocation timeouts, on one shared timer (no timer set and cleared per invocation). */
+  /** The rule's invocation timeouts (one shared timer). */
   timeouts: Deadlines;
 }
 
@@ -81,6 +81,8 @@ export class RuntimeProcess {
    * answer arrives; Lambda too files lines under an invocation until the next START.
    */
   #lastRequestId: string | undefined;
+  /** Writes the last answer's END and REPORT if they still wait for the pipes. */
+  #unreported: (() => void) | undefined;
   #memory!: PeakMemory;
 
   /** Spawns the process; throws an {@linkcode LrpError} when it cannot start. */
@@ -182,12 +184,12 @@ export class RuntimeProcess {
           rejectAnswer(err);
         }
       },
-      finish: (endedAt = performance.now()) => {
+      finish: (endedAt = performance.now(), report = true) => {
         if (done) return;
         done = true;
         current.timer?.cancel();
         if (this.#current === current) this.#current = undefined;
-        if (current.deliveredAt !== undefined) this.#report(current, fields, endedAt);
+        if (current.deliveredAt !== undefined && report) this.#report(current, fields, endedAt);
         resolveFinished();
       },
     };
@@ -198,6 +200,7 @@ export class RuntimeProcess {
       traceId,
       delivered: () => {
         current.deliveredAt = performance.now();
+        this.#unreported?.();
         this.#lastRequestId = id;
         inv.deadlineMs = Date.now() + rule.timeoutMs;
         this.#spec.log.info(`START RequestId: ${id} Version: $LATEST`, fields);
@@ -209,10 +212,16 @@ export class RuntimeProcess {
         resolveAnswer(a);
       },
       finished: () => {
-        // END and REPORT follow what the runtime wrote before it answered, which may still be in the pipes.
+        // Free at once; END and REPORT wait for output still in the pipes (`#settle`) or the next START.
         const endedAt = performance.now();
-        current.timer?.cancel();
-        void this.#settle().then(() => current.finish(endedAt));
+        current.finish(endedAt, false);
+        const report = () => {
+          if (this.#unreported !== report) return;
+          this.#unreported = undefined;
+          this.#report(current, fields, endedAt);
+        };
+        this.#unreported = report;
+        void this.#settle().then(report);
       },
     };
     this.#current = current;
@@ -241,10 +250,7 @@ export class RuntimeProcess {
     return this.closed;
   }
 
-  /**
-   * Kills what is left of the exited runtime's process group (its children). The group id cannot
-   * name another process meanwhile: Linux does not reuse a pid while a group of that id exists.
-   */
+  /** Kills what is left of the exited runtime's group (Linux reuses no pid while its group exists). */
   #killGroup(): void {
     if (!this.#setsid) return;
     try {
@@ -387,6 +393,6 @@ interface Current {
   deliveredAt: number | undefined;
   timer: Deadline | undefined;
   fail(err: unknown): void;
-  /** Ends the invocation (once): END and REPORT, timed to `endedAt`, then the process is free. */
-  finish(endedAt?: number): void;
+  /** Ends the invocation (once): END and REPORT (unless `report` is false), then the process is free. */
+  finish(endedAt?: number, report?: boolean): void;
 }

@@ -32,36 +32,28 @@ const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
 
 // The Runtime API calls of the buffered path go over one persistent connection, written and parsed here:
 // `node:http`'s request objects, agent bookkeeping and event emitters cost more than the rest of an
-// invocation. One call at a time; a connection the server closed is opened again for the next call. Between
-// calls the socket is unref'd, as an agent's free sockets are, so that the event loop can empty (the answer
-// of a handler that waits for it comes on `beforeExit`).
+// invocation. Calls are pipelined (answers come in order) so that an answer and the next `next` leave in
+// one write; a connection the server closed is opened again for the next call. With no call waiting the
+// socket is unref'd, as an agent's free sockets are, so that the event loop can empty (the answer of a
+// handler that waits for it comes on `beforeExit`).
 let conn;
-let queue = Promise.resolve();
-
-function call(method, p, headers, body) {
-  const run = () => exchange(method, p, headers, body);
-  const result = queue.then(run, run);
-  queue = result.then(noop, noop);
-  return result;
-}
-
-function noop() {}
 
 function connection() {
   if (conn && !conn.closed) return conn;
   const socket = net.connect({ host, port: Number(port) });
   socket.setNoDelay(true);
   // `parts` holds what has arrived, joined only once `need` bytes are there (a large event is not
-  // copied once per chunk).
-  const c = { socket, closed: false, parts: [], size: 0, need: 0, onData: undefined, onEnd: undefined };
+  // copied once per chunk); `waiting` the calls sent, oldest first.
+  const c = { socket, closed: false, parts: [], size: 0, need: 0, waiting: [] };
   socket.on("data", (chunk) => {
     c.parts.push(chunk);
     c.size += chunk.length;
-    if (c.size >= c.need) c.onData?.();
+    if (c.size >= c.need) received(c);
   });
   const gone = (err) => {
     c.closed = true;
-    c.onEnd?.(err || new Error("the Runtime API closed the connection"));
+    const error = err || new Error("the Runtime API closed the connection");
+    for (const w of c.waiting.splice(0)) w.reject(error);
   };
   socket.on("error", gone);
   socket.on("close", () => gone());
@@ -69,40 +61,53 @@ function connection() {
   return c;
 }
 
-function exchange(method, p, headers, body) {
-  const c = connection();
+function received(c) {
+  while (c.waiting.length > 0 && c.size > 0) {
+    const buf = c.parts.length === 1 ? c.parts[0] : Buffer.concat(c.parts);
+    const res = parseResponse(buf);
+    if (typeof res === "number") {
+      c.parts = [buf];
+      c.need = res;
+      return;
+    }
+    c.parts = res.rest.length === 0 ? [] : [res.rest];
+    c.size = res.rest.length;
+    c.need = 0;
+    const w = c.waiting.shift();
+    if (c.waiting.length === 0) c.socket.unref();
+    if (res.close) c.socket.destroy();
+    w.resolve(res);
+  }
+}
+
+function request(method, p, headers, body) {
   let head = method + " " + BASE + p + " HTTP/1.1\r\nhost: " + hostPort + "\r\n";
   if (headers) { for (const k in headers) head += k + ": " + headers[k] + "\r\n"; }
   const payload = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
   if (payload !== undefined) head += "content-length: " + payload.length + "\r\n";
-  head += "\r\n";
-  return new Promise((resolve, reject) => {
-    c.socket.ref();
-    c.onEnd = reject;
-    c.onData = () => {
-      const buf = c.parts.length === 1 ? c.parts[0] : Buffer.concat(c.parts);
-      const res = parseResponse(buf);
-      if (typeof res === "number") {
-        c.parts = [buf];
-        c.need = res;
-        return;
-      }
-      c.parts = res.rest.length === 0 ? [] : [res.rest];
-      c.size = res.rest.length;
-      c.need = 0;
-      c.onData = c.onEnd = undefined;
-      c.socket.unref();
-      if (res.close) c.socket.destroy();
-      resolve(res);
-    };
-    if (payload === undefined || payload.length === 0) c.socket.write(head, "latin1");
-    else if (payload.length < 16384) c.socket.write(Buffer.concat([Buffer.from(head, "latin1"), payload]));
-    else {
-      c.socket.write(head, "latin1");
-      c.socket.write(payload);
-    }
-    if (c.size > 0) c.onData();
+  return { head: head + "\r\n", payload };
+}
+
+// Sends the requests in one write (large bodies apart) and returns a promise of each answer.
+function send(...requests) {
+  const c = connection();
+  c.socket.ref();
+  const parts = [];
+  const answers = requests.map((r) => {
+    parts.push(Buffer.from(r.head, "latin1"));
+    if (r.payload !== undefined && r.payload.length > 0) parts.push(r.payload);
+    return new Promise((resolve, reject) => c.waiting.push({ resolve, reject }));
   });
+  const size = parts.reduce((n, b) => n + b.length, 0);
+  if (size < 65536) c.socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts, size));
+  else for (const b of parts) c.socket.write(b);
+  return answers;
+}
+
+function noop() {}
+
+function call(method, p, headers, body) {
+  return send(request(method, p, headers, body))[0];
 }
 
 // One whole response at the start of `buf` ({ status, headers (lower-case names), body, rest, close }), or
@@ -405,15 +410,17 @@ try {
 }
 initialised = true;
 
+let pending;
 for (;;) {
   inFlight = undefined;
   let next;
   try {
-    next = await call("GET", "/invocation/next");
+    next = await (pending ?? call("GET", "/invocation/next"));
   } catch (err) {
     console.error("lrp runtime client: the Runtime API is gone (" + err.message + "); exiting");
     process.exit(1);
   }
+  pending = undefined;
   if (next.status !== 200) {
     console.error("lrp runtime client: invocation/next answered " + next.status + "; exiting");
     process.exit(1);
@@ -451,12 +458,14 @@ for (;;) {
     );
     continue;
   }
-  const res = await call(
-    "POST",
-    "/invocation/" + id + "/response",
-    { "content-type": "application/json" },
-    body,
+  // The answer and the next `next` leave together: one write and one wake-up of lrp fewer per invocation.
+  const [answered, following] = send(
+    request("POST", "/invocation/" + id + "/response", { "content-type": "application/json" }, body),
+    request("GET", "/invocation/next"),
   );
+  following.catch(noop); // a failure shows where it is awaited, at the top of the loop
+  pending = following;
+  const res = await answered;
   if (res.status === 413) {
     console.error(
       new Date().toISOString() + "\t" + id + "\tERROR\tResponse payload too large: " + res.body.toString(),
