@@ -18,6 +18,7 @@ import type { FunctionRule } from "../route/rule.ts";
 import { type Answer, type Invocation, RuntimeApi } from "./api.ts";
 import { LineSplitter, type OutputLine } from "./output.ts";
 import { PeakMemory, reportLine } from "./report.ts";
+import { LoopTurns } from "./turn.ts";
 
 /**
  * Longest initialisation (until the runtime's first `next`): Lambda's 10
@@ -44,7 +45,7 @@ export interface ProcessSpec {
   /** The command starts with `setsid` (own process group, killed as one). */
   setsid: boolean;
   log: Logger;
-  /** The rule's invocation timeouts (one shared timer). */
+  /** The rule's invocation timeouts, on one shared timer (no timer set and cleared per invocation). */
   timeouts: Deadlines;
 }
 
@@ -81,8 +82,6 @@ export class RuntimeProcess {
    * answer arrives; Lambda too files lines under an invocation until the next START.
    */
   #lastRequestId: string | undefined;
-  /** Writes the last answer's END and REPORT if they still wait for the pipes. */
-  #unreported: (() => void) | undefined;
   #memory!: PeakMemory;
 
   /** Spawns the process; throws an {@linkcode LrpError} when it cannot start. */
@@ -184,12 +183,12 @@ export class RuntimeProcess {
           rejectAnswer(err);
         }
       },
-      finish: (endedAt = performance.now(), report = true) => {
+      finish: (endedAt = performance.now()) => {
         if (done) return;
         done = true;
         current.timer?.cancel();
         if (this.#current === current) this.#current = undefined;
-        if (current.deliveredAt !== undefined && report) this.#report(current, fields, endedAt);
+        if (current.deliveredAt !== undefined) this.#report(current, fields, endedAt);
         resolveFinished();
       },
     };
@@ -200,7 +199,6 @@ export class RuntimeProcess {
       traceId,
       delivered: () => {
         current.deliveredAt = performance.now();
-        this.#unreported?.();
         this.#lastRequestId = id;
         inv.deadlineMs = Date.now() + rule.timeoutMs;
         this.#spec.log.info(`START RequestId: ${id} Version: $LATEST`, fields);
@@ -212,16 +210,10 @@ export class RuntimeProcess {
         resolveAnswer(a);
       },
       finished: () => {
-        // Free at once; END and REPORT wait for output still in the pipes (`#settle`) or the next START.
+        // END and REPORT follow what the runtime wrote before it answered, which may still be in the pipes.
         const endedAt = performance.now();
-        current.finish(endedAt, false);
-        const report = () => {
-          if (this.#unreported !== report) return;
-          this.#unreported = undefined;
-          this.#report(current, fields, endedAt);
-        };
-        this.#unreported = report;
-        void this.#settle().then(report);
+        current.timer?.cancel();
+        void this.#settle().then(() => current.finish(endedAt));
       },
     };
     this.#current = current;
@@ -250,7 +242,10 @@ export class RuntimeProcess {
     return this.closed;
   }
 
-  /** Kills what is left of the exited runtime's group (Linux reuses no pid while its group exists). */
+  /**
+   * Kills what is left of the exited runtime's process group (its children). The group id cannot
+   * name another process meanwhile: Linux does not reuse a pid while a group of that id exists.
+   */
   #killGroup(): void {
     if (!this.#setsid) return;
     try {
@@ -341,10 +336,15 @@ export class RuntimeProcess {
    */
   async #settle(): Promise<void> {
     const until = performance.now() + SETTLE_MAX_MS;
-    for (let quiet = 0; quiet < 2 && this.#exit === undefined && performance.now() < until;) {
-      const seen = this.#chunks;
-      await new Promise((r) => setTimeout(r, 0));
-      quiet = this.#chunks === seen ? quiet + 1 : 0;
+    const turns = new LoopTurns();
+    try {
+      for (let quiet = 0; quiet < 2 && this.#exit === undefined && performance.now() < until;) {
+        const seen = this.#chunks;
+        await turns.next();
+        quiet = this.#chunks === seen ? quiet + 1 : 0;
+      }
+    } finally {
+      turns.close();
     }
   }
 
@@ -393,6 +393,6 @@ interface Current {
   deliveredAt: number | undefined;
   timer: Deadline | undefined;
   fail(err: unknown): void;
-  /** Ends the invocation (once): END and REPORT (unless `report` is false), then the process is free. */
-  finish(endedAt?: number, report?: boolean): void;
+  /** Ends the invocation (once): END and REPORT, timed to `endedAt`, then the process is free. */
+  finish(endedAt?: number): void;
 }
