@@ -18,7 +18,7 @@ import type { FunctionRule } from "../route/rule.ts";
 import { type Answer, type Invocation, RuntimeApi } from "./api.ts";
 import { LineSplitter, type OutputLine } from "./output.ts";
 import { PeakMemory, reportLine } from "./report.ts";
-import { LoopTurns } from "./turn.ts";
+import { nextTurn } from "./turn.ts";
 
 /**
  * Longest initialisation (until the runtime's first `next`): Lambda's 10
@@ -336,15 +336,10 @@ export class RuntimeProcess {
    */
   async #settle(): Promise<void> {
     const until = performance.now() + SETTLE_MAX_MS;
-    const turns = new LoopTurns();
-    try {
-      for (let quiet = 0; quiet < 2 && this.#exit === undefined && performance.now() < until;) {
-        const seen = this.#chunks;
-        await turns.next();
-        quiet = this.#chunks === seen ? quiet + 1 : 0;
-      }
-    } finally {
-      turns.close();
+    for (let quiet = 0; quiet < 2 && this.#exit === undefined && performance.now() < until;) {
+      const seen = this.#chunks;
+      await nextTurn();
+      quiet = this.#chunks === seen ? quiet + 1 : 0;
     }
   }
 
