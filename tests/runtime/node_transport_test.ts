@@ -48,3 +48,27 @@ Deno.test("the nodejs client takes a 3 MB event and gives a 3 MB answer whole, t
     });
   }
 });
+
+Deno.test("an exception thrown just after the answer ends the process before it takes another event", async () => {
+  const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
+  - hostname: fn.test
+    runtime: nodejs
+    handler: index.handler
+    code: ${FIXTURES}node_body
+    concurrency: 1
+`);
+  await using lrp = await startLrpChild([path]);
+  for (let i = 0; i < 5; i++) {
+    const thrown = await request(lrp.port, "fn.test", "/throw-soon");
+    assert.equal(thrown.status, 200);
+    assert.equal(thrown.text, "answered");
+    // Time for lrp to see the exit: a process still alive now would be handed the next event.
+    await new Promise((r) => setTimeout(r, 200));
+    const next = await request(lrp.port, "fn.test", "/describe", {
+      headers: { "content-type": "text/plain" },
+      body: "after",
+    });
+    assert.equal(next.status, 200, `round ${i}: ${next.text}`);
+    assert.deepEqual(JSON.parse(next.text), { length: 5, base64: false, head: "after", tail: "after" });
+  }
+});

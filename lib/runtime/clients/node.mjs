@@ -465,6 +465,9 @@ for (;;) {
   );
   following.catch(noop); // a failure shows where it is awaited, at the top of the loop
   pending = following;
+  // Answered: a fatal error from now on has no invocation to report to (an error post would also wait
+  // behind the pipelined `next` on this connection).
+  inFlight = undefined;
   const res = await answered;
   if (res.status === 413) {
     console.error(
