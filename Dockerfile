@@ -13,7 +13,7 @@ COPY deno.json main.lock ./
 COPY main.ts ./
 COPY lib/ lib/
 RUN deno install --frozen --entrypoint main.ts
-RUN deno compile --frozen --allow-net --allow-read --allow-env --allow-sys --allow-run --allow-write --unstable-no-legacy-abort --unstable-net --v8-flags=--max-semi-space-size=8,--heap-growing-percent=20 --output /out/lrp main.ts \
+RUN deno compile --frozen --allow-net --allow-read --allow-env --allow-sys --allow-run --allow-write --unstable-no-legacy-abort --unstable-net --v8-flags=--max-semi-space-size=8,--heap-growing-percent=20 --include=npm:@aws-sdk/client-lambda@3.1164.0 --include=npm:@opentelemetry/api@1.9.0 --output /out/lrp main.ts \
  && /out/lrp --version
 # An empty configuration: lrp answers /ping and /metrics until one is mounted.
 RUN mkdir -p /out/etc/lrp && printf '# mount your lrp.yaml here\n' > /out/etc/lrp/lrp.yaml

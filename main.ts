@@ -5,7 +5,7 @@
  * ```sh
  * lrp [CONFIG]            serve (CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml)
  * lrp check [CONFIG]      validate and print the route table
- * lrp healthcheck [URL]   exit 0 when a running lrp answers pong
+ * lrp healthcheck [URL|CONFIG]  exit 0 when a running lrp answers pong
  * lrp lambda [CONFIG]     run as a Lambda function (custom runtime, Function URL events)
  * lrp extension [CONFIG]  run as a Lambda extension serving lrp on localhost
  * lrp demo                run example functions behind lrp
@@ -21,7 +21,7 @@ import { buildRouter, startLrp } from "./lib/run/serve.ts";
 import { describeRules } from "./lib/config/describe.ts";
 import { loadConfig, parseConfig } from "./lib/config/parse.ts";
 import { SETTINGS } from "./lib/config/settings.ts";
-import { argsProblem, closest, COMMANDS, helpText, START_API_OPTIONS } from "./lib/run/cli.ts";
+import { argsProblem, closest, COMMANDS, FLAG_ALIASES, helpText, START_API_OPTIONS } from "./lib/run/cli.ts";
 import { type Config, ConfigError } from "./lib/config/types.ts";
 import { createBufferedSink, createLogger } from "./lib/obs/log.ts";
 import { createHandler } from "./lib/run/handler.ts";
@@ -48,6 +48,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     ...START_API_OPTIONS,
   };
   for (const s of SETTINGS) options[s.flag] = { type: s.switch ? "boolean" : "string" };
+  for (const [old, { flag }] of Object.entries(FLAG_ALIASES)) options[old] = options[flag]!;
   let parsed;
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
@@ -65,6 +66,11 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 0;
   }
   const flags: Record<string, string | undefined> = {};
+  for (const [old, { flag, warning }] of Object.entries(FLAG_ALIASES)) {
+    if (values[old] === undefined) continue;
+    console.error(`lrp: warning: ${warning}`);
+    values[flag] ??= values[old];
+  }
   for (const s of SETTINGS) {
     const v = values[s.flag];
     if (typeof v === "string") flags[s.flag] = v;
@@ -110,26 +116,37 @@ export async function main(args: string[], env: Record<string, string | undefine
   }
 
   if (command === "healthcheck") {
-    const { checkHealth, defaultHealthUrl } = await import("./lib/run/healthcheck.ts");
-    let url = operands[0];
-    if (url === undefined) {
-      const path = env.LRP_CONFIG ?? "lrp.yaml";
-      let text = "";
-      try {
-        text = await Deno.readTextFile(path);
-      } catch {
-        // No readable file: the port and prefix come from the environment or defaults.
-      }
-      try {
-        url = defaultHealthUrl(parseConfig(text, { source: path, env, flags }));
-      } catch (err) {
-        console.error(`lrp: invalid configuration: ${err instanceof Error ? err.message : err}`);
+    const { checkHealth, defaultHealthUrl, healthTarget } = await import("./lib/run/healthcheck.ts");
+    const target = operands[0] === undefined ? undefined : healthTarget(operands[0]);
+    if (target?.kind === "url") return reportHealth(await checkHealth(target.url));
+    // A config file gives host, port and prefix; a base URL takes the prefix of the configuration lrp would read.
+    const path = target?.kind === "config" ? target.path : env.LRP_CONFIG ?? "lrp.yaml";
+    let text = "";
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (err) {
+      if (target?.kind === "config") {
+        const why = err instanceof Deno.errors.NotFound ? "no such file" : String(err);
+        console.error(
+          `lrp: healthcheck: cannot read ${path}: ${why}; pass a running lrp's URL (http://127.0.0.1:8080) or its config file`,
+        );
         return 1;
       }
+      // No readable file: the port and prefix come from the environment or defaults.
     }
-    const result = await checkHealth(url);
-    (result.ok ? console.log : console.error)(`lrp: ${result.message}`);
-    return result.ok ? 0 : 1;
+    let config: Config;
+    try {
+      config = parseConfig(text, { source: path, env, flags });
+    } catch (err) {
+      console.error(err instanceof ConfigError ? invalidConfiguration(err) : `lrp: ${err}`);
+      return 1;
+    }
+    if (target?.kind !== "base") return reportHealth(await checkHealth(defaultHealthUrl(config)));
+    const prefix = config.internalRoutePrefix;
+    const hint = prefix === ""
+      ? "does this lrp set internal_route_prefix? pass its config file, lrp healthcheck lrp.yaml, or --internal-route-prefix"
+      : undefined;
+    return reportHealth(await checkHealth(`${target.base}${prefix}/ping`, undefined, hint));
   }
 
   let path = operands[0] ?? env.LRP_CONFIG ?? "lrp.yaml";
@@ -145,7 +162,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     config = await load();
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(`lrp: invalid configuration: ${err.message}`);
+      console.error(invalidConfiguration(err));
       if (command === "lambda" && env.AWS_LAMBDA_RUNTIME_API) {
         const { reportInitError } = await import("./lib/run/lambda_runtime.ts");
         await reportInitError(env.AWS_LAMBDA_RUNTIME_API, err).catch(() => {});
@@ -188,6 +205,7 @@ export async function main(args: string[], env: Record<string, string | undefine
     return 0;
   }
   if (command === "check") {
+    for (const warning of config.warnings ?? []) console.error(`lrp: warning: ${warning}`);
     console.log(`${path}: ok, ${config.rules.length} route(s), listening on ${config.host}:${config.port}`);
     for (const line of describeRules(config)) console.log(`  ${line}`);
     if (config.rules.length === 0) {
@@ -222,6 +240,8 @@ export async function main(args: string[], env: Record<string, string | undefine
   const watching = watchPath ? await import("./lib/run/watch.ts") : undefined;
   const base = createLogger(config.logLevel, stderrLines.write, stderrLines);
   const log = link && workerLink ? workerLink.withFields(base, { worker: workerId }) : base;
+  // Said once: by the one process, or by the supervisor of workers.
+  if (workerId === undefined) { for (const warning of config.warnings ?? []) log.warn(warning, {}); }
   let running;
   try {
     running = startLrp(
@@ -341,6 +361,7 @@ async function supervise(config: Config, workers: number): Promise<number> {
     import("./lib/run/workers.ts"),
   ]);
   const log = withFields(createLogger(config.logLevel, stderrLines.write, stderrLines), { worker: 0 });
+  for (const warning of config.warnings ?? []) log.warn(warning, {});
   if (config.workers === "auto" && Deno.build.os !== "linux") workers = 1;
   let args: string[];
   try {
@@ -400,6 +421,20 @@ async function supervise(config: Config, workers: number): Promise<number> {
   await supervisor.finished;
   for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   return code;
+}
+
+/** Prints a health check's line (stdout when healthy, stderr when not); its exit code. */
+function reportHealth(result: { ok: boolean; message: string }): number {
+  (result.ok ? console.log : console.error)(`lrp: ${result.message}`);
+  return result.ok ? 0 : 1;
+}
+
+/** A refused configuration as the user reads it: one line, or a count and one `file:line: key: …` line each. */
+function invalidConfiguration(err: ConfigError): string {
+  const { problems } = err;
+  return problems.length === 1
+    ? `lrp: invalid configuration: ${problems[0]}`
+    : `lrp: invalid configuration, ${problems.length} mistakes:\n${problems.join("\n")}`;
 }
 
 /** Whether `OTEL_DENO` turns Deno's OpenTelemetry on ("true" or "1"; anything but off, to be safe). */

@@ -229,8 +229,9 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
               count(expected, "502 function_error");
             } else count(unexpected, `error: ${res.status} ${res.body.slice(0, 80)}`);
           } else {
-            if (res.status === 504 && JSON.parse(res.body).error === "upstream_timeout") {
-              count(expected, "504 upstream_timeout");
+            // The RIE reports the function's own timeout ("Task timed out"): lrp's 504 function_timeout.
+            if (res.status === 504 && JSON.parse(res.body).error === "function_timeout") {
+              count(expected, "504 function_timeout");
             } else count(unexpected, `timeout: ${res.status} ${res.body.slice(0, 80)}`);
           }
         } catch (err) {

@@ -40,6 +40,8 @@ export const ERROR_STATUS = {
   /** lrp is at its global in-flight bound (`max_in_flight`, `max_in_flight_bytes`). */
   overloaded: 503,
   upstream_timeout: 504,
+  /** The function ran past its own timeout (a functions rule's `timeout`, an RIE's `AWS_LAMBDA_FUNCTION_TIMEOUT`). */
+  function_timeout: 504,
   /** The client went away before the answer; nginx's convention, never seen by the client. */
   client_closed: 499,
 } as const;

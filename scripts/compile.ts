@@ -20,6 +20,7 @@
  */
 
 import denoJson from "../deno.json" with { type: "json" };
+import { LAZY_PACKAGES } from "../lib/lazy_packages.ts";
 
 /** Platforms lrp is released for (`deno compile --target` values). */
 export const TARGETS = [
@@ -69,6 +70,8 @@ export function compileArgs(target: string): string[] {
     "compile",
     "--frozen",
     ...PERMISSIONS,
+    // Loaded by a non-literal import() (lib/lazy_packages.ts), so named here.
+    ...LAZY_PACKAGES.map((spec) => `--include=${spec}`),
     "--target",
     target,
     "--output",

@@ -26,6 +26,8 @@ export const FUNCTION_KEYS = [
   "memory",
   "environment",
   "environment_passthrough",
+  "watch_code",
+  // The old name of watch_code (deprecated: see deprecatedKeys).
   "watch",
   "idle_timeout",
   "queue_limit",
@@ -210,7 +212,11 @@ export function functionRuleOf(
     region: base.region || "us-east-1",
     environment,
     hostEnvironment: hostEnvironment(env, passthrough),
-    watch: r.watch === undefined ? false : convert("boolean", r.watch, at("watch")),
+    watch: r.watch_code !== undefined
+      ? convert("boolean", r.watch_code, at("watch_code"))
+      : r.watch !== undefined
+      ? convert("boolean", r.watch, at("watch"))
+      : false,
     idleTimeoutMs: r.idle_timeout === undefined
       ? DEFAULT_IDLE_TIMEOUT_MS
       : convert("duration", r.idle_timeout, at("idle_timeout")),
@@ -225,6 +231,23 @@ export function functionRuleOf(
 }
 
 /** The interpreter a runtime starts, looked up on `PATH`; none for `provided`. */
+/**
+ * The warnings for a `functions:` rule's deprecated keys (`watch`, now
+ * `watch_code`); both names at once is a mistake (thrown).
+ */
+export function deprecatedKeys(r: Record<string, unknown>, path: (string | number)[], loc: Loc): string[] {
+  if (r.watch === undefined) return [];
+  if (r.watch_code !== undefined) {
+    throw new ConfigError(`${loc([...path, "watch"])}: use watch_code alone (watch is its old name)`);
+  }
+  return [
+    `${
+      loc([...path, "watch"])
+    }: deprecated, use watch_code (it restarts the function when its code changes; ` +
+    `watch_config reloads this file)`,
+  ];
+}
+
 export function interpreterOf(runtime: FunctionRuntime): string | undefined {
   return runtime === "nodejs"
     ? "node"
@@ -265,40 +288,56 @@ function isFile(path: string): boolean {
 /**
  * Checks what `functions:` rules need from the machine: the code folder,
  * the handler file (or `bootstrap`), and the interpreter on `PATH`. Throws
- * one {@linkcode ConfigError} (`file:line: functions[i].key: message`).
+ * one {@linkcode ConfigError} listing every rule's mistake (`file:line: functions[i].key: message`).
  */
 export function checkFunctionFiles(config: Config, env: Record<string, string | undefined>): void {
+  const problems: string[] = [];
   let i = 0;
   for (const rule of config.rules) {
     if (rule.kind !== "function") continue;
-    const index = i++;
-    const at = (key: string) => `${config.source}:${rule.line || 1}: functions[${index}].${key}`;
-    let dir: Deno.FileInfo | undefined;
     try {
-      dir = Deno.statSync(rule.code);
-    } catch {
-      // reported below
+      checkFunctionRule(rule, i++, config.source, env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
     }
-    if (!dir?.isDirectory) throw new ConfigError(`${at("code")}: no such folder: ${rule.code}`);
-    const file = handlerFile(rule);
-    if (file === undefined) {
-      const what = rule.runtime === "provided"
-        ? "file named bootstrap"
-        : `file ${rule.handler.slice(0, rule.handler.lastIndexOf("."))}${
-          rule.runtime === "python" ? ".py" : ` (${HANDLER_EXTENSIONS[rule.runtime].join(", ")})`
-        }`;
-      throw new ConfigError(
-        `${at(rule.runtime === "provided" ? "code" : "handler")}: ${rule.code} has no ${what}`,
-      );
-    }
-    if (rule.runtime === "provided" && !onPath(resolve(rule.code, "bootstrap"))) {
-      throw new ConfigError(`${at("code")}: ${rule.code}/bootstrap is not executable (chmod +x)`);
-    }
-    const interpreter = interpreterOf(rule.runtime);
-    if (interpreter && !onPath(interpreter, env) && !(rule.runtime === "deno" && isDeno())) {
-      throw new ConfigError(
-        `${at("runtime")}: ${interpreter} is not on PATH; install it to run ${rule.runtime} functions`,
-      );
-    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems[0]!, problems);
+}
+
+/** The checks of {@linkcode checkFunctionFiles} for one rule; throws at its first mistake. */
+function checkFunctionRule(
+  rule: FunctionRule,
+  index: number,
+  source: string,
+  env: Record<string, string | undefined>,
+): void {
+  const at = (key: string) => `${source}:${rule.line || 1}: functions[${index}].${key}`;
+  let dir: Deno.FileInfo | undefined;
+  try {
+    dir = Deno.statSync(rule.code);
+  } catch {
+    // reported below
+  }
+  if (!dir?.isDirectory) throw new ConfigError(`${at("code")}: no such folder: ${rule.code}`);
+  const file = handlerFile(rule);
+  if (file === undefined) {
+    const what = rule.runtime === "provided"
+      ? "file named bootstrap"
+      : `file ${rule.handler.slice(0, rule.handler.lastIndexOf("."))}${
+        rule.runtime === "python" ? ".py" : ` (${HANDLER_EXTENSIONS[rule.runtime].join(", ")})`
+      }`;
+    throw new ConfigError(
+      `${at(rule.runtime === "provided" ? "code" : "handler")}: ${rule.code} has no ${what}`,
+    );
+  }
+  if (rule.runtime === "provided" && !onPath(resolve(rule.code, "bootstrap"))) {
+    throw new ConfigError(`${at("code")}: ${rule.code}/bootstrap is not executable (chmod +x)`);
+  }
+  const interpreter = interpreterOf(rule.runtime);
+  if (interpreter && !onPath(interpreter, env) && !(rule.runtime === "deno" && isDeno())) {
+    throw new ConfigError(
+      `${at("runtime")}: ${interpreter} is not on PATH; install it to run ${rule.runtime} functions`,
+    );
   }
 }

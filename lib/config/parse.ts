@@ -8,11 +8,7 @@
  * @module
  */
 
-// The yaml package, bundled into one ES module (scripts/vendor_yaml.ts): loading it from npm costs ~65 ms
-// of every start-up. Its types come from the package itself.
-// @ts-types="npm:yaml@2.9.1"
-import { isMap, isScalar, LineCounter, parseDocument } from "../vendor/yaml.js";
-import type { Node as YamlNode } from "npm:yaml@2.9.1";
+import { parseYaml, type YamlDocument, YamlSyntaxError } from "./yaml.ts";
 import { endpointKey } from "../invoke/queue.ts";
 import type { LocalRule, Rule } from "../route/rule.ts";
 import {
@@ -26,8 +22,9 @@ import {
   LOCAL_KEYS,
   r0,
   ruleObject,
+  unknownKey,
 } from "./rules.ts";
-import { checkFunctionFiles, FUNCTION_KEYS, functionRuleOf } from "./functions.ts";
+import { checkFunctionFiles, deprecatedKeys, FUNCTION_KEYS, functionRuleOf } from "./functions.ts";
 import { convert } from "./convert.ts";
 import { checkHosts, GATEWAY_KEYS, gatewayOf, type PlacedRule } from "./api.ts";
 import { SETTINGS } from "./settings.ts";
@@ -84,35 +81,42 @@ class HiddenCredentials {
  */
 export function parseConfig(text: string, inputs: ConfigInputs): Config {
   const { source } = inputs;
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const pos = lines.linePos(e.pos[0]);
-    throw new ConfigError(`${source}:${pos.line}: YAML syntax error: ${e.message.split("\n")[0]}`);
+  let doc: YamlDocument;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    if (!(err instanceof YamlSyntaxError)) throw err;
+    throw new ConfigError(`${source}:${err.line}: YAML syntax error: ${err.reason}`);
   }
-  const lineOf = (node: unknown): number => {
-    const range = (node as YamlNode | undefined)?.range;
-    return range ? lines.linePos(range[0]).line : 0;
-  };
   const loc: Loc = (path) => {
     let line = 0;
-    for (let i = path.length; i >= 0 && line === 0; i--) line = lineOf(doc.getIn(path.slice(0, i), true));
-    return `${source}:${line || 1}: ${
-      path.map((p) => typeof p === "number" ? `[${p}]` : p).join(".").replace(/\.\[/g, "[")
-    }`;
+    for (let i = path.length; i >= 0 && line === 0; i--) line = doc.lineOf(path.slice(0, i));
+    return `${source}:${line || 1}: ${pathText(path)}`;
   };
-  const root = doc.contents;
-  if (root !== null && !isMap(root)) {
-    if (!(isScalar(root) && root.value === null)) {
-      throw new ConfigError(`${source}:1: the file must be a YAML mapping`);
+  if (!doc.rootIsMapping) throw new ConfigError(`${source}:1: the file must be a YAML mapping`);
+  const data = (doc.value ?? {}) as Record<string, unknown>;
+  // Every mistake is collected, so one run of `lrp check` lists them all; a step that fails
+  // gives up only its own value.
+  const problems: string[] = [];
+  const report = (problem: string) => void problems.push(problem);
+  const warnings: string[] = [];
+  const attempt = <T>(step: () => T): T | undefined => {
+    try {
+      return step();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+      return undefined;
     }
+  };
+  for (const d of doc.duplicates) {
+    problems.push(
+      `${source}:${d.line}: ${pathText(d.path)}: duplicate key (first on line ${d.firstLine}); ` +
+        `a key may appear once in a mapping`,
+    );
   }
-  const data = (doc.toJS() ?? {}) as Record<string, unknown>;
   for (const key of Object.keys(data)) {
-    if (!TOP_KEYS.has(key)) {
-      throw new ConfigError(`${loc([key])}: unknown key (known: ${[...TOP_KEYS].join(", ")})`);
-    }
+    if (!TOP_KEYS.has(key)) problems.push(unknownKey(loc([key]), key, [...TOP_KEYS]));
   }
 
   const config = { source } as Config;
@@ -121,12 +125,15 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
     const flag = inputs.flags?.[s.flag];
     const env = inputs.env?.[s.env];
     const flip = (v: unknown) => s.inverse ? !v : v;
-    if (flag !== undefined) record[s.field] = flip(convert(s.kind, flag, `flag --${s.flag}`));
-    else if (env !== undefined && env !== "") {
-      record[s.field] = flip(convert(s.kind, env, `environment ${s.env}`));
-    } else if (data[s.key] !== undefined && data[s.key] !== null) {
-      record[s.field] = convert(s.kind, data[s.key], loc([s.key]));
-    } else record[s.field] = convert(s.kind, s.default, `default of ${s.key}`);
+    const value = attempt(() => {
+      if (flag !== undefined) return flip(convert(s.kind, flag, `flag --${s.flag}`));
+      if (env !== undefined && env !== "") return flip(convert(s.kind, env, `environment ${s.env}`));
+      if (data[s.key] !== undefined && data[s.key] !== null) {
+        return convert(s.kind, data[s.key], loc([s.key]));
+      }
+    });
+    // A wrong value is reported; the default stands in for it while the rest is checked.
+    record[s.field] = value ?? convert(s.kind, s.default, `default of ${s.key}`);
   }
   // The JS SDK reads only AWS_REGION; lrp also honours the CLI's AWS_DEFAULT_REGION. Still
   // empty, the SDK's own chain (the profile's region) decides, and lambda-reverse-proxy's
@@ -142,41 +149,59 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
   const rules: Rule[] = [];
   const placed: PlacedRule[] = [];
   const seen = new Map<string, { at: string; rule: Rule }>();
-  const addRule = (rule: Rule, path: (string | number)[]) => {
+  /**
+   * Adds the rule `build` makes unless it fails (its problem is kept) or its hostname is taken by a
+   * rule that cannot share it (a problem too); whether it was added.
+   */
+  const addRule = (build: () => Rule, path: (string | number)[]): boolean => {
+    const rule = attempt(build);
+    if (rule === undefined) return false;
     const prev = seen.get(rule.hostname);
     // Rules with routes share their host: together they are its API(s) (docs/routes.md).
     if (prev && !(prev.rule.routes && rule.routes)) {
-      throw new ConfigError(
+      problems.push(
         `${loc([...path, "hostname"])}: duplicate hostname "${rule.hostname}" (also at ${prev.at})${
           prev.rule.routes || rule.routes ? "; rules may share a host only when each has routes" : ""
         }`,
       );
+      return false;
     }
     if (!prev) seen.set(rule.hostname, { at: loc([...path, "hostname"]).split(": ")[0]!, rule });
     rules.push(rule);
     placed.push({ rule, path, name: `${path[0]}[${path[1]}]` });
+    return true;
   };
-  for (const [i, item] of list(data.local, ["local"], loc).entries()) {
+  for (const [i, item] of (attempt(() => list(data.local, ["local"], loc)) ?? []).entries()) {
     const path = ["local", i];
-    const r = ruleObject(item, path, [...LOCAL_KEYS, ...GATEWAY_KEYS], ["hostname", "endpoint"], loc);
-    const format = formatOf(r, path, loc);
-    addRule({
-      kind: "local",
-      hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
-      ...format,
-      ...gatewayOf(r, path, loc, format.payloadFormat),
-      endpoint: endpointOf(r.endpoint, [...path, "endpoint"], loc),
-      concurrency: r.concurrency === undefined
-        ? 1
-        : convert("count", r.concurrency, loc([...path, "concurrency"])),
-      queueLimit: r.queue_limit === undefined
-        ? config.queueLimit
-        : convert("count", r.queue_limit, loc([...path, "queue_limit"])),
-      queueTimeoutMs: r.queue_timeout === undefined
-        ? config.queueTimeoutMs
-        : convert("duration", r.queue_timeout, loc([...path, "queue_timeout"])),
-      line: lineOf(doc.getIn(path, true)),
+    const added = addRule(() => {
+      const r = ruleObject(
+        item,
+        path,
+        [...LOCAL_KEYS, ...GATEWAY_KEYS],
+        ["hostname", "endpoint"],
+        loc,
+        report,
+      );
+      const format = formatOf(r, path, loc);
+      return {
+        kind: "local",
+        hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
+        ...format,
+        ...gatewayOf(r, path, loc, format.payloadFormat),
+        endpoint: endpointOf(r.endpoint, [...path, "endpoint"], loc),
+        concurrency: r.concurrency === undefined
+          ? 1
+          : convert("count", r.concurrency, loc([...path, "concurrency"])),
+        queueLimit: r.queue_limit === undefined
+          ? config.queueLimit
+          : convert("count", r.queue_limit, loc([...path, "queue_limit"])),
+        queueTimeoutMs: r.queue_timeout === undefined
+          ? config.queueTimeoutMs
+          : convert("duration", r.queue_timeout, loc([...path, "queue_timeout"])),
+        line: doc.lineOf(path),
+      };
     }, path);
+    if (!added) continue;
     // Rules naming one endpoint share its queue, so they must agree on its limits.
     const rule = rules[rules.length - 1] as LocalRule;
     const twin = rules.find((o): o is LocalRule =>
@@ -187,7 +212,7 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       (twin.concurrency !== rule.concurrency || twin.queueLimit !== rule.queueLimit ||
         twin.queueTimeoutMs !== rule.queueTimeoutMs)
     ) {
-      throw new ConfigError(
+      problems.push(
         `${
           loc(path)
         }: endpoint ${rule.endpoint} is also used by "${twin.hostname}" (line ${twin.line}) with other ` +
@@ -195,36 +220,58 @@ export function parseConfig(text: string, inputs: ConfigInputs): Config {
       );
     }
   }
-  for (const [i, item] of list(data.aws, ["aws"], loc).entries()) {
+  for (const [i, item] of (attempt(() => list(data.aws, ["aws"], loc)) ?? []).entries()) {
     const path = ["aws", i];
     const required = r0(item).function_header === undefined ? ["hostname", "function_name"] : ["hostname"];
-    const r = ruleObject(item, path, [...AWS_KEYS, ...GATEWAY_KEYS], required, loc);
-    const rule = awsRuleOf(r, path, loc, lineOf(doc.getIn(path, true)));
-    addRule(Object.assign(rule, gatewayOf(r, path, loc, rule.payloadFormat ?? "2.0")), path);
+    addRule(() => {
+      const r = ruleObject(item, path, [...AWS_KEYS, ...GATEWAY_KEYS], required, loc, report);
+      const rule = awsRuleOf(r, path, loc, doc.lineOf(path));
+      return Object.assign(rule, gatewayOf(r, path, loc, rule.payloadFormat ?? "2.0"));
+    }, path);
   }
-  for (const [i, item] of list(data.functions, ["functions"], loc).entries()) {
+  for (const [i, item] of (attempt(() => list(data.functions, ["functions"], loc)) ?? []).entries()) {
     const path = ["functions", i];
-    const r = ruleObject(
-      item,
-      path,
-      [...FUNCTION_KEYS, ...GATEWAY_KEYS],
-      ["hostname", "runtime", "code"],
-      loc,
-    );
-    const base = {
-      hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
-      ...formatOf(r, path, loc),
-      queueLimit: config.queueLimit,
-      queueTimeoutMs: config.queueTimeoutMs,
-      region: config.region,
-      line: lineOf(doc.getIn(path, true)),
-    };
-    const rule = functionRuleOf(r, path, loc, base, source, inputs.env);
-    addRule(Object.assign(rule, gatewayOf(r, path, loc, rule.payloadFormat ?? "2.0")), path);
+    addRule(() => {
+      const r = ruleObject(
+        item,
+        path,
+        [...FUNCTION_KEYS, ...GATEWAY_KEYS],
+        ["hostname", "runtime", "code"],
+        loc,
+        report,
+      );
+      warnings.push(...deprecatedKeys(r, path, loc));
+      const base = {
+        hostname: hostnameOf(r.hostname, [...path, "hostname"], loc),
+        ...formatOf(r, path, loc),
+        queueLimit: config.queueLimit,
+        queueTimeoutMs: config.queueTimeoutMs,
+        region: config.region,
+        line: doc.lineOf(path),
+      };
+      const rule = functionRuleOf(r, path, loc, base, source, inputs.env);
+      return Object.assign(rule, gatewayOf(r, path, loc, rule.payloadFormat ?? "2.0"));
+    }, path);
   }
-  checkHosts(placed, loc);
+  attempt(() => checkHosts(placed, loc));
+  if (problems.length > 0) throw configErrors(problems, source);
   config.rules = rules;
+  config.warnings = warnings;
   return config;
+}
+
+/** A key path as messages write it: `local[0].endpoint`. */
+function pathText(path: readonly (string | number)[]): string {
+  return path.map((p) => typeof p === "number" ? `[${p}]` : p).join(".").replace(/\.\[/g, "[");
+}
+
+/** The problems in the order of the file (those of flags and variables first), as one error. */
+function configErrors(problems: string[], source: string): ConfigError {
+  const line = (p: string) =>
+    p.startsWith(`${source}:`) ? Number(/^:(\d+):/.exec(p.slice(source.length))?.[1] ?? 0) : 0;
+  const sorted = problems.map((p, i) => ({ p, i, line: line(p) }))
+    .sort((a, b) => a.line - b.line || a.i - b.i).map(({ p }) => p);
+  return new ConfigError(sorted[0]!, sorted);
 }
 
 /**

@@ -11,6 +11,7 @@ import { INVOKE_MODES, type InvokeMode } from "../invoke/types.ts";
 import { compileHostPattern, isAllowGlob, isHostPattern, templateNames } from "../route/pattern.ts";
 import { type AwsRule, isFunctionName, isQualifier } from "../route/rule.ts";
 import { PAYLOAD_FORMATS, type PayloadFormat } from "../wire/formats.ts";
+import { closest } from "../suggest.ts";
 import { convert } from "./convert.ts";
 import { ConfigError } from "./types.ts";
 
@@ -56,22 +57,26 @@ export function ruleObject(
   keys: string[],
   required: string[],
   loc: Loc,
+  report: (problem: string) => void,
 ): Record<string, unknown> {
   if (typeof item !== "object" || item === null || Array.isArray(item)) {
     throw new ConfigError(`${loc(path)}: a rule must be a mapping with ${required.join(" and ")}`);
   }
   const r = item as Record<string, unknown>;
+  // Unknown keys are reported without stopping, so the rule's other values are still checked.
   for (const k of Object.keys(r)) {
-    if (!keys.includes(k)) {
-      throw new ConfigError(`${loc([...path, k])}: unknown key (known: ${keys.join(", ")})`);
-    }
+    if (!keys.includes(k)) report(unknownKey(loc([...path, k]), k, keys));
   }
-  for (const k of required) {
-    if (r[k] === undefined || r[k] === null) {
-      throw new ConfigError(`${loc(path)}: missing required key "${k}"`);
-    }
-  }
+  const missing = required.filter((k) => r[k] === undefined || r[k] === null)
+    .map((k) => `${loc(path)}: missing required key "${k}"`);
+  if (missing.length > 0) throw new ConfigError(missing[0]!, missing);
   return r;
+}
+
+/** An unknown key's problem, with the closest known key when it looks like a typo of one. */
+export function unknownKey(where: string, key: string, known: readonly string[]): string {
+  const meant = closest(key, known);
+  return `${where}: unknown key (${meant ? `did you mean "${meant}"?` : `known: ${known.join(", ")}`})`;
 }
 
 const LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;

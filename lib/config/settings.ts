@@ -23,7 +23,7 @@ export interface Setting {
   kind: Kind;
   default: string;
   help: string;
-  /** The flag takes no value (`--watch`): present means `"true"`. */
+  /** The flag takes no value (`--watch-config`): present means `"true"`. */
   switch?: boolean;
   /** Flag and environment variable say the opposite of the key (`--disable-metrics` vs `metrics`). */
   inverse?: boolean;
@@ -160,6 +160,15 @@ export const SETTINGS: readonly Setting[] = [
     help: "longest time a keep-alive connection waits for its next request (then it is closed)",
   },
   {
+    key: "send_timeout",
+    field: "sendTimeoutMs",
+    flag: "send-timeout",
+    env: "LRP_SEND_TIMEOUT",
+    kind: "duration",
+    default: "60s",
+    help: "longest time writing an answer may make no progress (then the connection is closed)",
+  },
+  {
     key: "error_details",
     field: "errorDetails",
     flag: "error-details",
@@ -212,7 +221,7 @@ export const SETTINGS: readonly Setting[] = [
     env: "LRP_MAX_IN_FLIGHT_BYTES",
     kind: "size",
     default: "96MB",
-    help: "request-body bytes held at once across all routes (then 503)",
+    help: "bytes of request bodies and unsent answers held at once across all routes (then 503)",
   },
   {
     key: "metrics",
@@ -228,7 +237,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: "watch_config",
     field: "watchConfig",
-    flag: "watch",
+    flag: "watch-config",
     env: "LRP_WATCH_CONFIG",
     kind: "boolean",
     default: "false",

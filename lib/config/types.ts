@@ -44,6 +44,8 @@ export interface Config {
   headerTimeoutMs: number;
   /** Longest time a keep-alive connection waits for its next request, ms (then closed). */
   idleTimeoutMs: number;
+  /** Longest time writing an answer may make no progress, ms (then the connection is closed). */
+  sendTimeoutMs: number;
   errorDetails: boolean;
   shutdownTimeoutMs: number;
   /** Defaults for local rules that do not set their own. */
@@ -51,7 +53,7 @@ export interface Config {
   queueTimeoutMs: number;
   /** Requests handled at once across all rules (then 503). */
   maxInFlight: number;
-  /** Request-body bytes reserved at once across all rules (then 503). */
+  /** Bytes of request bodies and unsent answers held at once across all rules (then 503). */
   maxInFlightBytes: number;
   /** Serve Prometheus metrics at `{prefix}/metrics`. */
   metrics: boolean;
@@ -83,13 +85,23 @@ export interface Config {
   /** Show secret headers and cookies in the inspector instead of `‹redacted›`. */
   inspectShowSecrets: boolean;
   rules: Rule[];
+  /** Accepted but worth changing: deprecated keys, each `file:line: key: what to use instead`. */
+  warnings?: string[];
 }
 
-/** A configuration mistake; the message names the source, line and key path. */
+/**
+ * One or more configuration mistakes. Each problem is one line naming the
+ * source, line and key path (`lrp.yaml:3: local[0].endpoint: …`); the
+ * message is the problems, one per line.
+ */
 export class ConfigError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
+  /** The mistakes, in the order of the file. */
+  readonly problems: readonly string[];
+
+  /** Creates the error: one problem, or several (`problems`, with `message` unused). */
+  constructor(message: string, problems: readonly string[] = [message]) {
+    super(problems.join("\n"));
+    this.problems = problems;
     this.name = "ConfigError";
   }
 }

@@ -24,6 +24,7 @@ import { amzStamp, type Credentials, loadSigner, SigningTemplate } from "./sigv4
 import { AwsServiceError, errorName, toAwsLrpError } from "./aws_errors.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "./types.ts";
 import { payloadBytes } from "../wire/payload.ts";
+import { AWS_SDK } from "../lazy_packages.ts";
 
 type SdkModule = typeof Sdk;
 
@@ -33,7 +34,8 @@ export const DEFAULT_REGION = "eu-central-1";
 /** Loads the SDK (and the signer, used once a client exists); one shared promise so concurrent first calls load it once. */
 let sdkPromise: Promise<SdkModule> | undefined;
 function loadSdk(): Promise<SdkModule> {
-  return sdkPromise ??= Promise.all([import("npm:@aws-sdk/client-lambda@3.1164.0"), loadSigner()])
+  // Named, not a literal: a process without aws rules downloads no SDK (lib/lazy_packages.ts).
+  return sdkPromise ??= Promise.all([import(AWS_SDK) as Promise<SdkModule>, loadSigner()])
     .then(([sdk]) => sdk);
 }
 
@@ -445,6 +447,8 @@ function invokeAnswer(res: Http1Response): InvokeResult {
       body: res.body,
       functionError: header("x-amz-function-error"),
       executedVersion: header("x-amz-executed-version"),
+      // A synchronous invocation's request id is the function's awsRequestId.
+      functionRequestId: header("x-amzn-requestid"),
     };
   }
   let body: Record<string, unknown> = {};

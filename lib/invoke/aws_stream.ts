@@ -138,6 +138,7 @@ export async function invokeStreaming(
       contentType: out.ResponseStreamContentType,
       prelude: start.prelude,
       executedVersion: out.ExecutedVersion,
+      functionRequestId: out.$metadata.requestId,
     };
   } finally {
     signal.removeEventListener("abort", onAbort);

@@ -57,14 +57,14 @@ const HOLD_LIMIT_MS = 905_000;
 const holdDeadlines = new Deadlines(HOLD_LIMIT_MS);
 /** The largest answer read from an RIE: its own cap on a result. */
 const MAX_RESULT_BYTES = RIE_MAX_PAYLOAD_BYTES;
-const TIMEOUT_RE = /^Task timed out after \d+(\.\d+)? seconds$/;
+const TIMEOUT_RE = /^Task timed out after (\d+(?:\.\d+)?) seconds$/;
 
 /**
  * Invokes a function behind an RIE, one invocation at a time by default.
  *
  * - A function error arrives from the RIE as **200** with an error JSON body
  *   (`errorType`/`errorMessage`): it is reported as `functionError`.
- * - `Task timed out after N.00 seconds` (200, plain text) → 504.
+ * - `Task timed out after N.00 seconds` (200, plain text) → 504 `function_timeout`.
  * - RIE 502 (runtime exit, init error), any other status, a refused or reset
  *   connection → 502 naming the endpoint.
  * - A client that goes away stops waiting, but the slot is held until the RIE
@@ -211,8 +211,14 @@ export class LocalInvoker implements Invoker {
     if (status === 200) {
       if (bytes.length < 64 && bytes[0] === 0x54 /* T */) {
         const text = decoder.decode(bytes);
-        if (TIMEOUT_RE.test(text)) {
-          throw new LrpError("upstream_timeout", `Cannot invoke the function at ${this.#endpoint}: ${text}`);
+        const seconds = TIMEOUT_RE.exec(text)?.[1];
+        if (seconds !== undefined) {
+          throw new LrpError(
+            "function_timeout",
+            `Cannot finish the function at ${this.#endpoint}: ${text}: the function's timeout is ${
+              Number(seconds)
+            } s (AWS_LAMBDA_FUNCTION_TIMEOUT in its container)`,
+          );
         }
       }
       const errorType = rieErrorType(bytes);

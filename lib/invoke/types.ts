@@ -28,6 +28,16 @@ export interface InvokeRequest {
   functionName?: string | undefined;
   /** Qualifier chosen at request time; AWS invokers only. */
   qualifier?: string | undefined;
+  /**
+   * lrp's request id (the event's `requestContext.requestId`). A target that lets lrp choose the
+   * invocation's id (`functions:` rules) uses it, so the function's `awsRequestId` is the same id.
+   */
+  requestId?: string | undefined;
+  /**
+   * Hears that the function took the event, with the id it sees as `awsRequestId` when known —
+   * also for an invocation that then fails (a timeout, a crash).
+   */
+  onReached?: ((functionRequestId: string | undefined) => void) | undefined;
 }
 
 /** What came back from one invocation. */
@@ -50,6 +60,8 @@ export interface InvokeResult {
   prelude?: StreamingPrelude | undefined;
   /** Milliseconds spent waiting for a free slot before the call started. */
   queueWaitMs?: number | undefined;
+  /** The invocation's request id as the function saw it (`awsRequestId`), when the target says. */
+  functionRequestId?: string | undefined;
 }
 
 /** Calls one Lambda target. */

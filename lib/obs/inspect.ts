@@ -40,6 +40,10 @@ export interface Exchange {
   /** When the request arrived, epoch ms. */
   time: number;
   requestId: string;
+  /** The invocation's id as the function saw it (`awsRequestId`), when known. */
+  functionRequestId?: string | undefined;
+  /** Whether the function took the event; `undefined` when lrp cannot know. */
+  reached?: boolean | undefined;
   host: string;
   method: string;
   /** Path and query as received. */
@@ -97,6 +101,8 @@ export interface ExchangeFacts {
   /** The buffered result bytes (before they became the response). */
   rawResult?: Uint8Array | undefined;
   upstreamMs?: number | undefined;
+  /** Whether the function took the event; `undefined` when lrp cannot know. */
+  reached?: boolean | undefined;
   /** For a replay: the original's request side, reused as is. */
   replayOf?: Exchange | undefined;
 }
@@ -105,6 +111,9 @@ export interface ExchangeFacts {
 export interface ExchangeSummary {
   id: number;
   time: number;
+  /** lrp's request id and the function's, so that the list filter finds an exchange by either. */
+  requestId: string;
+  functionRequestId?: string | undefined;
   host: string;
   method: string;
   target: string;
@@ -217,6 +226,8 @@ export class InspectRecorder {
       id: this.#nextId++,
       time: facts.time,
       requestId: String(entry.requestId ?? ""),
+      functionRequestId: typeof entry.functionRequestId === "string" ? entry.functionRequestId : undefined,
+      reached: facts.reached ?? (result ? true : undefined),
       host: original?.host ?? String(entry.host ?? ""),
       method: original?.method ?? request.method,
       target: original?.target ?? targetOf(request.url),
@@ -275,6 +286,8 @@ export function summarize(e: Exchange): ExchangeSummary {
   return {
     id: e.id,
     time: e.time,
+    requestId: e.requestId,
+    functionRequestId: e.functionRequestId,
     host: e.host,
     method: e.method,
     target: e.target,

@@ -300,6 +300,8 @@ export const ERROR_CAUSES: Partial<Record<ErrorCode, string>> = {
   upstream_auth: "The Lambda API refused lrp's credentials.",
   queue_full: "Too many requests were waiting for this endpoint (queue_limit).",
   queue_timeout: "The request waited longer than queue_timeout for a free invocation slot.",
-  upstream_timeout: "The function did not answer within upstream_timeout.",
+  upstream_timeout: "lrp stopped waiting after upstream_timeout; the function may still have been running.",
+  function_timeout:
+    "The function ran past its own timeout and was stopped; raise the timeout or make it faster.",
   client_closed: "The client went away before the answer was ready.",
 };

@@ -15,7 +15,8 @@
  * start-up, which a process without OpenTelemetry need not pay. Until then,
  * and with OpenTelemetry off (no recording server span), this module does
  * nothing but one check (then one context lookup) per request. The
- * `import()` specifier is a static string, so `deno compile` bundles it.
+ * package's name comes from lib/lazy_packages.ts, so a process without
+ * tracing never downloads it; `deno compile` includes it (`--include`).
  *
  * @module
  */
@@ -25,6 +26,7 @@ import type { Span, Tracer } from "npm:@opentelemetry/api@1.9.0";
 import type { Rule } from "../route/rule.ts";
 import { LrpError } from "../errors.ts";
 import type { InvokeResult } from "../invoke/types.ts";
+import { OTEL_API } from "../lazy_packages.ts";
 
 /** The loaded API and lrp's tracer; `undefined` until {@linkcode enableTracing}. */
 let otel: { api: typeof OtelApi; tracer: Tracer } | undefined;
@@ -36,7 +38,8 @@ let loading: Promise<void> | undefined;
  * serving when OpenTelemetry is on.
  */
 export function enableTracing(): Promise<void> {
-  return loading ??= import("npm:@opentelemetry/api@1.9.0").then((api) => {
+  // Named, not a literal: a process without tracing downloads no API package (lib/lazy_packages.ts).
+  return loading ??= (import(OTEL_API) as Promise<typeof OtelApi>).then((api) => {
     otel = { api, tracer: api.trace.getTracer("lrp") };
   });
 }

@@ -1,5 +1,7 @@
 /**
- * Reading a request body whole, within the size cap and the body timeout.
+ * Reading a request body whole, within the size cap, the body timeout and
+ * the in-flight byte bound; and the seam through which lrp's server learns
+ * the cap and the bound of a body it produces ({@linkcode limitBody}).
  *
  * @module
  */
@@ -35,31 +37,69 @@ export function releaseBody(bytes: Uint8Array): void {
   }
 }
 
+/** What the reader of a body tells the server producing it (see {@linkcode limitBody}). */
+export interface BodyLimits {
+  /** Largest body, bytes: a chunk announced past it errors the stream with 413 before it arrives. */
+  maxBytes: number;
+  /** Called before the body takes `n` more bytes of memory; throws (503 `overloaded`) to refuse them. */
+  hold: (n: number) => void;
+}
+
+/** Bodies whose producer (lrp's server) takes {@linkcode BodyLimits}, with how it takes them. */
+const limitable = new WeakMap<ReadableStream<Uint8Array>, (limits: BodyLimits) => void>();
+
+/** Registers `body` as one whose producer applies {@linkcode BodyLimits} with `apply`. */
+export function takesBodyLimits(
+  body: ReadableStream<Uint8Array>,
+  apply: (limits: BodyLimits) => void,
+): void {
+  limitable.set(body, apply);
+}
+
+/**
+ * Hands `limits` to the producer of `body`: lrp's server then counts the
+ * memory the body takes as it takes it, and refuses an oversized chunk when
+ * it is announced. `false` when the producer takes none (a `fetch` request):
+ * the reader counts the chunks it gets.
+ */
+export function limitBody(body: ReadableStream<Uint8Array>, limits: BodyLimits): boolean {
+  const apply = limitable.get(body);
+  apply?.(limits);
+  return apply !== undefined;
+}
+
+/** The 413 for a body over `max` bytes; the connection closes (the rest of the body is not read). */
+export function bodyTooLarge(max: number): LrpError {
+  return new LrpError(
+    "body_too_large",
+    `Cannot accept a request body over ${max} bytes (the Lambda payload limit)`,
+    { headers: { connection: "close" } },
+  );
+}
+
 /**
  * Reads the request body, refusing more than `max` bytes with 413: at once
- * when `Content-Length` says so, otherwise as soon as the count passes the
- * limit while reading. A body not complete within `timeoutMs` is refused with
- * 408 (`body_timeout`): the server times only header blocks, so without
- * this a client trickling bytes would hold a request open forever. Returns
- * `null` for no body.
+ * when `Content-Length` (or a chunk size) says so, otherwise as soon as the
+ * count passes the limit while reading. A body not complete within
+ * `timeoutMs` is refused with 408 (`body_timeout`): the server times only
+ * header blocks, so without this a client trickling bytes would hold a
+ * request open forever. `hold` is told of the memory the body takes as it
+ * arrives and may refuse it (throwing). Returns `null` for no body.
  */
 export async function readBody(
   request: IncomingRequest,
   max: number,
   timeoutMs = Infinity,
+  hold: (n: number) => void = () => {},
 ): Promise<Uint8Array | null> {
   if (!request.body) return null;
   const declared = request.headers.get("content-length");
-  const tooLarge = () =>
-    new LrpError(
-      "body_too_large",
-      `Cannot accept a request body over ${max} bytes (the Lambda payload limit)`,
-      { headers: { connection: "close" } },
-    );
+  const tooLarge = () => bodyTooLarge(max);
   if (declared !== null && Number(declared) > max) {
     await request.body.cancel().catch(() => {});
     throw tooLarge();
   }
+  const counted = limitBody(request.body, { maxBytes: max, hold });
   const chunks: Uint8Array[] = [];
   let size = 0;
   // With a declared length the chunks are copied into one array as they come: each is garbage at
@@ -100,6 +140,14 @@ export async function readBody(
       if (size > max) {
         await reader.cancel().catch(() => {});
         throw tooLarge();
+      }
+      if (!counted) {
+        try {
+          hold(chunk.value.length);
+        } catch (err) {
+          await reader.cancel().catch(() => {});
+          throw err;
+        }
       }
       if (declaredLength && whole === undefined && chunks.length === 0) {
         // The server's own whole-body array is taken as it is; anything else is copied into one of lrp's.

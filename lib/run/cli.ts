@@ -7,6 +7,7 @@
  */
 
 import { SETTINGS } from "../config/settings.ts";
+import { closest } from "../suggest.ts";
 
 /** The `--help` text of lrp `version`: usage, every setting from {@linkcode SETTINGS}, signals. */
 export function helpText(version: string): string {
@@ -18,9 +19,12 @@ under its own Runtime API — as API Gateway / Function URL payload format 2.0 e
 
 Usage:
   lrp [options] [CONFIG]        serve; CONFIG defaults to $LRP_CONFIG, then ./lrp.yaml
-  lrp check [options] [CONFIG]  validate CONFIG and print the route table
-  lrp healthcheck [URL]         exit 0 if lrp answers "pong" or /healthz "ok" (default: the
-                                /ping of CONFIG's port and prefix on 127.0.0.1)
+  lrp check [options] [CONFIG]  validate CONFIG and print the route table, or every
+                                mistake with its file:line (exit 1)
+  lrp healthcheck [URL|CONFIG]  exit 0 if lrp answers "pong" or /healthz "ok": a base URL
+                                (http://127.0.0.1:8080) asks its {prefix}/ping; a config
+                                file (lrp.yaml) gives host, port and prefix (default:
+                                $LRP_CONFIG, then ./lrp.yaml)
   lrp lambda [options] [CONFIG] run as a Lambda function behind a Function URL
                                 (custom runtime; the default when
                                 $AWS_LAMBDA_RUNTIME_API is set)
@@ -53,6 +57,19 @@ it relays them to all).
 `;
 }
 
+/**
+ * Old flag names still accepted: each one's new flag and the warning a user
+ * gets for it. "watch" alone said nothing of what is watched.
+ */
+export const FLAG_ALIASES: Readonly<Record<string, { flag: string; warning: string }>> = {
+  watch: {
+    flag: "watch-config",
+    warning:
+      "--watch is deprecated, use --watch-config (it reloads the configuration file when it changes; " +
+      "watch_code: in a functions rule restarts a function when its code changes)",
+  },
+};
+
 /** The subcommands. */
 export const COMMANDS = ["check", "demo", "healthcheck", "lambda", "extension", "start-api"];
 
@@ -83,29 +100,5 @@ export function argsProblem(err: unknown, known: string[]): string {
   return message;
 }
 
-/**
- * The candidate closest to `word` by edit distance (Levenshtein), if it is
- * within 2 edits and closer than the word is long — a likely typo, not a
- * different word.
- */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.min(3, word.length);
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c);
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    row = next;
-  }
-  return row[b.length]!;
-}
+/** The closest known word to a mistyped one (lib/suggest.ts), for flags and commands. */
+export { closest };

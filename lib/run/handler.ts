@@ -7,17 +7,18 @@
  */
 
 import type { Config } from "../config/types.ts";
-import { admitRequest } from "../route/edge.ts";
-import { bodyReservation, InFlightBudget } from "./admission.ts";
+import { admitRequest, ROUTED_METHODS } from "../route/edge.ts";
+import { type Claim, InFlightBudget } from "./admission.ts";
 import { errorResponse, LrpError, toLrpError } from "../errors.ts";
 import { encodeEvent, SPLICE_FROM } from "../wire/formats.ts";
 import { payloadBytes } from "../wire/payload.ts";
 import { type ForwardTrust, isTrustedPeer, parseCidr, routingHost } from "../route/forwarded.ts";
-import { internalAccess } from "../route/internal.ts";
+import { internalAccess, isServerWideOptions } from "../route/internal.ts";
 import type { Invoker, InvokeResult } from "../invoke/types.ts";
 import type { Logger } from "../obs/log.ts";
 import type { LrpMetrics } from "../obs/metrics.ts";
 import type { Router } from "../route/router.ts";
+import type { Rule } from "../route/rule.ts";
 import { selectFunction } from "../route/select.ts";
 import { traceInvocation } from "../obs/tracing.ts";
 import { applyGateway } from "../wire/gateway.ts";
@@ -67,6 +68,8 @@ export interface HandlerDeps {
 /** The connection facts the handler uses (a subset of `Deno.ServeHandlerInfo`). */
 export interface ConnInfo {
   remoteAddr: { hostname: string } | Deno.Addr;
+  /** lrp's server calls `done` once the answer is written (or the write failed). */
+  afterWrite?: (done: () => void) => void;
 }
 
 /** A request handler. */
@@ -75,12 +78,13 @@ export type Handler = (request: IncomingRequest, info: ConnInfo) => Promise<Resp
 /**
  * Creates the handler. Steps, in order:
  * 1. internal routes (`{prefix}/ping`, `/healthz`, `/metrics`) answer for any Host, or only
- *    those `internal_hosts` allows (anyone else is routed as usual);
+ *    those `internal_hosts` allows (anyone else is routed as usual); `OPTIONS *` is lrp's own;
  * 2. the method and Host are admitted ({@linkcode admitRequest}: 501, 400),
  *    then the Host (or, from a trusted proxy, the forwarded host) picks a
  *    route, or 404 naming the host; an aws rule then picks the function (host
  *    placeholders or a header) within its allow-list (403 otherwise);
- * 3. the body is read with the size cap (413 before anything is invoked);
+ * 3. the body is read with the size cap (413 before anything is invoked), its
+ *    bytes held in the in-flight bound as they arrive; a request slot is taken after;
  * 4. the request becomes an event in the rule's payload format (2.0, 1.0,
  *    ALB) and is invoked, bounded by the
  *    upstream timeout (504) and cancelled if the client goes away;
@@ -158,17 +162,23 @@ export function createHandler(deps: HandlerDeps): Handler {
     let route = "unrouted";
     let bytesIn = 0;
     let upstreamMs: number | undefined;
-    let release: (() => void) | undefined;
+    let claim: Claim | undefined;
     let body: Uint8Array | null = null;
     let payload: Uint8Array | undefined;
     let rawResult: Uint8Array | undefined;
     let pathParameters: Record<string, string> | undefined;
+    // Whether the invocation started, and whether the invoker said the function took the event.
+    let invoked = false;
+    let heard = false;
+    let ruleKind: Rule["kind"] | undefined;
     try {
       // The inspector's own requests are internal: answered here, never recorded.
-      const inspecting = inspectRoutes?.owns(path) === true;
+      const inspecting = inspectRoutes?.owns(path, request.headers.get("host"), sourceIp) === true;
       if (inspecting) route = "internal";
       const own = inspecting
-        ? await inspectRoutes!.handle(request, path)
+        ? await inspectRoutes!.handle(request, path, sourceIp)
+        : isServerWideOptions(request.method, request.url)
+        ? new Response(null, { headers: { allow: ALLOW } })
         : internal(path, request.method, normalizeHost(request.headers.get("host")), sourceIp);
       // `routed` ends early for the gateway's own answers (a preflight, no route).
       routed: if (own) {
@@ -177,7 +187,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       } else {
         // Admission validates method and Host; the route comes from the (maybe forwarded) routing host.
         admitRequest(request);
-        release = budget.admitOrThrow(bodyReservation(request, config.maxBodyBytes));
+        claim = budget.claim();
         const found = router.match(host);
         if (!found) {
           throw new LrpError("route_not_found", `Cannot route host "${host}": no rule names it`);
@@ -194,6 +204,7 @@ export function createHandler(deps: HandlerDeps): Handler {
         const gateway = step.facts;
         if (gateway) entry.route = gateway.routeKey;
         pathParameters = gateway?.pathParameters;
+        ruleKind = matched.rule.kind;
         entry.target = matched.target.describe;
         const choice = matched.rule.kind === "aws"
           ? selectFunction(matched.rule, matched.params, request.headers, host)
@@ -202,7 +213,9 @@ export function createHandler(deps: HandlerDeps): Handler {
         // No body (a GET): no call, no promise, no turn.
         body = request.body === null
           ? null
-          : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs);
+          : await readBody(request, config.maxBodyBytes, config.bodyTimeoutMs, claim.hold);
+        // A slot only once the body is here: a slow client never holds one an invocation needs.
+        claim.admit();
         bytesIn = body?.length ?? 0;
         const meta: RequestMeta = {
           requestId,
@@ -241,6 +254,7 @@ export function createHandler(deps: HandlerDeps): Handler {
               const bytes = encodeEvent(matched.rule, event!, splice, gateway);
               event = undefined;
               if (inspector) payload = payloadBytes(bytes);
+              invoked = true;
               return invokeWithTimeout(
                 matched.target,
                 {
@@ -248,6 +262,11 @@ export function createHandler(deps: HandlerDeps): Handler {
                   traceId: eventHeaders["x-amzn-trace-id"],
                   functionName: choice?.functionName,
                   qualifier: choice?.qualifier,
+                  requestId,
+                  onReached: (id) => {
+                    heard = true;
+                    if (id !== undefined) entry.functionRequestId = id;
+                  },
                 },
                 request.signal,
                 config,
@@ -258,10 +277,15 @@ export function createHandler(deps: HandlerDeps): Handler {
         } finally {
           upstreamMs = performance.now() - invokedAt;
         }
+        if (result.functionRequestId !== undefined) entry.functionRequestId = result.functionRequestId;
         // The invocation is over, so nothing reads the spliced body again.
         if (splice) releaseBody(splice);
         if (result.body instanceof ReadableStream) result.body = logStream(result.body, log, entry);
-        else rawResult = result.body;
+        else {
+          rawResult = result.body;
+          // Held from its arrival until written; past the bound it is dropped (503), not piled up.
+          claim.holdAnswer(rawResult.length);
+        }
         response = toResponse(result, request.method, matched.rule, headerLimits);
         if (step.cors) response = withCors(response, step.cors, request.headers.get("origin"));
       }
@@ -275,7 +299,11 @@ export function createHandler(deps: HandlerDeps): Handler {
       }
       response = errorResponse(e, { requestId, exposeDetails: config.errorDetails });
     }
-    release?.();
+    // The answer's bytes stay held until lrp's server has written it: a client that does not read holds them.
+    if (claim && info.afterWrite) {
+      claim.finish();
+      info.afterWrite(claim.release);
+    } else claim?.release();
     entry.status = response.status;
     entry.durationMs = round(performance.now() - t0);
     if (result?.queueWaitMs !== undefined) entry.queueWaitMs = round(result.queueWaitMs);
@@ -298,6 +326,7 @@ export function createHandler(deps: HandlerDeps): Handler {
       }, response);
     }
     if (inspector && route !== "internal") {
+      const reached = reachedFunction(invoked, heard, ruleKind, result, entry.error);
       const facts = {
         request,
         entry,
@@ -309,11 +338,45 @@ export function createHandler(deps: HandlerDeps): Handler {
         payload,
         result,
         rawResult,
+        reached,
       };
       response = (await inspector.record({ ...facts, upstreamMs }, response)).response;
     }
     return response;
   };
+}
+
+/** The answer to `OPTIONS *`: the methods lrp passes on. */
+const ALLOW = [...ROUTED_METHODS].join(", ");
+/** Errors that mean the function ran: it timed out, or answered something unusable. */
+const REACHED_ERRORS = new Set(["function_timeout", "function_error", "bad_result"]);
+/** Errors of an invocation that never reached the function: refused before it, or the target not there. */
+const UNREACHED_ERRORS = new Set([
+  "queue_full",
+  "queue_timeout",
+  "upstream_unreachable",
+  "function_not_found",
+  "function_not_allowed",
+  "upstream_auth",
+  "throttled",
+  "payload_too_large",
+]);
+
+/**
+ * Whether the function took the event, for the inspector: `undefined` when
+ * lrp cannot know (it stopped waiting for an RIE or the Invoke API).
+ * `functions:` rules report it themselves.
+ */
+function reachedFunction(
+  invoked: boolean,
+  heard: boolean,
+  kind: Rule["kind"] | undefined,
+  result: InvokeResult | undefined,
+  error: unknown,
+): boolean | undefined {
+  if (heard || result !== undefined || REACHED_ERRORS.has(String(error))) return true;
+  if (!invoked || kind === "function" || UNREACHED_ERRORS.has(String(error))) return false;
+  return undefined;
 }
 
 function round(ms: number): number {

@@ -9,7 +9,7 @@
 
 import { framingOf, type Http1Framing, type Http1Reader, Http1ReadError } from "../invoke/http1_reader.ts";
 import { LrpError } from "../errors.ts";
-import { ownBody } from "./body.ts";
+import { type BodyLimits, bodyTooLarge, ownBody, takesBodyLimits } from "./body.ts";
 import { HeaderLines } from "../wire/header_lines.ts";
 
 /** Largest request header block (request line included), bytes; then 431. */
@@ -104,6 +104,12 @@ export function parseRequest(startLine: string, lines: [string, string][]): Pars
 /** Declared bodies from 16 KiB to 64 MiB are read whole, into one array, on the first pull. */
 const WHOLE_FROM = 16 * 1024;
 const WHOLE_UP_TO = 64 * 1024 * 1024;
+/**
+ * The array of a whole body starts this large (or as large as what is
+ * buffered) and doubles as bytes arrive: it never holds more than twice what
+ * arrived, and the copies add up to less than the body.
+ */
+const GROW_FROM = 4 * 1024;
 
 /**
  * A chunk size line (RFC 9112 §7.1): hex digits, whitespace only before
@@ -131,7 +137,12 @@ function targetFormOk(method: string, target: string): boolean {
   return method === "CONNECT" && !/[/?#@]/.test(target);
 }
 
-/** The request body as a stream the handler pulls from the connection. */
+/**
+ * The request body as a stream the handler pulls from the connection. Its
+ * reader may give it {@linkcode BodyLimits} (`body.ts`): then a chunk
+ * announced past the body limit is refused at once, and the memory the body
+ * takes is counted as it is taken — never ahead of the bytes that arrived.
+ */
 export class BodySource {
   readonly stream: ReadableStream<Uint8Array>;
   /** The whole body was read (the connection can carry another request). */
@@ -146,6 +157,9 @@ export class BodySource {
   #onEnd: () => void;
   /** What chunk size lines (with their extensions) and trailers may still take, bytes. */
   #framingBytes = MAX_HEAD_BYTES;
+  #limits: BodyLimits | undefined;
+  /** Body bytes read so far. */
+  #received = 0;
 
   /** Reads the body off `reader`; `sendContinue` answers `Expect: 100-continue` when the first pull comes. */
   constructor(
@@ -164,6 +178,7 @@ export class BodySource {
     this.stream = new ReadableStream<Uint8Array>({
       pull: (controller) => this.#pull(controller),
     }, { highWaterMark: 0 });
+    takesBodyLimits(this.stream, (limits) => this.#limits = limits);
   }
 
   async #pull(controller: ReadableStreamDefaultController<Uint8Array>) {
@@ -191,12 +206,29 @@ export class BodySource {
     }
   }
 
-  /** A declared body in one array read straight into: no piece is allocated, copied and dropped. */
+  /**
+   * A declared body in one array read straight into: no piece is allocated,
+   * copied and dropped. The array grows (doubling) as the bytes arrive, each
+   * growth counted first, so a client that declares much and sends little
+   * holds little.
+   */
   async #whole(): Promise<Uint8Array> {
-    const out = ownBody(new Uint8Array(this.#left));
-    await this.#reader.readFull(out);
+    const length = this.#left;
+    let size = Math.min(length, Math.max(GROW_FROM, this.#reader.available));
+    this.#limits?.hold(size);
+    let out = new Uint8Array(size);
+    for (let filled = 0;;) {
+      await this.#reader.readFull(out.subarray(filled));
+      filled = size;
+      if (filled === length) break;
+      const next = Math.min(length, size * 2);
+      this.#limits?.hold(next - size);
+      out = new Uint8Array((out.buffer as ArrayBuffer).transfer(next));
+      size = next;
+    }
     this.#left = 0;
-    return out;
+    this.#received = length;
+    return ownBody(out);
   }
 
   async #some(left: number): Promise<Uint8Array | null> {
@@ -206,7 +238,11 @@ export class BodySource {
       throw new Http1ReadError("eof", `the client closed the connection ${left} bytes early`);
     }
     if (!this.#framing.chunked) this.#left -= piece.length;
-    return piece;
+    this.#received += piece.length;
+    this.#limits?.hold(piece.length);
+    // A read into a large array that brought a few bytes: keep the bytes, not the array (a trickled body
+    // would otherwise hold an array per byte).
+    return piece.length < piece.buffer.byteLength / 2 ? piece.slice() : piece;
   }
 
   async #chunk(): Promise<Uint8Array | null> {
@@ -227,6 +263,10 @@ export class BodySource {
         );
       }
       this.#chunkLeft = parseInt(m[1]!, 16);
+      // A chunk that can never fit is refused when announced, not after the limit's worth has arrived.
+      if (this.#limits && this.#received + this.#chunkLeft > this.#limits.maxBytes) {
+        throw bodyTooLarge(this.#limits.maxBytes);
+      }
       if (this.#chunkLeft === 0) {
         // Trailer lines up to an empty line, checked as header lines are; their content is not passed on.
         for (let line; (line = await this.#framingLine("a trailer line")) !== "";) {

@@ -225,7 +225,7 @@ function encodeHead(text: string): Uint8Array {
   return out;
 }
 
-/** Writes all of `bytes`; the sweep closes a connection whose write makes no progress for `idle_timeout`. */
+/** Writes all of `bytes`; the sweep closes a connection whose write makes no progress for `send_timeout`. */
 export async function writeAll(c: Writer, bytes: Uint8Array): Promise<void> {
   try {
     for (let at = 0; at < bytes.length;) {

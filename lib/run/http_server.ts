@@ -29,6 +29,7 @@
 
 import { Http1Reader, Http1ReadError, keepsAlive } from "../invoke/http1_reader.ts";
 import { LrpError } from "../errors.ts";
+import type { Config } from "../config/types.ts";
 import type { IncomingRequest } from "../wire/request.ts";
 import type { ConnInfo } from "./handler.ts";
 import { BodySource, MAX_HEAD_BYTES, MAX_HEADER_LINES, parseRequest } from "./http_request.ts";
@@ -42,6 +43,16 @@ export interface ServerLimits {
   headerTimeoutMs: number;
   /** Longest time a keep-alive connection waits for its next request. */
   idleTimeoutMs: number;
+  /** Longest time a write may make no progress (a client not reading); 60 s when absent. */
+  sendTimeoutMs?: number;
+}
+
+/** The server's limits as a configuration sets them. */
+export function serverLimits(
+  config: Pick<Config, "headerTimeoutMs" | "idleTimeoutMs" | "sendTimeoutMs">,
+): ServerLimits {
+  const { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs } = config;
+  return { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs };
 }
 
 /** What the server needs. */
@@ -69,6 +80,12 @@ interface Connection extends Writer {
   peer: string;
   /** The 408 the sweep is writing: a head completed meanwhile is not handled. */
   timedOut: Promise<void> | undefined;
+  /** Answered and closing: only reading and dropping what the client still sends. */
+  lingering: boolean;
+  /** The server is shutting down: a lingering close is short. */
+  stopping: boolean;
+  /** What the handler asked to run once the current answer is written (`ConnInfo.afterWrite`). */
+  afterWrite: (() => void) | undefined;
 }
 
 /** The connections of one server, served with lrp's HTTP/1.1 rules. */
@@ -106,13 +123,17 @@ export class HttpConnections {
       writingSince: 0,
       out: new Uint8Array(4096),
       timedOut: undefined,
+      lingering: false,
+      stopping: false,
+      afterWrite: undefined,
     };
     try {
       (conn as Deno.TcpConn).setNoDelay(true);
     } catch { /* not TCP */ }
     this.#open.add(c);
     this.#startSweep();
-    const done = this.#loop(c, { remoteAddr: remote }).catch(() => {}).finally(() => {
+    const info: ConnInfo = { remoteAddr: remote, afterWrite: (f) => c.afterWrite = f };
+    const done = this.#loop(c, info).catch(() => {}).finally(() => {
       this.#destroy(c);
       this.#open.delete(c);
       this.#served.delete(done);
@@ -129,15 +150,16 @@ export class HttpConnections {
   async shutdown(): Promise<void> {
     for (const c of this.#open) {
       c.closing = true;
-      if (c.waiting && c.reader.received === 0) this.#destroy(c);
+      c.stopping = true;
+      if ((c.waiting && c.reader.received === 0) || c.lingering) this.#destroy(c);
     }
     await Promise.all(this.#served);
   }
 
   #startSweep() {
     if (this.#sweep !== undefined) return;
-    const { headerTimeoutMs, idleTimeoutMs } = this.#options.limits;
-    const every = Math.min(1000, Math.max(10, Math.min(headerTimeoutMs, idleTimeoutMs) / 4));
+    const { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs = SEND_TIMEOUT_MS } = this.#options.limits;
+    const every = Math.min(1000, Math.max(10, Math.min(headerTimeoutMs, idleTimeoutMs, sendTimeoutMs) / 4));
     const sweep = setInterval(() => this.#expire(), every);
     Deno.unrefTimer(sweep);
     this.#sweep = sweep;
@@ -148,13 +170,16 @@ export class HttpConnections {
     this.#sweep = undefined;
   }
 
-  /** Closes connections idle past `idle_timeout`; answers 408 to header blocks past `header_timeout`. */
+  /**
+   * Closes connections idle past `idle_timeout` and writes without progress
+   * past `send_timeout`; answers 408 to header blocks past `header_timeout`.
+   */
   #expire() {
-    const { headerTimeoutMs, idleTimeoutMs } = this.#options.limits;
+    const { headerTimeoutMs, idleTimeoutMs, sendTimeoutMs = SEND_TIMEOUT_MS } = this.#options.limits;
     const now = performance.now();
     for (const c of this.#open) {
       // A client that stops reading its answer: nothing left to do for it.
-      if (c.writingSince !== 0 && now - c.writingSince >= idleTimeoutMs) this.#destroy(c);
+      if (c.writingSince !== 0 && now - c.writingSince >= sendTimeoutMs) this.#destroy(c);
       if (!c.waiting || c.closed) continue;
       if (c.reader.received === 0) {
         if (now - c.since >= (c.fresh ? headerTimeoutMs : idleTimeoutMs)) this.#destroy(c);
@@ -243,7 +268,15 @@ export class HttpConnections {
       // What is left of the body must not be read as the next request: such a connection ends here.
       const again = keepAlive && !c.closing && (body === undefined || body.finished) &&
         !hasCloseToken(response.headers.get("connection"));
-      const written = await writeResponse(c, response, parsed.method, parsed.http10, !again, aborter);
+      let written;
+      try {
+        written = await writeResponse(c, response, parsed.method, parsed.http10, !again, aborter);
+      } finally {
+        // What the answer held (its bytes in the in-flight bound) is let go once it is written or has failed.
+        const after = c.afterWrite;
+        c.afterWrite = undefined;
+        after?.();
+      }
       if (written === "failed") return;
       if (written === "done" && again) continue;
       // The client may still be sending (the rest of a body, pipelined requests): a plain close with
@@ -267,16 +300,23 @@ export class HttpConnections {
   }
 }
 
-/** How long, and for how many bytes, a closing connection keeps reading what the client still sends. */
-const LINGER_MS = 2000;
-const LINGER_BYTES = 4 * 1024 * 1024;
+/** `send_timeout`'s default, nginx's. */
+const SEND_TIMEOUT_MS = 60_000;
+
+/** How long a closing connection keeps reading what the client still sends: in all, and between two reads. */
+const LINGER_MS = 30_000;
+const LINGER_READ_MS = 5_000;
+/** How long a close begun while lrp shuts down lingers in all. */
+const STOP_LINGER_MS = 2_000;
 
 /**
  * Closes a connection whose client may still be sending (a refused request,
  * a body not read to its end) the way nginx's lingering close does: the
- * write side first, then what arrives is read and dropped for a while, so the
- * kernel does not answer the unread bytes with a reset that would destroy the
- * response before the client reads it.
+ * write side first, then what arrives is read and dropped — up to 30 s in
+ * all and 5 s between reads, however many bytes — so the kernel does not
+ * answer the unread bytes with a reset that would destroy the response before
+ * the client reads it. Shutdown ends a lingering connection at once; one
+ * that begins while lrp shuts down lingers 2 s at most.
  */
 async function linger(c: Connection): Promise<void> {
   if (c.closed) return;
@@ -285,18 +325,26 @@ async function linger(c: Connection): Promise<void> {
   } catch {
     return;
   }
-  const timer = setTimeout(() => {
+  // Begun while lrp shuts down: a short one. Begun before: shutdown cuts it (`lingering`).
+  const stopping = c.stopping;
+  c.lingering = !stopping;
+  const end = performance.now() + (stopping ? STOP_LINGER_MS : LINGER_MS);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cut = () => {
     c.closed = true;
     try {
       c.conn.close();
     } catch { /* closed */ }
-  }, LINGER_MS);
+  };
   try {
     // Through the reader: a read it keeps parked (to see the client leave) is the first one awaited.
-    for (let total = 0; total < LINGER_BYTES;) {
-      const piece = await c.reader.readSome(16 * 1024);
+    for (;;) {
+      const left = end - performance.now();
+      if (left <= 0 || c.closed) break;
+      timer = setTimeout(cut, Math.min(LINGER_READ_MS, left));
+      const piece = await c.reader.readSome(64 * 1024);
+      clearTimeout(timer);
       if (piece === null) break;
-      total += piece.length;
     }
   } catch {
     // Reset or closed by the timer: done either way.

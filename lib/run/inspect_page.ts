@@ -38,9 +38,13 @@ header h1 span { color: #a5b4fc; font-weight: 500; }
 .filters input, .filters select { font: inherit; padding: 5px 8px; border: 1px solid var(--line); border-radius: 6px;
   background: #fff; color: var(--text); }
 .filters input[type=search] { flex: 1; min-width: 160px; }
-main { flex: 1; display: grid; grid-template-columns: minmax(460px, 44%) 1fr; min-height: 0; }
+main { flex: 1; display: grid; grid-template-columns: minmax(600px, 46%) 1fr; min-height: 0; }
 #list { overflow: auto; border-right: 1px solid var(--line); background: var(--panel); }
 table { border-collapse: collapse; width: 100%; }
+/* Fixed columns: every error code (the longest, method_not_implemented) fits whole at 1400 px; request and
+   route share the rest, cut with an ellipsis and a title. */
+#list table { table-layout: fixed; }
+col.c-time { width: 106px; } col.c-status { width: 56px; } col.c-ms { width: 64px; } col.c-error { width: 164px; }
 th { position: sticky; top: 0; background: #f9fafb; text-align: left; font-weight: 600; color: var(--muted);
   font-size: 11px; text-transform: uppercase; letter-spacing: .4px; padding: 7px 8px; border-bottom: 1px solid var(--line); }
 td { padding: 6px 8px; border-bottom: 1px solid #f0f2f5; white-space: nowrap; max-width: 240px; overflow: hidden;
@@ -48,8 +52,9 @@ td { padding: 6px 8px; border-bottom: 1px solid #f0f2f5; white-space: nowrap; ma
 td div { overflow: hidden; text-overflow: ellipsis; }
 td .line { display: flex; gap: 6px; align-items: baseline; }
 td .host, td .invoker { color: var(--muted); font-size: 12px; }
+td .line .host { min-width: 0; overflow: hidden; text-overflow: ellipsis; }
 td .route { font-weight: 500; }
-td .replayed { margin-left: 6px; font-size: 11px; color: var(--accent); background: var(--accent-soft); border-radius: 4px;
+td .replayed { font-size: 11px; color: var(--accent); background: var(--accent-soft); border-radius: 4px;
   padding: 0 4px; font-weight: 500; }
 td.status, td.ms { vertical-align: middle; }
 tbody tr { cursor: pointer; }
@@ -122,11 +127,12 @@ button:disabled { opacity: .5; cursor: default; }
     <option value="">Any status</option><option value="2">2xx</option><option value="3">3xx</option>
     <option value="4">4xx</option><option value="5">5xx</option><option value="error">Errors</option>
   </select>
-  <input id="f-text" type="search" placeholder="Filter by path, route, target, error…" aria-label="Text filter">
+  <input id="f-text" type="search" placeholder="Filter by path, route, target, error, request id…" aria-label="Text filter">
 </div>
 <main>
   <section id="list">
     <table>
+      <colgroup><col class="c-time"><col><col><col class="c-status"><col class="c-ms"><col class="c-error"></colgroup>
       <thead><tr><th>Time</th><th>Request</th><th>Route → target</th><th>Status</th><th class="num">ms</th>
         <th>Error</th></tr></thead>
       <tbody id="rows"></tbody>
@@ -167,7 +173,8 @@ function matches(x) {
   if (host && x.host !== host) return false;
   if (status === "error" ? !x.error : status && String(x.status)[0] !== status) return false;
   if (text) {
-    const hay = [x.host, x.method, x.target, x.route, x.routeKey || "", x.invoker || "", x.error || "", String(x.status)].join(" ").toLowerCase();
+    const hay = [x.host, x.method, x.target, x.route, x.routeKey || "", x.invoker || "", x.error || "", String(x.status),
+      x.requestId, x.functionRequestId || ""].join(" ").toLowerCase();
     if (!hay.includes(text)) return false;
   }
   return true;
@@ -176,13 +183,14 @@ function matches(x) {
 function row(x, fresh) {
   return el("tr", { "data-id": String(x.id), class: (x.id === selected ? "selected " : "") + (fresh ? "fresh" : ""),
     onclick: () => select(x.id) },
-    el("td", { class: "time", text: clock(x.time) }),
+    // A replay's mark sits under its time, where the row has room for it.
+    el("td", { class: "time" }, el("div", { text: clock(x.time) }),
+      x.replayOf ? el("span", { class: "replayed", text: "replay #" + x.replayOf }) : null),
     el("td", {},
       el("div", { class: "line" }, el("span", { class: "method", text: x.method }), el("span", { class: "host", text: x.host })),
       el("div", { class: "path", text: pathOf(x.target), title: x.target })),
     el("td", {},
-      el("div", { class: "route", text: x.route + (x.routeKey ? " " + x.routeKey : ""), title: x.replayOf ? "replay of #" + x.replayOf : x.route },
-        x.replayOf ? el("span", { class: "replayed", text: "replay #" + x.replayOf }) : null),
+      el("div", { class: "route", text: x.route + (x.routeKey ? " " + x.routeKey : ""), title: x.replayOf ? "replay of #" + x.replayOf : x.route }),
       el("div", { class: "invoker", text: x.invoker || "—", title: x.invoker || "" })),
     el("td", { class: "status" }, badge(x.status)),
     el("td", { class: "num ms", text: x.durationMs.toFixed(1) }),
@@ -274,6 +282,18 @@ function timingBar(t) {
       text: name + " " + ms.toFixed(2) + " ms" })), el("span", { style: "--c:transparent", text: "total " + t.totalMs.toFixed(2) + " ms" })));
 }
 
+// Why there is no raw result: said only as far as lrp knows it.
+function noResult(d) {
+  if (d.reached === false) return "No result: the function was not reached.";
+  const code = d.error ? d.error.code : "";
+  if (d.reached === true) {
+    return code === "function_timeout" || code === "upstream_timeout"
+      ? "No result: the function took the event but did not answer in time."
+      : "No result: the function took the event but gave no answer (see the error above).";
+  }
+  return "No result: lrp stopped waiting before an answer; the function may have run (see the error above).";
+}
+
 function renderDetail(d) {
   const eventText = d.event ? (d.event.json || d.event.text || "") : "";
   const copy = el("button", { text: "Copy", onclick: (e) => copyText(eventText, e.target) });
@@ -294,7 +314,7 @@ function renderDetail(d) {
     if (facts.length) resultKids.push(kv(facts));
     if (d.result.prelude) resultKids.push(el("div", { class: "meta", text: "Prelude" }), el("pre", { text: JSON.stringify(d.result.prelude, null, 2) }));
     resultKids.push(bodyView(d.result.body, d.result.streamed ? "First streamed bytes" : "Result"));
-  } else resultKids.push(el("div", { class: "meta", text: "No result: the function was not reached." }));
+  } else resultKids.push(el("div", { class: "meta", text: noResult(d) }));
   const res = pane("pane-result", "Raw result", [], ...resultKids);
   const out = pane("pane-response", "Response sent", [],
     el("div", { class: "meta" }, badge(d.response.status), d.response.streaming ? " streaming…" : ""),
@@ -323,7 +343,9 @@ function renderDetail(d) {
       d.routeKey ? " " : "", d.routeKey ? el("b", { id: "route-key", text: d.routeKey }) : "",
       d.pathParameters ? " " + JSON.stringify(d.pathParameters) : "",
       d.invoker ? " → " : "", d.invoker ? el("b", { text: d.invoker + (d.function ? " (" + d.function + ")" : "") }) : "",
-      " · request id ", el("b", { text: d.requestId }), d.secretsHidden ? " · secrets hidden" : " · secrets shown"),
+      " · request id ", el("b", { text: d.requestId }),
+      d.functionRequestId ? " · function request id " : "", d.functionRequestId ? el("b", { text: d.functionRequestId }) : "",
+      d.secretsHidden ? " · secrets hidden" : " · secrets shown"),
     timingBar(d.timings),
     d.error ? el("div", { class: "error", id: "error-cause" }, el("b", { text: d.error.code }), " — " + d.error.message,
       d.error.cause ? el("div", { class: "note", text: d.error.cause }) : null) : null,

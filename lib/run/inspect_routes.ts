@@ -4,11 +4,14 @@
  * mounted when the `inspect` setting is on; the handler answers these
  * requests itself and does not record them.
  *
- * Safety: nothing here reaches a target the configuration does not name (a
+ * Safety: the routes are this machine's — they answer only a Host naming it
+ * (a loopback name or address) or one `internal_hosts` lists, so a page whose
+ * name was re-pointed to 127.0.0.1 (DNS rebinding) is routed as any other
+ * request; nothing here reaches a target the configuration does not name (a
  * replay goes to the route its exchange took, looked up again in the
  * current configuration); secrets are hidden unless the operator opted in;
- * replay takes only JSON from the page's own origin, so another site's page
- * in the same browser cannot trigger it.
+ * replay takes only JSON from the page's own origin, itself such a host, so
+ * another site's page in the same browser cannot trigger it.
  *
  * @module
  */
@@ -31,8 +34,9 @@ import type { Router } from "../route/router.ts";
 import { selectFunction } from "../route/select.ts";
 import { INSPECT_PAGE } from "./inspect_page.ts";
 import type { IncomingRequest } from "../wire/request.ts";
-import { splitTarget } from "../wire/target.ts";
+import { normalizeHost, splitTarget } from "../wire/target.ts";
 import { readBody } from "./body.ts";
+import { fromInspectorPage, inspectorAccess } from "../route/internal.ts";
 
 /** What the routes need from the handler. */
 export interface InspectRoutesDeps {
@@ -50,10 +54,15 @@ export interface InspectRoutesDeps {
 
 /** The inspector's routes. */
 export interface InspectRoutes {
-  /** Whether `path` is under `{prefix}/inspect`. */
-  owns(path: string): boolean;
+  /**
+   * Whether `path` is under `{prefix}/inspect` and the request may use the
+   * inspector: its own `host` names this machine or is listed in
+   * `internal_hosts`, and `internal_hosts` lets it (and its `peer`) in.
+   * Anyone else is routed as usual.
+   */
+  owns(path: string, host: string | null, peer: string): boolean;
   /** Answers a request for a path it owns; throws {@linkcode LrpError} (404, 405, 400). */
-  handle(request: IncomingRequest, path: string): Promise<Response>;
+  handle(request: IncomingRequest, path: string, peer: string): Promise<Response>;
 }
 
 /** Seconds the browser waits before reconnecting the event stream (after a reload or restart). */
@@ -84,8 +93,10 @@ export function createInspectRoutes(deps: InspectRoutesDeps): InspectRoutes {
       });
     }
   };
-  const owns = (path: string) => path === base || path.startsWith(`${base}/`);
-  const handle = (request: IncomingRequest, path: string): Promise<Response> => {
+  const mayInspect = inspectorAccess(deps.config.internalHosts);
+  const owns = (path: string, host: string | null, peer: string) =>
+    (path === base || path.startsWith(`${base}/`)) && mayInspect(normalizeHost(host), peer);
+  const handle = (request: IncomingRequest, path: string, peer: string): Promise<Response> => {
     if (path === base) {
       only(request, path, "GET, HEAD");
       return Promise.resolve(new Response(INSPECT_PAGE, { headers: PAGE_HEADERS }));
@@ -102,7 +113,7 @@ export function createInspectRoutes(deps: InspectRoutesDeps): InspectRoutes {
     }
     if (path === `${base}/replay`) {
       only(request, path, "POST");
-      return replay(request, deps);
+      return replay(request, deps, (host) => mayInspect(host, peer));
     }
     throw new LrpError("not_found", `Cannot find ${path}: the inspector has no such page`);
   };
@@ -177,6 +188,8 @@ export function exchangeDetail(e: Exchange, secret: SecretTest | undefined): Rec
   return {
     ...summarize(e),
     requestId: e.requestId,
+    functionRequestId: e.functionRequestId,
+    reached: e.reached,
     sourceIp: e.sourceIp,
     function: e.function,
     pathParameters: e.pathParameters,
@@ -219,18 +232,22 @@ function round(ms: number): number {
  * (edited) event instead, secrets the page showed as redacted put back.
  * Answers `{"id": M}`, the new exchange.
  */
-async function replay(request: IncomingRequest, deps: InspectRoutesDeps): Promise<Response> {
+async function replay(
+  request: IncomingRequest,
+  deps: InspectRoutesDeps,
+  mayInspect: (host: string) => boolean,
+): Promise<Response> {
   const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
   if (type !== "application/json") {
     await request.body?.cancel().catch(() => {});
     throw new LrpError("bad_request", "Cannot replay: the request must be JSON (application/json)");
   }
-  const origin = request.headers.get("origin");
-  if (origin !== null && originHost(origin) !== request.headers.get("host")?.toLowerCase()) {
+  if (!fromInspectorPage(request.headers, mayInspect)) {
     await request.body?.cancel().catch(() => {});
+    const from = request.headers.get("origin") ?? `(${request.headers.get("sec-fetch-site")})`;
     throw new LrpError(
       "bad_request",
-      `Cannot replay from origin ${origin}: only the inspector page may replay`,
+      `Cannot replay from origin ${from}: only the inspector page may replay`,
     );
   }
   let ask: { id?: unknown; event?: unknown };
@@ -286,10 +303,15 @@ async function replay(request: IncomingRequest, deps: InspectRoutesDeps): Promis
         traceId: event.traceId,
         functionName: choice?.functionName,
         qualifier: choice?.qualifier,
+        requestId: String(entry.requestId),
+        onReached: (id) => {
+          if (id !== undefined) entry.functionRequestId = id;
+        },
       }, request.signal);
     } finally {
       upstreamMs = performance.now() - invokedAt;
     }
+    if (result.functionRequestId !== undefined) entry.functionRequestId = result.functionRequestId;
     if (result.body instanceof Uint8Array) rawResult = result.body;
     response = deps.toResponse(result, original.method, matched.rule);
   } catch (err) {
@@ -320,14 +342,6 @@ async function replay(request: IncomingRequest, deps: InspectRoutesDeps): Promis
     true,
   );
   return json({ id: exchange.id, status: exchange.response.status, error: exchange.error?.code });
-}
-
-function originHost(origin: string): string | undefined {
-  try {
-    return new URL(origin).host.toLowerCase();
-  } catch {
-    return undefined;
-  }
 }
 
 /** The event bytes to replay: the original's, or an edited one with hidden secrets put back. */

@@ -19,7 +19,7 @@ import { LrpMetrics, type MetricsOptions, type QueueSource, type RequestDone } f
 import { type InspectOptions, InspectRecorder } from "../obs/inspect.ts";
 import { createRouter, type Router } from "../route/router.ts";
 import { type ConnInfo, createHandler, type Handler } from "./handler.ts";
-import type { ServerLimits } from "./http_server.ts";
+import { serverLimits } from "./http_server.ts";
 import { requestIds } from "./ids.ts";
 import { traceRequest } from "../obs/tracing.ts";
 import type { IncomingRequest } from "../wire/request.ts";
@@ -229,6 +229,8 @@ export function startLrp(
       const reused = rule.kind !== "aws" ? pool.get(invokerKey(rule))?.shift() : undefined;
       const invoker = reused ?? buildInvoker(rule, clients, queues, log);
       if (reused) previous!.owned.delete(reused);
+      // A kept function restarts its processes if its code changed (a SIGHUP after a deploy).
+      if (reused instanceof FunctionInvoker) reused.reloaded();
       owned.add(invoker);
       return invoker;
     });
@@ -266,10 +268,7 @@ export function startLrp(
   };
 
   // lrp's server reads these for every connection: a reload changes them in place.
-  const limits: ServerLimits = {
-    headerTimeoutMs: config.headerTimeoutMs,
-    idleTimeoutMs: config.idleTimeoutMs,
-  };
+  const limits = serverLimits(config);
   const server = serveResilient({
     hostname: config.host,
     port: config.port,
@@ -349,13 +348,13 @@ export function startLrp(
       log.warn("reload cannot change log_level; restart lrp to apply it", { logLevel: old.config.logLevel });
     }
     current = generation(next, old);
-    limits.headerTimeoutMs = next.headerTimeoutMs;
-    limits.idleTimeoutMs = next.idleTimeoutMs;
+    Object.assign(limits, serverLimits(next));
     old.retired = true;
     retiring.add(old);
     void closeIfIdle(old);
     metrics.reloads.inc({ result: "ok" });
     log.info("configuration reloaded", { config: next.source, routes: describeRules(next) });
+    for (const warning of next.warnings ?? []) log.warn(warning, {});
     return true;
   };
 

@@ -47,6 +47,8 @@ export class FunctionInvoker implements Invoker {
   #watcher: Deno.FsWatcher | undefined;
   #setsid = canSetsid();
   #prlimit = prlimitPath();
+  /** The code folder's state when the processes' code was last taken (see `reloaded`). */
+  #codeStamp: string;
 
   /** Creates the pool; no process starts before the first request. */
   constructor(rule: FunctionRule, log: Logger) {
@@ -61,6 +63,23 @@ export class FunctionInvoker implements Invoker {
       maxWaitMs: rule.queueTimeoutMs,
     });
     if (rule.watch) this.#watch();
+    this.#codeStamp = codeStamp(rule.code);
+  }
+
+  /**
+   * The configuration was reloaded and this invoker kept (its rule is
+   * unchanged): processes started from code that has changed since are
+   * replaced, as `watch_code` would have done.
+   */
+  reloaded(): void {
+    const stamp = codeStamp(this.#rule.code);
+    if (stamp === this.#codeStamp) return;
+    this.#codeStamp = stamp;
+    this.#log.info("function code changed; restarting its runtime processes", {
+      function: this.#rule.name,
+      reason: "reload",
+    });
+    this.restart();
   }
 
   /** Live processes (busy or idle), for tests and metrics. */
@@ -80,7 +99,13 @@ export class FunctionInvoker implements Invoker {
       release();
       throw err;
     }
-    const run = process.run(payloadBytes(request.payload), request.traceId);
+    const id = request.requestId ?? crypto.randomUUID();
+    const run = process.run(
+      payloadBytes(request.payload),
+      request.traceId,
+      id,
+      () => request.onReached?.(id),
+    );
     run.finished.then(() => {
       this.#give(process);
       release();
@@ -90,7 +115,7 @@ export class FunctionInvoker implements Invoker {
       if (request.signal.aborted && a.kind === "stream") a.source.cancel();
     }, () => {});
     const answer = await abortable(run.answer, request.signal);
-    return { ...await this.#result(answer), queueWaitMs };
+    return { ...await this.#result(answer), queueWaitMs, functionRequestId: id };
   }
 
   /** Turns the runtime's answer into a result of the rule's invoke mode. */
@@ -227,4 +252,42 @@ export class FunctionInvoker implements Invoker {
     await Promise.all([...this.#all].map((p) => p.kill()));
     if (this.#client) await (await this.#client.catch(() => undefined))?.close();
   }
+}
+
+/** Files looked at for a code stamp, at most: a reload stays quick beside a huge `node_modules`. */
+const STAMP_FILES = 20_000;
+
+/**
+ * What changes when a file under `dir` is edited, added or removed: the
+ * number of files, their total size and the latest modification time.
+ */
+function codeStamp(dir: string): string {
+  let files = 0;
+  let bytes = 0;
+  let latest = 0;
+  const walk = (path: string) => {
+    let entries;
+    try {
+      entries = Deno.readDirSync(path);
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (files >= STAMP_FILES) return;
+      const child = `${path}/${entry.name}`;
+      if (entry.isDirectory) walk(child);
+      else if (entry.isFile) {
+        try {
+          const info = Deno.statSync(child);
+          files++;
+          bytes += info.size;
+          latest = Math.max(latest, info.mtime?.getTime() ?? 0);
+        } catch {
+          // gone meanwhile: the next stamp sees it
+        }
+      }
+    }
+  };
+  walk(dir);
+  return `${files}:${bytes}:${latest}`;
 }

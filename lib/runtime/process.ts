@@ -20,16 +20,10 @@ import { LineSplitter, type OutputLine } from "./output.ts";
 import { PeakMemory, reportLine } from "./report.ts";
 import { nextTurn } from "./turn.ts";
 
-/**
- * Longest initialisation (until the runtime's first `next`): Lambda's 10
- * seconds. A runtime still starting then is killed and the invocation fails.
- */
+/** Longest initialisation (until the first `next`): Lambda's 10 s; a runtime still starting then is killed. */
 export const INIT_TIMEOUT_MS = 10_000;
 
-/**
- * How long an exited runtime's output is still read: what it wrote before it exited is in the pipes
- * already; a child that escaped its process group and holds them open is not waited for.
- */
+/** How long an exited runtime's pipes are still read (a child that escaped its group is not waited for). */
 export const OUTPUT_GRACE_MS = 200;
 
 /** The longest an invocation's END waits for the output it wrote before answering (see `#settle`). */
@@ -45,7 +39,7 @@ export interface ProcessSpec {
   /** The command starts with `setsid` (own process group, killed as one). */
   setsid: boolean;
   log: Logger;
-  /** The rule's invocation timeouts, on one shared timer (no timer set and cleared per invocation). */
+  /** The rule's invocation timeouts (one shared timer). */
   timeouts: Deadlines;
 }
 
@@ -161,9 +155,17 @@ export class RuntimeProcess {
     return this.#exit === undefined && !this.#killing;
   }
 
-  /** Hands one invocation to the process (which must be idle). */
-  run(payload: Uint8Array, traceId: string | undefined): Run {
-    const id = crypto.randomUUID();
+  /**
+   * Hands one invocation to the process (which must be idle). `id` is the
+   * invocation's request id (the function's `awsRequestId`); `onDelivered`
+   * hears when the runtime took the event.
+   */
+  run(
+    payload: Uint8Array,
+    traceId: string | undefined,
+    id: string = crypto.randomUUID(),
+    onDelivered?: () => void,
+  ): Run {
     let answered = false;
     let done = false;
     let resolveAnswer!: (a: Answer) => void;
@@ -202,6 +204,7 @@ export class RuntimeProcess {
         this.#lastRequestId = id;
         inv.deadlineMs = Date.now() + rule.timeoutMs;
         this.#spec.log.info(`START RequestId: ${id} Version: $LATEST`, fields);
+        onDelivered?.();
         current.timer = this.#spec.timeouts.add(() => this.#timeout(current));
       },
       answer: (a) => {
@@ -242,10 +245,7 @@ export class RuntimeProcess {
     return this.closed;
   }
 
-  /**
-   * Kills what is left of the exited runtime's process group (its children). The group id cannot
-   * name another process meanwhile: Linux does not reuse a pid while a group of that id exists.
-   */
+  /** Kills what is left of the exited runtime's group (Linux reuses no pid while its group exists). */
   #killGroup(): void {
     if (!this.#setsid) return;
     try {
@@ -263,7 +263,12 @@ export class RuntimeProcess {
       requestId: current.id,
     });
     current.fail(
-      new LrpError("upstream_timeout", `Cannot finish ${this.#spec.rule.name}: ${message}`),
+      new LrpError(
+        "function_timeout",
+        `Cannot finish ${this.#spec.rule.name}: ${message}: the function's timeout is ${
+          this.#spec.rule.timeoutMs / 1000
+        } s (timeout: in its rule)`,
+      ),
     );
     void this.kill();
   }

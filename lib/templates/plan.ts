@@ -133,7 +133,7 @@ export function planToConfig(
       memory: fn.memoryMb,
       environment: fn.environment,
       concurrency: fn.concurrency ?? DEFAULT_CONCURRENCY,
-      watch: options.watch,
+      watch_code: options.watch,
     };
     const byApi = new Map<string, RoutePlan[]>();
     for (const route of fn.routes) byApi.set(route.api, [...byApi.get(route.api) ?? [], route]);

@@ -7,8 +7,17 @@
  * @module
  */
 
-// @ts-types="npm:yaml@2.9.1"
-import { LineCounter, parseDocument } from "../vendor/yaml.js";
+import {
+  CORE_SCHEMA,
+  defineMappingTag,
+  defineScalarTag,
+  defineSequenceTag,
+  load,
+  mapTag,
+  seqTag,
+  type TagDefinition,
+  YAMLException,
+} from "npm:js-yaml@5.5.0";
 import { ConfigError } from "../config/types.ts";
 
 /** CloudFormation functions with a `!Short` tag; `!Ref` and `!Condition` keep their names, the others get `Fn::`. */
@@ -33,11 +42,6 @@ const FUNCTIONS = [
   "Transform",
 ];
 
-/** A node the YAML package hands to a custom tag (a map or sequence). */
-interface Collection {
-  toJSON(): unknown;
-}
-
 /** The long form of `!Tag value`: `{"Ref": v}`, `{"Condition": v}`, else `{"Fn::Tag": v}`. */
 function longForm(name: string, value: unknown): Record<string, unknown> {
   if (name === "Ref" || name === "Condition") return { [name]: value };
@@ -49,12 +53,29 @@ function longForm(name: string, value: unknown): Record<string, unknown> {
   return { [`Fn::${name}`]: value };
 }
 
-/** One custom tag per short form and node kind (scalar, sequence, mapping). */
-const CUSTOM_TAGS = ["Ref", "Condition", ...FUNCTIONS].flatMap((name) => [
-  { tag: `!${name}`, resolve: (text: string) => longForm(name, text) },
-  { tag: `!${name}`, collection: "seq", resolve: (c: Collection) => longForm(name, c.toJSON()) },
-  { tag: `!${name}`, collection: "map", resolve: (c: Collection) => longForm(name, c.toJSON()) },
-]);
+/** One tag per short form and node kind (scalar, sequence, mapping), each built on the plain ones. */
+const CUSTOM_TAGS: TagDefinition[] = ["Ref", "Condition", ...FUNCTIONS].flatMap((name) =>
+  [
+    defineScalarTag(`!${name}`, { resolve: (text: string) => longForm(name, text), identify: () => false }),
+    defineSequenceTag(`!${name}`, {
+      create: () => seqTag.create("tag:yaml.org,2002:seq"),
+      addItem: seqTag.addItem,
+      finalize: (items: unknown[]) => longForm(name, seqTag.finalize(items)),
+      identify: () => false,
+    }),
+    defineMappingTag(`!${name}`, {
+      create: () => mapTag.create("tag:yaml.org,2002:map"),
+      addPair: mapTag.addPair,
+      has: mapTag.has,
+      keys: mapTag.keys,
+      get: mapTag.get,
+      finalize: (map: Record<string, unknown>) => longForm(name, mapTag.finalize(map)),
+      identify: () => false,
+    }),
+  ] as TagDefinition[]
+);
+
+const TEMPLATE_SCHEMA = CORE_SCHEMA.withTags(CUSTOM_TAGS);
 
 /**
  * Parses a template's text (YAML with CloudFormation tags, or JSON) into
@@ -68,26 +89,18 @@ export function parseTemplateText(text: string, source: string): unknown {
       // Not JSON after all: flow-style YAML starts the same way, so the YAML parser decides.
     }
   }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    prettyErrors: false,
-    uniqueKeys: true,
-    // deno-lint-ignore no-explicit-any
-    customTags: CUSTOM_TAGS as any,
-  });
-  const error = doc.errors[0];
-  if (error) {
-    const line = lines.linePos(error.pos[0]).line;
-    throw new ConfigError(`${source}:${line}: neither YAML nor JSON: ${error.message.split("\n")[0]}`);
+  try {
+    return load(text, { schema: TEMPLATE_SCHEMA });
+  } catch (err) {
+    if (!(err instanceof YAMLException)) throw err;
+    const line = (err.mark?.line ?? 0) + 1;
+    const tag = /^unknown (?:scalar |sequence |mapping )?tag !?<?([^>\s]*)>?/.exec(err.reason);
+    if (tag) {
+      throw new ConfigError(
+        `${source}:${line}: unknown tag: ${tag[1]!.startsWith("!") ? tag[1] : `!${tag[1]}`} ` +
+          `(CloudFormation's short forms: !Ref, !Condition, !${FUNCTIONS.join(", !")})`,
+      );
+    }
+    throw new ConfigError(`${source}:${line}: neither YAML nor JSON: ${err.reason}`);
   }
-  const tag = doc.warnings.find((w) => w.code === "TAG_RESOLVE_FAILED");
-  if (tag) {
-    const line = lines.linePos(tag.pos[0]).line;
-    throw new ConfigError(
-      `${source}:${line}: ${tag.message.split("\n")[0]!.replace(/^Unresolved tag/, "unknown tag")} ` +
-        `(CloudFormation's short forms: !Ref, !Condition, !${FUNCTIONS.join(", !")})`,
-    );
-  }
-  return doc.toJS({ maxAliasCount: 1000 });
 }

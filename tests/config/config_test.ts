@@ -140,10 +140,70 @@ Deno.test("parseConfig() names file, line and key path for every kind of mistake
   rejects("error_details: maybe\n", /^lrp\.yaml:1: error_details: "maybe" must be true or false/);
   rejects("log_level: loud\n", /^lrp\.yaml:1: log_level: "loud" must be one of debug, info, warn, error/);
   rejects("- a\n- b\n", "lrp.yaml:1: the file must be a YAML mapping");
-  rejects("port: 1\nport: 2\n", /^lrp\.yaml:2: YAML syntax error: Map keys must be unique/);
+  rejects(
+    "port: 1\nport: 2\n",
+    "lrp.yaml:2: port: duplicate key (first on line 1); a key may appear once in a mapping",
+  );
   rejects("", 'flag --port: "x" must be a port number from 0 to 65535', { flags: { port: "x" } });
   rejects("", 'environment LRP_LOG_LEVEL: "loud" must be one of debug, info, warn, error', {
     env: { LRP_LOG_LEVEL: "loud" },
+  });
+});
+
+Deno.test("parseConfig() reports every mistake of a file at once, in file order, an unknown key with the closest known key", () => {
+  const text = [
+    "prot: 8080", // 1
+    "log_level: loud", // 2
+    "local:", // 3
+    "  - hostname: a.test", // 4
+    "    endpoint: nope", // 5
+    "    concurency: 2", // 6
+    "  - hostname: a.test", // 7
+    "    endpont: http://x", // 8
+    "aws:", // 9
+    "  - hostname: b:80", // 10
+    "    function_name: f", // 11
+    "colour: blue", // 12
+    "upstream_timeout: soon", // 13
+  ].join("\n");
+  const problems = [
+    'lrp.yaml:1: prot: unknown key (did you mean "port"?)',
+    'lrp.yaml:2: log_level: "loud" must be one of debug, info, warn, error',
+    'lrp.yaml:5: local[0].endpoint: "nope" is not a valid URL (expected e.g. http://lambda-1:8080)',
+    'lrp.yaml:6: local[0].concurency: unknown key (did you mean "concurrency"?)',
+    'lrp.yaml:7: local[1]: missing required key "endpoint"',
+    'lrp.yaml:8: local[1].endpont: unknown key (did you mean "endpoint"?)',
+    'lrp.yaml:10: aws[0].hostname: "b:80" must be a host name without port or scheme',
+    `lrp.yaml:12: colour: unknown key (known: ${["host", "port"].join(", ")}`,
+    'lrp.yaml:13: upstream_timeout: "soon" must be a duration such as 30s, 500ms or 2m (a number means seconds)',
+  ];
+  assert.throws(() => parse(text), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.equal(err.problems.length, problems.length, err.message);
+    for (const [i, p] of problems.entries()) {
+      if (p.includes("colour")) assert.ok(err.problems[i]!.startsWith(p), String(err.problems[i]));
+      else assert.equal(err.problems[i], p);
+    }
+    assert.equal(err.message, err.problems.join("\n"));
+    return true;
+  });
+  // A repeated key is one mistake among the others, not a stop.
+  assert.throws(
+    () => parse("local:\n  - hostname: a.test\n    endpoint: http://a\n    endpoint: http://b\nprot: 1\n"),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.problems, [
+        "lrp.yaml:4: local[0].endpoint: duplicate key (first on line 3); a key may appear once in a mapping",
+        'lrp.yaml:5: prot: unknown key (did you mean "port"?)',
+      ]);
+      return true;
+    },
+  );
+  // One mistake stays one problem, the message as before.
+  assert.throws(() => parse("port: x\n"), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems, ['lrp.yaml:1: port: "x" must be a port number from 0 to 65535']);
+    return true;
   });
 });
 
@@ -193,11 +253,11 @@ Deno.test("metrics is on by default; --disable-metrics and LRP_DISABLE_METRICS s
   assert.equal(parse("", { flags: { "disable-metrics": "true" } }).metrics, false);
 });
 
-Deno.test("watch_config defaults to false; --watch and LRP_WATCH_CONFIG switch it on", () => {
+Deno.test("watch_config defaults to false; --watch-config and LRP_WATCH_CONFIG switch it on", () => {
   assert.equal(parse("").watchConfig, false);
   assert.equal(parse("watch_config: true\n").watchConfig, true);
   assert.equal(parse("", { env: { LRP_WATCH_CONFIG: "yes" } }).watchConfig, true);
-  assert.equal(parse("", { flags: { watch: "true" } }).watchConfig, true);
+  assert.equal(parse("", { flags: { "watch-config": "true" } }).watchConfig, true);
   rejects("watch_config: sometimes\n", 'lrp.yaml:1: watch_config: "sometimes" must be true or false');
 });
 
@@ -207,4 +267,20 @@ Deno.test("the repository's lrp.yaml and examples/lrp.yaml are valid", async () 
     const config = parseConfig(text, { source: path });
     assert.equal(config.rules.length, 2, path);
   }
+});
+
+Deno.test("watch_code names a function's code watch; watch is its deprecated alias, with a warning naming the new key", () => {
+  const rule = (key: string) =>
+    `functions:\n  - hostname: a.test\n    runtime: provided\n    code: .\n    ${key}: true\n`;
+  const current = parse(rule("watch_code"));
+  assert.deepEqual([(current.rules[0] as { watch: boolean }).watch, current.warnings], [true, []]);
+  const old = parse(rule("watch"));
+  assert.deepEqual([(old.rules[0] as { watch: boolean }).watch, old.warnings], [true, [
+    "lrp.yaml:5: functions[0].watch: deprecated, use watch_code (it restarts the function when its code " +
+    "changes; watch_config reloads this file)",
+  ]]);
+  rejects(
+    "functions:\n  - hostname: a.test\n    runtime: provided\n    code: .\n    watch: true\n    watch_code: true\n",
+    "lrp.yaml:5: functions[0].watch: use watch_code alone (watch is its old name)",
+  );
 });

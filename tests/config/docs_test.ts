@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { SETTINGS } from "../../lib/config/settings.ts";
+import { parseConfig } from "../../lib/config/parse.ts";
+import { checkFunctionFiles } from "../../lib/config/functions.ts";
 import {
   DOC_PATH,
   generatedRows,
@@ -53,7 +55,34 @@ Deno.test("settingRow() shows switches without a value, empty defaults as (none)
     "`8080`",
     "port to listen on (0 picks a free one)",
   ]);
-  assert.equal(byKey("watch_config")[1], "`--watch`");
+  assert.equal(byKey("watch_config")[1], "`--watch-config`");
   assert.equal(byKey("region")[3], "(none)");
   assert.equal(byKey("metrics")[3], "`true` (the flag and variable turn it off)");
+});
+
+Deno.test("the README leads with the no-Docker path (demo, functions), then RIE containers, then AWS; its lrp.yaml examples are valid", async () => {
+  const root = new URL("../../", import.meta.url).pathname;
+  const readme = await Deno.readTextFile(`${root}README.md`);
+  const sections = [...readme.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+  assert.deepEqual(sections.slice(0, 4), [
+    "Quick start",
+    "Run your own functions, without Docker",
+    "Lambda containers (the RIE)",
+    "Functions on AWS",
+  ]);
+  const bullets = [...readme.matchAll(/^- \*\*(.+?)\*\*/gm)].map((m) => m[1]).slice(0, 3);
+  assert.deepEqual(bullets, ["Without Docker", "In front of Lambda containers", "On AWS"]);
+  // Each block without the indent of its list item.
+  const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => {
+    const indent = /^ */.exec(m[1]!)![0].length;
+    return m[1]!.split("\n").map((line) => line.slice(indent)).join("\n");
+  });
+  assert.equal(blocks.length, 4);
+  const kinds = blocks.map((text, i) => {
+    const config = parseConfig(text, { source: `${root}lrp.yaml` });
+    // The first is the one a reader runs as it is (the routed one names a project's own ./src).
+    if (i === 0) checkFunctionFiles(config, Deno.env.toObject());
+    return config.rules.map((r) => r.kind).join();
+  });
+  assert.deepEqual(kinds, ["function", "function,function", "local", "aws"]);
 });

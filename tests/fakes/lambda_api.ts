@@ -140,6 +140,8 @@ export interface FakeContext {
   /** Request headers as received. */
   headers: Headers;
   operation: FakeOperation;
+  /** The invocation's request id (the function's `awsRequestId`), answered as `x-amzn-RequestId`. */
+  requestId: string;
 }
 
 /** How a function's response streams are sent, unless an outcome says otherwise. */
@@ -689,12 +691,23 @@ export function startFakeLambdaApi(options: FakeLambdaApiOptions): FakeLambdaApi
         };
       }
     }
-    const ctx: FakeContext = { functionName: fn.name, qualifier, headers: request.headers, operation };
+    const requestId = crypto.randomUUID();
+    const ctx: FakeContext = {
+      functionName: fn.name,
+      qualifier,
+      headers: request.headers,
+      operation,
+      requestId,
+    };
     if (invocationType === "Event") {
       track(decide(fn, event, ctx).then(() => {}));
       return { kind: "reply", reply: { status: 202, headers: {}, body: new Uint8Array() } };
     }
-    return answer(await decide(fn, event, ctx), operation, fn, executedVersion);
+    // As Lambda: a synchronous invocation's x-amzn-RequestId is the id the function ran with.
+    const answered = await answer(await decide(fn, event, ctx), operation, fn, executedVersion);
+    if (answered.kind === "reply") answered.reply.headers["x-amzn-requestid"] = requestId;
+    else if (answered.kind === "stream") answered.headers["x-amzn-requestid"] = requestId;
+    return answered;
   }
 
   /** Writes a streamed answer as a chunked body, one HTTP chunk per planned socket write. */
@@ -706,8 +719,8 @@ export function startFakeLambdaApi(options: FakeLambdaApiOptions): FakeLambdaApi
     await writeAll(
       conn,
       responseHead(200, {
-        ...reply.headers,
         "x-amzn-requestid": crypto.randomUUID(),
+        ...reply.headers,
         "transfer-encoding": "chunked",
         "connection": keepAlive && !reply.resetAtEnd ? "keep-alive" : "close",
       }),
@@ -747,8 +760,8 @@ export function startFakeLambdaApi(options: FakeLambdaApiOptions): FakeLambdaApi
           conn,
           concatBytes([
             responseHead(status, {
-              ...headers,
               "x-amzn-requestid": crypto.randomUUID(),
+              ...headers,
               "content-length": String(body.length),
               "connection": request.keepAlive ? "keep-alive" : "close",
             }),

@@ -44,7 +44,11 @@ export function serveLrp(yaml: string): TestLrp {
     hostname: config.host,
     port: config.port,
     log,
-    limits: { headerTimeoutMs: config.headerTimeoutMs, idleTimeoutMs: config.idleTimeoutMs },
+    limits: {
+      headerTimeoutMs: config.headerTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+      sendTimeoutMs: config.sendTimeoutMs,
+    },
     refuse: refusals(log),
     onError: (err) => errorResponse(err, { requestId: "bug", exposeDetails: false }),
     handler: (request, info) => handler.current!(request, info),

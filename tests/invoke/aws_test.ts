@@ -22,7 +22,12 @@ function reporter(name: string, aliases: Record<string, string> = {}): FakeFunct
       value: {
         statusCode: 200,
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ fn: ctx.functionName, qualifier: ctx.qualifier, event }),
+        body: JSON.stringify({
+          fn: ctx.functionName,
+          qualifier: ctx.qualifier,
+          event,
+          requestId: ctx.requestId,
+        }),
       },
     }),
   };
@@ -101,7 +106,7 @@ function setup(options: { yaml?: string; credentials?: typeof CREDENTIALS } = {}
 
 async function ran(
   res: Response,
-): Promise<{ fn: string; qualifier: string; event: Record<string, unknown> }> {
+): Promise<{ fn: string; qualifier: string; event: Record<string, unknown>; requestId: string }> {
   assert.equal(res.status, 200, await res.clone().text());
   return await res.json();
 }
@@ -312,4 +317,12 @@ Deno.test("aws rule with payload_format 1.0 sends a REST event and reads a 1.0 r
   assert.deepEqual(got.event.queryStringParameters, { x: "2" });
   assert.deepEqual(got.event.pathParameters, { proxy: "a/b" });
   assert.equal(got.event.body, null);
+});
+
+Deno.test("an aws rule's access line carries the function's awsRequestId (the Invoke API's x-amzn-RequestId) as functionRequestId", async () => {
+  await using t = setup();
+  const { requestId } = await ran(await t.call("name.test"));
+  const access = t.lines.find((l) => l.msg === "request");
+  assert.match(requestId, /^[0-9a-f-]{36}$/);
+  assert.deepEqual([access?.requestId, access?.functionRequestId], ["req-1", requestId]);
 });

@@ -50,3 +50,29 @@ Deno.test("LocalInvoker names a dead endpoint once, without repeating the cause"
     invoker.close();
   }
 });
+
+Deno.test("LocalInvoker names the RIE's 'Task timed out' as the function's own timeout, with where to change it", async () => {
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("Task timed out after 2.00 seconds"),
+  );
+  const endpoint = `http://127.0.0.1:${server.addr.port}`;
+  const invoker = new LocalInvoker({ endpoint, concurrency: 1, maxWaiting: 1, maxWaitMs: 1000 });
+  try {
+    await assert.rejects(
+      invoker.invoke({ payload: te.encode("{}"), signal: new AbortController().signal }),
+      (err: unknown) => {
+        assert.ok(err instanceof LrpError);
+        assert.deepEqual([err.code, err.status, err.message], [
+          "function_timeout",
+          504,
+          `Cannot finish the function at ${endpoint}: Task timed out after 2.00 seconds: the function's ` +
+          `timeout is 2 s (AWS_LAMBDA_FUNCTION_TIMEOUT in its container)`,
+        ]);
+        return true;
+      },
+    );
+  } finally {
+    invoker.close();
+  }
+});

@@ -147,7 +147,7 @@ Deno.test("a local RESPONSE_STREAM rule keeps the RIE's buffered answers: prelud
   assert.deepEqual([failed.status, (await failed.json()).error], [502, "function_error"]);
   t.answer({ chunks: chunksOf("Task timed ", "out after 3.00 seconds") });
   const timedOut = await fetch(t.url);
-  assert.deepEqual([timedOut.status, (await timedOut.json()).error], [504, "upstream_timeout"]);
+  assert.deepEqual([timedOut.status, (await timedOut.json()).error], [504, "function_timeout"]);
   t.answer({ status: 502, chunks: chunksOf('{"errorType":"Runtime.ExitError","errorMessage":"exit"}') });
   const exited = await fetch(t.url);
   assert.deepEqual([exited.status, (await exited.json()).error], [502, "upstream_error"]);

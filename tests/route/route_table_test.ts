@@ -109,7 +109,7 @@ function rng(seed: number) {
 const METHODS = ["GET", "POST", "ANY"];
 const STATICS = ["a", "b", "c"];
 
-function randomKey(r: () => number, n: number): string {
+function randomKey(r: () => number): string {
   if (r() < 0.05) return "$default";
   const len = Math.floor(r() * 4);
   const segs: string[] = [];
@@ -153,7 +153,7 @@ Deno.test("property: the compiled tree selects what a brute-force reading of the
     const seen = new Set<string>();
     const count = 1 + Math.floor(r() * 12);
     for (let i = 0; i < count; i++) {
-      const k = key(randomKey(r, i));
+      const k = key(randomKey(r));
       const id = k.isDefault ? "$default" : `${k.method} ${k.shape}`;
       if (!seen.has(id)) {
         seen.add(id);

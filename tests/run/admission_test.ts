@@ -6,38 +6,69 @@
  */
 
 import assert from "node:assert/strict";
-import { bodyReservation, InFlightBudget } from "../../lib/run/admission.ts";
+import { InFlightBudget } from "../../lib/run/admission.ts";
 import { serveLrp } from "../helpers/in_process.ts";
 import { request } from "../helpers/socket.ts";
 import { fakeRie } from "../fakes/rie.ts";
 
-const post = (headers: Record<string, string>) =>
-  new Request("http://x/", { method: "POST", headers, body: "x" });
-
-Deno.test("a request reserves its declared body, capped at the body limit; unknown lengths reserve the limit", () => {
-  assert.equal(bodyReservation(new Request("http://x/"), 100), 0);
-  assert.equal(bodyReservation(post({ "content-length": "40" }), 100), 40);
-  assert.equal(bodyReservation(post({ "content-length": "4000" }), 100), 100);
-  assert.equal(bodyReservation(post({}), 100), 100);
+Deno.test("a claim holds bytes up to the byte bound and takes a slot up to the count; release gives both back once", () => {
+  const budget = new InFlightBudget({ maxRequests: 2, maxBytes: 100 });
+  const a = budget.claim();
+  a.hold(60);
+  const b = budget.claim();
+  assert.throws(() => b.hold(50), {
+    message: "Cannot take the request: lrp has 60 bytes in flight (max_in_flight_bytes)",
+  });
+  b.hold(40);
+  a.admit();
+  b.admit();
+  const c = budget.claim();
+  assert.throws(() => c.admit(), {
+    message: "Cannot take the request: lrp has 2 requests in flight (max_in_flight)",
+  });
+  assert.deepEqual([budget.requests, budget.bytes], [2, 100]);
+  a.release();
+  a.release();
+  assert.deepEqual([budget.requests, budget.bytes], [1, 40]);
+  b.release();
+  // One body larger than the byte bound still grows while it is all there is.
+  const big = budget.claim();
+  big.hold(60);
+  big.hold(940);
+  big.admit();
+  assert.deepEqual([budget.requests, budget.bytes], [1, 1000]);
+  big.release();
+  assert.deepEqual([budget.requests, budget.bytes], [0, 0]);
 });
 
-Deno.test("the budget admits up to its request count and byte total, and releases exactly once", () => {
-  const budget = new InFlightBudget({ maxRequests: 2, maxBytes: 100 });
-  const a = budget.admit(60);
-  assert.ok(a);
-  assert.equal(budget.admit(50), undefined);
-  const b = budget.admit(40);
-  assert.ok(b);
-  assert.equal(budget.admit(0), undefined);
-  assert.deepEqual([budget.requests, budget.bytes], [2, 100]);
-  a();
-  a();
-  assert.deepEqual([budget.requests, budget.bytes], [1, 40]);
-  b();
-  // A single request larger than the byte bound is still admitted when nothing else is in flight.
-  const big = budget.admit(1000);
-  assert.ok(big);
-  big();
+Deno.test("an answer's bytes stay held after its request finishes, until released; past the bound an answer is dropped", () => {
+  const budget = new InFlightBudget({ maxRequests: 10, maxBytes: 100 });
+  const writing = budget.claim();
+  writing.hold(20);
+  writing.admit();
+  writing.holdAnswer(70);
+  writing.finish();
+  assert.deepEqual([budget.requests, budget.bytes], [0, 70]);
+  const next = budget.claim();
+  next.admit();
+  assert.throws(() => next.holdAnswer(50), {
+    message:
+      "Cannot pass on the function's answer (50 bytes, dropped): lrp has 70 bytes in flight (max_in_flight_bytes)",
+  });
+  next.holdAnswer(30);
+  assert.equal(budget.bytes, 100);
+  writing.release();
+  writing.release();
+  next.release();
+  assert.deepEqual([budget.requests, budget.bytes], [0, 0]);
+  // Past the byte bound (one answer larger than it, alone) no new request starts, even without a body.
+  const huge = budget.claim();
+  huge.holdAnswer(150);
+  huge.finish();
+  assert.throws(() => budget.claim().admit(), {
+    message: "Cannot take the request: lrp has 150 bytes in flight (max_in_flight_bytes)",
+  });
+  huge.release();
   assert.deepEqual([budget.requests, budget.bytes], [0, 0]);
 });
 

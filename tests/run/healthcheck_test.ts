@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../lib/config/parse.ts";
-import { checkHealth, defaultHealthUrl } from "../../lib/run/healthcheck.ts";
+import { checkHealth, defaultHealthUrl, healthTarget } from "../../lib/run/healthcheck.ts";
 import { runLrp, startLrpChild } from "../helpers/process.ts";
 
 Deno.test("defaultHealthUrl() asks 127.0.0.1 for a wildcard host, with port and prefix", () => {
@@ -72,4 +72,63 @@ Deno.test("checkHealth() accepts /healthz's JSON status ok; another status or JS
     message: `unhealthy: ${base}/degraded answered 200 "{\\"status\\":\\"degraded\\"}"`,
   });
   assert.equal((await checkHealth(`${base}/broken`)).ok, false);
+});
+
+Deno.test("lrp healthcheck takes a base URL (checks {prefix}/ping) or a config path (its host, port and prefix)", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/lrp.yaml`;
+  await Deno.writeTextFile(path, "host: 127.0.0.1\ninternal_route_prefix: _lrp\n");
+  await using lrp = await startLrpChild(["--port", "0", path]);
+  const port = new URL(lrp.url).port;
+  // The file now names the port lrp took (lrp does not watch it).
+  await Deno.writeTextFile(path, `host: 127.0.0.1\nport: ${port}\ninternal_route_prefix: _lrp\n`);
+
+  const fromFile = await runLrp(["healthcheck", path]);
+  assert.deepEqual([fromFile.code, fromFile.stdout, fromFile.stderr], [
+    0,
+    `lrp: healthy: http://127.0.0.1:${port}/_lrp/ping\n`,
+    "",
+  ]);
+
+  // A base URL: the prefix comes from the configuration lrp would read ($LRP_CONFIG here), or --internal-route-prefix.
+  for (const base of [lrp.url, `${lrp.url}/`, `127.0.0.1:${port}`]) {
+    const res = await runLrp(["healthcheck", base], { env: { LRP_CONFIG: path } });
+    assert.deepEqual([res.code, res.stdout], [0, `lrp: healthy: http://127.0.0.1:${port}/_lrp/ping\n`], base);
+  }
+  const flag = await runLrp(["healthcheck", "--internal-route-prefix", "_lrp", lrp.url], { cwd: dir });
+  assert.deepEqual([flag.code, flag.stdout], [0, `lrp: healthy: http://127.0.0.1:${port}/_lrp/ping\n`]);
+
+  // Without the prefix, the 404 says what to try.
+  const noPrefix = await runLrp(["healthcheck", lrp.url], { cwd: "/" });
+  assert.equal(noPrefix.code, 1);
+  assert.equal(
+    noPrefix.stderr,
+    `lrp: unhealthy: http://127.0.0.1:${port}/ping answered 404 (does this lrp set internal_route_prefix? ` +
+      `pass its config file, lrp healthcheck lrp.yaml, or --internal-route-prefix)\n`,
+  );
+
+  const missing = await runLrp(["healthcheck", `${dir}/nope.yaml`]);
+  assert.deepEqual([missing.code, missing.stderr], [
+    1,
+    `lrp: healthcheck: cannot read ${dir}/nope.yaml: no such file; pass a running lrp's URL ` +
+    `(http://127.0.0.1:8080) or its config file\n`,
+  ]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("healthTarget() reads a URL with a path as is, a bare URL or host:port as a base, anything else as a file", () => {
+  assert.deepEqual(healthTarget("http://127.0.0.1:8080/_lrp/ping"), {
+    kind: "url",
+    url: "http://127.0.0.1:8080/_lrp/ping",
+  });
+  assert.deepEqual(healthTarget("http://127.0.0.1:8080/healthz?x=1"), {
+    kind: "url",
+    url: "http://127.0.0.1:8080/healthz?x=1",
+  });
+  assert.deepEqual(healthTarget("https://lrp.internal"), { kind: "base", base: "https://lrp.internal" });
+  assert.deepEqual(healthTarget("http://127.0.0.1:8080/"), { kind: "base", base: "http://127.0.0.1:8080" });
+  assert.deepEqual(healthTarget("localhost:9000"), { kind: "base", base: "http://localhost:9000" });
+  assert.deepEqual(healthTarget("[::1]:9000"), { kind: "base", base: "http://[::1]:9000" });
+  assert.deepEqual(healthTarget("lrp.yaml"), { kind: "config", path: "lrp.yaml" });
+  assert.deepEqual(healthTarget("./conf/lrp.yml"), { kind: "config", path: "./conf/lrp.yml" });
 });

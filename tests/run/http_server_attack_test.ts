@@ -323,3 +323,25 @@ Deno.test("a 204 goes without Content-Length, whatever the handler set, and the 
   assert.doesNotMatch(first, /content-length/i);
   assert.ok(text.endsWith("\r\n\r\nnext"));
 });
+
+Deno.test("a body trickled into a large chunk keeps its bytes, not a read buffer per piece", async () => {
+  const held: [number, number][] = [];
+  await using lrp = serve(async (request) => {
+    for await (const piece of request.body!) held.push([piece.length, piece.buffer.byteLength]);
+    return new Response("read");
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: lrp.port });
+  await conn.write(
+    te.encode("POST / HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"),
+  );
+  await conn.write(te.encode("100000\r\n"));
+  for (let i = 0; i < 3; i++) {
+    await sleep(50);
+    await conn.write(te.encode("abc"));
+  }
+  await sleep(50);
+  await conn.write(te.encode(`${"d".repeat(0x100000 - 9)}\r\n0\r\n\r\n`));
+  assert.deepEqual(statuses(await readToEnd(conn)), [200]);
+  assert.deepEqual(held.slice(0, 3), [[3, 3], [3, 3], [3, 3]]);
+  assert.equal(held.reduce((n, [length]) => n + length, 0), 0x100000);
+});

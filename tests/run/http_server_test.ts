@@ -206,10 +206,10 @@ Deno.test("every byte value in the target, a header name and a header value gets
   }
 });
 
-Deno.test("a client that stops reading a large answer is closed after idle_timeout without progress", async () => {
+Deno.test("a client that stops reading a large answer is closed after send_timeout without progress", async () => {
   const big = "x".repeat(5_000_000);
   await using rie = fakeRie(() => ({ statusCode: 200, body: big }));
-  await using lrp = serveLrp(`idle_timeout: 300ms\nlocal:\n${localRule("fn.test", rie.url)}`);
+  await using lrp = serveLrp(`send_timeout: 300ms\nlocal:\n${localRule("fn.test", rie.url)}`);
   const stalled = await openRequest(lrp.port, "GET / HTTP/1.1\r\nHost: fn.test");
   await new Promise((r) => setTimeout(r, 1500));
   // Whatever was buffered is readable, then the connection ends: the answer never completes.

@@ -182,3 +182,105 @@ Deno.test("the inspector page shows exchanges live, the exact event sent, redact
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("the inspector at 1400 px: error codes fit their column, a function's timeout is named, 'not reached' only when so, both request ids shown", async () => {
+  const executablePath = chromiumPath();
+  const dir = await Deno.makeTempDir({ prefix: "lrp-inspect-" });
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const fixtures = new URL("../runtime/fixtures/", import.meta.url).pathname;
+  const configPath = `${dir}/lrp.yaml`;
+  await Deno.writeTextFile(
+    configPath,
+    `host: 127.0.0.1\nport: 0\ninspect: true\nlocal:\n` +
+      `  - hostname: down.localhost\n    endpoint: http://127.0.0.1:${closedPort}\n` +
+      `functions:\n  - hostname: fn.localhost\n    runtime: nodejs\n    handler: index.handler\n` +
+      `    code: ${fixtures}node_echo\n    timeout: 1s\n`,
+  );
+  await using lrp = await startLrpChild([configPath]);
+  const port = Number(new URL(lrp.url).port);
+  const browser = await puppeteer.launch({
+    executablePath,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", `--user-data-dir=${dir}/profile`],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1400, height: 900 });
+    await page.goto(`${lrp.url}/inspect`);
+    await page.waitForSelector("#conn.live");
+    assert.equal((await request(port, "fn.localhost", "/slow?sleep=5000")).status, 504);
+    assert.equal((await request(port, "down.localhost", "/")).status, 502);
+    assert.equal((await request(port, "fn.localhost", "/", { method: "TRACE" })).status, 501);
+    assert.equal((await request(port, "nosuch.localhost", "/")).status, 404);
+    assert.equal((await request(port, "fn.localhost", "/throw")).status, 502);
+    await page.waitForFunction(`document.querySelectorAll("#rows tr").length === 5`);
+
+    // Every error code is whole in its cell: nothing cut, nothing under an ellipsis.
+    const cells = await page.$$eval(
+      "#rows tr .code",
+      (tds) =>
+        tds.map((td) => [td.textContent, td.scrollWidth <= td.clientWidth, td.getBoundingClientRect().right]),
+    );
+    assert.deepEqual(cells.map(([code, fits]) => [code, fits]), [
+      ["function_error", true],
+      ["route_not_found", true],
+      ["method_not_implemented", true],
+      ["upstream_unreachable", true],
+      ["function_timeout", true],
+    ]);
+    const listRight = await page.$eval("#list", (list) => list.getBoundingClientRect().right);
+    for (const [, , right] of cells) assert.ok(Number(right) <= listRight, "the column ends inside the list");
+
+    // The function's own timeout: named so, the function reached, both ids shown.
+    await page.click("#rows tr:nth-child(5)");
+    await page.waitForSelector("#error-cause");
+    const cause = await page.$eval("#error-cause", (div) => div.textContent ?? "");
+    assert.ok(
+      cause.startsWith(
+        "function_timeout — Cannot finish fn-localhost: Task timed out after 1.00 seconds: the function's timeout is 1 s (timeout: in its rule)",
+      ),
+      cause,
+    );
+    const resultText = await page.$eval("#pane-result", (pane) => pane.textContent ?? "");
+    assert.ok(
+      resultText.includes("No result: the function took the event but did not answer in time."),
+      resultText,
+    );
+    const sub = await page.$eval(".sub", (div) => div.textContent ?? "");
+    const ids = /request id (\S+) · function request id (\S+) ·/.exec(sub);
+    assert.ok(ids, sub);
+    assert.equal(ids[1], ids[2]);
+    // Either id, pasted into the filter, finds the exchange.
+    await page.type("#f-text", ids[2]!);
+    await page.waitForFunction(`document.querySelectorAll("#rows tr").length === 1`);
+    assert.equal(await page.$eval("#rows tr .code", (td) => td.textContent), "function_timeout");
+    await page.$eval("#f-text", (input) => {
+      (input as unknown as { value: string }).value = "";
+      input.dispatchEvent(new Event("input"));
+    });
+    await page.waitForFunction(`document.querySelectorAll("#rows tr").length === 5`);
+
+    // A refused connection: not reached, said so.
+    await page.click("#rows tr:nth-child(4)");
+    await page.waitForFunction(
+      `document.querySelector("#error-cause b")?.textContent === "upstream_unreachable"`,
+    );
+    assert.ok(
+      (await page.$eval("#pane-result", (pane) => pane.textContent ?? "")).includes(
+        "No result: the function was not reached.",
+      ),
+    );
+    const shot = await Deno.makeTempFile({ prefix: "lrp-inspect-1400-", suffix: ".png" });
+    await page.click("#rows tr:nth-child(5)");
+    await page.waitForFunction(
+      `document.querySelector("#error-cause b")?.textContent === "function_timeout"`,
+    );
+    await page.screenshot({ path: shot });
+    console.log(`screenshot at 1400 px: ${shot}`);
+  } finally {
+    await browser.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

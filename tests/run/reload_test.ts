@@ -157,7 +157,7 @@ Deno.test("SIGHUP under load swaps routes without a failed request; a bad file i
   const rejected = await lrp.waitForLine((l) => String(l.msg).startsWith("reload rejected"));
   assert.equal(
     rejected.error,
-    `${path}:2: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+    `${path}:2: YAML syntax error: deficient indentation`,
   );
   const atReject = seen.length;
   while (seen.length < atReject + 100) await new Promise((r) => setTimeout(r, 10));
@@ -251,5 +251,26 @@ Deno.test("reload() keeps a functions rule's warm process when only its routes c
     assert.equal(after.count, 2);
   } finally {
     await lrp.shutdown();
+  }
+});
+
+Deno.test("a reload logs the new file's deprecated keys, as a start does", async () => {
+  await using rie = fakeRie(() => ({ statusCode: 200, body: "ok" }));
+  const { log, lines } = capture();
+  const running = startLrp(configFor(rie.url), log, "test");
+  try {
+    const code = new URL("../runtime/fixtures/node_echo", import.meta.url).pathname;
+    const next = parseConfig(
+      `host: 127.0.0.1\nport: 0\nfunctions:\n  - hostname: fn.test\n    runtime: nodejs\n` +
+        `    handler: index.handler\n    code: ${code}\n    watch: false\n`,
+      { source: "test.yaml" },
+    );
+    assert.equal(await running.reload(() => next), true);
+    assert.deepEqual(lines.filter((l) => l.level === "warn").map((l) => l.msg), [
+      "test.yaml:8: functions[0].watch: deprecated, use watch_code (it restarts the function when its code " +
+      "changes; watch_config reloads this file)",
+    ]);
+  } finally {
+    await running.shutdown();
   }
 });

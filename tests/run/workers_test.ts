@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startRie } from "../fakes/rie.ts";
-import { alive, type LrpChild, ROOT, startLrpChild, tempConfig } from "../helpers/process.ts";
+import { alive, type LrpChild, ROOT, startLrpChild, tempConfig, waitFor } from "../helpers/process.ts";
 import { request } from "../helpers/socket.ts";
 
 /**
@@ -241,7 +241,10 @@ Deno.test({
       });
       const ready = await lrp.waitForLine((l) => l.msg === "workers ready");
       assert.equal((await request(Number(ready.port), "127.0.0.1", "/ping")).text, "pong");
-      assert.equal(lrp.lines.filter((l) => l.msg === "lrp listening").length, 2);
+      // Each worker's lines reach the supervisor in batches, so its "lrp listening" may still be on the way.
+      const listening = () => lrp.lines.filter((l) => l.msg === "lrp listening").length;
+      await waitFor("both workers' lrp listening lines", () => listening() >= 2 || undefined).catch(() => {});
+      assert.equal(listening(), 2);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -51,7 +51,7 @@ Deno.test("functions rule mistakes are one-line errors naming line and key", () 
     ],
     [
       "    runtime: nodejs\n    handler: a.b\n    colour: red\n",
-      "t:6: functions[0].colour: unknown key (known: hostname, name, runtime, handler, code, concurrency, timeout, memory, environment, environment_passthrough, watch, idle_timeout, queue_limit, queue_timeout, payload_format, multi_value_headers, invoke_mode, routes, api, api_id, stage, stage_variables, stage_in_path, cors)",
+      "t:6: functions[0].colour: unknown key (known: hostname, name, runtime, handler, code, concurrency, timeout, memory, environment, environment_passthrough, watch_code, watch, idle_timeout, queue_limit, queue_timeout, payload_format, multi_value_headers, invoke_mode, routes, api, api_id, stage, stage_variables, stage_in_path, cors)",
     ],
   ];
   for (const [extra, message] of cases) {

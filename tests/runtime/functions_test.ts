@@ -103,10 +103,10 @@ Deno.test("function failures: a throw, an exit, a timeout and an oversized resul
   assert.notEqual(afterExit.pid, pid, "a new process replaces the one that exited");
 
   const timedOut = await request(port, "fn.test", "/?sleep=5000");
-  assert.equal(timedOut.status, 504);
+  assert.deepEqual([timedOut.status, timedOut.header("x-lrp-error")], [504, "function_timeout"]);
   assert.equal(
     JSON.parse(timedOut.text).message,
-    "Cannot finish fn-test: Task timed out after 1.00 seconds",
+    "Cannot finish fn-test: Task timed out after 1.00 seconds: the function's timeout is 1 s (timeout: in its rule)",
   );
   await lrp.waitForLine((l) => / Task timed out after 1\.00 seconds$/.test(String(l.msg)));
   const afterTimeout = JSON.parse((await request(port, "fn.test", "/")).text);
@@ -199,4 +199,31 @@ Deno.test("python, deno, streaming and callback handlers answer", async () => {
     assert.deepEqual(streamed.cookies, ["a=1"], host);
   }
   assert.equal((await request(port, "callback.test", "/")).text, "callback callback-test");
+});
+
+Deno.test("one request id: the function's awsRequestId, its output and START/END lines carry the access line's requestId, also as functionRequestId", async () => {
+  const path = await tempConfig(functionsConfig(`  - hostname: fn.test
+    runtime: nodejs
+    handler: index.handler
+    code: ${FIXTURES}node_echo
+    timeout: 1s
+`));
+  await using lrp = await startLrpChild([path]);
+  const port = portOf(lrp.url);
+  assert.equal((await request(port, "fn.test", "/log")).status, 200);
+  const access = await lrp.waitForLine((l) => l.msg === "request" && l.path === "/log");
+  const output = await lrp.waitForLine((l) => l.msg === "hello from the handler");
+  assert.match(
+    String(access.requestId),
+    /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+  );
+  assert.deepEqual([output.requestId, access.functionRequestId], [access.requestId, access.requestId]);
+  await lrp.waitForLine((l) => l.msg === `START RequestId: ${access.requestId} Version: $LATEST`);
+  await lrp.waitForLine((l) => l.msg === `END RequestId: ${access.requestId}`);
+
+  // A timed-out invocation was reached: its access line names the id too.
+  assert.equal((await request(port, "fn.test", "/slow?sleep=5000")).status, 504);
+  const timedOut = await lrp.waitForLine((l) => l.msg === "request" && l.path === "/slow");
+  assert.deepEqual([timedOut.error, timedOut.functionRequestId], ["function_timeout", timedOut.requestId]);
+  await lrp.stop();
 });

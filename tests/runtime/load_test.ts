@@ -104,7 +104,7 @@ Deno.test("a client that leaves while running or queued disturbs nothing after i
   assert.equal(body.path, "/after");
 });
 
-Deno.test("watch: editing the handler changes the next response without restarting lrp", async () => {
+Deno.test("watch_code: editing the handler changes the next response without restarting lrp", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const write = (text: string) =>
@@ -118,7 +118,7 @@ Deno.test("watch: editing the handler changes the next response without restarti
     runtime: nodejs
     handler: index.handler
     code: ${dir}
-    watch: true
+    watch_code: true
 `);
     await using lrp = await startLrpChild([path]);
     const port = Number(new URL(lrp.url).port);
@@ -153,4 +153,45 @@ Deno.test("queue_limit: requests beyond the queue get 503 with Retry-After", asy
   assert.equal(b.status, 200);
   assert.equal(c.status, 503);
   assert.equal(c.header("retry-after"), "1");
+});
+
+Deno.test("a SIGHUP reload restarts a function whose code changed, and keeps the warm process of one whose code did not", async () => {
+  const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+  try {
+    const write = (dir: string, text: string) =>
+      Deno.writeTextFile(
+        `${dir}/index.mjs`,
+        `export const handler = async () => ({ statusCode: 200, body: "${text} " + process.pid });\n`,
+      );
+    await write(dirs[0]!, "one");
+    await write(dirs[1]!, "same");
+    const rule = (host: string, dir: string) =>
+      `  - hostname: ${host}\n    runtime: nodejs\n    handler: index.handler\n    code: ${dir}\n`;
+    const path = await tempConfig(
+      `host: 127.0.0.1\nport: 0\nfunctions:\n${rule("a.test", dirs[0]!)}${rule("b.test", dirs[1]!)}`,
+    );
+    await using lrp = await startLrpChild([path]);
+    const port = Number(new URL(lrp.url).port);
+    const [a1, b1] = [(await request(port, "a.test", "/")).text, (await request(port, "b.test", "/")).text];
+    assert.match(a1, /^one \d+$/);
+    await write(dirs[0]!, "two");
+    lrp.process.kill("SIGHUP");
+    const restarted = await lrp.waitForLine((l) =>
+      l.msg === "function code changed; restarting its runtime processes" && l.reason === "reload"
+    );
+    assert.equal(restarted.function, "a-test");
+    await lrp.waitForLine((l) => l.msg === "configuration reloaded");
+    assert.match((await request(port, "a.test", "/")).text, /^two \d+$/);
+    assert.equal(
+      (await request(port, "b.test", "/")).text,
+      b1,
+      "the unchanged function's process stays warm",
+    );
+    assert.equal(
+      lrp.lines.filter((l) => l.msg === "function code changed; restarting its runtime processes").length,
+      1,
+    );
+  } finally {
+    for (const dir of dirs) await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -91,7 +91,7 @@ Deno.test("a plan becomes one functions: rule per function, API and payload form
     memory: 128,
     environment: { A: "1" },
     concurrency: 10,
-    watch: true,
+    watch_code: true,
   };
   assert.deepEqual(planToConfig(plan(), { stageInPath: false, watch: true, hostname: "*" }), [
     {

@@ -85,6 +85,8 @@ Deno.test("start-api serves examples/sam-http-api: routes, path parameters, $def
   await preflight.body?.cancel();
   assert.equal(preflight.headers.get("access-control-allow-origin"), "http://localhost:5173");
   assert.equal(preflight.headers.get("access-control-max-age"), "600");
+  // The rules start-api makes are warning-free: no deprecated key of its own making reaches the log.
+  assert.deepEqual(lrp.lines.filter((l) => l.level === "warn").map((l) => l.msg), []);
 });
 
 Deno.test("start-api serves examples/sam-rest-api: REST events carry the stage from a Parameter while URLs do not", async () => {
