@@ -65,7 +65,10 @@ function lambdaError(status: number, errorType: string, errorMessage: string): R
   return Response.json({ errorMessage, errorType }, { status });
 }
 
-const ACCEPTED = () => Response.json({ status: "OK" }, { status: 202 });
+const ACCEPTED_BODY = encoder.encode(JSON.stringify({ status: "OK" }));
+const JSON_TYPE: [string, string] = ["content-type", "application/json"];
+/** Lambda's 202 for a response, an error or an init error: one body, sent as it is (no JSON per answer). */
+const ACCEPTED = () => new Response(ACCEPTED_BODY, { status: 202, headers: [JSON_TYPE] });
 
 /** A fresh 128-bit key, hex: the path prefix that admits a process's `invocation/next`. */
 function newKey(): string {
@@ -122,7 +125,10 @@ export class RuntimeApi {
   }
 
   async #handle(req: Request): Promise<Response> {
-    let path = new URL(req.url).pathname;
+    // req.url is absolute ("http://host:port/path?query"): the path starts at the first "/" past "//".
+    const url = req.url;
+    const query = url.indexOf("?");
+    let path = url.slice(url.indexOf("/", url.indexOf("//") + 2), query === -1 ? undefined : query);
     const slash = path.indexOf("/", 1);
     const keyed = slash > 0 && sameKey(path.slice(1, slash), this.#key);
     if (keyed) path = path.slice(slash);
@@ -182,13 +188,13 @@ export class RuntimeApi {
     }
     this.#state = "delivered";
     inv.delivered();
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      "lambda-runtime-aws-request-id": inv.id,
-      "lambda-runtime-deadline-ms": String(inv.deadlineMs),
-      "lambda-runtime-invoked-function-arn": this.#hooks.functionArn,
-    };
-    if (inv.traceId) headers["lambda-runtime-trace-id"] = inv.traceId;
+    const headers: [string, string][] = [
+      JSON_TYPE,
+      ["lambda-runtime-aws-request-id", inv.id],
+      ["lambda-runtime-deadline-ms", String(inv.deadlineMs)],
+      ["lambda-runtime-invoked-function-arn", this.#hooks.functionArn],
+    ];
+    if (inv.traceId) headers.push(["lambda-runtime-trace-id", inv.traceId]);
     return new Response(inv.payload as Uint8Array<ArrayBuffer>, { headers });
   }
 

@@ -12,6 +12,7 @@
  */
 
 import { LrpError } from "../errors.ts";
+import { type Deadline, Deadlines } from "../invoke/deadline.ts";
 import { abortable } from "../invoke/local.ts";
 import { SlotQueue } from "../invoke/queue.ts";
 import type { Invoker, InvokeRequest, InvokeResult } from "../invoke/types.ts";
@@ -34,7 +35,10 @@ export class FunctionInvoker implements Invoker {
   #rule: FunctionRule;
   #log: Logger;
   #client: Promise<ClientFolder> | undefined;
-  #idle: { process: RuntimeProcess; timer: ReturnType<typeof setTimeout> }[] = [];
+  #idle: { process: RuntimeProcess; timer: Deadline | undefined }[] = [];
+  /** Idle retirement and invocation timeouts, each on one shared timer: none set and cleared per invocation. */
+  #idleDeadlines: Deadlines;
+  #timeouts: Deadlines;
   #all = new Set<RuntimeProcess>();
   /** Bumped by `restart`: processes of an older generation are retired once free. */
   #generation = 0;
@@ -51,6 +55,8 @@ export class FunctionInvoker implements Invoker {
     this.#rule = rule;
     this.#log = log;
     this.describe = `function ${rule.name}`;
+    this.#idleDeadlines = new Deadlines(rule.idleTimeoutMs);
+    this.#timeouts = new Deadlines(rule.timeoutMs);
     this.queue = new SlotQueue(`function ${rule.name}`, {
       concurrency: rule.concurrency,
       maxWaiting: rule.queueLimit,
@@ -143,7 +149,7 @@ export class FunctionInvoker implements Invoker {
   /** An idle process of the current generation, or a new one. */
   async #take(): Promise<RuntimeProcess> {
     for (let idle; (idle = this.#idle.pop());) {
-      clearTimeout(idle.timer);
+      idle.timer?.cancel();
       if (idle.process.alive) return idle.process;
     }
     if (this.#closed) {
@@ -157,6 +163,7 @@ export class FunctionInvoker implements Invoker {
       env: lambdaEnvironment(this.#rule),
       setsid: this.#setsid,
       log: this.#log,
+      timeouts: this.#timeouts,
     });
     this.#all.add(process);
     this.#born.set(process, this.#generation);
@@ -172,14 +179,15 @@ export class FunctionInvoker implements Invoker {
       void process.kill();
       return;
     }
-    const timer = setTimeout(() => {
-      const i = this.#idle.findIndex((x) => x.process === process);
+    const entry: { process: RuntimeProcess; timer: Deadline | undefined } = { process, timer: undefined };
+    entry.timer = this.#idleDeadlines.add(() => {
+      const i = this.#idle.indexOf(entry);
       if (i === -1) return;
       this.#idle.splice(i, 1);
       this.#log.debug("idle runtime process retired", { function: this.#rule.name, pid: process.pid });
       void process.kill();
-    }, this.#rule.idleTimeoutMs);
-    this.#idle.push({ process, timer });
+    });
+    this.#idle.push(entry);
   }
 
   /**
@@ -202,7 +210,7 @@ export class FunctionInvoker implements Invoker {
   restart(): void {
     this.#generation++;
     for (const { process, timer } of this.#idle.splice(0)) {
-      clearTimeout(timer);
+      timer?.cancel();
       void process.kill();
     }
   }
@@ -240,7 +248,7 @@ export class FunctionInvoker implements Invoker {
     } catch {
       // already closed
     }
-    for (const { timer } of this.#idle.splice(0)) clearTimeout(timer);
+    for (const { timer } of this.#idle.splice(0)) timer?.cancel();
     await Promise.all([...this.#all].map((p) => p.kill()));
     if (this.#client) await (await this.#client.catch(() => undefined))?.close();
   }

@@ -12,9 +12,11 @@
  */
 
 import { LrpError } from "../errors.ts";
+import type { Deadline } from "../invoke/deadline.ts";
 import { type Answer, type Invocation, RuntimeApi } from "./api.ts";
 import { LineSplitter, type OutputLine } from "./output.ts";
-import { maxMemoryUsedMb, reportLine } from "./report.ts";
+import { PeakMemory, reportLine } from "./report.ts";
+import { nextTurn } from "./turn.ts";
 import {
   INIT_TIMEOUT_MS,
   OUTPUT_GRACE_MS,
@@ -51,6 +53,7 @@ export class RuntimeProcess {
    * answer arrives; Lambda too files lines under an invocation until the next START.
    */
   #lastRequestId: string | undefined;
+  #memory!: PeakMemory;
 
   /** Spawns the process; throws an {@linkcode LrpError} when it cannot start. */
   constructor(spec: ProcessSpec) {
@@ -86,6 +89,7 @@ export class RuntimeProcess {
     }
     this.#setsid = spec.setsid;
     this.pid = this.#child.pid;
+    this.#memory = new PeakMemory(this.pid);
     this.#initTimer = setTimeout(() => {
       spec.log.error(
         `INIT_REPORT Init Duration: ${INIT_TIMEOUT_MS.toFixed(2)} ms Phase: init Status: timeout`,
@@ -161,7 +165,7 @@ export class RuntimeProcess {
       finish: (endedAt = performance.now()) => {
         if (done) return;
         done = true;
-        clearTimeout(current.timer);
+        current.timer?.cancel();
         if (this.#current === current) this.#current = undefined;
         if (current.deliveredAt !== undefined) this.#report(current, fields, endedAt);
         resolveFinished();
@@ -178,7 +182,7 @@ export class RuntimeProcess {
         inv.deadlineMs = Date.now() + rule.timeoutMs;
         this.#spec.log.info(`START RequestId: ${id} Version: $LATEST`, fields);
         onDelivered?.();
-        current.timer = setTimeout(() => this.#timeout(current), rule.timeoutMs);
+        current.timer = this.#spec.timeouts.add(() => this.#timeout(current));
       },
       answer: (a) => {
         if (answered) return;
@@ -188,7 +192,7 @@ export class RuntimeProcess {
       finished: () => {
         // END and REPORT follow what the runtime wrote before it answered, which may still be in the pipes.
         const endedAt = performance.now();
-        clearTimeout(current.timer);
+        current.timer?.cancel();
         void this.#settle().then(() => current.finish(endedAt));
       },
     };
@@ -218,10 +222,7 @@ export class RuntimeProcess {
     return this.closed;
   }
 
-  /**
-   * Kills what is left of the exited runtime's process group (its children). The group id cannot
-   * name another process meanwhile: Linux does not reuse a pid while a group of that id exists.
-   */
+  /** Kills what is left of the exited runtime's group (Linux reuses no pid while its group exists). */
   #killGroup(): void {
     if (!this.#setsid) return;
     try {
@@ -319,7 +320,7 @@ export class RuntimeProcess {
     const until = performance.now() + SETTLE_MAX_MS;
     for (let quiet = 0; quiet < 2 && this.#exit === undefined && performance.now() < until;) {
       const seen = this.#chunks;
-      await new Promise((r) => setTimeout(r, 0));
+      await nextTurn();
       quiet = this.#chunks === seen ? quiet + 1 : 0;
     }
   }
@@ -328,7 +329,7 @@ export class RuntimeProcess {
     const durationMs = endedAt - current.deliveredAt!;
     const initMs = this.#reportedInit ? undefined : this.#initMs;
     this.#reportedInit = true;
-    const memoryMb = this.#exit === undefined ? maxMemoryUsedMb(this.pid) : undefined;
+    const memoryMb = this.#exit === undefined ? this.#memory.mb(endedAt) : undefined;
     const log = this.#spec.log;
     log.info(`END RequestId: ${current.id}`, fields);
     log.info(reportLine(current.id, durationMs, this.#spec.rule.memoryMb, memoryMb, initMs), {
@@ -367,7 +368,7 @@ export class RuntimeProcess {
 interface Current {
   id: string;
   deliveredAt: number | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: Deadline | undefined;
   fail(err: unknown): void;
   /** Ends the invocation (once): END and REPORT, timed to `endedAt`, then the process is free. */
   finish(endedAt?: number): void;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Deadlines } from "../invoke/deadline.ts";
 import type { Logger } from "../obs/log.ts";
 import type { FunctionRule } from "../route/rule.ts";
 import type { Answer } from "./api.ts";
@@ -34,6 +35,8 @@ export interface ProcessSpec {
   /** The command starts with `setsid` (own process group, killed as one). */
   setsid: boolean;
   log: Logger;
+  /** The rule's invocation timeouts (one shared timer). */
+  timeouts: Deadlines;
 }
 
 /** One invocation's outcome as its caller sees it. */

@@ -43,3 +43,27 @@ export function maxMemoryUsedMb(pid: number): number | undefined {
   const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(text)?.[1];
   return kb === undefined ? undefined : Math.ceil(Number(kb) / 1024);
 }
+
+/** How long a process's Max Memory Used is reused before `/proc` is read again: the read costs more than the rest of a warm REPORT. */
+export const MEMORY_READ_INTERVAL_MS = 1000;
+
+/** {@linkcode maxMemoryUsedMb} of one process, read at most once per {@linkcode MEMORY_READ_INTERVAL_MS}. */
+export class PeakMemory {
+  #pid: number;
+  #mb: number | undefined;
+  #readAt = -Infinity;
+
+  /** Tracks the process `pid`. */
+  constructor(pid: number) {
+    this.#pid = pid;
+  }
+
+  /** The peak in MB as of `now` (`performance.now()`), at most one interval old. */
+  mb(now: number): number | undefined {
+    if (now - this.#readAt >= MEMORY_READ_INTERVAL_MS) {
+      this.#mb = maxMemoryUsedMb(this.#pid);
+      this.#readAt = now;
+    }
+    return this.#mb;
+  }
+}

@@ -11,6 +11,7 @@
  * @module
  */
 import http from "node:http";
+import net from "node:net";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -29,27 +30,126 @@ const BASE = (slash === -1 ? "" : api.slice(slash)) + "/2018-06-01/runtime";
 const STREAM = Symbol.for("aws.lambda.runtime.handler.streaming");
 const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
 
-function call(method, p, headers, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host,
-      port: Number(port),
-      method,
-      path: BASE + p,
-      headers: headers || {},
-      agent,
-    }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on(
-        "end",
-        () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
+// The Runtime API calls of the buffered path go over one persistent connection, written and parsed here:
+// `node:http`'s request objects, agent bookkeeping and event emitters cost more than the rest of an
+// invocation. Calls are pipelined (answers come in order) so that an answer and the next `next` leave in
+// one write; a connection the server closed is opened again for the next call. With no call waiting the
+// socket is unref'd, as an agent's free sockets are, so that the event loop can empty (the answer of a
+// handler that waits for it comes on `beforeExit`).
+let conn;
+
+function connection() {
+  if (conn && !conn.closed) return conn;
+  const socket = net.connect({ host, port: Number(port) });
+  socket.setNoDelay(true);
+  // `parts` holds what has arrived, joined only once `need` bytes are there (a large event is not
+  // copied once per chunk); `waiting` the calls sent, oldest first.
+  const c = { socket, closed: false, parts: [], size: 0, need: 0, waiting: [] };
+  socket.on("data", (chunk) => {
+    c.parts.push(chunk);
+    c.size += chunk.length;
+    if (c.size >= c.need) received(c);
   });
+  const gone = (err) => {
+    c.closed = true;
+    const error = err || new Error("the Runtime API closed the connection");
+    for (const w of c.waiting.splice(0)) w.reject(error);
+  };
+  socket.on("error", gone);
+  socket.on("close", () => gone());
+  conn = c;
+  return c;
+}
+
+function received(c) {
+  while (c.waiting.length > 0 && c.size > 0) {
+    const buf = c.parts.length === 1 ? c.parts[0] : Buffer.concat(c.parts);
+    const res = parseResponse(buf);
+    if (typeof res === "number") {
+      c.parts = [buf];
+      c.need = res;
+      return;
+    }
+    c.parts = res.rest.length === 0 ? [] : [res.rest];
+    c.size = res.rest.length;
+    c.need = 0;
+    const w = c.waiting.shift();
+    if (c.waiting.length === 0) c.socket.unref();
+    if (res.close) c.socket.destroy();
+    w.resolve(res);
+  }
+}
+
+function request(method, p, headers, body) {
+  let head = method + " " + BASE + p + " HTTP/1.1\r\nhost: " + hostPort + "\r\n";
+  if (headers) { for (const k in headers) head += k + ": " + headers[k] + "\r\n"; }
+  const payload = body === undefined ? undefined : typeof body === "string" ? Buffer.from(body) : body;
+  if (payload !== undefined) head += "content-length: " + payload.length + "\r\n";
+  return { head: head + "\r\n", payload };
+}
+
+// Sends the requests in one write (large bodies apart) and returns a promise of each answer.
+function send(...requests) {
+  const c = connection();
+  c.socket.ref();
+  const parts = [];
+  const answers = requests.map((r) => {
+    parts.push(Buffer.from(r.head, "latin1"));
+    if (r.payload !== undefined && r.payload.length > 0) parts.push(r.payload);
+    return new Promise((resolve, reject) => c.waiting.push({ resolve, reject }));
+  });
+  const size = parts.reduce((n, b) => n + b.length, 0);
+  if (size < 65536) c.socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts, size));
+  else for (const b of parts) c.socket.write(b);
+  return answers;
+}
+
+function noop() {}
+
+function call(method, p, headers, body) {
+  return send(request(method, p, headers, body))[0];
+}
+
+// One whole response at the start of `buf` ({ status, headers (lower-case names), body, rest, close }), or
+// while it is incomplete, the number of bytes to wait for. Bodies by Content-Length or chunked.
+function parseResponse(buf) {
+  const end = buf.indexOf("\r\n\r\n");
+  if (end === -1) return buf.length + 1;
+  const lines = buf.toString("latin1", 0, end).split("\r\n");
+  const status = Number(lines[0].slice(9, 12));
+  const headers = {};
+  for (let i = 1; i < lines.length; i++) {
+    const colon = lines[i].indexOf(":");
+    headers[lines[i].slice(0, colon).trim().toLowerCase()] = lines[i].slice(colon + 1).trim();
+  }
+  const start = end + 4;
+  const close = (headers["connection"] || "").toLowerCase() === "close";
+  if ((headers["transfer-encoding"] || "").toLowerCase().includes("chunked")) {
+    const parts = [];
+    let at = start;
+    for (;;) {
+      const eol = buf.indexOf("\r\n", at);
+      if (eol === -1) return buf.length + 1;
+      const size = parseInt(buf.toString("latin1", at, eol), 16);
+      if (size === 0) {
+        const last = buf.indexOf("\r\n\r\n", eol);
+        if (last === -1) return buf.length + 1;
+        return { status, headers, body: Buffer.concat(parts), rest: buf.subarray(last + 4), close };
+      }
+      if (buf.length < eol + 2 + size + 2) return eol + 2 + size + 2;
+      parts.push(buf.subarray(eol + 2, eol + 2 + size));
+      at = eol + 2 + size + 2;
+    }
+  }
+  const length = Number(headers["content-length"] || 0);
+  if (buf.length < start + length) return start + length;
+  return {
+    status,
+    headers,
+    body: buf.subarray(start, start + length),
+    rest: buf.subarray(start + length),
+    close,
+  };
 }
 
 function errorOf(err) {
@@ -310,15 +410,17 @@ try {
 }
 initialised = true;
 
+let pending;
 for (;;) {
   inFlight = undefined;
   let next;
   try {
-    next = await call("GET", "/invocation/next");
+    next = await (pending ?? call("GET", "/invocation/next"));
   } catch (err) {
     console.error("lrp runtime client: the Runtime API is gone (" + err.message + "); exiting");
     process.exit(1);
   }
+  pending = undefined;
   if (next.status !== 200) {
     console.error("lrp runtime client: invocation/next answered " + next.status + "; exiting");
     process.exit(1);
@@ -356,12 +458,17 @@ for (;;) {
     );
     continue;
   }
-  const res = await call(
-    "POST",
-    "/invocation/" + id + "/response",
-    { "content-type": "application/json" },
-    body,
+  // The answer and the next `next` leave together: one write and one wake-up of lrp fewer per invocation.
+  const [answered, following] = send(
+    request("POST", "/invocation/" + id + "/response", { "content-type": "application/json" }, body),
+    request("GET", "/invocation/next"),
   );
+  following.catch(noop); // a failure shows where it is awaited, at the top of the loop
+  pending = following;
+  // Answered: a fatal error from now on has no invocation to report to (an error post would also wait
+  // behind the pipelined `next` on this connection).
+  inFlight = undefined;
+  const res = await answered;
   if (res.status === 413) {
     console.error(
       new Date().toISOString() + "\t" + id + "\tERROR\tResponse payload too large: " + res.body.toString(),
