@@ -111,7 +111,7 @@ export class RuntimeApi {
     this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => this.#handle(req));
     this.address = `127.0.0.1:${this.#server.addr.port}/${this.#key}`;
     if (hooks.channel) {
-      this.channel = new RuntimeChannel({
+      this.channel = RuntimeChannel.open({
         key: this.#key,
         maxFrame: MAX_CHANNEL_FRAME,
         next: () => this.#channelNext(),

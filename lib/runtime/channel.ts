@@ -54,13 +54,31 @@ export class RuntimeChannel {
   #conn: Deno.UnixConn | undefined;
   #closed = false;
 
-  /** Listens on a socket in a fresh private folder. */
+  /**
+   * A channel, or `undefined` where none can be made (no Unix sockets on Windows, a temporary folder whose
+   * path is too long for a socket): lrp's client then finds no `LRP_RUNTIME_CHANNEL` and keeps to HTTP.
+   */
+  static open(hooks: ChannelHooks): RuntimeChannel | undefined {
+    if (Deno.build.os === "windows") return undefined;
+    try {
+      return new RuntimeChannel(hooks);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Listens on a socket in a fresh private folder (throws where it cannot). */
   constructor(hooks: ChannelHooks) {
     this.#hooks = hooks;
     this.#dir = Deno.makeTempDirSync({ prefix: "lrp-channel-" });
     Deno.chmodSync(this.#dir, 0o700);
     this.path = `${this.#dir}/s`;
-    this.#listener = Deno.listen({ transport: "unix", path: this.path });
+    try {
+      this.#listener = Deno.listen({ transport: "unix", path: this.path });
+    } catch (err) {
+      Deno.removeSync(this.#dir, { recursive: true });
+      throw err;
+    }
     void this.#accept(this.#listener);
   }
 

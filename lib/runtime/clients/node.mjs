@@ -524,9 +524,9 @@ for (;;) {
     continue;
   }
   const bytes = chan && Buffer.from(body);
-  if (chan && bytes.length <= CHANNEL_MAX) {
+  const idBytes = chan && Buffer.from(id, "latin1");
+  if (chan && bytes.length <= CHANNEL_MAX && idBytes.length < 256) {
     // Over the channel the answer and NEXT leave in one write, and nothing comes back until the next event.
-    const idBytes = Buffer.from(id, "latin1");
     const answer = Buffer.concat([Buffer.from([idBytes.length]), idBytes, bytes]);
     pending = channelNext(frame(3, answer));
     pending.catch(noop);
