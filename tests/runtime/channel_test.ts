@@ -123,3 +123,27 @@ Deno.test("a nodejs function's runtime is connected to its channel, whose socket
   const second = JSON.parse((await request(port, "fn.test", "/")).text);
   assert.equal(second.pid, first.pid);
 });
+
+Deno.test("where no channel socket can be made (a temporary folder too long for one), a nodejs function answers over HTTP", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "lrp-long-" });
+  const long = `${tmp}/${"d".repeat(110)}`;
+  await Deno.mkdir(long);
+  try {
+    const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
+  - hostname: fn.test
+    runtime: nodejs
+    handler: index.handler
+    code: ${FIXTURES}node_private
+`);
+    await using lrp = await startLrpChild([path], { env: { TMPDIR: long } });
+    const port = Number(new URL(lrp.url).port);
+    const answers = [await request(port, "fn.test", "/"), await request(port, "fn.test", "/")];
+    assert.deepEqual(answers.map((a) => a.status), [200, 200]);
+    const first = JSON.parse(answers[0]!.text);
+    assert.equal(JSON.parse(answers[1]!.text).pid, first.pid);
+    const environ = (await Deno.readTextFile(`/proc/${first.pid}/environ`)).split("\0");
+    assert.equal(environ.some((v) => v.startsWith("LRP_RUNTIME_CHANNEL=")), false);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
