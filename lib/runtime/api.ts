@@ -21,10 +21,13 @@
  */
 
 import { readAtMost } from "../bytes.ts";
+import { RuntimeChannel } from "./channel.ts";
 import type { ChunkSource } from "../wire/stream.ts";
 
 /** Largest buffered response or error a runtime may post: 6 MiB + 100 B, as Lambda's and the RIE's. */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
+/** Largest frame on the private channel: the bundled client posts a larger answer over HTTP. */
+export const MAX_CHANNEL_FRAME = 1024 * 1024 + 256;
 const PREFIX = "/2018-06-01/runtime";
 
 /** What the runtime answered for one invocation. */
@@ -56,6 +59,8 @@ export interface RuntimeApiHooks {
   onReady(): void;
   /** The runtime reported an initialisation error (`init/error`). */
   onInitError(bytes: Uint8Array, errorType: string): void;
+  /** Opens the private channel for lrp's own clients too (`channel.ts`). */
+  channel?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -97,12 +102,48 @@ export class RuntimeApi {
   #initDone = false;
   #closed = false;
   #active = new Set<ChunkSource>();
+  /** The private channel, when `hooks.channel`: its socket's path is `channel.path`. */
+  readonly channel: RuntimeChannel | undefined;
 
-  /** Starts listening on a free loopback port. */
+  /** Starts listening on a free loopback port (and on the private channel's socket). */
   constructor(hooks: RuntimeApiHooks) {
     this.#hooks = hooks;
     this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => this.#handle(req));
     this.address = `127.0.0.1:${this.#server.addr.port}/${this.#key}`;
+    if (hooks.channel) {
+      this.channel = RuntimeChannel.open({
+        key: this.#key,
+        maxFrame: MAX_CHANNEL_FRAME,
+        next: () => this.#channelNext(),
+        response: (id, bytes) => {
+          const inv = this.#current;
+          if (!inv || inv.id !== id || this.#state !== "delivered") return;
+          this.#state = "answered";
+          inv.answer({ kind: "buffered", bytes, contentType: "application/json" });
+          inv.finished();
+        },
+      });
+    }
+  }
+
+  /** The channel's NEXT: the event now if one is assigned, else when one is (as a long poll). */
+  #channelNext(): void {
+    this.#ready();
+    const deliver = (inv: Invocation | undefined) => {
+      if (!inv || this.#closed) return;
+      this.#state = "delivered";
+      inv.delivered();
+      this.channel!.send(inv.id, inv.deadlineMs, this.#hooks.functionArn, inv.traceId, inv.payload);
+    };
+    if (this.#state === "assigned") return deliver(this.#current);
+    this.#poll?.(undefined);
+    this.#poll = deliver;
+  }
+
+  #ready(): void {
+    if (this.#initDone) return;
+    this.#initDone = true;
+    this.#hooks.onReady();
   }
 
   /** Hands `inv` to the runtime: its pending (or next) `invocation/next` returns it. */
@@ -121,6 +162,7 @@ export class RuntimeApi {
     this.#poll?.(undefined);
     this.#poll = undefined;
     for (const source of this.#active) source.cancel();
+    this.channel?.close();
     await this.#server.shutdown().catch(() => {});
   }
 
@@ -173,10 +215,7 @@ export class RuntimeApi {
   }
 
   async #next(): Promise<Response> {
-    if (!this.#initDone) {
-      this.#initDone = true;
-      this.#hooks.onReady();
-    }
+    this.#ready();
     const inv = this.#state === "assigned"
       ? this.#current
       : await new Promise<Invocation | undefined>((r) => {

@@ -14,6 +14,7 @@
 import { LrpError } from "../errors.ts";
 import type { Deadline } from "../invoke/deadline.ts";
 import { type Answer, type Invocation, RuntimeApi } from "./api.ts";
+import { CHANNEL_ENV } from "./channel.ts";
 import { LineSplitter, type OutputLine } from "./output.ts";
 import { PeakMemory, reportLine } from "./report.ts";
 import { nextTurn } from "./turn.ts";
@@ -66,6 +67,8 @@ export class RuntimeProcess {
         clearTimeout(this.#initTimer);
       },
       onInitError: (bytes, errorType) => this.#initFailed(bytes, errorType),
+      // lrp's own Node.js client takes its events over the private channel (channel.ts).
+      channel: spec.rule.runtime === "nodejs",
     });
     const argv = spec.command;
     try {
@@ -73,7 +76,11 @@ export class RuntimeProcess {
         args: argv.slice(1),
         cwd: spec.rule.code,
         clearEnv: true,
-        env: { ...spec.env, AWS_LAMBDA_RUNTIME_API: this.#api.address },
+        env: {
+          ...spec.env,
+          AWS_LAMBDA_RUNTIME_API: this.#api.address,
+          ...(this.#api.channel && { [CHANNEL_ENV]: this.#api.channel.path }),
+        },
         stdin: "null",
         stdout: "piped",
         stderr: "piped",

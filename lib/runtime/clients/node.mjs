@@ -27,6 +27,10 @@ const host = hostPort.slice(0, hostPort.lastIndexOf(":"));
 const port = hostPort.slice(hostPort.lastIndexOf(":") + 1);
 const agent = new http.Agent({ keepAlive: true });
 const BASE = (slash === -1 ? "" : api.slice(slash)) + "/2018-06-01/runtime";
+// lrp's private channel (lib/runtime/channel.ts): the socket's path, taken out of the handler's environment.
+const CHANNEL = env.LRP_RUNTIME_CHANNEL;
+delete env.LRP_RUNTIME_CHANNEL;
+const CHANNEL_MAX = 1024 * 1024;
 const STREAM = Symbol.for("aws.lambda.runtime.handler.streaming");
 const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
 
@@ -150,6 +154,66 @@ function parseResponse(buf) {
     rest: buf.subarray(start + length),
     close,
   };
+}
+
+// The channel: frames of a u32 length (big-endian, of what follows) and a kind byte. It carries `next` and
+// the buffered answers up to CHANNEL_MAX; errors, streams and larger answers go over the Runtime API.
+let chan;
+
+function frame(kind, body) {
+  const head = Buffer.allocUnsafe(5);
+  head.writeUInt32BE(1 + (body ? body.length : 0), 0);
+  head[4] = kind;
+  return body ? [head, body] : [head];
+}
+
+function openChannel() {
+  const socket = net.connect({ path: CHANNEL });
+  const c = { socket, closed: false, buf: Buffer.alloc(0), waiting: undefined };
+  socket.on("data", (chunk) => {
+    c.buf = c.buf.length === 0 ? chunk : Buffer.concat([c.buf, chunk]);
+    while (c.buf.length >= 4 && c.buf.length >= 4 + c.buf.readUInt32BE(0)) {
+      const size = c.buf.readUInt32BE(0);
+      const body = c.buf.subarray(5, 4 + size);
+      c.buf = c.buf.subarray(4 + size);
+      const w = c.waiting;
+      c.waiting = undefined;
+      socket.unref();
+      w?.resolve(eventOf(body));
+    }
+  });
+  const gone = (err) => {
+    c.closed = true;
+    c.waiting?.reject(err || new Error("lrp closed the channel"));
+    c.waiting = undefined;
+  };
+  socket.on("error", gone);
+  socket.on("close", () => gone());
+  socket.unref();
+  socket.write(Buffer.concat(frame(1, Buffer.from(api.slice(slash + 1), "latin1"))));
+  return c;
+}
+
+// An EVENT frame's body after its kind (u16 head length, head "id\ndeadline\narn\ntrace", payload) as `next`'s answer.
+function eventOf(body) {
+  const headLength = body.readUInt16BE(0);
+  const [id, deadline, arn, trace] = body.toString("utf8", 2, 2 + headLength).split("\n");
+  const headers = {
+    "lambda-runtime-aws-request-id": id,
+    "lambda-runtime-deadline-ms": deadline,
+    "lambda-runtime-invoked-function-arn": arn,
+  };
+  if (trace) headers["lambda-runtime-trace-id"] = trace;
+  return { status: 200, headers, body: body.subarray(2 + headLength) };
+}
+
+// Sends NEXT (after `before`, in one write) and returns the promise of the event.
+function channelNext(before) {
+  if (chan.closed) return Promise.reject(new Error("lrp closed the channel"));
+  chan.socket.ref();
+  const p = new Promise((resolve, reject) => chan.waiting = { resolve, reject });
+  chan.socket.write(before ? Buffer.concat([...before, ...frame(2)]) : frame(2)[0]);
+  return p;
 }
 
 function errorOf(err) {
@@ -409,13 +473,14 @@ try {
   process.exit(1);
 }
 initialised = true;
+if (CHANNEL && slash !== -1) chan = openChannel();
 
 let pending;
 for (;;) {
   inFlight = undefined;
   let next;
   try {
-    next = await (pending ?? call("GET", "/invocation/next"));
+    next = await (pending ?? (chan ? channelNext() : call("GET", "/invocation/next")));
   } catch (err) {
     console.error("lrp runtime client: the Runtime API is gone (" + err.message + "); exiting");
     process.exit(1);
@@ -456,6 +521,30 @@ for (;;) {
       "/invocation/" + id + "/error",
       named("Runtime.MarshalError", "Unable to stringify response body: " + err.message),
     );
+    continue;
+  }
+  const bytes = chan && Buffer.from(body);
+  const idBytes = chan && Buffer.from(id, "latin1");
+  if (chan && bytes.length <= CHANNEL_MAX && idBytes.length < 256) {
+    // Over the channel the answer and NEXT leave in one write, and nothing comes back until the next event.
+    const answer = Buffer.concat([Buffer.from([idBytes.length]), idBytes, bytes]);
+    pending = channelNext(frame(3, answer));
+    pending.catch(noop);
+    inFlight = undefined;
+    continue;
+  }
+  if (chan) {
+    const res = await call(
+      "POST",
+      "/invocation/" + id + "/response",
+      { "content-type": "application/json" },
+      body,
+    );
+    if (res.status === 413) {
+      console.error(
+        new Date().toISOString() + "\t" + id + "\tERROR\tResponse payload too large: " + res.body.toString(),
+      );
+    }
     continue;
   }
   // The answer and the next `next` leave together: one write and one wake-up of lrp fewer per invocation.
