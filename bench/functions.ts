@@ -17,13 +17,14 @@ import { runLoad } from "./load.ts";
 import { ensureOffline, OFFLINE_DIR, OFFLINE_ENV, OFFLINE_SERVICE, OFFLINE_VERSIONS } from "./offline.ts";
 import {
   type Child,
-  Children,
+  type Children,
   clockTicksPerSecond,
   freePort,
   FUNCTION_HANDLER,
   lrpConfig,
   processTree,
   resetPeakRss,
+  runWithChildren,
   treeCpuTicks,
   treeMemoryMb,
   waitUntil,
@@ -376,24 +377,5 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
 
 if (import.meta.main) {
   const opts = parseOptions(Deno.args);
-  const tmp = await Deno.makeTempDir({ prefix: "lrp-bench-fn-" });
-  const children = new Children(tmp);
-  const onSignal = () => {
-    log("interrupted: stopping children");
-    children.stopAll().finally(() => Deno.exit(130));
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  let failed = false;
-  try {
-    await run(opts, tmp, children);
-  } catch (err) {
-    failed = true;
-    log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
-  } finally {
-    await children.stopAll();
-    if (opts.keep || failed) log(`logs kept in ${tmp}`);
-    else await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
-  Deno.exit(failed ? 1 : 0);
+  await runWithChildren("lrp-bench-fn-", opts.keep, log, (tmp, children) => run(opts, tmp, children));
 }

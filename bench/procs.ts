@@ -74,6 +74,41 @@ export class Children {
   }
 }
 
+/**
+ * A bench program's main: a temporary folder for the children's logs, every
+ * child stopped on SIGINT/SIGTERM or when `run` ends, the logs kept with
+ * `keep` or after a failure. Exits 0, or 1 when `run` threw.
+ */
+export async function runWithChildren(
+  prefix: string,
+  keep: boolean,
+  log: (line: string) => void,
+  run: (tmp: string, children: Children) => Promise<void>,
+): Promise<never> {
+  const tmp = await Deno.makeTempDir({ prefix });
+  const children = new Children(tmp);
+  const onSignal = () => {
+    log("interrupted: stopping children");
+    children.stopAll().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  let failed = false;
+  try {
+    await run(tmp, children);
+  } catch (err) {
+    failed = true;
+    log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
+  } finally {
+    await children.stopAll();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    if (keep || failed) log(`logs kept in ${tmp}`);
+    else await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  Deno.exit(failed ? 1 : 0);
+}
+
 function kill(process: Deno.ChildProcess, signal: Deno.Signal): void {
   try {
     process.kill(signal);

@@ -24,7 +24,7 @@
 import { type LoadTool, runLoad } from "./load.ts";
 import {
   type Child,
-  Children,
+  type Children,
   clockTicksPerSecond,
   firstLogLine,
   freePort,
@@ -38,6 +38,7 @@ import {
   procName,
   rawGet,
   resetPeakRss,
+  runWithChildren,
   treeCpuTicks,
   treeMemoryMb,
   waitUntil,
@@ -826,26 +827,5 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
 
 if (import.meta.main) {
   const opts = parseOptions(Deno.args);
-  const tmp = await Deno.makeTempDir({ prefix: "lrp-bench-" });
-  const children = new Children(tmp);
-  const onSignal = () => {
-    log("interrupted: stopping children");
-    children.stopAll().finally(() => Deno.exit(130));
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  let failed = false;
-  try {
-    await run(opts, tmp, children);
-  } catch (err) {
-    failed = true;
-    log(`bench failed: ${err instanceof Error ? err.stack ?? err.message : err}`);
-  } finally {
-    await children.stopAll();
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
-    if (opts.keep || failed) log(`logs kept in ${tmp}`);
-    else await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
-  Deno.exit(failed ? 1 : 0);
+  await runWithChildren("lrp-bench-", opts.keep, log, (tmp, children) => run(opts, tmp, children));
 }
