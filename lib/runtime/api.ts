@@ -22,7 +22,7 @@
 
 import { readAtMost } from "../bytes.ts";
 import { RuntimeChannel } from "./channel.ts";
-import { lambdaError, LoopbackServer } from "./api_server.ts";
+import { lambdaError, LoopbackServer, wireAnswer } from "./api_server.ts";
 import type { IncomingRequest } from "../wire/request.ts";
 import type { ChunkSource } from "../wire/stream.ts";
 
@@ -71,7 +71,7 @@ const decoder = new TextDecoder();
 const ACCEPTED_BODY = encoder.encode(JSON.stringify({ status: "OK" }));
 const JSON_TYPE: [string, string] = ["content-type", "application/json"];
 /** Lambda's 202 for a response, an error or an init error: one body, sent as it is (no JSON per answer). */
-const ACCEPTED = () => new Response(ACCEPTED_BODY, { status: 202, headers: [JSON_TYPE] });
+const ACCEPTED = () => wireAnswer(202, [JSON_TYPE], ACCEPTED_BODY);
 
 /** A fresh 128-bit key, hex: the path prefix that admits a process's `invocation/next`. */
 function newKey(): string {
@@ -232,7 +232,7 @@ export class RuntimeApi {
       ["lambda-runtime-invoked-function-arn", this.#hooks.functionArn],
     ];
     if (inv.traceId) headers.push(["lambda-runtime-trace-id", inv.traceId]);
-    return new Response(inv.payload as Uint8Array<ArrayBuffer>, { headers });
+    return wireAnswer(200, headers, inv.payload);
   }
 
   async #initError(req: IncomingRequest): Promise<Response> {

@@ -16,13 +16,27 @@
 
 import { type Handler, HttpConnections } from "../http/server.ts";
 import type { LrpError } from "../errors.ts";
+import { KnownLengthResponse, ResultHeaders } from "../wire/response.ts";
 
 /** No limit: a runtime's connection is never cut for being slow or idle. */
 const NO_LIMIT = Number.POSITIVE_INFINITY;
 
+const encoder = new TextEncoder();
+
+/**
+ * An answer of bytes with its header lines ready for the wire: lrp's server
+ * writes it without iterating `Headers` or reading a body stream.
+ */
+export function wireAnswer(status: number, headers: [string, string][], body: Uint8Array): Response {
+  const lines = new ResultHeaders();
+  for (const [name, value] of headers) lines.addLine(name, value);
+  return new KnownLengthResponse(body as Uint8Array<ArrayBuffer>, { status, headers: lines }, body.length);
+}
+
 /** Lambda's error answer of the Runtime API: `{"errorMessage","errorType"}` with `status`. */
 export function lambdaError(status: number, errorType: string, errorMessage: string): Response {
-  return Response.json({ errorMessage, errorType }, { status });
+  const body = encoder.encode(JSON.stringify({ errorMessage, errorType }));
+  return wireAnswer(status, [["content-type", "application/json"]], body);
 }
 
 /** A loopback HTTP/1.1 listener serving one handler. */
