@@ -22,6 +22,8 @@
 
 import { readAtMost } from "../bytes.ts";
 import { RuntimeChannel } from "./channel.ts";
+import { lambdaError, LoopbackServer, wireAnswer } from "./api_server.ts";
+import type { IncomingRequest } from "../wire/request.ts";
 import type { ChunkSource } from "../wire/stream.ts";
 
 /** Largest buffered response or error a runtime may post: 6 MiB + 100 B, as Lambda's and the RIE's. */
@@ -66,14 +68,10 @@ export interface RuntimeApiHooks {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function lambdaError(status: number, errorType: string, errorMessage: string): Response {
-  return Response.json({ errorMessage, errorType }, { status });
-}
-
 const ACCEPTED_BODY = encoder.encode(JSON.stringify({ status: "OK" }));
 const JSON_TYPE: [string, string] = ["content-type", "application/json"];
 /** Lambda's 202 for a response, an error or an init error: one body, sent as it is (no JSON per answer). */
-const ACCEPTED = () => new Response(ACCEPTED_BODY, { status: 202, headers: [JSON_TYPE] });
+const ACCEPTED = () => wireAnswer(202, [JSON_TYPE], ACCEPTED_BODY);
 
 /** A fresh 128-bit key, hex: the path prefix that admits a process's `invocation/next`. */
 function newKey(): string {
@@ -94,7 +92,7 @@ export class RuntimeApi {
   /** `127.0.0.1:PORT/KEY`, the value of `AWS_LAMBDA_RUNTIME_API`. */
   readonly address: string;
   #key = newKey();
-  #server: Deno.HttpServer<Deno.NetAddr>;
+  #server: LoopbackServer;
   #hooks: RuntimeApiHooks;
   #current: Invocation | undefined;
   #state: "assigned" | "delivered" | "answered" = "answered";
@@ -108,8 +106,8 @@ export class RuntimeApi {
   /** Starts listening on a free loopback port (and on the private channel's socket). */
   constructor(hooks: RuntimeApiHooks) {
     this.#hooks = hooks;
-    this.#server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => this.#handle(req));
-    this.address = `127.0.0.1:${this.#server.addr.port}/${this.#key}`;
+    this.#server = new LoopbackServer((req) => this.#handle(req));
+    this.address = `127.0.0.1:${this.#server.port}/${this.#key}`;
     if (hooks.channel) {
       this.channel = RuntimeChannel.open({
         key: this.#key,
@@ -166,7 +164,7 @@ export class RuntimeApi {
     await this.#server.shutdown().catch(() => {});
   }
 
-  async #handle(req: Request): Promise<Response> {
+  async #handle(req: IncomingRequest): Promise<Response> {
     // req.url is absolute ("http://host:port/path?query"): the path starts at the first "/" past "//".
     const url = req.url;
     const query = url.indexOf("?");
@@ -234,10 +232,10 @@ export class RuntimeApi {
       ["lambda-runtime-invoked-function-arn", this.#hooks.functionArn],
     ];
     if (inv.traceId) headers.push(["lambda-runtime-trace-id", inv.traceId]);
-    return new Response(inv.payload as Uint8Array<ArrayBuffer>, { headers });
+    return wireAnswer(200, headers, inv.payload);
   }
 
-  async #initError(req: Request): Promise<Response> {
+  async #initError(req: IncomingRequest): Promise<Response> {
     if (this.#initDone) {
       await req.body?.cancel().catch(() => {});
       return lambdaError(
@@ -252,7 +250,7 @@ export class RuntimeApi {
     return ACCEPTED();
   }
 
-  async #error(req: Request, inv: Invocation): Promise<Response> {
+  async #error(req: IncomingRequest, inv: Invocation): Promise<Response> {
     this.#state = "answered";
     const bytes = await readAtMost(req.body, MAX_RESPONSE_BYTES, { keepPartial: true });
     if (bytes === undefined) return tooLargeAnswer(inv);
@@ -261,7 +259,7 @@ export class RuntimeApi {
     return ACCEPTED();
   }
 
-  async #response(req: Request, inv: Invocation): Promise<Response> {
+  async #response(req: IncomingRequest, inv: Invocation): Promise<Response> {
     this.#state = "answered";
     const contentType = req.headers.get("content-type") ?? undefined;
     const mode = req.headers.get("lambda-runtime-function-response-mode");
@@ -320,7 +318,7 @@ function decodedId(segment: string): string | undefined {
   }
 }
 
-function errorTypeOf(req: Request, bytes: Uint8Array, fallback: string): string {
+function errorTypeOf(req: IncomingRequest, bytes: Uint8Array, fallback: string): string {
   const header = req.headers.get("lambda-runtime-function-error-type");
   if (header) return header;
   try {
