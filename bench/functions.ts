@@ -25,6 +25,7 @@ import {
   processTree,
   resetPeakRss,
   runWithChildren,
+  settle,
   treeCpuTicks,
   treeMemoryMb,
   waitUntil,
@@ -179,17 +180,6 @@ async function startPlain(children: Children, tmp: string) {
   const port = freePort();
   const s = await start(children, "node-plain", "node", ["server.mjs", String(port)], port, "127.0.0.1", dir);
   return { ...s, url: `http://127.0.0.1:${port}/`, host: "127.0.0.1" };
-}
-
-/** Waits until the system is idle (≤ 1 tick per 100 ms, at most 3 s), so its leftovers miss the next run. */
-async function settle(root: number): Promise<void> {
-  let last = await treeCpuTicks(root);
-  for (let i = 0; i < 30 && last !== undefined; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const now = await treeCpuTicks(root);
-    if (now === undefined || now - last <= 1) return;
-    last = now;
-  }
 }
 
 async function measure(

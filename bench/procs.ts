@@ -75,6 +75,21 @@ export class Children {
 }
 
 /**
+ * Waits (at most 3 s) until a process tree is idle — at most one clock tick
+ * of CPU in 100 ms — so that requests still in flight when the load tool
+ * stopped do not run into the next system's measurement.
+ */
+export async function settle(root: number): Promise<void> {
+  let last = await treeCpuTicks(root);
+  for (let i = 0; i < 30 && last !== undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = await treeCpuTicks(root);
+    if (now === undefined || now - last <= 1) return;
+    last = now;
+  }
+}
+
+/**
  * A bench program's main: a temporary folder for the children's logs, every
  * child stopped on SIGINT/SIGTERM or when `run` ends, the logs kept with
  * `keep` or after a failure. Exits 0, or 1 when `run` threw.

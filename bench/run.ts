@@ -39,6 +39,7 @@ import {
   rawGet,
   resetPeakRss,
   runWithChildren,
+  settle,
   treeCpuTicks,
   treeMemoryMb,
   waitUntil,
@@ -321,21 +322,6 @@ async function machineInfo(
     loadTool: await versionOf(tool, tool === "wrk" ? ["-v"] : ["-h"]),
     nginx: nginx ? await versionOf(nginx, ["-v"]) : "not available",
   };
-}
-
-/**
- * Waits (at most 3 s) until a process tree is idle — at most one clock tick
- * of CPU in 100 ms — so that requests still in flight when the load tool
- * stopped do not run into the next system's measurement.
- */
-async function settle(root: number): Promise<void> {
-  let last = await treeCpuTicks(root);
-  for (let i = 0; i < 30 && last !== undefined; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const now = await treeCpuTicks(root);
-    if (now === undefined || now - last <= 1) return;
-    last = now;
-  }
 }
 
 /** The 1-minute load average (`/proc/loadavg`), to show how busy the machine was. */
