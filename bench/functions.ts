@@ -51,6 +51,8 @@ interface Options {
   /** Another lrp (e.g. main's) measured beside, as `lrp-base`. */
   baseMain: string | undefined;
   keep: boolean;
+  /** Only these systems (`--only lrp,offline-inprocess`); all when unset. */
+  only: Set<string> | undefined;
 }
 
 function parseOptions(args: string[]): Options {
@@ -59,6 +61,7 @@ function parseOptions(args: string[]): Options {
     return i === -1 ? undefined : args[i + 1];
   };
   const quick = args.includes("--quick");
+  const only = value("--only");
   const int = (flag: string, fallback: number) => {
     const raw = value(flag);
     const n = raw === undefined ? fallback : Number(raw);
@@ -71,6 +74,7 @@ function parseOptions(args: string[]): Options {
     lrpMain: value("--lrp") ?? new URL("../main.ts", import.meta.url).pathname,
     baseMain: value("--base"),
     keep: args.includes("--keep"),
+    only: only === undefined ? undefined : new Set(only.split(",").map((name) => name.trim())),
   };
 }
 
@@ -223,6 +227,7 @@ async function run(opts: Options, tmp: string, children: Children): Promise<void
   const systems: System[] = [];
   const skipped: string[] = [];
   const attempt = async (name: string, label: string, fn: () => Promise<Omit<System, "name" | "label">>) => {
+    if (opts.only !== undefined && !opts.only.has(name)) return;
     log(`starting ${name}`);
     try {
       const s = await fn();

@@ -22,6 +22,7 @@
 
 import { readAtMost } from "../bytes.ts";
 import { RuntimeChannel } from "./channel.ts";
+import { newKey, sameKey } from "./key.ts";
 import { lambdaError, LoopbackServer, wireAnswer } from "./api_server.ts";
 import type { IncomingRequest } from "../wire/request.ts";
 import type { ChunkSource } from "../wire/stream.ts";
@@ -49,8 +50,11 @@ export interface Invocation {
   answer(answer: Answer): void;
   /** Called as the runtime takes the event (its `next` returns); sets `deadlineMs`. */
   delivered(): void;
-  /** Called when the process is free again: the answer, streamed or not, has been read to its end. */
-  finished(): void;
+  /**
+   * Called when the process is free again: the answer, streamed or not, has been read to its end.
+   * `inOrder`: it came over the private channel, behind every output line the client sent there.
+   */
+  finished(inOrder?: boolean): void;
 }
 
 /** What the listener tells its process about. */
@@ -63,6 +67,10 @@ export interface RuntimeApiHooks {
   onInitError(bytes: Uint8Array, errorType: string): void;
   /** Opens the private channel for lrp's own clients too (`channel.ts`). */
   channel?: boolean;
+  /** Output the client sent over the channel (`channel.ts`'s OUTPUT frames; valid only during the call). */
+  onOutput?(stream: "stdout" | "stderr", bytes: Uint8Array): void;
+  /** The client says some of its output may take the pipes from now on (`channel.ts`'s PIPES frame). */
+  onPipes?(): void;
 }
 
 const encoder = new TextEncoder();
@@ -72,20 +80,6 @@ const ACCEPTED_BODY = encoder.encode(JSON.stringify({ status: "OK" }));
 const JSON_TYPE: [string, string] = ["content-type", "application/json"];
 /** Lambda's 202 for a response, an error or an init error: one body, sent as it is (no JSON per answer). */
 const ACCEPTED = () => wireAnswer(202, [JSON_TYPE], ACCEPTED_BODY);
-
-/** A fresh 128-bit key, hex: the path prefix that admits a process's `invocation/next`. */
-function newKey(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
-}
-
-/** Compares in time independent of where the strings differ (the key must not leak byte by byte). */
-function sameKey(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
 
 /** The Runtime API listener of one runtime process. */
 export class RuntimeApi {
@@ -118,8 +112,10 @@ export class RuntimeApi {
           if (!inv || inv.id !== id || this.#state !== "delivered") return;
           this.#state = "answered";
           inv.answer({ kind: "buffered", bytes, contentType: "application/json" });
-          inv.finished();
+          inv.finished(true);
         },
+        output: (stream, bytes) => this.#hooks.onOutput?.(stream, bytes),
+        pipes: () => this.#hooks.onPipes?.(),
       });
     }
   }

@@ -5,7 +5,10 @@
  * It replaces the Runtime API's `next` and the small `response` posts, so an
  * invocation costs one write each way and the runtime wakes once per event
  * (no 202 to wait for). Errors, streams and large answers still go over the
- * HTTP Runtime API, which stays for AWS's own clients.
+ * HTTP Runtime API, which stays for AWS's own clients. The client's own
+ * output (`process.stdout` / `process.stderr`, so `console`) comes this way
+ * too, in order before the answer it precedes, as AWS's Node.js client
+ * writes it to the telemetry descriptor instead of the pipes.
  *
  * Private: only lrp's user can enter the folder; the first connection must
  * send the process's Runtime API key (held by its environment alone); once
@@ -13,7 +16,9 @@
  *
  * Frames, each `u32` length (big-endian, of what follows) then a kind byte:
  * - runtime → lrp: `1` HELLO (the key), `2` NEXT, `3` RESPONSE (`u8` id
- *   length, id, the JSON result);
+ *   length, id, the JSON result), `4` OUTPUT (`u8` stream, 1 stdout or 2
+ *   stderr, then the bytes written), `5` PIPES (output may come through the
+ *   pipes from now on: a child process started);
  * - lrp → runtime: `1` EVENT (`u16` head length, head `id\ndeadline\narn\ntrace`, payload).
  *
  * docs/functions.md describes it.
@@ -21,12 +26,16 @@
  * @module
  */
 
+import { sameKey } from "./key.ts";
+
 /** The environment variable naming the channel's socket to a bundled client. */
 export const CHANNEL_ENV = "LRP_RUNTIME_CHANNEL";
 
 const HELLO = 1;
 const NEXT = 2;
 const RESPONSE = 3;
+const OUTPUT = 4;
+const PIPES = 5;
 const EVENT = 1;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -41,6 +50,10 @@ export interface ChannelHooks {
   next(): void;
   /** The runtime's buffered JSON answer to invocation `id`. */
   response(id: string, bytes: Uint8Array): void;
+  /** Bytes the runtime wrote to its standard output or error (valid only during the call). */
+  output(stream: "stdout" | "stderr", bytes: Uint8Array): void;
+  /** From now on some of the runtime's output may come through its pipes instead. */
+  pipes(): void;
 }
 
 /** One runtime process's channel: a listener until the runtime connects, then its one connection. */
@@ -53,6 +66,9 @@ export class RuntimeChannel {
   #pending = new Set<Deno.UnixConn>();
   #conn: Deno.UnixConn | undefined;
   #closed = false;
+  #drained!: () => void;
+  /** Resolves once the runtime's connection has been read to its end (at once if it never connected). */
+  readonly drained: Promise<void> = new Promise((resolve) => this.#drained = resolve);
 
   /**
    * A channel, or `undefined` where none can be made (no Unix sockets on Windows, a temporary folder whose
@@ -106,6 +122,7 @@ export class RuntimeChannel {
     this.#stopListening();
     for (const c of this.#pending) c.close();
     this.#pending.clear();
+    if (this.#conn === undefined) this.#drained();
     try {
       this.#conn?.close();
     } catch {
@@ -154,6 +171,7 @@ export class RuntimeChannel {
       // the runtime is gone, or the channel was closed
     }
     this.#pending.delete(conn);
+    if (this.#conn === conn) this.#drained();
     try {
       conn.close();
     } catch {
@@ -173,7 +191,10 @@ export class RuntimeChannel {
       this.#pending.clear();
       return true;
     }
-    if (kind === NEXT) this.#hooks.next();
+    if (kind === OUTPUT && body.length >= 1 && (body[0] === 1 || body[0] === 2)) {
+      this.#hooks.output(body[0] === 1 ? "stdout" : "stderr", body.subarray(1));
+    } else if (kind === NEXT) this.#hooks.next();
+    else if (kind === PIPES) this.#hooks.pipes();
     else if (kind === RESPONSE && body.length >= 1 && body.length >= 1 + body[0]!) {
       const id = decoder.decode(body.subarray(1, 1 + body[0]!));
       this.#hooks.response(id, body.slice(1 + body[0]!));
@@ -191,14 +212,6 @@ async function writeAll(conn: Deno.UnixConn, a: Uint8Array, b: Uint8Array | unde
   } catch {
     // gone
   }
-}
-
-/** Compares in time independent of where the strings differ. */
-function sameKey(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
 }
 
 /** Splits a byte stream into `u32`-length-prefixed frames of at most `max` bytes. */

@@ -19,6 +19,7 @@ import { LineSplitter, type OutputLine } from "./output.ts";
 import { PeakMemory, reportLine } from "./report.ts";
 import { nextTurn } from "./turn.ts";
 import {
+  exitError,
   INIT_TIMEOUT_MS,
   OUTPUT_GRACE_MS,
   type ProcessSpec,
@@ -49,6 +50,15 @@ export class RuntimeProcess {
   /** Output chunks read so far, both pipes: how `#settle` sees the pipes still delivering. */
   #chunks = 0;
   /**
+   * Whether output may come through the pipes: they have carried some since the first invocation, or the
+   * bundled client said a child process started. From then on every invocation waits for them to settle
+   * (`#settle`). Output through the private channel comes in order with the answer and needs no wait.
+   */
+  #pipesSpoke = false;
+  /** Output lines from the private channel, one splitter per stream, and their loggers. */
+  #channelLines = { stdout: new LineSplitter(), stderr: new LineSplitter() };
+  #emit!: Record<"stdout" | "stderr", (line: OutputLine) => void>;
+  /**
    * The request id output lines are tagged with: the last invocation the
    * runtime took. Kept after its answer because a pipe is read later than the
    * answer arrives; Lambda too files lines under an invocation until the next START.
@@ -59,6 +69,7 @@ export class RuntimeProcess {
   /** Spawns the process; throws an {@linkcode LrpError} when it cannot start. */
   constructor(spec: ProcessSpec) {
     this.#spec = spec;
+    this.#emit = { stdout: this.#emitter("stdout"), stderr: this.#emitter("stderr") };
     const name = spec.rule.name;
     this.#api = new RuntimeApi({
       functionArn: `arn:aws:lambda:${spec.rule.region}:012345678912:function:${name}`,
@@ -69,6 +80,8 @@ export class RuntimeProcess {
       onInitError: (bytes, errorType) => this.#initFailed(bytes, errorType),
       // lrp's own Node.js client takes its events over the private channel (channel.ts).
       channel: spec.rule.runtime === "nodejs",
+      onOutput: (stream, bytes) => this.#channelLines[stream].push(bytes, this.#emit[stream]),
+      onPipes: () => this.#pipesSpoke = true,
     });
     const argv = spec.command;
     try {
@@ -114,7 +127,11 @@ export class RuntimeProcess {
       this.kill();
     }, INIT_TIMEOUT_MS);
     const readers = [this.#child.stdout.getReader(), this.#child.stderr.getReader()];
-    const output = Promise.all([this.#pipe(readers[0]!, "stdout"), this.#pipe(readers[1]!, "stderr")]);
+    const output = Promise.all([
+      this.#pipe(readers[0]!, "stdout"),
+      this.#pipe(readers[1]!, "stderr"),
+      this.#api.channel?.drained,
+    ]);
     const child = this.#child;
     const api = this.#api;
     this.closed = (async () => {
@@ -129,6 +146,7 @@ export class RuntimeProcess {
         for (const r of readers) r.cancel().catch(() => {});
       }
       clearTimeout(timer);
+      for (const name of ["stdout", "stderr"] as const) this.#channelLines[name].end(this.#emit[name]);
       this.#exited();
       await api.close();
     })();
@@ -196,16 +214,18 @@ export class RuntimeProcess {
         answered = true;
         resolveAnswer(a);
       },
-      finished: () => {
-        // END and REPORT follow what the runtime wrote before it answered, which may still be in the pipes.
+      finished: (inOrder) => {
         const endedAt = performance.now();
         current.timer?.cancel();
-        void this.#settle().then(() => current.finish(endedAt));
+        // END and REPORT follow what the runtime wrote before it answered. An answer over the channel comes
+        // behind the output sent there; only output in the pipes may still be on its way.
+        if (inOrder && !this.#pipesSpoke) current.finish(endedAt);
+        else void this.#settle().then(() => current.finish(endedAt));
       },
     };
     this.#current = current;
     if (!this.alive) {
-      current.fail(this.#exitError(id));
+      current.fail(exitError(this.#spec.rule.name, id, this.#exit));
       current.finish();
     } else this.#api.assign(inv);
     return { answer, finished };
@@ -290,31 +310,16 @@ export class RuntimeProcess {
     current.fail(err);
   }
 
-  #exitError(id: string): LrpError {
-    const status = this.#exit;
-    const how = status?.signal
-      ? `signal: ${status.signal === "SIGKILL" ? "killed" : status.signal}`
-      : `exit status ${status?.code ?? "unknown"}`;
-    const errorMessage = `RequestId: ${id} Error: Runtime exited with error: ${how}`;
-    return new LrpError(
-      "function_error",
-      `Cannot finish ${this.#spec.rule.name}: its runtime exited (Runtime.ExitError): ${errorMessage}`,
-      {
-        detail: { errorType: "Runtime.ExitError", errorMessage },
-      },
-    );
-  }
-
   #exited(): void {
     const current = this.#current;
     if (!current) return;
     if (!this.#killing) {
-      this.#spec.log.error(this.#exitError(current.id).message, {
+      this.#spec.log.error(exitError(this.#spec.rule.name, current.id, this.#exit).message, {
         function: this.#spec.rule.name,
         requestId: current.id,
       });
     }
-    current.fail(this.#exitError(current.id));
+    current.fail(exitError(this.#spec.rule.name, current.id, this.#exit));
     current.finish();
   }
 
@@ -347,10 +352,11 @@ export class RuntimeProcess {
     });
   }
 
-  async #pipe(reader: ReadableStreamDefaultReader<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
+  /** Logs one output line of `name`, under the invocation the runtime took last. */
+  #emitter(name: "stdout" | "stderr"): (line: OutputLine) => void {
     const log = this.#spec.log;
     const write = log.output ?? log.info;
-    const emit = (line: OutputLine) => {
+    return (line: OutputLine) => {
       const requestId = this.#lastRequestId;
       write.call(log, line.text, {
         function: this.#spec.rule.name,
@@ -359,10 +365,15 @@ export class RuntimeProcess {
         ...(line.truncated && { truncated: true, lineBytes: line.bytes }),
       });
     };
+  }
+
+  async #pipe(reader: ReadableStreamDefaultReader<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
+    const emit = this.#emit[name];
     const lines = new LineSplitter();
     try {
       for (let r; !(r = await reader.read()).done;) {
         this.#chunks++;
+        if (this.#lastRequestId !== undefined) this.#pipesSpoke = true;
         lines.push(r.value, emit);
       }
     } catch {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { LrpError } from "../errors.ts";
 import type { Deadlines } from "../invoke/deadline.ts";
 import type { Logger } from "../obs/log.ts";
 import type { FunctionRule } from "../route/rule.ts";
@@ -45,4 +46,17 @@ export interface Run {
   answer: Promise<Answer>;
   /** Resolves when the process is free again, or gone. */
   finished: Promise<void>;
+}
+
+/** The error of an invocation whose runtime exited (`Runtime.ExitError`), with how it exited. */
+export function exitError(name: string, id: string, status: Deno.CommandStatus | undefined): LrpError {
+  const how = status?.signal
+    ? `signal: ${status.signal === "SIGKILL" ? "killed" : status.signal}`
+    : `exit status ${status?.code ?? "unknown"}`;
+  const errorMessage = `RequestId: ${id} Error: Runtime exited with error: ${how}`;
+  return new LrpError(
+    "function_error",
+    `Cannot finish ${name}: its runtime exited (Runtime.ExitError): ${errorMessage}`,
+    { detail: { errorType: "Runtime.ExitError", errorMessage } },
+  );
 }

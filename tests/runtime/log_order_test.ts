@@ -1,8 +1,11 @@
 /**
  * A runtime process takes its next invocation as soon as it answers, while
- * END and REPORT wait for the output still in its pipes: under back-to-back
- * requests every invocation's lines still read START, its output, END,
- * REPORT, and the next START comes after them (docs/functions.md, "Logs").
+ * END and REPORT wait for the output still on its way: under back-to-back
+ * requests every invocation's lines read START, its output, END, REPORT,
+ * and the next START comes after them, however the output left the handler
+ * (docs/functions.md, "Logs"): `console` (over the bundled client's private
+ * channel), a line in two writes on stderr, a write straight to the
+ * descriptor, a child process (the pipes).
  */
 import assert from "node:assert/strict";
 import { startLrpChild, tempConfig } from "../helpers/process.ts";
@@ -10,26 +13,18 @@ import { request } from "../helpers/socket.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 
-Deno.test("back-to-back invocations of one process keep START, output, END, REPORT in order", async () => {
-  const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
+const config = (concurrency: number) =>
+  tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
   - hostname: fn.test
     runtime: nodejs
     handler: index.handler
     code: ${FIXTURES}node_echo
-    concurrency: 1
+    concurrency: ${concurrency}
 `);
-  await using lrp = await startLrpChild([path]);
-  const answers = await Promise.all(Array.from({ length: 30 }, () => request(lrp.port, "fn.test", "/log")));
-  assert.deepEqual(answers.map((a) => a.status), Array(30).fill(200));
-  const ids: string[] = [];
-  for (let i = 0; i < 30; i++) {
-    const output = await lrp.waitForLine((l) =>
-      l.msg === "hello from the handler" && !ids.includes(String(l.requestId))
-    );
-    ids.push(String(output.requestId));
-  }
-  await lrp.waitForLine((l) => String(l.msg).startsWith(`REPORT RequestId: ${ids[29]}\t`));
-  const msgs = lrp.lines.filter((l) => l.function === "fn-test").map((l) => ({
+
+/** Each invocation's START, output, END and REPORT in this order; with one process, each after the previous REPORT. */
+function assertOrder(lines: Record<string, unknown>[], ids: string[], oneProcess: boolean): void {
+  const msgs = lines.filter((l) => l.function === "fn-test").map((l) => ({
     msg: String(l.msg),
     id: l.requestId,
   }));
@@ -38,18 +33,77 @@ Deno.test("back-to-back invocations of one process keep START, output, END, REPO
     assert.notEqual(i, -1);
     return i;
   };
+  const start = (id: string) => at((m) => m.msg === `START RequestId: ${id} Version: $LATEST`);
   let previousReport = -1;
-  for (
-    const id of ids.toSorted((a, b) =>
-      at((m) => m.msg === `START RequestId: ${a} Version: $LATEST`) -
-      at((m) => m.msg === `START RequestId: ${b} Version: $LATEST`)
-    )
-  ) {
-    const start = at((m) => m.msg === `START RequestId: ${id} Version: $LATEST`);
+  for (const id of ids.toSorted((a, b) => start(a) - start(b))) {
+    const begin = start(id);
     const output = at((m) => m.msg === "hello from the handler" && m.id === id);
     const end = at((m) => m.msg === `END RequestId: ${id}`);
     const report = at((m) => m.msg.startsWith(`REPORT RequestId: ${id}\t`));
-    assert.ok(previousReport < start && start < output && output < end && end < report, `order of ${id}`);
+    assert.ok(begin < output && output < end && end < report, `order of ${id}`);
+    if (oneProcess) assert.ok(previousReport < begin, `${id} starts after the previous REPORT`);
     previousReport = report;
   }
+}
+
+async function backToBack(paths: string[], concurrency: number): Promise<void> {
+  const path = await config(concurrency);
+  await using lrp = await startLrpChild([path]);
+  const answers = await Promise.all(paths.map((p) => request(lrp.port, "fn.test", p)));
+  assert.deepEqual(answers.map((a) => a.status), paths.map(() => 200));
+  const ids: string[] = [];
+  for (let i = 0; i < paths.length; i++) {
+    const output = await lrp.waitForLine((l) =>
+      l.msg === "hello from the handler" && !ids.includes(String(l.requestId))
+    );
+    ids.push(String(output.requestId));
+  }
+  for (const id of ids) await lrp.waitForLine((l) => String(l.msg).startsWith(`REPORT RequestId: ${id}\t`));
+  assertOrder(lrp.lines, ids, concurrency === 1);
+}
+
+for (const [how, p] of [["console", "/log"], ["a line in two writes", "/log-parts"]] as const) {
+  Deno.test(`back-to-back invocations of one process keep START, output, END, REPORT in order: ${how}`, async () => {
+    await backToBack(Array(30).fill(p), 1);
+  });
+}
+
+Deno.test("back-to-back invocations keep their order with output straight to the descriptor and from a child", async () => {
+  const paths = Array.from({ length: 30 }, (_, i) => ["/log", "/log-fd", "/log-child"][i % 3]!);
+  await backToBack(paths, 1);
+});
+
+Deno.test("once a child process has started, output the client cannot see waits for the pipes to settle", async () => {
+  // `/spawn` starts a silent child; every later invocation writes on a descriptor of its own onto stdout.
+  const path = await config(1);
+  await using lrp = await startLrpChild([path]);
+  assert.equal((await request(lrp.port, "fn.test", "/spawn")).status, 200);
+  const answers = await Promise.all(
+    Array.from({ length: 30 }, () => request(lrp.port, "fn.test", "/log-devstdout")),
+  );
+  assert.deepEqual(answers.map((a) => a.status), Array(30).fill(200));
+  const ids: string[] = [];
+  for (let i = 0; i < 30; i++) {
+    const output = await lrp.waitForLine((l) =>
+      l.msg === "hello from the handler" && !ids.includes(String(l.requestId))
+    );
+    ids.push(String(output.requestId));
+  }
+  for (const id of ids) await lrp.waitForLine((l) => String(l.msg).startsWith(`REPORT RequestId: ${id}\t`));
+  assertOrder(lrp.lines, ids, true);
+});
+
+Deno.test("four processes under 200 concurrent requests file every console line under its own invocation", async () => {
+  await backToBack(Array(200).fill("/log"), 4);
+});
+
+Deno.test("a line logged just before process.exit() is kept, under its invocation", async () => {
+  const path = await config(1);
+  await using lrp = await startLrpChild([path]);
+  const r = await request(lrp.port, "fn.test", "/log-exit");
+  assert.equal(r.status, 502);
+  const line = await lrp.waitForLine((l) => l.msg === "last words");
+  assert.equal(line.stream, "stdout");
+  const start = await lrp.waitForLine((l) => String(l.msg).startsWith("START RequestId: "));
+  assert.equal(line.requestId, start.requestId);
 });

@@ -15,7 +15,8 @@ import net from "node:net";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { spawnSync } from "node:child_process";
+import childProcess, { spawnSync } from "node:child_process";
+import { syncBuiltinESMExports } from "node:module";
 import { Writable } from "node:stream";
 
 const env = process.env;
@@ -167,31 +168,61 @@ function frame(kind, body) {
   return body ? [head, body] : [head];
 }
 
+// Opens the channel and says HELLO; undefined when it cannot be used (the client keeps to the Runtime API).
+// Every write goes straight to the socket's descriptor, synchronously, as writes to a pipe do: frames never
+// interleave, output already sent survives a process.exit(), and a client that writes faster than lrp reads
+// waits (1 ms sleeps) instead of piling its output up in memory.
 function openChannel() {
-  const socket = net.connect({ path: CHANNEL });
-  const c = { socket, closed: false, buf: Buffer.alloc(0), waiting: undefined };
-  socket.on("data", (chunk) => {
-    c.buf = c.buf.length === 0 ? chunk : Buffer.concat([c.buf, chunk]);
-    while (c.buf.length >= 4 && c.buf.length >= 4 + c.buf.readUInt32BE(0)) {
-      const size = c.buf.readUInt32BE(0);
-      const body = c.buf.subarray(5, 4 + size);
-      c.buf = c.buf.subarray(4 + size);
-      const w = c.waiting;
-      c.waiting = undefined;
+  return new Promise((resolve) => {
+    const socket = net.connect({ path: CHANNEL });
+    socket.once("error", () => resolve(undefined));
+    socket.once("connect", () => {
+      const fd = socket._handle?.fd;
+      if (typeof fd !== "number" || fd < 0) {
+        socket.destroy();
+        return resolve(undefined);
+      }
+      const c = { socket, fd, closed: false, buf: Buffer.alloc(0), waiting: undefined };
+      socket.on("data", (chunk) => {
+        c.buf = c.buf.length === 0 ? chunk : Buffer.concat([c.buf, chunk]);
+        while (c.buf.length >= 4 && c.buf.length >= 4 + c.buf.readUInt32BE(0)) {
+          const size = c.buf.readUInt32BE(0);
+          const body = c.buf.subarray(5, 4 + size);
+          c.buf = c.buf.subarray(4 + size);
+          const w = c.waiting;
+          c.waiting = undefined;
+          socket.unref();
+          w?.resolve(eventOf(body));
+        }
+      });
+      const gone = (err) => {
+        c.closed = true;
+        c.waiting?.reject(err || new Error("lrp closed the channel"));
+        c.waiting = undefined;
+      };
+      socket.on("error", gone);
+      socket.on("close", () => gone());
       socket.unref();
-      w?.resolve(eventOf(body));
-    }
+      resolve(
+        chanWrite(c, Buffer.concat(frame(1, Buffer.from(api.slice(slash + 1), "latin1")))) ? c : undefined,
+      );
+    });
   });
-  const gone = (err) => {
-    c.closed = true;
-    c.waiting?.reject(err || new Error("lrp closed the channel"));
-    c.waiting = undefined;
-  };
-  socket.on("error", gone);
-  socket.on("close", () => gone());
-  socket.unref();
-  socket.write(Buffer.concat(frame(1, Buffer.from(api.slice(slash + 1), "latin1"))));
-  return c;
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+// Writes all of `bytes` to the channel; false (and the channel closed) when lrp is gone.
+function chanWrite(c, bytes) {
+  for (let at = 0; at < bytes.length && !c.closed;) {
+    try {
+      at += fs.writeSync(c.fd, bytes, at);
+    } catch (err) {
+      if (err.code === "EAGAIN") Atomics.wait(pause, 0, 0, 1);
+      else if (err.code !== "EINTR") c.closed = true;
+    }
+  }
+  return !c.closed;
 }
 
 // An EVENT frame's body after its kind (u16 head length, head "id\ndeadline\narn\ntrace", payload) as `next`'s answer.
@@ -212,8 +243,81 @@ function channelNext(before) {
   if (chan.closed) return Promise.reject(new Error("lrp closed the channel"));
   chan.socket.ref();
   const p = new Promise((resolve, reject) => chan.waiting = { resolve, reject });
-  chan.socket.write(before ? Buffer.concat([...before, ...frame(2)]) : frame(2)[0]);
+  if (!chanWrite(chan, before ? Buffer.concat([...before, ...frame(2)]) : frame(2)[0])) {
+    chan.waiting = undefined;
+    return Promise.reject(new Error("lrp closed the channel"));
+  }
   return p;
+}
+
+// The handler's output goes over the channel too, in order with the answers, as AWS's client writes console's
+// to its telemetry descriptor: lrp files each line under its invocation without waiting for the pipes. That
+// is what process.stdout and process.stderr write (so console and the loggers built on them), and fs writes
+// to descriptors 1 and 2 (pino's). Output lrp cannot see coming this way (a child process's, a native
+// module's) takes the pipes: the first child process started tells lrp (a PIPES frame) to wait for the pipes
+// to settle from then on. Once the channel has closed, everything takes the pipes.
+const OUTPUT_MAX = CHANNEL_MAX - 16;
+let pipesTold = false;
+
+/** Sends `bytes` as OUTPUT frames of stream `code` (1 stdout, 2 stderr); false when the channel cannot. */
+function sendOutput(code, bytes) {
+  if (!chan || chan.closed) return false;
+  for (let at = 0; at < bytes.length; at += OUTPUT_MAX) {
+    const part = bytes.subarray(at, at + OUTPUT_MAX);
+    const f = Buffer.allocUnsafe(6 + part.length);
+    f.writeUInt32BE(2 + part.length, 0);
+    f[4] = 4;
+    f[5] = code;
+    f.set(part, 6);
+    if (!chanWrite(chan, f)) return false;
+  }
+  return true;
+}
+
+/** The bytes an fs write of `data` to a pipe would write (`fs.write(Sync)`'s argument forms). */
+function writeBytes(data, a, b) {
+  if (typeof data === "string") return Buffer.from(data, typeof b === "string" ? b : "utf8");
+  if (!ArrayBuffer.isView(data)) return undefined;
+  const options = typeof a === "object" && a !== null ? a : undefined;
+  const offset = (options ? options.offset : a) ?? 0;
+  const length = (options ? options.length : b) ?? data.byteLength - offset;
+  return Buffer.from(data.buffer, data.byteOffset + offset, length);
+}
+
+function divertOutput() {
+  for (const [stream, code] of [[process.stdout, 1], [process.stderr, 2]]) {
+    const write = stream.write;
+    stream.write = function (chunk, encoding, callback) {
+      if (typeof encoding === "function") [callback, encoding] = [encoding, undefined];
+      const bytes = typeof chunk === "string" ? Buffer.from(chunk, encoding) : chunk;
+      if (!(bytes instanceof Uint8Array) || !sendOutput(code, bytes)) {
+        return write.call(this, chunk, encoding, callback);
+      }
+      if (typeof callback === "function") process.nextTick(callback);
+      return true;
+    };
+  }
+  const { writeSync, write } = fs;
+  fs.writeSync = function (fd, data, a, b, ...rest) {
+    const bytes = (fd === 1 || fd === 2) && chan && writeBytes(data, a, b);
+    return bytes && sendOutput(fd, bytes) ? bytes.length : writeSync.call(this, fd, data, a, b, ...rest);
+  };
+  fs.write = function (fd, data, ...args) {
+    const callback = args.at(-1);
+    const bytes = (fd === 1 || fd === 2) && chan && typeof callback === "function" &&
+      writeBytes(data, args[0], args[1]);
+    if (!bytes || !sendOutput(fd, bytes)) return write.call(this, fd, data, ...args);
+    process.nextTick(callback, null, bytes.length, data);
+  };
+  for (const name of ["exec", "execFile", "execFileSync", "execSync", "fork", "spawn", "spawnSync"]) {
+    const start = childProcess[name];
+    childProcess[name] = function (...args) {
+      if (chan && !pipesTold && chanWrite(chan, frame(5)[0])) pipesTold = true;
+      return start.apply(this, args);
+    };
+  }
+  // ESM imports of node:fs and node:child_process see the wrappers too.
+  syncBuiltinESMExports();
 }
 
 function errorOf(err) {
@@ -465,6 +569,8 @@ async function runStreaming(handler, event, h, id) {
   await stream.responded();
 }
 
+// Before the handler's module loads, so that what it takes from node:fs and node:child_process is wrapped.
+if (CHANNEL && slash !== -1) divertOutput();
 let handler;
 try {
   handler = await loadHandler();
@@ -473,7 +579,7 @@ try {
   process.exit(1);
 }
 initialised = true;
-if (CHANNEL && slash !== -1) chan = openChannel();
+if (CHANNEL && slash !== -1) chan = await openChannel();
 
 let pending;
 for (;;) {
