@@ -12,6 +12,7 @@
  * @module
  */
 
+import { V8_FLAGS } from "../scripts/compile.ts";
 import { dirname } from "node:path";
 import { runLoad } from "./load.ts";
 import { ensureOffline, OFFLINE_DIR, OFFLINE_ENV, OFFLINE_SERVICE, OFFLINE_VERSIONS } from "./offline.ts";
@@ -132,7 +133,7 @@ async function startLrp(children: Children, name: string, main: string, tmp: str
     "run",
     "--allow-all",
     "--unstable-no-legacy-abort",
-    "--v8-flags=--max-semi-space-size=8,--heap-growing-percent=20",
+    V8_FLAGS,
     main,
     config,
   ];

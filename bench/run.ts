@@ -21,6 +21,7 @@
  * @module
  */
 
+import { V8_FLAGS } from "../scripts/compile.ts";
 import { type LoadTool, runLoad } from "./load.ts";
 import {
   type Child,
@@ -236,7 +237,7 @@ async function startLrp(
       "run",
       "--allow-all",
       "--unstable-no-legacy-abort",
-      "--v8-flags=--max-semi-space-size=8,--heap-growing-percent=20",
+      V8_FLAGS,
       opts.lrpMain,
       ...flags,
       config,

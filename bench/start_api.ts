@@ -8,6 +8,7 @@
  * @module
  */
 
+import { V8_FLAGS } from "../scripts/compile.ts";
 import { dirname } from "node:path";
 import { type Child, type Children, freePort, FUNCTION_HANDLER, waitUntil } from "./procs.ts";
 
@@ -57,7 +58,7 @@ export async function startStartApi(
       "run",
       "--allow-all",
       "--unstable-no-legacy-abort",
-      "--v8-flags=--max-semi-space-size=8,--heap-growing-percent=20",
+      V8_FLAGS,
       lrpMain,
       "start-api",
       "--template",

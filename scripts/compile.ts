@@ -32,6 +32,12 @@ export const TARGETS = [
 ] as const;
 
 /**
+ * The V8 flags every way of running lrp uses (tasks, binaries, image, benches): a smaller young generation
+ * and a slower-growing old one, about 50 MB less RSS under load at no measured CPU cost (docs/performance.md).
+ */
+export const V8_FLAGS = "--v8-flags=--max-semi-space-size=8,--heap-growing-percent=20";
+
+/**
  * Permission flags baked into every binary (`--allow-run` and `--allow-write`
  * for `functions:` rules: runtime processes, and the bundled runtime clients
  * written to a temporary folder), plus `--unstable-no-legacy-abort`: a
@@ -50,8 +56,7 @@ export const PERMISSIONS = [
   "--unstable-no-legacy-abort",
   // `workers` above 1: the binary starts copies of itself sharing the port (SO_REUSEPORT).
   "--unstable-net",
-  // A smaller young generation: about 50 MB less RSS under load at no measured CPU cost (docs/performance.md).
-  "--v8-flags=--max-semi-space-size=8,--heap-growing-percent=20",
+  V8_FLAGS,
 ] as const;
 
 /** The host's target triple, when it is one lrp is released for. */
