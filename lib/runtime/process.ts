@@ -30,6 +30,9 @@ import {
 export { INIT_TIMEOUT_MS, OUTPUT_GRACE_MS, SETTLE_MAX_MS } from "./process_types.ts";
 export type { ProcessSpec, Run } from "./process_types.ts";
 
+/** The buffer each output pipe is read into (a pipe holds 64 KiB). */
+const PIPE_READ_BYTES = 64 * 1024;
+
 /** A runtime process and its Runtime API listener. */
 export class RuntimeProcess {
   /** The child's pid (its process group too, with setsid). */
@@ -126,7 +129,11 @@ export class RuntimeProcess {
       );
       this.kill();
     }, INIT_TIMEOUT_MS);
-    const readers = [this.#child.stdout.getReader(), this.#child.stderr.getReader()];
+    // BYOB readers into one buffer each: a default reader allocates 64 KiB for every chunk, a line at a time.
+    const readers = [
+      this.#child.stdout.getReader({ mode: "byob" }),
+      this.#child.stderr.getReader({ mode: "byob" }),
+    ];
     const output = Promise.all([
       this.#pipe(readers[0]!, "stdout"),
       this.#pipe(readers[1]!, "stderr"),
@@ -367,14 +374,16 @@ export class RuntimeProcess {
     };
   }
 
-  async #pipe(reader: ReadableStreamDefaultReader<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
+  async #pipe(reader: ReadableStreamBYOBReader, name: "stdout" | "stderr"): Promise<void> {
     const emit = this.#emit[name];
     const lines = new LineSplitter();
+    let buffer = new ArrayBuffer(PIPE_READ_BYTES);
     try {
-      for (let r; !(r = await reader.read()).done;) {
+      for (let r; !(r = await reader.read(new Uint8Array(buffer))).done;) {
         this.#chunks++;
         if (this.#lastRequestId !== undefined) this.#pipesSpoke = true;
         lines.push(r.value, emit);
+        buffer = r.value.buffer as ArrayBuffer;
       }
     } catch {
       // the pipe broke with the process, or was given up; what was read is logged

@@ -147,3 +147,86 @@ Deno.test("where no channel socket can be made (a temporary folder too long for 
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+/** A Runtime API with its channel open: the runtime's connection has said HELLO and NEXT. */
+async function connected(seen: { outputs: string[]; pipes: number; finished: (boolean | undefined)[] }) {
+  const api = new RuntimeApi({
+    functionArn: "arn:aws:lambda:us-east-1:012345678912:function:f",
+    onReady: () => {},
+    onInitError: () => {},
+    channel: true,
+    onOutput: (stream, bytes) => seen.outputs.push(`${stream}:${new TextDecoder().decode(bytes)}`),
+    onPipes: () => seen.pipes++,
+  });
+  const conn = await Deno.connect({ transport: "unix", path: api.channel!.path });
+  await conn.write(frame(1, new TextEncoder().encode(api.address.slice(api.address.indexOf("/") + 1))));
+  await conn.write(frame(2));
+  return { api, conn };
+}
+
+const waitFor = async (done: () => boolean) => {
+  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 2));
+};
+
+Deno.test("OUTPUT frames reach the process in order, before the answer they precede, which ends the invocation in order", async () => {
+  const seen = { outputs: [] as string[], pipes: 0, finished: [] as (boolean | undefined)[] };
+  const { api, conn } = await connected(seen);
+  try {
+    const answers: Answer[] = [];
+    const inv = invocation("id-1", "{}", answers);
+    inv.finished = (inOrder) => seen.finished.push(inOrder);
+    api.assign(inv);
+    const head = await readBytes(conn, 4);
+    await readBytes(conn, new DataView(head.buffer).getUint32(0));
+    const text = (s: string) => new TextEncoder().encode(s);
+    const id = text("id-1");
+    // Three frames in one write: stdout, stderr, the answer.
+    await conn.write(
+      new Uint8Array([
+        ...frame(4, new Uint8Array([1, ...text("to stdout\n")])),
+        ...frame(4, new Uint8Array([2, ...text("to stderr\n")])),
+        ...frame(3, new Uint8Array([id.length, ...id, ...text("null")])),
+      ]),
+    );
+    await waitFor(() => seen.finished.length > 0);
+    assert.deepEqual(seen.outputs, ["stdout:to stdout\n", "stderr:to stderr\n"]);
+    assert.deepEqual(seen.finished, [true], "an answer over the channel comes after its output");
+    assert.equal(answers.length, 1);
+  } finally {
+    conn.close();
+    await api.close();
+  }
+});
+
+Deno.test("every kind byte and every stream byte: only NEXT, RESPONSE, OUTPUT to streams 1 and 2, and PIPES keep the channel", async () => {
+  const cases: [number, number][] = [
+    ...Array.from({ length: 256 }, (_, kind) => [kind, 1] as [number, number]),
+    ...Array.from({ length: 256 }, (_, stream) => [4, stream] as [number, number]),
+  ];
+  for (const [kind, stream] of cases) {
+    const seen = { outputs: [] as string[], pipes: 0, finished: [] as (boolean | undefined)[] };
+    const { api, conn } = await connected(seen);
+    try {
+      await conn.write(frame(kind, new Uint8Array([stream, 0x41, 0x0a])));
+      // PIPES after it: heard only while the channel is still open.
+      await conn.write(frame(5)).catch(() => {});
+      const kept = [2, 3, 5].includes(kind) || (kind === 4 && (stream === 1 || stream === 2));
+      if (kept) {
+        await waitFor(() => seen.pipes >= 1);
+        assert.ok(seen.pipes >= 1, `kind ${kind}, stream ${stream}: the channel stays open`);
+        assert.deepEqual(seen.outputs, kind === 4 ? [`${stream === 1 ? "stdout" : "stderr"}:A\n`] : []);
+      } else {
+        assert.equal(
+          (await readBytes(conn, 1)).length,
+          0,
+          `kind ${kind}, stream ${stream}: the channel closes`,
+        );
+        assert.equal(seen.pipes, 0);
+        assert.deepEqual(seen.outputs, []);
+      }
+    } finally {
+      conn.close();
+      await api.close();
+    }
+  }
+});

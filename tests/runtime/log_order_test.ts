@@ -107,3 +107,28 @@ Deno.test("a line logged just before process.exit() is kept, under its invocatio
   const start = await lrp.waitForLine((l) => String(l.msg).startsWith("START RequestId: "));
   assert.equal(line.requestId, start.requestId);
 });
+
+Deno.test("the handler's write APIs keep their callbacks and return values with output over the channel", async () => {
+  const path = await config(1);
+  await using lrp = await startLrpChild([path]);
+  const r = await request(lrp.port, "fn.test", "/log-callbacks");
+  assert.equal(r.status, 200);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(r.body)), {
+    streamDone: true,
+    written: 20,
+    err: null,
+    asyncWritten: 4,
+    returned: true,
+  });
+  const start = await lrp.waitForLine((l) => String(l.msg).startsWith("START RequestId: "));
+  for (
+    const [msg, stream] of [["stream callback", "stdout"], ["bytes via writeSync", "stderr"], [
+      "hex",
+      "stdout",
+    ], ["bytes", "stderr"]]
+  ) {
+    const line = await lrp.waitForLine((l) => l.msg === msg);
+    assert.equal(line.stream, stream, msg);
+    assert.equal(line.requestId, start.requestId, msg);
+  }
+});
