@@ -121,12 +121,13 @@ Deno.test("the handler's write APIs keep their callbacks and return values with 
     returned: true,
   });
   const start = await lrp.waitForLine((l) => String(l.msg).startsWith("START RequestId: "));
-  for (
-    const [msg, stream] of [["stream callback", "stdout"], ["bytes via writeSync", "stderr"], [
-      "hex",
-      "stdout",
-    ], ["bytes", "stderr"]]
-  ) {
+  const expected = [
+    ["stream callback", "stdout"],
+    ["bytes via writeSync", "stderr"],
+    ["hex", "stdout"],
+    ["bytes", "stderr"],
+  ] as const;
+  for (const [msg, stream] of expected) {
     const line = await lrp.waitForLine((l) => l.msg === msg);
     assert.equal(line.stream, stream, msg);
     assert.equal(line.requestId, start.requestId, msg);
