@@ -13,6 +13,11 @@
 // deno-lint-ignore-file no-explicit-any
 const env = Deno.env.toObject();
 const BASE = "http://" + env.AWS_LAMBDA_RUNTIME_API + "/2018-06-01/runtime";
+// lrp's private channel (lib/runtime/channel.ts): the socket's path, taken out of the handler's environment.
+const CHANNEL = env.LRP_RUNTIME_CHANNEL;
+delete env.LRP_RUNTIME_CHANNEL;
+Deno.env.delete("LRP_RUNTIME_CHANNEL");
+const CHANNEL_MAX = 1024 * 1024;
 const STREAM = Symbol.for("aws.lambda.runtime.handler.streaming");
 const PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response";
 const encoder = new TextEncoder();
@@ -247,6 +252,96 @@ function responseStream(id: string) {
   },
 };
 
+// The channel: frames of a u32 length (big-endian, of what follows) and a kind byte. It carries `next` and
+// the buffered answers up to CHANNEL_MAX (the answer and the next `next` in one write); errors, streams and
+// larger answers go over the Runtime API. No read is pending while a handler runs, so the event loop can
+// still empty (an answer that waits for it comes on `beforeunload`).
+function frame(kind: number, body?: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + (body?.length ?? 0));
+  new DataView(out.buffer).setUint32(0, 1 + (body?.length ?? 0));
+  out[4] = kind;
+  if (body) out.set(body, 5);
+  return out;
+}
+
+class Channel {
+  #conn: Deno.UnixConn;
+  #buf = new Uint8Array(65536);
+  #len = 0;
+
+  constructor(conn: Deno.UnixConn) {
+    this.#conn = conn;
+  }
+
+  static async open(path: string, key: string): Promise<Channel | undefined> {
+    try {
+      const c = new Channel(await Deno.connect({ transport: "unix", path }));
+      await c.#write(frame(1, encoder.encode(key)));
+      return c;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #write(bytes: Uint8Array) {
+    for (let at = 0; at < bytes.length;) at += await this.#conn.write(bytes.subarray(at));
+  }
+
+  /** Sends NEXT (after `before`, in one write) and returns the event: its Runtime API headers and bytes. */
+  async next(before: Uint8Array | undefined): Promise<{ headers: Headers; body: Uint8Array }> {
+    const next = frame(2);
+    await this.#write(before ? concat(before, next) : next);
+    for (;;) {
+      if (this.#len >= 4) {
+        const size = new DataView(this.#buf.buffer).getUint32(0);
+        if (this.#len >= 4 + size) {
+          const body = this.#buf.slice(5, 4 + size);
+          this.#buf.copyWithin(0, 4 + size, this.#len);
+          this.#len -= 4 + size;
+          const headLength = new DataView(body.buffer).getUint16(0);
+          const [id, deadline, arn, trace] = new TextDecoder().decode(body.subarray(2, 2 + headLength)).split(
+            "\n",
+          );
+          const headers = new Headers({
+            "lambda-runtime-aws-request-id": id!,
+            "lambda-runtime-deadline-ms": deadline!,
+            "lambda-runtime-invoked-function-arn": arn!,
+          });
+          if (trace) headers.set("lambda-runtime-trace-id", trace);
+          return { headers, body: body.subarray(2 + headLength) };
+        }
+        if (4 + size > this.#buf.length) {
+          const grown = new Uint8Array(4 + size);
+          grown.set(this.#buf.subarray(0, this.#len));
+          this.#buf = grown;
+        }
+      }
+      const n = await this.#conn.read(this.#buf.subarray(this.#len));
+      if (n === null) throw new Error("lrp closed the channel");
+      this.#len += n;
+    }
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** A RESPONSE frame for invocation `id`, or undefined when the answer must go over the Runtime API. */
+function answerFrame(id: string, body: string): Uint8Array | undefined {
+  const idBytes = encoder.encode(id);
+  const bytes = encoder.encode(body);
+  if (bytes.length > CHANNEL_MAX || idBytes.length >= 256) return undefined;
+  const out = new Uint8Array(1 + idBytes.length + bytes.length);
+  out[0] = idBytes.length;
+  out.set(idBytes, 1);
+  out.set(bytes, 1 + idBytes.length);
+  return frame(3, out);
+}
+
 let handler: any;
 try {
   handler = await loadHandler();
@@ -256,22 +351,41 @@ try {
 }
 initialised = true;
 
+const slash = env.AWS_LAMBDA_RUNTIME_API!.indexOf("/");
+const chan = CHANNEL && slash !== -1
+  ? await Channel.open(CHANNEL, env.AWS_LAMBDA_RUNTIME_API!.slice(slash + 1))
+  : undefined;
+
+/** The next event: over the channel (sending `answer` first), else `invocation/next`. */
+async function nextEvent(
+  answer: Uint8Array | undefined,
+): Promise<{ headers: Headers; text: () => Promise<string> }> {
+  if (chan) {
+    const { headers, body } = await chan.next(answer);
+    return { headers, text: () => Promise.resolve(new TextDecoder().decode(body)) };
+  }
+  const next = await fetch(BASE + "/invocation/next");
+  if (next.status !== 200) {
+    console.error("lrp runtime client: invocation/next answered " + next.status + "; exiting");
+    Deno.exit(1);
+  }
+  return next;
+}
+
 // The loop runs outside a top-level await: Deno ends a program whose top-level await never settles
 // before \`beforeunload\` can answer a handler that never settles.
 async function serve() {
+  let answer: Uint8Array | undefined;
   for (;;) {
     inFlight = undefined;
-    let next: Response;
+    let next: { headers: Headers; text: () => Promise<string> };
     try {
-      next = await fetch(BASE + "/invocation/next");
+      next = await nextEvent(answer);
     } catch (err) {
       console.error("lrp runtime client: the Runtime API is gone (" + (err as Error).message + "); exiting");
       Deno.exit(1);
     }
-    if (next.status !== 200) {
-      console.error("lrp runtime client: invocation/next answered " + next.status + "; exiting");
-      Deno.exit(1);
-    }
+    answer = undefined;
     const h = next.headers;
     const id = h.get("lambda-runtime-aws-request-id")!;
     inFlight = id;
@@ -312,6 +426,9 @@ async function serve() {
       await postError("/invocation/" + id + "/error", err);
       continue;
     }
+    // Over the channel the answer leaves with the next `next`, in one write.
+    answer = chan && answerFrame(id, body);
+    if (answer) continue;
     const res = await fetch(BASE + "/invocation/" + id + "/response", {
       method: "POST",
       body,
