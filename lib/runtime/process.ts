@@ -81,8 +81,8 @@ export class RuntimeProcess {
         clearTimeout(this.#initTimer);
       },
       onInitError: (bytes, errorType) => this.#initFailed(bytes, errorType),
-      // lrp's own Node.js and Deno clients take their events over the private channel (channel.ts).
-      channel: spec.rule.runtime === "nodejs" || spec.rule.runtime === "deno",
+      // lrp's own clients take their events over the private channel (channel.ts).
+      channel: spec.rule.runtime !== "provided",
       onOutput: (stream, bytes) => this.#channelLines[stream].push(bytes, this.#emit[stream]),
       onPipes: () => this.#pipesSpoke = true,
     });
@@ -226,8 +226,8 @@ export class RuntimeProcess {
         current.timer?.cancel();
         // END and REPORT follow what the runtime wrote before it answered. An answer over the channel comes
         // behind the output sent there; only output in the pipes may still be on its way.
-        // Only the Node.js client sends its output there; the Deno client's console writes to the pipes.
-        if (inOrder && rule.runtime === "nodejs" && !this.#pipesSpoke) current.finish(endedAt);
+        // The Deno client's console writes to the pipes; the Node.js and Python clients send output here.
+        if (inOrder && rule.runtime !== "deno" && !this.#pipesSpoke) current.finish(endedAt);
         else void this.#settle().then(() => current.finish(endedAt));
       },
     };

@@ -103,7 +103,12 @@ Deno.test("the channel's folder is 0700; a wrong key is closed, the right key ta
   }
 });
 
-for (const [runtime, code] of [["nodejs", "node_private"], ["deno", "deno_private"]] as const) {
+for (
+  const [runtime, code] of [["nodejs", "node_private"], ["deno", "deno_private"], [
+    "python",
+    "py_private",
+  ]] as const
+) {
   Deno.test(`a ${runtime} function's runtime is connected to its channel, whose socket is then gone; its handler does not see LRP_RUNTIME_CHANNEL`, async () => {
     const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
   - hostname: fn.test
@@ -126,38 +131,40 @@ for (const [runtime, code] of [["nodejs", "node_private"], ["deno", "deno_privat
   });
 }
 
-Deno.test("a deno function on the channel: a 2 MB answer goes over the Runtime API, console lines stay between START and END", async () => {
-  const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
+for (const [runtime, code] of [["deno", "deno_private"], ["python", "py_private"]] as const) {
+  Deno.test(`a ${runtime} function on the channel: a 2 MB answer goes over the Runtime API, its lines stay between START and END`, async () => {
+    const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
   - hostname: fn.test
-    runtime: deno
+    runtime: ${runtime}
     handler: index.handler
-    code: ${FIXTURES}deno_private
+    code: ${FIXTURES}${code}
     concurrency: 1
 `);
-  await using lrp = await startLrpChild([path]);
-  const port = Number(new URL(lrp.url).port);
-  const big = await request(port, "fn.test", "/big");
-  assert.equal(big.status, 200);
-  assert.equal(big.body.length, 2 * 1024 * 1024);
-  const logged = await Promise.all(Array.from({ length: 20 }, () => request(port, "fn.test", "/log")));
-  assert.deepEqual(logged.map((r) => r.status), Array(20).fill(200));
-  const after = JSON.parse((await request(port, "fn.test", "/")).text);
-  assert.equal(after.channelVisible, false);
-  await lrp.waitForLine((l) =>
-    String(l.msg).startsWith("REPORT") && l.requestId !== undefined &&
-    lrp.lines.filter((m) => m.msg === "hello from the handler").length === 20
-  );
-  const msgs = lrp.lines.filter((l) => l.function === "fn-test").map((l) => ({
-    msg: String(l.msg),
-    id: l.requestId,
-  }));
-  for (const line of msgs.filter((m) => m.msg === "hello from the handler")) {
-    const start = msgs.findIndex((m) => m.msg.startsWith(`START RequestId: ${line.id} `));
-    const at = msgs.indexOf(line);
-    const end = msgs.findIndex((m) => m.msg === `END RequestId: ${line.id}`);
-    assert.ok(start !== -1 && start < at && (end === -1 || at < end), `order of ${line.id}`);
-  }
-});
+    await using lrp = await startLrpChild([path]);
+    const port = Number(new URL(lrp.url).port);
+    const big = await request(port, "fn.test", "/big");
+    assert.equal(big.status, 200);
+    assert.equal(big.body.length, 2 * 1024 * 1024);
+    const logged = await Promise.all(Array.from({ length: 20 }, () => request(port, "fn.test", "/log")));
+    assert.deepEqual(logged.map((r) => r.status), Array(20).fill(200));
+    const after = JSON.parse((await request(port, "fn.test", "/")).text);
+    assert.equal(after.channelVisible, false);
+    await lrp.waitForLine((l) =>
+      String(l.msg).startsWith("REPORT") && l.requestId !== undefined &&
+      lrp.lines.filter((m) => m.msg === "hello from the handler").length === 20
+    );
+    const msgs = lrp.lines.filter((l) => l.function === "fn-test").map((l) => ({
+      msg: String(l.msg),
+      id: l.requestId,
+    }));
+    for (const line of msgs.filter((m) => m.msg === "hello from the handler")) {
+      const start = msgs.findIndex((m) => m.msg.startsWith(`START RequestId: ${line.id} `));
+      const at = msgs.indexOf(line);
+      const end = msgs.findIndex((m) => m.msg === `END RequestId: ${line.id}`);
+      assert.ok(start !== -1 && start < at && (end === -1 || at < end), `order of ${line.id}`);
+    }
+  });
+}
 
 Deno.test("where no channel socket can be made (a temporary folder too long for one), a nodejs function answers over HTTP", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "lrp-long-" });

@@ -3,9 +3,10 @@
  * END and REPORT wait for the output still on its way: under back-to-back
  * requests every invocation's lines read START, its output, END, REPORT,
  * and the next START comes after them, however the output left the handler
- * (docs/functions.md, "Logs"): `console` (over the bundled client's private
- * channel), a line in two writes on stderr, a write straight to the
- * descriptor, a child process (the pipes).
+ * (docs/functions.md, "Logs"): `console`, `print`, `logging`, a line in two
+ * writes, a write straight to the descriptor (over the bundled Node.js and
+ * Python clients' private channel), a child process, a descriptor of the
+ * handler's own (the pipes).
  */
 import assert from "node:assert/strict";
 import { startLrpChild, tempConfig } from "../helpers/process.ts";
@@ -13,12 +14,25 @@ import { request } from "../helpers/socket.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 
-const config = (concurrency: number) =>
+/** The runtimes whose clients send their output over the channel, their fixture and its ways to log a line. */
+const RUNTIMES = {
+  nodejs: { code: "node_echo", ways: [["console", "/log"], ["a line in two writes", "/log-parts"]] },
+  python: {
+    code: "py_private",
+    ways: [["print", "/log"], ["logging", "/log-logging"], [
+      "sys.stdout.buffer in two writes",
+      "/log-buffer",
+    ]],
+  },
+} as const;
+type Runtime = keyof typeof RUNTIMES;
+
+const config = (concurrency: number, runtime: Runtime = "nodejs") =>
   tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
   - hostname: fn.test
-    runtime: nodejs
+    runtime: ${runtime}
     handler: index.handler
-    code: ${FIXTURES}node_echo
+    code: ${FIXTURES}${RUNTIMES[runtime].code}
     concurrency: ${concurrency}
 `);
 
@@ -46,8 +60,8 @@ function assertOrder(lines: Record<string, unknown>[], ids: string[], oneProcess
   }
 }
 
-async function backToBack(paths: string[], concurrency: number): Promise<void> {
-  const path = await config(concurrency);
+async function backToBack(paths: string[], concurrency: number, runtime: Runtime): Promise<void> {
+  const path = await config(concurrency, runtime);
   await using lrp = await startLrpChild([path]);
   const answers = await Promise.all(paths.map((p) => request(lrp.port, "fn.test", p)));
   assert.deepEqual(answers.map((a) => a.status), paths.map(() => 200));
@@ -62,51 +76,53 @@ async function backToBack(paths: string[], concurrency: number): Promise<void> {
   assertOrder(lrp.lines, ids, concurrency === 1);
 }
 
-for (const [how, p] of [["console", "/log"], ["a line in two writes", "/log-parts"]] as const) {
-  Deno.test(`back-to-back invocations of one process keep START, output, END, REPORT in order: ${how}`, async () => {
-    await backToBack(Array(30).fill(p), 1);
+for (const [runtime, { ways }] of Object.entries(RUNTIMES) as [Runtime, typeof RUNTIMES[Runtime]][]) {
+  for (const [how, p] of ways) {
+    Deno.test(`${runtime}: back-to-back invocations of one process keep START, output, END, REPORT in order: ${how}`, async () => {
+      await backToBack(Array(30).fill(p), 1, runtime);
+    });
+  }
+
+  Deno.test(`${runtime}: back-to-back invocations keep their order with output straight to the descriptor and from a child`, async () => {
+    const paths = Array.from({ length: 30 }, (_, i) => ["/log", "/log-fd", "/log-child"][i % 3]!);
+    await backToBack(paths, 1, runtime);
+  });
+
+  Deno.test(`${runtime}: once a child process has started, output the client cannot see waits for the pipes to settle`, async () => {
+    // `/spawn` starts a silent child; every later invocation writes on a descriptor of its own onto stdout.
+    const path = await config(1, runtime);
+    await using lrp = await startLrpChild([path]);
+    assert.equal((await request(lrp.port, "fn.test", "/spawn")).status, 200);
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () => request(lrp.port, "fn.test", "/log-devstdout")),
+    );
+    assert.deepEqual(answers.map((a) => a.status), Array(30).fill(200));
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const output = await lrp.waitForLine((l) =>
+        l.msg === "hello from the handler" && !ids.includes(String(l.requestId))
+      );
+      ids.push(String(output.requestId));
+    }
+    for (const id of ids) await lrp.waitForLine((l) => String(l.msg).startsWith(`REPORT RequestId: ${id}\t`));
+    assertOrder(lrp.lines, ids, true);
+  });
+
+  Deno.test(`${runtime}: four processes under 200 concurrent requests file every line under its own invocation`, async () => {
+    await backToBack(Array(200).fill("/log"), 4, runtime);
+  });
+
+  Deno.test(`${runtime}: a line logged just before the process exits is kept, under its invocation`, async () => {
+    const path = await config(1, runtime);
+    await using lrp = await startLrpChild([path]);
+    const r = await request(lrp.port, "fn.test", "/log-exit");
+    assert.equal(r.status, 502);
+    const line = await lrp.waitForLine((l) => l.msg === "last words");
+    assert.equal(line.stream, "stdout");
+    const start = await lrp.waitForLine((l) => String(l.msg).startsWith("START RequestId: "));
+    assert.equal(line.requestId, start.requestId);
   });
 }
-
-Deno.test("back-to-back invocations keep their order with output straight to the descriptor and from a child", async () => {
-  const paths = Array.from({ length: 30 }, (_, i) => ["/log", "/log-fd", "/log-child"][i % 3]!);
-  await backToBack(paths, 1);
-});
-
-Deno.test("once a child process has started, output the client cannot see waits for the pipes to settle", async () => {
-  // `/spawn` starts a silent child; every later invocation writes on a descriptor of its own onto stdout.
-  const path = await config(1);
-  await using lrp = await startLrpChild([path]);
-  assert.equal((await request(lrp.port, "fn.test", "/spawn")).status, 200);
-  const answers = await Promise.all(
-    Array.from({ length: 30 }, () => request(lrp.port, "fn.test", "/log-devstdout")),
-  );
-  assert.deepEqual(answers.map((a) => a.status), Array(30).fill(200));
-  const ids: string[] = [];
-  for (let i = 0; i < 30; i++) {
-    const output = await lrp.waitForLine((l) =>
-      l.msg === "hello from the handler" && !ids.includes(String(l.requestId))
-    );
-    ids.push(String(output.requestId));
-  }
-  for (const id of ids) await lrp.waitForLine((l) => String(l.msg).startsWith(`REPORT RequestId: ${id}\t`));
-  assertOrder(lrp.lines, ids, true);
-});
-
-Deno.test("four processes under 200 concurrent requests file every console line under its own invocation", async () => {
-  await backToBack(Array(200).fill("/log"), 4);
-});
-
-Deno.test("a line logged just before process.exit() is kept, under its invocation", async () => {
-  const path = await config(1);
-  await using lrp = await startLrpChild([path]);
-  const r = await request(lrp.port, "fn.test", "/log-exit");
-  assert.equal(r.status, 502);
-  const line = await lrp.waitForLine((l) => l.msg === "last words");
-  assert.equal(line.stream, "stdout");
-  const start = await lrp.waitForLine((l) => String(l.msg).startsWith("START RequestId: "));
-  assert.equal(line.requestId, start.requestId);
-});
 
 Deno.test("the handler's write APIs keep their callbacks and return values with output over the channel", async () => {
   const path = await config(1);

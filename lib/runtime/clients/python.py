@@ -8,8 +8,12 @@ reports errors as Lambda's Python runtime does (`errorMessage`, `errorType`, `re
 """
 import http.client
 import importlib
+import io
 import json
 import os
+import socket
+import struct
+import subprocess
 import sys
 import time
 import traceback
@@ -18,6 +22,141 @@ import traceback
 API, _, KEY = os.environ["AWS_LAMBDA_RUNTIME_API"].partition("/")
 BASE = ("/" + KEY if KEY else "") + "/2018-06-01/runtime"
 conn = None
+# lrp's private channel (lib/runtime/channel.ts): the socket's path, taken out of the handler's environment.
+CHANNEL = os.environ.pop("LRP_RUNTIME_CHANNEL", None)
+CHANNEL_MAX = 1024 * 1024
+OUTPUT_MAX = CHANNEL_MAX - 16
+chan = None
+os_write = os.write
+
+
+def frame(kind, body=b""):
+    return struct.pack(">IB", 1 + len(body), kind) + body
+
+
+class Channel:
+    """Frames of a u32 length (big-endian, of what follows) and a kind byte, on a blocking Unix socket.
+
+    It carries `next`, the buffered answers up to CHANNEL_MAX (the answer and the next `next` in one
+    write) and the handler's output; errors and larger answers go over the Runtime API.
+    """
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+        self.closed = False
+        self.told_pipes = False
+
+    def send(self, data):
+        if self.closed:
+            return False
+        try:
+            self.sock.sendall(data)
+            return True
+        except OSError:
+            self.closed = True
+            return False
+
+    def next(self, before=b""):
+        if not self.send(before + frame(2)):
+            raise ConnectionError("lrp closed the channel")
+        while True:
+            if len(self.buf) >= 4:
+                size = struct.unpack_from(">I", self.buf)[0]
+                if len(self.buf) >= 4 + size:
+                    body = bytes(self.buf[5:4 + size])
+                    del self.buf[:4 + size]
+                    head = struct.unpack_from(">H", body)[0]
+                    rid, deadline, arn, trace = body[2:2 + head].decode().split("\n")
+                    headers = {
+                        "lambda-runtime-aws-request-id": rid,
+                        "lambda-runtime-deadline-ms": deadline,
+                        "lambda-runtime-invoked-function-arn": arn,
+                    }
+                    if trace:
+                        headers["lambda-runtime-trace-id"] = trace
+                    return 200, headers, body[2 + head:]
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                self.closed = True
+                raise ConnectionError("lrp closed the channel")
+            self.buf += chunk
+
+
+def open_channel():
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(CHANNEL)
+    except OSError:
+        return None
+    c = Channel(sock)
+    return c if c.send(frame(1, KEY.encode("latin-1"))) else None
+
+
+class ChannelOutput(io.RawIOBase):
+    """sys.stdout's and sys.stderr's bytes (and os.write's on 1 and 2), as OUTPUT frames while the channel
+    is open, else to the pipe.
+
+    So print and logging come in order with the answers, as AWS's clients send their output to a
+    telemetry descriptor: lrp files each line under its invocation without waiting for the pipes.
+    """
+
+    def __init__(self, fd):
+        super().__init__()
+        self.fd = fd
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self.fd
+
+    def write(self, b):
+        data = bytes(b)
+        if chan is not None and not chan.closed:
+            for at in range(0, len(data), OUTPUT_MAX):
+                if not chan.send(frame(4, bytes([self.fd]) + data[at:at + OUTPUT_MAX])):
+                    return at + self.to_pipe(data[at:])
+            return len(data)
+        return self.to_pipe(data)
+
+    def to_pipe(self, data):
+        view = memoryview(data)
+        while view:
+            view = view[os_write(self.fd, view):]
+        return len(data)
+
+
+def tell_pipes(*_):
+    """Output may take the pipes from now on (a child process): lrp then waits for them to settle."""
+    if chan is not None and not chan.told_pipes and chan.send(frame(5)):
+        chan.told_pipes = True
+
+
+def divert_output():
+    raw = {1: ChannelOutput(1), 2: ChannelOutput(2)}
+    sys.stdout = io.TextIOWrapper(raw[1], encoding=sys.stdout.encoding,
+                                  errors=sys.stdout.errors, write_through=True)
+    sys.stderr = io.TextIOWrapper(raw[2], encoding=sys.stderr.encoding,
+                                  errors=sys.stderr.errors, write_through=True)
+
+    def write(fd, data):
+        # os.write on descriptors 1 and 2 goes the same way, whole (a pipe's write would be too).
+        return raw[fd].write(data) if fd in raw and chan is not None and not chan.closed else os_write(fd, data)
+
+    os.write = write
+    popen_init = subprocess.Popen.__init__
+
+    def init(self, *args, **kwargs):
+        tell_pipes()
+        popen_init(self, *args, **kwargs)
+
+    subprocess.Popen.__init__ = init
+    os.register_at_fork(before=tell_pipes)
+    for name in ("system", "posix_spawn", "posix_spawnp"):
+        start = getattr(os, name, None)
+        if start is not None:
+            setattr(os, name, (lambda start: lambda *a, **k: (tell_pipes(), start(*a, **k))[1])(start))
 
 
 def call(method, path, body=None, headers=None):
@@ -95,6 +234,9 @@ def load():
     return fn
 
 
+# Before the handler's module loads, so that a logging handler it sets up takes the diverted stderr.
+if CHANNEL and KEY:
+    divert_output()
 try:
     handler = load()
 except Exception as exc:
@@ -102,10 +244,14 @@ except Exception as exc:
         post_error("/init/error", error_of(exc))
     finally:
         sys.exit(1)
+if CHANNEL and KEY:
+    chan = open_channel()
 
+answer = b""
 while True:
     try:
-        status, headers, body = call("GET", "/invocation/next")
+        status, headers, body = chan.next(answer) if chan is not None else call("GET", "/invocation/next")
+        answer = b""
     except Exception as exc:
         sys.stderr.write("lrp runtime client: the Runtime API is gone (" + str(exc) + "); exiting\n")
         sys.exit(1)
@@ -124,5 +270,10 @@ while True:
         payload = json.dumps(result).encode()
     except Exception as exc:
         post_error("/invocation/" + request_id + "/error", error_of(exc, request_id))
+        continue
+    rid = request_id.encode("latin-1")
+    if chan is not None and len(payload) <= CHANNEL_MAX and len(rid) < 256:
+        # Over the channel the answer leaves with the next `next`, in one write.
+        answer = frame(3, bytes([len(rid)]) + rid + payload)
         continue
     call("POST", "/invocation/" + request_id + "/response", payload, {"content-type": "application/json"})
