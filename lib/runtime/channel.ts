@@ -115,6 +115,11 @@ export class RuntimeChannel {
     void writeAll(conn, frame, small ? undefined : payload);
   }
 
+  /** Whether the runtime has opened the channel (sent its HELLO). */
+  get connected(): boolean {
+    return this.#conn !== undefined;
+  }
+
   /** Stops listening and closes the connection. */
   close(): void {
     if (this.#closed) return;
@@ -246,6 +251,8 @@ class Frames {
       this.#buf.copyWithin(0, at, this.#len);
       this.#len -= at;
     }
+    // A large frame's buffer is let go of once it is read: an idle channel keeps 64 KiB.
+    if (this.#len === 0 && this.#buf.length > 65536) this.#buf = new Uint8Array(65536);
     return true;
   }
 }

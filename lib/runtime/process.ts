@@ -50,7 +50,7 @@ export class RuntimeProcess {
   #initTimer: ReturnType<typeof setTimeout> | undefined;
   #current: Current | undefined;
   #killing = false;
-  /** Output chunks read so far, both pipes: how `#settle` sees the pipes still delivering. */
+  /** Output chunks read so far, both pipes and the channel: how `#settle` sees output still arriving. */
   #chunks = 0;
   /**
    * Whether output may come through the pipes: they have carried some since the first invocation, or the
@@ -83,7 +83,11 @@ export class RuntimeProcess {
       onInitError: (bytes, errorType) => this.#initFailed(bytes, errorType),
       // lrp's own clients take their events over the private channel (channel.ts).
       channel: spec.rule.runtime !== "provided",
-      onOutput: (stream, bytes) => this.#channelLines[stream].push(bytes, this.#emit[stream]),
+      onOutput: (stream, bytes) => {
+        // Counted as the pipes' chunks are: an answer over HTTP settles behind the channel's output too.
+        this.#chunks++;
+        this.#channelLines[stream].push(bytes, this.#emit[stream]);
+      },
       onPipes: () => this.#pipesSpoke = true,
     });
     const argv = spec.command;
@@ -134,11 +138,7 @@ export class RuntimeProcess {
       this.#child.stdout.getReader({ mode: "byob" }),
       this.#child.stderr.getReader({ mode: "byob" }),
     ];
-    const output = Promise.all([
-      this.#pipe(readers[0]!, "stdout"),
-      this.#pipe(readers[1]!, "stderr"),
-      this.#api.channel?.drained,
-    ]);
+    const pipes = Promise.all([this.#pipe(readers[0]!, "stdout"), this.#pipe(readers[1]!, "stderr")]);
     const child = this.#child;
     const api = this.#api;
     this.closed = (async () => {
@@ -149,6 +149,8 @@ export class RuntimeProcess {
       this.#killGroup();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<"late">((res) => timer = setTimeout(() => res("late"), OUTPUT_GRACE_MS));
+      // The channel's output is read to its end too, once the runtime has connected (it never will now).
+      const output = Promise.all([pipes, api.channel?.connected ? api.channel.drained : undefined]);
       if (await Promise.race([output, late]) === "late") {
         for (const r of readers) r.cancel().catch(() => {});
       }

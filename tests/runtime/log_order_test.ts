@@ -135,6 +135,7 @@ Deno.test("the handler's write APIs keep their callbacks and return values with 
     err: null,
     asyncWritten: 4,
     returned: true,
+    bufferWritten: 12,
   });
   const start = await lrp.waitForLine((l) => String(l.msg).startsWith("START RequestId: "));
   const expected = [
@@ -142,10 +143,23 @@ Deno.test("the handler's write APIs keep their callbacks and return values with 
     ["bytes via writeSync", "stderr"],
     ["hex", "stdout"],
     ["bytes", "stderr"],
+    ["buffer form", "stdout"],
   ] as const;
   for (const [msg, stream] of expected) {
     const line = await lrp.waitForLine((l) => l.msg === msg);
     assert.equal(line.stream, stream, msg);
     assert.equal(line.requestId, start.requestId, msg);
   }
+});
+
+Deno.test("python: threads printing large lines while the handler answers keep the channel whole", async () => {
+  const path = await config(1, "python");
+  await using lrp = await startLrpChild([path]);
+  const first = JSON.parse(new TextDecoder().decode((await request(lrp.port, "fn.test", "/")).body));
+  const r = await request(lrp.port, "fn.test", "/log-threads");
+  assert.equal(r.status, 200);
+  assert.equal(r.body.length, 512 * 1024);
+  await lrp.waitForLine((l) => l.msg === "after the threads");
+  const again = JSON.parse(new TextDecoder().decode((await request(lrp.port, "fn.test", "/")).body));
+  assert.equal(again.pid, first.pid, "the process kept its channel, and lives");
 });

@@ -211,12 +211,15 @@ function openChannel() {
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
+// fs.writeSync as it was: the handler's writes to 1 and 2 are diverted through the wrapper below.
+const rawWriteSync = fs.writeSync;
 
 // Writes all of `bytes` to the channel; false (and the channel closed) when lrp is gone.
 function chanWrite(c, bytes) {
+  if (c.socket.destroyed) c.closed = true;
   for (let at = 0; at < bytes.length && !c.closed;) {
     try {
-      at += fs.writeSync(c.fd, bytes, at);
+      at += rawWriteSync(c.fd, bytes, at);
     } catch (err) {
       if (err.code === "EAGAIN") Atomics.wait(pause, 0, 0, 1);
       else if (err.code !== "EINTR") c.closed = true;
@@ -259,9 +262,9 @@ function channelNext(before) {
 const OUTPUT_MAX = CHANNEL_MAX - 16;
 let pipesTold = false;
 
-/** Sends `bytes` as OUTPUT frames of stream `code` (1 stdout, 2 stderr); false when the channel cannot. */
+/** Sends `bytes` as OUTPUT frames of stream `code` (1 stdout, 2 stderr); how many went (all but what failed). */
 function sendOutput(code, bytes) {
-  if (!chan || chan.closed) return false;
+  if (!chan || chan.closed) return 0;
   for (let at = 0; at < bytes.length; at += OUTPUT_MAX) {
     const part = bytes.subarray(at, at + OUTPUT_MAX);
     const f = Buffer.allocUnsafe(6 + part.length);
@@ -269,9 +272,9 @@ function sendOutput(code, bytes) {
     f[4] = 4;
     f[5] = code;
     f.set(part, 6);
-    if (!chanWrite(chan, f)) return false;
+    if (!chanWrite(chan, f)) return at;
   }
-  return true;
+  return bytes.length;
 }
 
 /** The bytes an fs write of `data` to a pipe would write (`fs.write(Sync)`'s argument forms). */
@@ -279,8 +282,11 @@ function writeBytes(data, a, b) {
   if (typeof data === "string") return Buffer.from(data, typeof b === "string" ? b : "utf8");
   if (!ArrayBuffer.isView(data)) return undefined;
   const options = typeof a === "object" && a !== null ? a : undefined;
-  const offset = (options ? options.offset : a) ?? 0;
-  const length = (options ? options.length : b) ?? data.byteLength - offset;
+  const offset = typeof a === "number" ? a : options?.offset ?? 0;
+  const length = typeof b === "number" ? b : options?.length ?? data.byteLength - offset;
+  // Anything fs would refuse is left to fs, with its own error.
+  if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0) return undefined;
+  if (offset + length > data.byteLength) return undefined;
   return Buffer.from(data.buffer, data.byteOffset + offset, length);
 }
 
@@ -299,14 +305,16 @@ function divertOutput() {
   }
   const { writeSync, write } = fs;
   fs.writeSync = function (fd, data, a, b, ...rest) {
-    const bytes = (fd === 1 || fd === 2) && chan && writeBytes(data, a, b);
-    return bytes && sendOutput(fd, bytes) ? bytes.length : writeSync.call(this, fd, data, a, b, ...rest);
+    const bytes = (fd === 1 || fd === 2) && chan && !chan.closed && writeBytes(data, a, b);
+    if (!bytes) return writeSync.call(this, fd, data, a, b, ...rest);
+    const sent = sendOutput(fd, bytes);
+    return sent < bytes.length ? sent + rawWriteSync(fd, bytes, sent) : bytes.length;
   };
   fs.write = function (fd, data, ...args) {
     const callback = args.at(-1);
-    const bytes = (fd === 1 || fd === 2) && chan && typeof callback === "function" &&
-      writeBytes(data, args[0], args[1]);
-    if (!bytes || !sendOutput(fd, bytes)) return write.call(this, fd, data, ...args);
+    const bytes = (fd === 1 || fd === 2) && chan && !chan.closed && typeof callback === "function" &&
+      writeBytes(data, ...args.slice(0, -1));
+    if (!bytes || sendOutput(fd, bytes) < bytes.length) return write.call(this, fd, data, ...args);
     process.nextTick(callback, null, bytes.length, data);
   };
   for (const name of ["exec", "execFile", "execFileSync", "execSync", "fork", "spawn", "spawnSync"]) {
@@ -569,8 +577,10 @@ async function runStreaming(handler, event, h, id) {
   await stream.responded();
 }
 
-// Before the handler's module loads, so that what it takes from node:fs and node:child_process is wrapped.
-if (CHANNEL && slash !== -1) divertOutput();
+// Before the handler's module loads: its code never sees the socket, its output at load time comes in order,
+// and what it takes from node:fs and node:child_process is wrapped.
+if (CHANNEL && slash !== -1) chan = await openChannel();
+if (chan) divertOutput();
 let handler;
 try {
   handler = await loadHandler();
@@ -579,7 +589,6 @@ try {
   process.exit(1);
 }
 initialised = true;
-if (CHANNEL && slash !== -1) chan = await openChannel();
 
 let pending;
 for (;;) {

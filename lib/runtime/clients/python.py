@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import traceback
 
@@ -46,16 +47,25 @@ class Channel:
         self.buf = bytearray()
         self.closed = False
         self.told_pipes = False
+        self.lock = threading.Lock()
 
     def send(self, data):
-        if self.closed:
-            return False
-        try:
-            self.sock.sendall(data)
-            return True
-        except OSError:
-            self.closed = True
-            return False
+        # One frame at a time: sendall lets go of the GIL, and a frame cut by another thread's would
+        # break the stream.
+        with self.lock:
+            if self.closed:
+                return False
+            try:
+                self.sock.sendall(data)
+                return True
+            except OSError:
+                self.closed = True
+                return False
+            except BaseException:
+                # Cut mid-frame (a signal handler raising): what follows could not be read in line.
+                self.closed = True
+                self.sock.close()
+                raise
 
     def next(self, before=b""):
         if not self.send(before + frame(2)):
@@ -133,6 +143,13 @@ def tell_pipes(*_):
         chan.told_pipes = True
 
 
+def forked_child():
+    """A forked child shares the channel's socket but is not the runtime: its output takes the pipes."""
+    if chan is not None:
+        chan.closed = True
+        chan.lock = threading.Lock()
+
+
 def divert_output():
     raw = {1: ChannelOutput(1), 2: ChannelOutput(2)}
     sys.stdout = io.TextIOWrapper(raw[1], encoding=sys.stdout.encoding,
@@ -152,7 +169,14 @@ def divert_output():
         popen_init(self, *args, **kwargs)
 
     subprocess.Popen.__init__ = init
-    os.register_at_fork(before=tell_pipes)
+    os.register_at_fork(before=tell_pipes, after_in_child=forked_child)
+    try:
+        import _posixsubprocess  # multiprocessing's spawn and forkserver start processes through it
+
+        fork_exec = _posixsubprocess.fork_exec
+        _posixsubprocess.fork_exec = lambda *a, **k: (tell_pipes(), fork_exec(*a, **k))[1]
+    except (ImportError, AttributeError):
+        pass
     for name in ("system", "posix_spawn", "posix_spawnp"):
         start = getattr(os, name, None)
         if start is not None:
@@ -234,8 +258,11 @@ def load():
     return fn
 
 
-# Before the handler's module loads, so that a logging handler it sets up takes the diverted stderr.
+# Before the handler's module loads: its code never sees the socket, its output at import comes in order,
+# and a logging handler it sets up takes the diverted stderr.
 if CHANNEL and KEY:
+    chan = open_channel()
+if chan is not None:
     divert_output()
 try:
     handler = load()
@@ -244,8 +271,6 @@ except Exception as exc:
         post_error("/init/error", error_of(exc))
     finally:
         sys.exit(1)
-if CHANNEL and KEY:
-    chan = open_channel()
 
 answer = b""
 while True:
