@@ -195,3 +195,44 @@ Deno.test("a SIGHUP reload restarts a function whose code changed, and keeps the
     for (const dir of dirs) await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("mixed load (answers, console lines, throws, exits) on 32 connections: every client gets its own answer", async () => {
+  const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
+  - hostname: fn.test
+    runtime: nodejs
+    handler: index.handler
+    code: ${FIXTURES}node_echo
+    concurrency: 4
+    queue_limit: 64
+    queue_timeout: 30s
+`);
+  await using lrp = await startLrpChild([path]);
+  const port = Number(new URL(lrp.url).port);
+  let sent = 0;
+  const wrong: string[] = [];
+  const until = Date.now() + 3_000;
+  await Promise.all(Array.from({ length: 32 }, async (_, c) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      for (let i = 0; Date.now() < until && sent < 3_000; i++) {
+        sent++;
+        const target = i % 53 === 52 && c < 4
+          ? "/exit"
+          : i % 7 === 6
+          ? "/throw"
+          : i % 3 === 2
+          ? "/log"
+          : `/own-${c}-${i}`;
+        const { status, body } = await ask(conn, target);
+        const expected = target === "/exit" || target === "/throw" ? 502 : 200;
+        if (status !== expected || (status === 200 && body.path !== target)) {
+          wrong.push(`${target}: ${status} ${JSON.stringify(body).slice(0, 80)}`);
+        }
+      }
+    } finally {
+      conn.close();
+    }
+  }));
+  assert.deepEqual(wrong, [], `of ${sent} requests`);
+  assert.equal(lrp.lines.filter((l) => String(l.msg).startsWith("bug:")).length, 0);
+});
