@@ -22,6 +22,7 @@ import {
   exitError,
   INIT_TIMEOUT_MS,
   OUTPUT_GRACE_MS,
+  PIPE_READ_BYTES,
   type ProcessSpec,
   type Run,
   SETTLE_MAX_MS,
@@ -29,9 +30,6 @@ import {
 
 export { INIT_TIMEOUT_MS, OUTPUT_GRACE_MS, SETTLE_MAX_MS } from "./process_types.ts";
 export type { ProcessSpec, Run } from "./process_types.ts";
-
-/** The buffer each output pipe is read into (a pipe holds 64 KiB). */
-const PIPE_READ_BYTES = 64 * 1024;
 
 /** A runtime process and its Runtime API listener. */
 export class RuntimeProcess {
@@ -62,9 +60,8 @@ export class RuntimeProcess {
   #channelLines = { stdout: new LineSplitter(), stderr: new LineSplitter() };
   #emit!: Record<"stdout" | "stderr", (line: OutputLine) => void>;
   /**
-   * The request id output lines are tagged with: the last invocation the
-   * runtime took. Kept after its answer because a pipe is read later than the
-   * answer arrives; Lambda too files lines under an invocation until the next START.
+   * The request id output lines are tagged with: the last invocation the runtime took. Kept after its answer
+   * (a pipe is read later than the answer arrives); Lambda too files lines under it until the next START.
    */
   #lastRequestId: string | undefined;
   #memory!: PeakMemory;
@@ -134,10 +131,7 @@ export class RuntimeProcess {
       this.kill();
     }, INIT_TIMEOUT_MS);
     // BYOB readers into one buffer each: a default reader allocates 64 KiB for every chunk, a line at a time.
-    const readers = [
-      this.#child.stdout.getReader({ mode: "byob" }),
-      this.#child.stderr.getReader({ mode: "byob" }),
-    ];
+    const readers = [this.#child.stdout, this.#child.stderr].map((pipe) => pipe.getReader({ mode: "byob" }));
     const pipes = Promise.all([this.#pipe(readers[0]!, "stdout"), this.#pipe(readers[1]!, "stderr")]);
     const child = this.#child;
     const api = this.#api;

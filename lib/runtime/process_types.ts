@@ -23,6 +23,9 @@ export const INIT_TIMEOUT_MS = 10_000;
  */
 export const OUTPUT_GRACE_MS = 200;
 
+/** The buffer each output pipe is read into (a pipe holds 64 KiB). */
+export const PIPE_READ_BYTES = 64 * 1024;
+
 /** The longest an invocation's END waits for the output it wrote before answering (see `RuntimeProcess`'s `#settle`). */
 export const SETTLE_MAX_MS = 50;
 
