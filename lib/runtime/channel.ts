@@ -18,7 +18,8 @@
  * - runtime → lrp: `1` HELLO (the key), `2` NEXT, `3` RESPONSE (`u8` id
  *   length, id, the JSON result), `4` OUTPUT (`u8` stream, 1 stdout or 2
  *   stderr, then the bytes written), `5` PIPES (output may come through the
- *   pipes from now on: a child process started);
+ *   pipes from now on: a child process started, or a client whose output
+ *   always does, as the Deno client's);
  * - lrp → runtime: `1` EVENT (`u16` head length, head `id\ndeadline\narn\ntrace`, payload).
  *
  * docs/functions.md describes it.

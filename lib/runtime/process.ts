@@ -222,8 +222,7 @@ export class RuntimeProcess {
         current.timer?.cancel();
         // END and REPORT follow what the runtime wrote before it answered. An answer over the channel comes
         // behind the output sent there; only output in the pipes may still be on its way.
-        // The Deno client's console writes to the pipes; the Node.js and Python clients send output here.
-        if (inOrder && rule.runtime !== "deno" && !this.#pipesSpoke) current.finish(endedAt);
+        if (inOrder && !this.#pipesSpoke) current.finish(endedAt);
         else void this.#settle().then(() => current.finish(endedAt));
       },
     };

@@ -132,7 +132,7 @@ for (
 }
 
 for (const [runtime, code] of [["deno", "deno_private"], ["python", "py_private"]] as const) {
-  Deno.test(`a ${runtime} function on the channel: a 2 MB answer goes over the Runtime API, its lines stay between START and END`, async () => {
+  Deno.test(`a ${runtime} function on the channel: a 2 MB answer goes over the Runtime API, small ones over the channel`, async () => {
     const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
   - hostname: fn.test
     runtime: ${runtime}
@@ -149,20 +149,6 @@ for (const [runtime, code] of [["deno", "deno_private"], ["python", "py_private"
     assert.deepEqual(logged.map((r) => r.status), Array(20).fill(200));
     const after = JSON.parse((await request(port, "fn.test", "/")).text);
     assert.equal(after.channelVisible, false);
-    await lrp.waitForLine((l) =>
-      String(l.msg).startsWith("REPORT") && l.requestId !== undefined &&
-      lrp.lines.filter((m) => m.msg === "hello from the handler").length === 20
-    );
-    const msgs = lrp.lines.filter((l) => l.function === "fn-test").map((l) => ({
-      msg: String(l.msg),
-      id: l.requestId,
-    }));
-    for (const line of msgs.filter((m) => m.msg === "hello from the handler")) {
-      const start = msgs.findIndex((m) => m.msg.startsWith(`START RequestId: ${line.id} `));
-      const at = msgs.indexOf(line);
-      const end = msgs.findIndex((m) => m.msg === `END RequestId: ${line.id}`);
-      assert.ok(start !== -1 && start < at && (end === -1 || at < end), `order of ${line.id}`);
-    }
   });
 }
 

@@ -9,7 +9,7 @@
  * handler's own (the pipes).
  */
 import assert from "node:assert/strict";
-import { startLrpChild, tempConfig } from "../helpers/process.ts";
+import { type LrpChild, startLrpChild, tempConfig } from "../helpers/process.ts";
 import { request } from "../helpers/socket.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -25,14 +25,19 @@ const RUNTIMES = {
     ]],
   },
 } as const;
-type Runtime = keyof typeof RUNTIMES;
+/** The Deno client's console writes to the pipes (it says PIPES after its HELLO): lrp waits for them. */
+const DENO = {
+  code: "deno_private",
+  ways: [["console", "/log"], ["console, behind 70 KB of output", "/log-long"]],
+} as const;
+type Runtime = keyof typeof RUNTIMES | "deno";
 
 const config = (concurrency: number, runtime: Runtime = "nodejs") =>
   tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
   - hostname: fn.test
     runtime: ${runtime}
     handler: index.handler
-    code: ${FIXTURES}${RUNTIMES[runtime].code}
+    code: ${FIXTURES}${runtime === "deno" ? DENO.code : RUNTIMES[runtime].code}
     concurrency: ${concurrency}
 `);
 
@@ -60,23 +65,35 @@ function assertOrder(lines: Record<string, unknown>[], ids: string[], oneProcess
   }
 }
 
-async function backToBack(paths: string[], concurrency: number, runtime: Runtime): Promise<void> {
-  const path = await config(concurrency, runtime);
-  await using lrp = await startLrpChild([path]);
-  const answers = await Promise.all(paths.map((p) => request(lrp.port, "fn.test", p)));
-  assert.deepEqual(answers.map((a) => a.status), paths.map(() => 200));
+/** The request ids of the first `n` invocations that logged the handler's line, once each has its REPORT. */
+async function loggedIds(lrp: LrpChild, n: number): Promise<string[]> {
   const ids: string[] = [];
-  for (let i = 0; i < paths.length; i++) {
+  for (let i = 0; i < n; i++) {
     const output = await lrp.waitForLine((l) =>
       l.msg === "hello from the handler" && !ids.includes(String(l.requestId))
     );
     ids.push(String(output.requestId));
   }
   for (const id of ids) await lrp.waitForLine((l) => String(l.msg).startsWith(`REPORT RequestId: ${id}\t`));
-  assertOrder(lrp.lines, ids, concurrency === 1);
+  return ids;
 }
 
-for (const [runtime, { ways }] of Object.entries(RUNTIMES) as [Runtime, typeof RUNTIMES[Runtime]][]) {
+async function backToBack(paths: string[], concurrency: number, runtime: Runtime): Promise<void> {
+  const path = await config(concurrency, runtime);
+  await using lrp = await startLrpChild([path]);
+  const answers = await Promise.all(paths.map((p) => request(lrp.port, "fn.test", p)));
+  assert.deepEqual(answers.map((a) => a.status), paths.map(() => 200));
+  assertOrder(lrp.lines, await loggedIds(lrp, paths.length), concurrency === 1);
+}
+
+for (const [how, p] of DENO.ways) {
+  Deno.test(`deno: back-to-back invocations of one process keep START, output, END, REPORT in order: ${how}`, async () => {
+    await backToBack(Array(30).fill(p), 1, "deno");
+  });
+}
+
+type Own = keyof typeof RUNTIMES;
+for (const [runtime, { ways }] of Object.entries(RUNTIMES) as [Own, typeof RUNTIMES[Own]][]) {
   for (const [how, p] of ways) {
     Deno.test(`${runtime}: back-to-back invocations of one process keep START, output, END, REPORT in order: ${how}`, async () => {
       await backToBack(Array(30).fill(p), 1, runtime);
@@ -97,15 +114,7 @@ for (const [runtime, { ways }] of Object.entries(RUNTIMES) as [Runtime, typeof R
       Array.from({ length: 30 }, () => request(lrp.port, "fn.test", "/log-devstdout")),
     );
     assert.deepEqual(answers.map((a) => a.status), Array(30).fill(200));
-    const ids: string[] = [];
-    for (let i = 0; i < 30; i++) {
-      const output = await lrp.waitForLine((l) =>
-        l.msg === "hello from the handler" && !ids.includes(String(l.requestId))
-      );
-      ids.push(String(output.requestId));
-    }
-    for (const id of ids) await lrp.waitForLine((l) => String(l.msg).startsWith(`REPORT RequestId: ${id}\t`));
-    assertOrder(lrp.lines, ids, true);
+    assertOrder(lrp.lines, await loggedIds(lrp, 30), true);
   });
 
   Deno.test(`${runtime}: four processes under 200 concurrent requests file every line under its own invocation`, async () => {

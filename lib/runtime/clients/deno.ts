@@ -276,7 +276,8 @@ class Channel {
   static async open(path: string, key: string): Promise<Channel | undefined> {
     try {
       const c = new Channel(await Deno.connect({ transport: "unix", path }));
-      await c.#write(frame(1, encoder.encode(key)));
+      // HELLO, then PIPES: Deno's console writes to the pipes, so lrp waits for them after every answer.
+      await c.#write(concat(frame(1, encoder.encode(key)), frame(5)));
       return c;
     } catch {
       return undefined;
