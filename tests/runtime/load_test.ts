@@ -9,6 +9,15 @@ import { rawHttp, readResponse, request } from "../helpers/socket.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 
+/** A config with one `fn.test` rule running the node_echo fixture, `extra` holding more of the rule's lines. */
+const echoConfig = (extra: string) =>
+  tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
+  - hostname: fn.test
+    runtime: nodejs
+    handler: index.handler
+    code: ${FIXTURES}node_echo
+${extra}`);
+
 /** How long the load runs, and the most requests it sends whatever the machine's speed. */
 const LOAD_MS = 5_000;
 const LOAD_MAX_REQUESTS = 4_000;
@@ -32,12 +41,7 @@ Deno.test("concurrency 4 with 64 connections for 5 s: all 200, at most 4 in flig
     else inFlight--;
     return new Response("ok");
   });
-  const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
-  - hostname: fn.test
-    runtime: nodejs
-    handler: index.handler
-    code: ${FIXTURES}node_echo
-    concurrency: 4
+  const path = await echoConfig(`    concurrency: 4
     timeout: 30s
     queue_limit: 64
     queue_timeout: 30s
@@ -80,12 +84,7 @@ Deno.test("concurrency 4 with 64 connections for 5 s: all 200, at most 4 in flig
 });
 
 Deno.test("a client that leaves while running or queued disturbs nothing after it", async () => {
-  const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
-  - hostname: fn.test
-    runtime: nodejs
-    handler: index.handler
-    code: ${FIXTURES}node_echo
-    timeout: 10s
+  const path = await echoConfig(`    timeout: 10s
 `);
   await using lrp = await startLrpChild([path]);
   const port = Number(new URL(lrp.url).port);
@@ -132,12 +131,7 @@ Deno.test("watch_code: editing the handler changes the next response without res
 });
 
 Deno.test("queue_limit: requests beyond the queue get 503 with Retry-After", async () => {
-  const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
-  - hostname: fn.test
-    runtime: nodejs
-    handler: index.handler
-    code: ${FIXTURES}node_echo
-    queue_limit: 1
+  const path = await echoConfig(`    queue_limit: 1
     timeout: 10s
 `);
   await using lrp = await startLrpChild([path]);
@@ -197,12 +191,7 @@ Deno.test("a SIGHUP reload restarts a function whose code changed, and keeps the
 });
 
 Deno.test("mixed load (answers, console lines, throws, exits) on 32 connections: every client gets its own answer", async () => {
-  const path = await tempConfig(`host: 127.0.0.1\nport: 0\nfunctions:
-  - hostname: fn.test
-    runtime: nodejs
-    handler: index.handler
-    code: ${FIXTURES}node_echo
-    concurrency: 4
+  const path = await echoConfig(`    concurrency: 4
     queue_limit: 64
     queue_timeout: 30s
 `);
